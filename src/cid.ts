@@ -1,0 +1,113 @@
+/**
+ * The one place that knows the CID rules of DDS.
+ *
+ * Every block (a data chunk or a manifest block) is named by a CIDv1 with the
+ * `raw` codec (0x55) and a sha2-256 multihash of its bytes. Its string form is
+ * base58btc (`z...`); any multibase the `multiformats` package knows (base32
+ * `b...` included) is accepted on input.
+ *
+ * @module
+ */
+
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { base58btc } from 'multiformats/bases/base58'
+import { base32 } from 'multiformats/bases/base32'
+import { base36 } from 'multiformats/bases/base36'
+import { equals } from 'multiformats/bytes'
+import { InvalidInputError } from './errors.js'
+import type { MultihashDigest } from 'multiformats/hashes/interface'
+
+export { CID }
+
+/** Multicodec code of the `raw` codec, used for every DDS block. */
+export const RAW_CODE = raw.code
+/** Multihash code of sha2-256. */
+export const SHA2_256_CODE = sha256.code
+/** Length in bytes of a sha2-256 digest. */
+export const SHA2_256_LENGTH = 32
+/** Length in bytes of a binary DDS CID: version, codec, hash code, digest length, digest. */
+export const CID_BYTE_LENGTH = 36
+
+const bases = base58btc.decoder.or(base32.decoder).or(base36.decoder)
+
+/** Anything that may name a block: a CID, its string form, or its binary form. */
+export type CIDLike = CID | string | Uint8Array
+
+function checkShape (cid: CID, shown: string): CID {
+  if (cid.version !== 1) {
+    throw new InvalidInputError(`${shown} is a CIDv${cid.version}; DDS uses CIDv1 only`)
+  }
+  if (cid.code !== RAW_CODE) {
+    throw new InvalidInputError(`${shown} has codec 0x${cid.code.toString(16)}; DDS blocks use the raw codec (0x55)`)
+  }
+  if (cid.multihash.code !== SHA2_256_CODE || cid.multihash.size !== SHA2_256_LENGTH) {
+    throw new InvalidInputError(`${shown} is not hashed with sha2-256; DDS blocks are named by their SHA-256`)
+  }
+  return cid
+}
+
+/**
+ * Parses and validates a CID given as a string, binary bytes or a CID object.
+ *
+ * @throws {InvalidInputError} when the value is not a CIDv1 with the raw codec and a sha2-256 multihash
+ */
+export function parseCid (value: CIDLike): CID {
+  if (typeof value === 'string') {
+    const text = value.trim()
+    if (text.length === 0 || text.length > 200) {
+      throw new InvalidInputError(`"${text.slice(0, 64)}" is not a CID: expected a CIDv1 string such as z... or b...`)
+    }
+    let cid: CID
+    try {
+      cid = CID.parse(text, bases)
+    } catch (err) {
+      throw new InvalidInputError(`"${text.slice(0, 64)}" is not a valid CID string: ${(err as Error).message}`, { cause: err })
+    }
+    return checkShape(cid, `"${text}"`)
+  }
+  if (value instanceof Uint8Array) {
+    let cid: CID
+    try {
+      cid = CID.decode(value)
+    } catch (err) {
+      throw new InvalidInputError(`${value.byteLength} bytes are not a binary CID: ${(err as Error).message}`, { cause: err })
+    }
+    return checkShape(cid, 'binary CID')
+  }
+  const cid = CID.asCID(value)
+  if (cid == null) {
+    throw new InvalidInputError('expected a CID, its string or its binary form')
+  }
+  return checkShape(cid, cid.toString(base58btc))
+}
+
+/** The canonical string form of a CID: base58btc (`z...`). */
+export function cidToString (cid: CID): string {
+  return cid.toString(base58btc)
+}
+
+/** Computes the CID of a block: CIDv1, raw, sha2-256 of `bytes`. */
+export function cidForBlock (bytes: Uint8Array): CID {
+  return CID.createV1(RAW_CODE, sha256Digest(bytes))
+}
+
+/** True when `bytes` hash to the digest in `cid`. */
+export function blockMatchesCid (cid: CID, bytes: Uint8Array): boolean {
+  const digest = sha256Digest(bytes)
+  return equals(digest.digest, cid.multihash.digest)
+}
+
+function sha256Digest (bytes: Uint8Array): MultihashDigest<typeof SHA2_256_CODE> {
+  const digest = sha256.digest(bytes)
+  if (digest instanceof Promise) {
+    throw new Error('sha2-256 hashing must be synchronous (DDS runs on Node.js)')
+  }
+  return digest
+}
+
+/** A stable map key for a CID (its base58btc string). */
+export function cidKey (cid: CID): string {
+  return cid.toString(base58btc)
+}

@@ -1,0 +1,11 @@
+/** What `publish` announces when `announce` is not given. */
+export const DEFAULT_ANNOUNCE = 'all'
+
+/** How long `Dds.create` waits for bootstrap peers, in ms. */
+export const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 10_000
+
+/** StoreChunk requests in flight to one seed peer during a publish. */
+export const DEFAULT_SEED_CONCURRENCY = 8
+
+/** Chunks per LevelDB batch during a publish (16 x 256 KiB = 4 MiB). */
+export const PUBLISH_BATCH_BLOCKS = 16

@@ -1,0 +1,455 @@
+/**
+ * The `Dds` class: one DDS node, composed of a store, a libp2p node, the DDS
+ * protocol service, DHT discovery and the retrieval engine.
+ *
+ * @module
+ */
+
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
+import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
+import { cidToString, parseCid, type CID, type CIDLike } from './cid.js'
+import { InvalidInputError, NotStartedError, RemoteError, abortReason, throwIfAborted } from './errors.js'
+import { assertSupportedRuntime } from './runtime.js'
+import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
+import { createManifest, manifestBlock } from './manifest/index.js'
+import { createStorage, type Block, type StorageProvider } from './storage/index.js'
+import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
+import { AnnounceQueue } from './discovery/announce-queue.js'
+import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
+import { retrievalService, type RetrievalInit, type RetrievalService, type RetrieveProgressEvents } from './retrieval/index.js'
+import {
+  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS
+} from './constants.js'
+
+/** Which blocks `publish` announces on the DHT. */
+export type AnnounceStrategy = 'all' | 'manifest' | 'none'
+
+/** Options of `Dds.create`. */
+export interface DdsInit {
+  /**
+   * Where blocks are kept: `'memory'`, a directory path for a LevelDB store
+   * (created if missing; survives restarts), or your own `StorageProvider`.
+   *
+   * @default 'memory'
+   */
+  storage?: 'memory' | string | StorageProvider
+
+  /**
+   * Multiaddrs to listen on. Ignored when `libp2p` is given.
+   *
+   * @default ['/ip4/127.0.0.1/tcp/0']
+   */
+  listen?: string[]
+
+  /** Multiaddrs (with `/p2p/<peer id>`) of peers to join the network through. */
+  bootstrap?: string[]
+
+  /**
+   * Multiaddrs (with `/p2p/<peer id>`) of peers that every `publish` pushes
+   * its blocks to with StoreChunk, so content has copies before its publisher
+   * goes away. Those peers must accept StoreChunk from this node (their
+   * `network.storePolicy`).
+   */
+  seedPeers?: string[]
+
+  /** The node's identity; a new Ed25519 key when omitted. Ignored when `libp2p` is given. */
+  privateKey?: PrivateKey
+
+  /**
+   * An existing, started libp2p node to run on, with a kad-dht service at
+   * `services.dht` (see `createDdsLibp2p`) unless `discovery` is given. DDS
+   * registers its protocol on it and leaves it running on `stop()`.
+   */
+  libp2p?: DdsLibp2p
+
+  /** A Discovery to use instead of the DHT one. */
+  discovery?: Discovery
+
+  /**
+   * What `publish` announces: the manifest and every chunk (chunks in the
+   * background), only the manifest, or nothing.
+   *
+   * @default 'all'
+   */
+  announce?: AnnounceStrategy
+
+  /** How long `create` waits for bootstrap peers to connect and join the DHT, in ms. @default 10000 */
+  bootstrapTimeoutMs?: number
+
+  /** Options of the DDS protocol service (limits, store policy). */
+  network?: NetworkInit
+
+  /** Options of the retrieval engine. */
+  retrieval?: RetrievalInit
+
+  /** Options of the DHT discovery (timeouts). */
+  discoveryOptions?: KadDiscoveryInit
+}
+
+export type PublishProgressEvents =
+  | ProgressEvent<'dds:publish:chunk', { index: number, bytes: number, totalBytes: number }>
+  | ProgressEvent<'dds:publish:stored', { cid: string, size: number, chunks: number }>
+  | ProgressEvent<'dds:publish:announced', { cid: string, peers: number }>
+  | ProgressEvent<'dds:publish:seeded', { peer: string, blocks: number }>
+  | ProgressEvent<'dds:publish:seed-failed', { peer: string, error: Error }>
+
+/** Options of `publish`. */
+export interface PublishOptions extends AbortOptions, ProgressOptions<PublishProgressEvents> {}
+
+/** Options of `retrieve`. */
+export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveProgressEvents> {}
+
+/**
+ * One DDS node.
+ *
+ * ```ts
+ * const node = await Dds.create({ storage: './data', bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...'] })
+ * const cid = await node.publish(new TextEncoder().encode('hello'))
+ * for await (const bytes of node.retrieve(cid)) { ... }
+ * await node.stop()
+ * ```
+ */
+export class Dds {
+  /** The libp2p node this node runs on. */
+  readonly libp2p: DdsLibp2p
+  /** The block store. */
+  readonly storage: StorageProvider
+  /** The DDS protocol service. */
+  readonly network: NetworkService
+  /** Announces and finds blocks. */
+  readonly discovery: Discovery
+  private readonly retrieval: RetrievalService
+  private readonly announcer: AnnounceQueue
+  private readonly announce: AnnounceStrategy
+  private readonly seedPeers: PeerId[]
+  private readonly ownsLibp2p: boolean
+  private running = true
+
+  private constructor (parts: {
+    libp2p: DdsLibp2p, storage: StorageProvider, network: NetworkService, discovery: Discovery,
+    retrieval: RetrievalService, announcer: AnnounceQueue, announce: AnnounceStrategy,
+    seedPeers: PeerId[], ownsLibp2p: boolean
+  }) {
+    this.libp2p = parts.libp2p
+    this.storage = parts.storage
+    this.network = parts.network
+    this.discovery = parts.discovery
+    this.retrieval = parts.retrieval
+    this.announcer = parts.announcer
+    this.announce = parts.announce
+    this.seedPeers = parts.seedPeers
+    this.ownsLibp2p = parts.ownsLibp2p
+  }
+
+  /**
+   * Creates and starts a node: opens the store, starts libp2p (unless one is
+   * given), registers the DDS protocol, dials the bootstrap and seed peers.
+   *
+   * @throws {UnsupportedRuntimeError} on Node.js older than 22
+   * @throws {InvalidInputError} on a bad option (the message names it)
+   * @throws {StorageError} when the store cannot be opened (e.g. in use by another process)
+   * @throws {RemoteError} when bootstrap peers were given and none could be reached
+   */
+  static async create (init: DdsInit = {}): Promise<Dds> {
+    assertSupportedRuntime()
+    const announce = init.announce ?? DEFAULT_ANNOUNCE
+    if (!['all', 'manifest', 'none'].includes(announce)) {
+      throw new InvalidInputError("announce must be 'all', 'manifest' or 'none'")
+    }
+    const bootstrap = parsePeerAddrs(init.bootstrap ?? [], 'bootstrap')
+    const seeds = parsePeerAddrs(init.seedPeers ?? [], 'seedPeers')
+    const storage = createStorage(init.storage ?? 'memory')
+    await storage.open()
+    let libp2p: DdsLibp2p | undefined
+    const ownsLibp2p = init.libp2p == null
+    try {
+      libp2p = init.libp2p ?? await createDdsLibp2p({ listen: init.listen, privateKey: init.privateKey })
+      const node = libp2p
+      const discovery = init.discovery ?? discoveryFor(node, init.discoveryOptions)
+      const announcer = new AnnounceQueue(discovery)
+      const network = networkService({
+        ...init.network,
+        onBlockStored: (cid, from) => {
+          announcer.add([cid])
+          init.network?.onBlockStored?.(cid, from)
+        }
+      })({ libp2p: node, storage })
+      await network.start()
+      const retrieval = retrievalService(init.retrieval)({
+        network,
+        discovery,
+        storage,
+        addPeerAddresses: async (peer, multiaddrs) => {
+          if (multiaddrs.length > 0) {
+            await node.peerStore.merge(peer, { multiaddrs })
+          }
+        }
+      })
+      const dds = new Dds({
+        libp2p: node, storage, network, discovery, retrieval, announcer, announce,
+        seedPeers: seeds.map(s => s.peerId), ownsLibp2p
+      })
+      await dds.join([...bootstrap, ...seeds], bootstrap.length > 0, init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS)
+      return dds
+    } catch (err) {
+      if (ownsLibp2p) {
+        await Promise.resolve(libp2p?.stop()).catch(() => {})
+      }
+      await storage.close().catch(() => {})
+      throw err
+    }
+  }
+
+  /** This node's peer id, as a string. */
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  /** The addresses this node listens on, each ending in `/p2p/<peer id>`. */
+  getMultiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  /** Announcements of published chunks still waiting or running in the background. */
+  get pendingAnnouncements (): number {
+    return this.announcer.pending
+  }
+
+  /** Resolves when every queued announcement has finished. */
+  async awaitAnnouncements (): Promise<void> {
+    await this.announcer.onIdle()
+  }
+
+  /**
+   * Connects to a peer (a multiaddr string ending in `/p2p/<peer id>`) and
+   * waits until it is in this node's DHT routing table.
+   */
+  async connect (address: string, options: AbortOptions = {}): Promise<void> {
+    this.assertRunning()
+    const [peer] = parsePeerAddrs([address], 'address')
+    await this.join([peer!], true, DEFAULT_BOOTSTRAP_TIMEOUT_MS, options.signal)
+  }
+
+  /**
+   * Stores content and announces it; resolves to its manifest CID (base58btc).
+   *
+   * The content is cut into 256 KiB chunks as it streams in (memory stays
+   * bounded whatever its size), each chunk is written to the store in batches,
+   * then the manifest. The manifest is announced on the DHT before this
+   * resolves; with `announce: 'all'` chunk announcements continue in the
+   * background (see `awaitAnnouncements`). With `seedPeers`, every block is
+   * pushed to them too.
+   *
+   * If aborted, what was already written stays in the store unreferenced.
+   *
+   * @throws {InvalidInputError} when `input` is not bytes, an (async) iterable of bytes or a ReadableStream
+   * @throws {AbortError} when the signal aborts
+   * @throws {RemoteError} when seed peers were configured and none took the content
+   */
+  async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
+    this.assertRunning()
+    const { cid, size, chunkCids } = await this.store(input, options)
+    const cidString = cidToString(cid)
+    options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks: chunkCids.length }))
+    if (this.seedPeers.length > 0) {
+      await this.seed([...chunkCids, cid], options)
+    }
+    if (this.announce !== 'none') {
+      const result = await this.discovery.provide(cid, { signal: options.signal }).catch((err: Error) => {
+        throwIfAborted(options.signal, 'publish')
+        return { peers: 0, error: err }
+      })
+      options.onProgress?.(new CustomProgressEvent('dds:publish:announced', { cid: cidString, peers: result.peers }))
+      if (this.announce === 'all') {
+        this.announcer.add(chunkCids)
+      }
+    }
+    return cidString
+  }
+
+  /**
+   * Streams the content named by a manifest CID, verified: every chunk is
+   * checked against its CID before it is yielded, and the whole-content
+   * SHA-256 and size are checked before the last chunk is yielded. Local
+   * blocks are read from the store; missing ones are fetched from peers found
+   * on the DHT. Fetched blocks are not stored.
+   *
+   * @throws {InvalidInputError} at once, when `cid` is not a valid DDS CID
+   * @throws {NotFoundError} when no reachable peer holds the content (after `retrieval.providerTimeoutMs`)
+   * @throws {IntegrityError} when no peer sent valid bytes, or the content does not match its manifest
+   * @throws {AbortError} when the signal aborts; every request in flight is released
+   */
+  retrieve (cid: CIDLike, options: RetrieveOptions = {}): AsyncIterable<Uint8Array> {
+    this.assertRunning()
+    const parsed = parseCid(cid)
+    const retrieval = this.retrieval
+    return {
+      async * [Symbol.asyncIterator] () {
+        const resolved = await retrieval.resolveManifest(parsed, options)
+        yield * retrieval.content(resolved, options)
+      }
+    }
+  }
+
+  /**
+   * Retrieves content into one `Uint8Array`. Convenient for small content;
+   * use `retrieve` to stream anything large.
+   */
+  async retrieveBytes (cid: CIDLike, options: RetrieveOptions = {}): Promise<Uint8Array> {
+    const parts: Uint8Array[] = []
+    let length = 0
+    for await (const part of this.retrieve(cid, options)) {
+      parts.push(part)
+      length += part.byteLength
+    }
+    const out = new Uint8Array(length)
+    let offset = 0
+    for (const part of parts) {
+      out.set(part, offset)
+      offset += part.byteLength
+    }
+    return out
+  }
+
+  /** True when the block named by `cid` is in the local store. */
+  async has (cid: CIDLike, options: AbortOptions = {}): Promise<boolean> {
+    this.assertRunning()
+    return this.storage.has(parseCid(cid), options)
+  }
+
+  /** Stops the node: the protocol, background announcements, libp2p (if DDS created it) and the store. */
+  async stop (): Promise<void> {
+    if (!this.running) {
+      return
+    }
+    this.running = false
+    this.announcer.stop()
+    await this.network.stop()
+    if (this.ownsLibp2p) {
+      await this.libp2p.stop()
+    }
+    await this.storage.close()
+  }
+
+  private assertRunning (): void {
+    if (!this.running) {
+      throw new NotStartedError('this DDS node was stopped; create a new one with Dds.create()')
+    }
+  }
+
+  /** Chunks, hashes and stores content, then its manifest. */
+  private async store (input: ContentInput, options: PublishOptions): Promise<{ cid: CID, size: number, chunkCids: CID[] }> {
+    const hasher = new ContentHasher()
+    const chunkCids: CID[] = []
+    let batch: Block[] = []
+    let writing: Promise<void> = Promise.resolve()
+    for await (const chunk of chunkContent(input, { signal: options.signal })) {
+      hasher.update(chunk.bytes)
+      chunkCids.push(chunk.cid)
+      batch.push({ cid: chunk.cid, bytes: chunk.bytes })
+      options.onProgress?.(new CustomProgressEvent('dds:publish:chunk', { index: chunk.index, bytes: chunk.bytes.byteLength, totalBytes: hasher.size }))
+      if (batch.length >= PUBLISH_BATCH_BLOCKS) {
+        // one write in flight while the next batch is hashed
+        await writing
+        writing = this.storage.putMany(batch, { signal: options.signal })
+        batch = []
+      }
+    }
+    await writing
+    const manifest = createManifest({ chunkCids, sha256: hasher.digest(), size: hasher.size })
+    const block = manifestBlock(manifest)
+    await this.storage.putMany([...batch, block], { signal: options.signal })
+    return { cid: block.cid, size: hasher.size, chunkCids }
+  }
+
+  /** Pushes blocks to every seed peer with StoreChunk; fails only if no seed took them all. */
+  private async seed (cids: CID[], options: PublishOptions): Promise<void> {
+    const errors: string[] = []
+    await Promise.all(this.seedPeers.map(async (peer) => {
+      try {
+        await runLimited(cids, DEFAULT_SEED_CONCURRENCY, async (cid) => {
+          const bytes = await this.storage.get(cid, options)
+          if (bytes == null) {
+            throw new RemoteError(`block ${cidToString(cid)} vanished from the local store`)
+          }
+          await this.network.storeBlock(peer, cid, bytes, { signal: options.signal })
+        })
+        options.onProgress?.(new CustomProgressEvent('dds:publish:seeded', { peer: peer.toString(), blocks: cids.length }))
+      } catch (err) {
+        throwIfAborted(options.signal, 'publish')
+        errors.push(`${peer.toString()}: ${(err as Error).message}`)
+        options.onProgress?.(new CustomProgressEvent('dds:publish:seed-failed', { peer: peer.toString(), error: err as Error }))
+      }
+    }))
+    if (errors.length === this.seedPeers.length) {
+      throw new RemoteError(`the content is stored locally, but no seed peer took it: ${errors.join('; ')}`)
+    }
+  }
+
+  /** Dials peers and waits until the DHT knows at least one of them. */
+  private async join (peers: ParsedPeerAddr[], required: boolean, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (peers.length === 0) {
+      return
+    }
+    const deadline = AbortSignal.timeout(timeoutMs)
+    const combined = signal != null ? AbortSignal.any([signal, deadline]) : deadline
+    const results = await Promise.allSettled(peers.map(async p => this.libp2p.dial(p.multiaddr, { signal: combined })))
+    const failures = results.flatMap((r, i) => r.status === 'rejected' ? [`${peers[i]!.text}: ${(r.reason as Error).message}`] : [])
+    if (signal?.aborted === true) {
+      throw abortReason(signal, 'connect')
+    }
+    if (failures.length === peers.length && required) {
+      throw new RemoteError(`could not reach any of the given peers (${failures.join('; ')})`)
+    }
+    const dht = this.libp2p.services.dht as unknown as { routingTable?: { size: number } } | undefined
+    while (dht?.routingTable != null && dht.routingTable.size === 0 && !combined.aborted) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    await this.libp2p.services.dht?.refreshRoutingTable({ signal: combined }).catch(() => {})
+  }
+}
+
+interface ParsedPeerAddr {
+  text: string
+  multiaddr: Multiaddr
+  peerId: PeerId
+}
+
+function parsePeerAddrs (addrs: string[], option: string): ParsedPeerAddr[] {
+  if (!Array.isArray(addrs)) {
+    throw new InvalidInputError(`${option} must be an array of multiaddr strings`)
+  }
+  return addrs.map(text => {
+    let ma: Multiaddr
+    try {
+      ma = multiaddr(text)
+    } catch (err) {
+      throw new InvalidInputError(`${option}: "${String(text)}" is not a multiaddr`, { cause: err })
+    }
+    const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (id == null) {
+      throw new InvalidInputError(`${option}: "${text}" has no /p2p/<peer id> part; add the peer's id`)
+    }
+    return { text, multiaddr: ma, peerId: peerIdFromString(id) }
+  })
+}
+
+function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
+  if (node.services.dht == null) {
+    throw new InvalidInputError('the given libp2p node has no kad-dht service at services.dht; add ddsDht() or pass a discovery')
+  }
+  return kadDiscovery(init)({ dht: node.services.dht, peerId: node.peerId })
+}
+
+/** Runs `task` over `items`, at most `limit` at once; rejects on the first failure. */
+async function runLimited<T> (items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      await task(items[next++]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

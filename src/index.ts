@@ -1,0 +1,43 @@
+/**
+ * @packageDocumentation
+ *
+ * DDS stores content on a libp2p network by its hash. Content is cut into
+ * 256 KiB chunks, each named by a CIDv1 (raw, sha2-256); a protobuf manifest
+ * lists them, and the manifest's CID names the whole. Blocks are kept in
+ * LevelDB or memory, announced on a private Kademlia DHT, fetched from
+ * whichever peers hold them and verified before any byte is stored or handed
+ * out.
+ *
+ * ```ts
+ * import { Dds } from '@digisocialblock/dds'
+ *
+ * const a = await Dds.create({ storage: './a-data' })
+ * const b = await Dds.create({ bootstrap: a.getMultiaddrs() })
+ * const cid = await a.publish(new TextEncoder().encode('hello'))
+ * const bytes = await b.retrieveBytes(cid)
+ * ```
+ */
+
+import { assertSupportedRuntime } from './runtime.js'
+
+assertSupportedRuntime()
+
+export { Dds } from './dds.js'
+export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions } from './dds.js'
+export * from './errors.js'
+export { parseCid, cidToString, cidForBlock, blockMatchesCid, CID } from './cid.js'
+export type { CIDLike } from './cid.js'
+export { CHUNK_SIZE, chunkContent, ContentHasher } from './chunker/index.js'
+export type { Chunk, ContentInput } from './chunker/index.js'
+export { MAX_MANIFEST_BLOCK_SIZE, createManifest, encodeManifest, decodeManifest, manifestBlock, verifyManifestBlock } from './manifest/index.js'
+export type { Manifest } from './manifest/index.js'
+export { createStorage, levelStorage, memoryStorage } from './storage/index.js'
+export type { Block, StorageProvider, StorageStats } from './storage/index.js'
+export { kadDiscovery, ddsDht } from './discovery/index.js'
+export { DDS_KAD_PROTOCOL } from './discovery/constants.js'
+export type { Discovery, Provider, ProvideResult, KadDiscoveryInit } from './discovery/index.js'
+export { DDS_PROTOCOL, createDdsLibp2p, networkService } from './network/index.js'
+export type { NetworkService, NetworkInit, StorePolicy, RequestOptions, DdsLibp2p, DdsLibp2pInit } from './network/index.js'
+export { retrievalService } from './retrieval/index.js'
+export type { RetrievalInit, RetrievalService, RetrieveProgressEvents } from './retrieval/index.js'
+export { MIN_NODE_MAJOR } from './runtime.js'

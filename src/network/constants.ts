@@ -1,0 +1,60 @@
+/** The DDS request/response protocol id. */
+export const DDS_PROTOCOL = '/digisocialblock/dds/0.1.0'
+
+/** Listen addresses of a node created without `listen`. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+/** Maximum open libp2p connections of a node DDS creates. */
+export const DEFAULT_MAX_CONNECTIONS = 300
+
+/**
+ * Largest frame (one encoded Request or Response, without its length prefix)
+ * a node reads or writes: a 1 MiB manifest block plus envelope overhead. A
+ * bigger frame resets the stream before any of it is buffered.
+ */
+export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024 + 1024
+
+/** Inbound DDS streams a peer may have open on one connection. */
+export const DEFAULT_MAX_INBOUND_STREAMS = 32
+
+/** Outbound DDS streams this node may open on one connection. */
+export const DEFAULT_MAX_OUTBOUND_STREAMS = 64
+
+/** Requests a responder works on at once for one stream; it stops reading the stream while at this limit. */
+export const DEFAULT_MAX_REQUESTS_PER_STREAM = 16
+
+/** Requests a responder works on at once over all peers; past this it answers BUSY. */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 256
+
+/** Requests a requester keeps in flight on one stream (8 x 256 KiB = 2 MiB of responses at most). */
+export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 8
+
+/** Deadline of one request, from send to verified response, when the caller gives no signal. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
+/** Deadline for the responder to answer one request (local lookup and write). */
+export const DEFAULT_HANDLER_TIMEOUT_MS = 20_000
+
+/** A stream with no traffic for this long is closed, on both sides. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 60_000
+
+/** Bytes of accepted StoreChunk data after which this node refuses more (REJECTED). */
+export const DEFAULT_MAX_STORED_BYTES = 10 * 1024 * 1024 * 1024
+
+/** Score at or below which a peer is banned. */
+export const BAN_SCORE = -100
+
+/** How long a banned peer stays banned. */
+export const DEFAULT_BAN_DURATION_MS = 10 * 60 * 1000
+
+/** Peers whose scores are remembered; the least recently changed are forgotten first. */
+export const MAX_SCORED_PEERS = 10_000
+
+/** Penalty for bytes that do not hash to the CID they were sent for. */
+export const PENALTY_WRONG_BYTES = 100
+
+/** Penalty for an oversized, truncated or undecodable frame, or a response nobody asked for. */
+export const PENALTY_PROTOCOL_VIOLATION = 50
+
+/** Penalty for a request that timed out. */
+export const PENALTY_TIMEOUT = 5

@@ -1,0 +1,141 @@
+/**
+ * The `/digisocialblock/dds/0.1.0` protocol: a request/response service that
+ * serves blocks from the local store to peers, accepts blocks from peers its
+ * store policy allows, and fetches and verifies blocks from peers.
+ *
+ * Frames are unsigned-varint length-prefixed protobuf `Request`/`Response`
+ * envelopes (protos/dds_messages.proto). One stream carries many requests;
+ * responses are matched by id, so requests are pipelined.
+ *
+ * @module
+ */
+
+import type { AbortOptions, Libp2p, PeerId, Startable } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { StorageProvider } from '../storage/index.js'
+import type { Status } from '../pb/index.js'
+import { InvalidInputError } from '../errors.js'
+import { DEFAULT_STORE_POLICY, validateStorePolicy, type StorePolicy } from './policy.js'
+import { DdsNetworkService } from './service.js'
+import type { PeerScores } from './scores.js'
+import * as c from './constants.js'
+
+export { DDS_PROTOCOL } from './constants.js'
+export type { StorePolicy } from './policy.js'
+export type { PeerScores, PeerStanding } from './scores.js'
+export { createDdsLibp2p, type DdsLibp2p, type DdsLibp2pInit, type DdsLibp2pServices } from './libp2p.js'
+
+/** Options of one request to a peer. */
+export interface RequestOptions extends AbortOptions {
+  /** Deadline of this request; `requestTimeoutMs` of the service when omitted. */
+  timeoutMs?: number
+}
+
+/** What the network service talks to peers for. */
+export interface NetworkService extends Startable {
+  /** How peers behaved; banned peers are neither served nor asked. */
+  readonly scores: PeerScores
+
+  /**
+   * Fetches one block from `peer` and verifies it against `cid`.
+   *
+   * @throws {NotFoundError} the peer does not hold it
+   * @throws {IntegrityError} the peer sent other bytes (it is penalised; nothing is kept)
+   * @throws {RejectedError} the peer's policy refused
+   * @throws {TimeoutError} no answer in time (the peer is penalised a little)
+   * @throws {AbortError} the caller's signal aborted
+   * @throws {RemoteError} the peer could not be reached or answered BUSY/ERROR/INVALID
+   * @throws {ProtocolError} the peer broke the protocol (it is penalised)
+   */
+  retrieveBlock(peer: PeerId, cid: CID, options?: RequestOptions): Promise<Uint8Array>
+
+  /** Asks `peer` to store one block (StoreChunk). Errors as for `retrieveBlock`. */
+  storeBlock(peer: PeerId, cid: CID, bytes: Uint8Array, options?: RequestOptions): Promise<void>
+
+  /** Sends `peer` a ReplicationInstruction for `cid`, naming peers to fetch from. */
+  replicate(peer: PeerId, cid: CID, sources: PeerId[], options?: RequestOptions): Promise<void>
+
+  /** True while `peer` is banned for misbehaviour. */
+  isBanned(peer: PeerId): boolean
+}
+
+/** What the network service needs from the node. */
+export interface NetworkComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  storage: StorageProvider
+}
+
+/** Options of the network service. Every limit is listed in doc/LIMITS.md. */
+export interface NetworkInit {
+  /** @default '/digisocialblock/dds/0.1.0' */
+  protocol?: string
+  /** Largest frame read or written, in bytes. @default 1049600 (1 MiB + 1 KiB) */
+  maxFrameSize?: number
+  /** Largest block accepted by StoreChunk, in bytes. @default 1048576 */
+  maxBlockSize?: number
+  /** Inbound DDS streams per connection. @default 32 */
+  maxInboundStreams?: number
+  /** Outbound DDS streams per connection. @default 64 */
+  maxOutboundStreams?: number
+  /** Requests answered at once per inbound stream. @default 16 */
+  maxRequestsPerStream?: number
+  /** Requests answered at once over all peers; more get BUSY. @default 256 */
+  maxConcurrentRequests?: number
+  /** Requests in flight to one peer. @default 8 */
+  maxInFlightPerPeer?: number
+  /** Deadline of one outgoing request in ms. @default 30000 */
+  requestTimeoutMs?: number
+  /** Deadline to answer one incoming request in ms. @default 20000 */
+  handlerTimeoutMs?: number
+  /** Idle time after which a DDS stream is closed, in ms. @default 60000 */
+  idleTimeoutMs?: number
+  /** Who may store blocks here with StoreChunk. @default 'none' */
+  storePolicy?: StorePolicy
+  /** Store size (bytes) past which StoreChunk is REJECTED. @default 10737418240 (10 GiB) */
+  maxStoredBytes?: number
+  /** How long a misbehaving peer stays banned, in ms. @default 600000 */
+  banDurationMs?: number
+  /** Called after a peer stored a block here. */
+  onBlockStored?(cid: CID, from: PeerId): void
+  /** Handles ReplicationInstructions; without it they are answered REJECTED. */
+  onReplicate?(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
+}
+
+/** `NetworkInit` with every default filled in. */
+export type ResolvedNetworkInit = Required<Omit<NetworkInit, 'onBlockStored' | 'onReplicate'>> & Pick<NetworkInit, 'onBlockStored' | 'onReplicate'>
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new InvalidInputError(`${name} must be a positive number, got ${String(value)}`)
+  }
+  return v
+}
+
+/** Fills in defaults and checks every option. */
+export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit {
+  return {
+    protocol: init.protocol ?? c.DDS_PROTOCOL,
+    maxFrameSize: positive('maxFrameSize', init.maxFrameSize, c.DEFAULT_MAX_FRAME_SIZE),
+    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, 1024 * 1024),
+    maxInboundStreams: positive('maxInboundStreams', init.maxInboundStreams, c.DEFAULT_MAX_INBOUND_STREAMS),
+    maxOutboundStreams: positive('maxOutboundStreams', init.maxOutboundStreams, c.DEFAULT_MAX_OUTBOUND_STREAMS),
+    maxRequestsPerStream: positive('maxRequestsPerStream', init.maxRequestsPerStream, c.DEFAULT_MAX_REQUESTS_PER_STREAM),
+    maxConcurrentRequests: positive('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
+    maxInFlightPerPeer: positive('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
+    requestTimeoutMs: positive('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
+    handlerTimeoutMs: positive('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),
+    idleTimeoutMs: positive('idleTimeoutMs', init.idleTimeoutMs, c.DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    storePolicy: validateStorePolicy(init.storePolicy ?? DEFAULT_STORE_POLICY),
+    maxStoredBytes: positive('maxStoredBytes', init.maxStoredBytes, c.DEFAULT_MAX_STORED_BYTES),
+    banDurationMs: positive('banDurationMs', init.banDurationMs, c.DEFAULT_BAN_DURATION_MS),
+    onBlockStored: init.onBlockStored,
+    onReplicate: init.onReplicate
+  }
+}
+
+/** Creates the network service. Call `start()` to register the protocol handler. */
+export function networkService (init: NetworkInit = {}): (components: NetworkComponents) => NetworkService {
+  const resolved = resolveNetworkInit(init)
+  return (components) => new DdsNetworkService(components, resolved)
+}

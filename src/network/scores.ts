@@ -1,0 +1,81 @@
+import { BAN_SCORE, DEFAULT_BAN_DURATION_MS, MAX_SCORED_PEERS } from './constants.js'
+
+interface Entry {
+  score: number
+  bannedUntil: number
+  lastReason: string
+}
+
+/** What a caller can learn about one peer's standing. */
+export interface PeerStanding {
+  score: number
+  banned: boolean
+  lastReason: string
+}
+
+/**
+ * Remembers how peers behaved. Wrong bytes and protocol violations lower a
+ * peer's score; at `BAN_SCORE` or below the peer is banned for a while: its
+ * inbound streams are reset and the retrieval engine stops asking it. The
+ * table is bounded: past `MAX_SCORED_PEERS` the least recently changed entries
+ * are forgotten.
+ */
+export class PeerScores {
+  private readonly entries = new Map<string, Entry>()
+  private readonly banDurationMs: number
+  private readonly now: () => number
+
+  constructor (banDurationMs = DEFAULT_BAN_DURATION_MS, now: () => number = Date.now) {
+    this.banDurationMs = banDurationMs
+    this.now = now
+  }
+
+  /** Lowers a peer's score by `amount` and records why. Returns true if the peer is now banned. */
+  penalise (peer: string, amount: number, reason: string): boolean {
+    const entry = this.entries.get(peer) ?? { score: 0, bannedUntil: 0, lastReason: '' }
+    entry.score -= amount
+    entry.lastReason = reason
+    if (entry.score <= BAN_SCORE) {
+      entry.bannedUntil = this.now() + this.banDurationMs
+      entry.score = 0
+    }
+    this.touch(peer, entry)
+    return this.isBanned(peer)
+  }
+
+  /** Raises a peer's score a little after a good answer (never above zero). */
+  reward (peer: string, amount = 1): void {
+    const entry = this.entries.get(peer)
+    if (entry == null) {
+      return
+    }
+    entry.score = Math.min(0, entry.score + amount)
+    this.touch(peer, entry)
+  }
+
+  isBanned (peer: string): boolean {
+    const entry = this.entries.get(peer)
+    return entry != null && entry.bannedUntil > this.now()
+  }
+
+  standing (peer: string): PeerStanding {
+    const entry = this.entries.get(peer)
+    return {
+      score: entry?.score ?? 0,
+      banned: this.isBanned(peer),
+      lastReason: entry?.lastReason ?? ''
+    }
+  }
+
+  private touch (peer: string, entry: Entry): void {
+    this.entries.delete(peer)
+    this.entries.set(peer, entry)
+    while (this.entries.size > MAX_SCORED_PEERS) {
+      const oldest = this.entries.keys().next().value
+      if (oldest === undefined) {
+        break
+      }
+      this.entries.delete(oldest)
+    }
+  }
+}
