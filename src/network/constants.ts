@@ -14,6 +14,14 @@ export const DEFAULT_MAX_CONNECTIONS = 300
  */
 export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024 + 1024
 
+/**
+ * Most bytes a frame reader holds that it has not yet cut into frames. One
+ * 'message' event can deliver everything the muxer received since the last
+ * one (several frames at once); the muxer's flow-control window keeps that
+ * well below this bound for an honest peer.
+ */
+export const MAX_UNREAD_BYTES = 32 * 1024 * 1024
+
 /** Inbound DDS streams a peer may have open on one connection. */
 export const DEFAULT_MAX_INBOUND_STREAMS = 32
 

@@ -2,6 +2,7 @@ import { LengthPrefixedDecoder } from '@libp2p/utils'
 import * as lp from 'it-length-prefixed'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
 import { ProtocolError } from '../errors.js'
+import { MAX_UNREAD_BYTES } from './constants.js'
 
 /**
  * Reads length-prefixed frames from a stream through its 'message' events,
@@ -21,7 +22,7 @@ export class FrameReader {
     this.stream = stream
     this.onFrame = onFrame
     this.onError = onError
-    this.decoder = new LengthPrefixedDecoder({ maxDataLength: maxFrameSize, maxBufferSize: maxFrameSize + 16 })
+    this.decoder = new LengthPrefixedDecoder({ maxDataLength: maxFrameSize, maxBufferSize: Math.max(MAX_UNREAD_BYTES, 2 * maxFrameSize) })
     this.listener = (evt) => { this.push(evt.data) }
     stream.addEventListener('message', this.listener)
   }

@@ -1,0 +1,36 @@
+import { CHUNK_SIZE } from '../chunker/constants.js'
+import { CID_BYTE_LENGTH, SHA2_256_LENGTH } from '../cid.js'
+
+/**
+ * The largest encoded manifest block, in bytes, that a node creates or
+ * accepts (1 MiB). It bounds the memory a manifest from a peer can take and
+ * the content one manifest block can describe: see {@link MAX_CONTENT_SIZE}
+ * (~6.7 GiB). Larger content will need a tree of manifests, a later change;
+ * until then publishing it fails with `InvalidInputError`.
+ */
+export const MAX_MANIFEST_BLOCK_SIZE = 1048576
+
+/**
+ * Encoded bytes taken by one chunk CID entry of a manifest: tag of field 1
+ * (1 byte), length varint (1 byte, as 36 < 128) and the 36-byte binary CID.
+ */
+export const MANIFEST_CHUNK_ENTRY_SIZE = 1 + 1 + CID_BYTE_LENGTH
+
+/**
+ * Encoded bytes taken by the other fields of a manifest, at most: the
+ * SHA-256 (tag, length, 32 bytes) and the size (tag, varint of at most
+ * 5 bytes, enough for any size below 2^35 bytes = 32 GiB, which covers every
+ * size a single manifest block can describe).
+ */
+export const MANIFEST_FIXED_SIZE = (1 + 1 + SHA2_256_LENGTH) + (1 + 5)
+
+/** The most chunks a single manifest block lists (27593). */
+export const MAX_CHUNKS_PER_MANIFEST = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MANIFEST_FIXED_SIZE) / MANIFEST_CHUNK_ENTRY_SIZE)
+
+/**
+ * The largest content, in bytes, that a single manifest block can describe:
+ * `MAX_CHUNKS_PER_MANIFEST * CHUNK_SIZE` = 7233339392 bytes (~6.74 GiB). Its
+ * manifest encodes to 1048574 bytes, within {@link MAX_MANIFEST_BLOCK_SIZE};
+ * one more chunk would not fit.
+ */
+export const MAX_CONTENT_SIZE = MAX_CHUNKS_PER_MANIFEST * CHUNK_SIZE

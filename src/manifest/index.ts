@@ -1,0 +1,31 @@
+/**
+ * Manifests: the record that names a whole piece of content. A manifest lists
+ * the CIDs of the content's chunks, its SHA-256 and its size; its canonical
+ * protobuf encoding (`ContentManifest` in `protos/dds_messages.proto`) is a
+ * block like any chunk, and that block's CID is the content's CID.
+ *
+ * ```ts
+ * const manifest = createManifest({ chunkCids, sha256: hasher.digest(), size: hasher.size })
+ * const { cid, bytes } = manifestBlock(manifest)
+ * // ...later, with bytes from a peer:
+ * const checked = verifyManifestBlock(cid, received)
+ * ```
+ *
+ * One manifest block holds at most `MAX_MANIFEST_BLOCK_SIZE` bytes, which
+ * describes content of up to `MAX_CONTENT_SIZE` bytes (~6.7 GiB). Larger
+ * content will need a tree of manifests, a later change.
+ *
+ * @module
+ */
+
+export {
+  MAX_MANIFEST_BLOCK_SIZE,
+  MAX_CONTENT_SIZE,
+  MAX_CHUNKS_PER_MANIFEST,
+  MANIFEST_CHUNK_ENTRY_SIZE,
+  MANIFEST_FIXED_SIZE
+} from './constants.js'
+export { createManifest, type Manifest, type ManifestInit } from './manifest.js'
+export { encodeManifest, decodeManifest, type DecodeManifestOptions } from './codec.js'
+export { manifestBlock, verifyManifestBlock, type ManifestBlock } from './block.js'
+export { chunkCount, chunkSpan, type ChunkSpan } from './layout.js'
