@@ -34,10 +34,10 @@ export class TestNetwork {
   }
 }
 
+/** True once `other` is in `node`'s DHT routing table (not just its address book). */
 async function dhtKnows (node: DdsLibp2p, other: DdsLibp2p): Promise<boolean> {
-  const peers = await node.peerStore.all()
-  const entry = peers.find(p => p.id.equals(other.peerId))
-  return entry?.protocols.includes('/digisocialblock/dds/kad/1.0.0') === true
+  const table = (node.services.dht as unknown as { routingTable: { find(peer: unknown): Promise<unknown> } }).routingTable
+  return (await table.find(other.peerId)) != null
 }
 
 /** Polls `check` until it returns true or `ms` pass. */

@@ -1,0 +1,44 @@
+/**
+ * Discovery: announcing which blocks this node holds and finding the peers
+ * that hold a block, on a private Kademlia DHT.
+ *
+ * @module
+ */
+
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** A peer that announced a block, with the addresses it announced. */
+export interface Provider {
+  peerId: PeerId
+  multiaddrs: Multiaddr[]
+}
+
+/** The outcome of one announcement. */
+export interface ProvideResult {
+  /** How many DHT peers accepted the provider record (ADD_PROVIDER messages sent). */
+  peers: number
+}
+
+/** How DDS announces and finds blocks. A caller may pass its own to `Dds.create`. */
+export interface Discovery {
+  /**
+   * Announces that this node holds `cid`. Resolves when the record has been
+   * offered to the closest peers the DHT knows; `peers` says how many took it
+   * (0 when this node knows no DHT peer yet).
+   */
+  provide(cid: CID, options?: AbortOptions): Promise<ProvideResult>
+
+  /**
+   * Yields up to `count` peers (other than this node) that announced `cid`,
+   * as they are found. Ends when `count` are found, the search is exhausted,
+   * or its deadline passes (finding none is not an error here); throws
+   * `AbortError` when the caller's signal aborts, and `InvalidInputError`
+   * (at the call) when `count` is not a positive integer.
+   */
+  findProviders(cid: CID, count: number, options?: AbortOptions): AsyncIterable<Provider>
+}
+
+export { kadDiscovery, type KadDiscoveryInit, type KadDiscoveryComponents } from './kad.js'
+export { ddsDht, type DdsDhtInit } from './dht.js'

@@ -1,0 +1,272 @@
+/**
+ * The Discovery implementation on @libp2p/kad-dht.
+ *
+ * It adds to the raw DHT calls what DDS needs from them: deadlines on every
+ * operation, a lone node that answers at once instead of waiting for its first
+ * DHT peer, a provide that says how many peers took the record, and a provider
+ * search that stops as soon as it has enough peers.
+ *
+ * @module
+ */
+
+import { setMaxListeners } from 'node:events'
+import { CID } from 'multiformats/cid'
+import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '../errors.js'
+import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS } from './constants.js'
+import type { Discovery, Provider, ProvideResult } from './index.js'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+
+export interface KadDiscoveryInit {
+  /**
+   * Milliseconds a `provide` may run: the walk to the closest peers plus the
+   * ADD_PROVIDER messages. Applies whether or not the caller passes a signal
+   * (the earlier of the two ends the call). When it runs out after at least
+   * one peer took the record, `provide` resolves with that count; with none it
+   * throws a `TimeoutError`.
+   *
+   * @default 30000
+   */
+  provideTimeout?: number
+
+  /**
+   * Milliseconds a `findProviders` search may run. When it runs out the
+   * iteration simply ends with the providers found so far (finding none is
+   * not an error here; callers decide whether that means NotFoundError).
+   *
+   * @default 30000
+   */
+  findTimeout?: number
+}
+
+/** What Discovery needs from the libp2p node: `{ dht: node.services.dht, peerId: node.peerId }`. */
+export interface KadDiscoveryComponents {
+  /** The DHT service of the node (see `ddsDht()`). */
+  dht: KadDHT
+  /** This node's peer id: it is never returned as a provider. */
+  peerId: PeerId
+}
+
+/**
+ * What kad-dht's `KadDHT` class has beyond the exported `KadDHT` interface.
+ * Another implementation may lack them, so they are read defensively.
+ */
+interface KadDHTInternals {
+  routingTable?: { size?: unknown }
+  providers?: {
+    getProviders?: (cid: CID, options?: AbortOptions) => Promise<PeerId[]>
+    addProvider?: (cid: CID, provider: PeerId, options?: AbortOptions) => Promise<void>
+  }
+}
+
+/**
+ * One operation's deadline: a timer, the caller's signal, and an inner
+ * controller that also cancels the DHT query when the operation ends early.
+ */
+class Deadline {
+  /** Aborts on the timeout, on the caller's signal, or on `dispose()`. */
+  readonly signal: AbortSignal
+  /** True once the timer (not the caller) ended the operation. */
+  timedOut = false
+  private readonly controller = new AbortController()
+  private readonly timer: ReturnType<typeof setTimeout>
+
+  constructor (ms: number, what: string, caller?: AbortSignal) {
+    this.timer = setTimeout(() => {
+      this.timedOut = true
+      this.controller.abort(new TimeoutError(`${what} timed out after ${ms} ms`))
+    }, ms)
+    // an abandoned iterator must not keep the process alive until the deadline
+    this.timer.unref?.()
+    this.signal = caller == null ? this.controller.signal : AbortSignal.any([this.controller.signal, caller])
+    // every hop of a DHT query listens on this signal
+    setMaxListeners(Infinity, this.controller.signal, this.signal)
+  }
+
+  /** Stops the timer and cancels whatever still listens on the signal. */
+  dispose (): void {
+    clearTimeout(this.timer)
+    this.controller.abort()
+  }
+}
+
+class KadDiscovery implements Discovery {
+  private readonly dht: KadDHT
+  private readonly peerId: PeerId
+  private readonly provideTimeout: number
+  private readonly findTimeout: number
+
+  constructor (components: KadDiscoveryComponents, init: KadDiscoveryInit) {
+    this.dht = components.dht
+    this.peerId = components.peerId
+    this.provideTimeout = checkTimeout(init.provideTimeout ?? DEFAULT_PROVIDE_TIMEOUT_MS, 'provideTimeout')
+    this.findTimeout = checkTimeout(init.findTimeout ?? DEFAULT_FIND_TIMEOUT_MS, 'findTimeout')
+  }
+
+  async provide (cid: CID, options: AbortOptions = {}): Promise<ProvideResult> {
+    checkCid(cid)
+    const what = `Announcing ${cid}`
+    throwIfAborted(options.signal, what)
+
+    if (this.routingTableSize() === 0) {
+      // kad-dht would wait for a first DHT peer until the signal fires. Keep
+      // the record locally (as kad-dht's provide does first) so this node
+      // answers GET_PROVIDERS with itself once peers arrive, and report that
+      // nobody took it: the caller announces again after connecting.
+      await this.addLocalRecord(cid, options)
+      return { peers: 0 }
+    }
+
+    const deadline = new Deadline(this.provideTimeout, what, options.signal)
+    let peers = 0
+    let failure: unknown
+    let failed = false
+    try {
+      for await (const event of this.dht.provide(cid, { signal: deadline.signal })) {
+        // one per peer the record was sent to; kad-dht reports no error when none was
+        if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') {
+          peers++
+        }
+      }
+    } catch (err) {
+      failure = err
+      failed = true
+    } finally {
+      deadline.dispose()
+    }
+
+    if (options.signal?.aborted === true) {
+      throw abortReason(options.signal, what)
+    }
+    if (deadline.timedOut) {
+      if (peers > 0) {
+        return { peers }
+      }
+      throw new TimeoutError(`${what} timed out after ${this.provideTimeout} ms: no DHT peer took the provider record. Check that this node is connected to other DDS nodes, or raise provideTimeout`, { cause: failure })
+    }
+    if (failed) {
+      throw failure
+    }
+    return { peers }
+  }
+
+  findProviders (cid: CID, count: number, options: AbortOptions = {}): AsyncIterable<Provider> {
+    // validated here so a bad argument throws at the call, not at the first next()
+    checkCid(cid)
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new InvalidInputError(`findProviders needs a positive integer count of providers, got ${String(count)}`)
+    }
+    return this.find(cid, count, options)
+  }
+
+  private async * find (cid: CID, count: number, options: AbortOptions): AsyncGenerator<Provider> {
+    const what = `Finding providers of ${cid}`
+    throwIfAborted(options.signal, what)
+
+    const deadline = new Deadline(this.findTimeout, what, options.signal)
+    const seen = new Set<string>()
+    let failure: unknown
+    let failed = false
+    try {
+      // With no DHT peer, kad-dht answers from its local provider store and
+      // then waits for a peer until the signal fires: take only the local answer.
+      const lone = this.routingTableSize() === 0
+      if (lone && !(await this.hasLocalProviders(cid, deadline.signal))) {
+        return
+      }
+
+      search: for await (const event of this.dht.findProviders(cid, { signal: deadline.signal })) {
+        if (event.name !== 'PROVIDER') {
+          continue
+        }
+        for (const peer of event.providers) {
+          const key = peer.id.toString()
+          if (peer.id.equals(this.peerId) || seen.has(key)) {
+            continue
+          }
+          seen.add(key)
+          yield { peerId: peer.id, multiaddrs: peer.multiaddrs }
+          if (seen.size >= count) {
+            // returning ends the kad-dht generator, which cancels its query
+            return
+          }
+          if (deadline.signal.aborted) {
+            break search
+          }
+        }
+        // the local store's answer comes first, marked with path index -1
+        if (lone && event.path.index === -1) {
+          return
+        }
+      }
+    } catch (err) {
+      failure = err
+      failed = true
+    } finally {
+      deadline.dispose()
+    }
+
+    if (options.signal?.aborted === true) {
+      throw abortReason(options.signal, what)
+    }
+    if (failed && !deadline.timedOut) {
+      throw failure
+    }
+    // the search was exhausted, or ran out of time: end with what was found
+  }
+
+  /** The DHT routing table's size, or undefined when the implementation does not expose it. */
+  private routingTableSize (): number | undefined {
+    const size = (this.dht as KadDHTInternals).routingTable?.size
+    return typeof size === 'number' ? size : undefined
+  }
+
+  private async hasLocalProviders (cid: CID, signal: AbortSignal): Promise<boolean> {
+    const store = (this.dht as KadDHTInternals).providers
+    if (typeof store?.getProviders !== 'function') {
+      return false
+    }
+    try {
+      const peers = await store.getProviders(cid, { signal })
+      return peers.some(peer => !peer.equals(this.peerId))
+    } catch {
+      return false
+    }
+  }
+
+  private async addLocalRecord (cid: CID, options: AbortOptions): Promise<void> {
+    const store = (this.dht as KadDHTInternals).providers
+    if (typeof store?.addProvider !== 'function') {
+      return
+    }
+    await store.addProvider(cid, this.peerId, options)
+  }
+}
+
+function checkCid (cid: CID): void {
+  if (CID.asCID(cid) == null) {
+    throw new InvalidInputError(`Expected a CID object, got ${typeof cid}: parse CID strings with parseCid() first`)
+  }
+}
+
+function checkTimeout (ms: number, name: string): number {
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidInputError(`${name} must be a positive number of milliseconds, got ${String(ms)}`)
+  }
+  return ms
+}
+
+/**
+ * Creates the DDS Discovery on a node's kad-dht service.
+ *
+ * @example
+ * ```ts
+ * const node = await createDdsLibp2p()
+ * const discovery = kadDiscovery()({ dht: node.services.dht, peerId: node.peerId })
+ * await discovery.provide(cid)
+ * for await (const { peerId, multiaddrs } of discovery.findProviders(cid, 3)) { ... }
+ * ```
+ */
+export function kadDiscovery (init: KadDiscoveryInit = {}): (components: KadDiscoveryComponents) => Discovery {
+  return (components) => new KadDiscovery(components, init)
+}
