@@ -14,7 +14,7 @@ import { InvalidInputError, NotStartedError, RemoteError, abortReason, throwIfAb
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
 import { createManifest, manifestBlock } from './manifest/index.js'
-import { createStorage, type Block, type StorageProvider } from './storage/index.js'
+import { createStorage, persistentPrivateKey, type Block, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { AnnounceQueue } from './discovery/announce-queue.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
@@ -54,7 +54,11 @@ export interface DdsInit {
    */
   seedPeers?: string[]
 
-  /** The node's identity; a new Ed25519 key when omitted. Ignored when `libp2p` is given. */
+  /**
+   * The node's identity. When omitted, a LevelDB store keeps one (created on
+   * first start) so the peer id survives restarts; a memory store gets a new
+   * Ed25519 key each start. Ignored when `libp2p` is given.
+   */
   privateKey?: PrivateKey
 
   /**
@@ -165,7 +169,10 @@ export class Dds {
     let libp2p: DdsLibp2p | undefined
     const ownsLibp2p = init.libp2p == null
     try {
-      libp2p = init.libp2p ?? await createDdsLibp2p({ listen: init.listen, privateKey: init.privateKey })
+      libp2p = init.libp2p ?? await createDdsLibp2p({
+        listen: init.listen,
+        privateKey: init.privateKey ?? await persistentPrivateKey(storage)
+      })
       const node = libp2p
       const discovery = init.discovery ?? discoveryFor(node, init.discoveryOptions)
       const announcer = new AnnounceQueue(discovery)
@@ -181,6 +188,7 @@ export class Dds {
         network,
         discovery,
         storage,
+        connectedPeers: () => node.getPeers(),
         addPeerAddresses: async (peer, multiaddrs) => {
           if (multiaddrs.length > 0) {
             await node.peerStore.merge(peer, { multiaddrs })
@@ -274,7 +282,8 @@ export class Dds {
    * checked against its CID before it is yielded, and the whole-content
    * SHA-256 and size are checked before the last chunk is yielded. Local
    * blocks are read from the store; missing ones are fetched from peers found
-   * on the DHT. Fetched blocks are not stored.
+   * on the DHT (or, when it names none that has them, from connected peers).
+   * Fetched blocks are not stored.
    *
    * @throws {InvalidInputError} at once, when `cid` is not a valid DDS CID
    * @throws {NotFoundError} when no reachable peer holds the content (after `retrieval.providerTimeoutMs`)

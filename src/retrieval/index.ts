@@ -47,6 +47,8 @@ export interface RetrievalComponents {
   network: Pick<NetworkService, 'retrieveBlock' | 'isBanned'>
   discovery: Discovery
   storage: StorageProvider
+  /** Peers this node is connected to; asked when the DHT names no holder of a block. */
+  connectedPeers?(): PeerId[]
   /** Remembers the addresses of a provider so the network can dial it. */
   addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
 }

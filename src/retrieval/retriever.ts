@@ -130,7 +130,8 @@ export class Retriever implements RetrievalService {
         return { bytes, from: peer.toString(), peer }
       }
     }
-    const found = await this.searchAndTry(cid, providers, tried, failures, options)
+    const found = await this.searchAndTry(cid, providers, tried, failures, options) ??
+      await this.askConnected(cid, providers, tried, failures, options)
     if (found != null) {
       return found
     }
@@ -168,6 +169,25 @@ export class Retriever implements RetrievalService {
       }
     } finally {
       options.onProgress?.(new CustomProgressEvent('dds:retrieve:providers', { cid, providers: count }))
+    }
+    return undefined
+  }
+
+  /**
+   * The last resort when the DHT named no holder that had the block: asks the
+   * peers this node is connected to (a peer that restarted, or one whose
+   * announcement has not spread yet, is often among them).
+   */
+  private async askConnected (cid: CID, providers: ProviderSet, tried: Set<string>, failures: Failures, options: RetrieveOptions): Promise<Fetched | undefined> {
+    const peers = (this.components.connectedPeers?.() ?? [])
+      .filter(peer => !tried.has(peer.toString()) && !this.components.network.isBanned(peer))
+      .slice(0, this.init.maxProviders)
+    for (const peer of peers) {
+      const bytes = await this.tryPeer(peer, cid, providers, tried, failures, options)
+      if (bytes != null) {
+        providers.add(peer)
+        return { bytes, from: peer.toString(), peer }
+      }
     }
     return undefined
   }
