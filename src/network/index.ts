@@ -19,6 +19,7 @@ import { DEFAULT_STORE_POLICY, validateStorePolicy, type StorePolicy } from './p
 import { DdsNetworkService } from './service.js'
 import type { PeerScores } from './scores.js'
 import * as c from './constants.js'
+import { MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 
 export { DDS_PROTOCOL } from './constants.js'
 export type { StorePolicy } from './policy.js'
@@ -117,7 +118,7 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
   return {
     protocol: init.protocol ?? c.DDS_PROTOCOL,
     maxFrameSize: positive('maxFrameSize', init.maxFrameSize, c.DEFAULT_MAX_FRAME_SIZE),
-    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, 1024 * 1024),
+    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, MAX_MANIFEST_BLOCK_SIZE),
     maxInboundStreams: positive('maxInboundStreams', init.maxInboundStreams, c.DEFAULT_MAX_INBOUND_STREAMS),
     maxOutboundStreams: positive('maxOutboundStreams', init.maxOutboundStreams, c.DEFAULT_MAX_OUTBOUND_STREAMS),
     maxRequestsPerStream: positive('maxRequestsPerStream', init.maxRequestsPerStream, c.DEFAULT_MAX_REQUESTS_PER_STREAM),
