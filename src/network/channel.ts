@@ -172,7 +172,7 @@ export class PeerChannel {
       const cause = evt.error
       this.fail(stream, new RemoteError(`the stream closed${cause != null ? `: ${cause.message}` : ''}`, { cause }))
     })
-    stream.addEventListener('remoteCloseWrite', () => {
+    stream.addEventListener('end', () => {
       this.fail(stream, new RemoteError('the peer closed the stream'))
     })
     return stream

@@ -1,8 +1,8 @@
-import { LengthPrefixedDecoder } from '@libp2p/utils'
 import * as lp from 'it-length-prefixed'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
 import { ProtocolError } from '../errors.js'
 import { MAX_UNREAD_BYTES } from './constants.js'
+import { FrameDecoder } from './frame-decoder.js'
 
 /**
  * Reads length-prefixed frames from a stream through its 'message' events,
@@ -13,7 +13,7 @@ import { MAX_UNREAD_BYTES } from './constants.js'
  */
 export class FrameReader {
   private readonly stream: Stream
-  private readonly decoder: LengthPrefixedDecoder
+  private readonly decoder: FrameDecoder
   private readonly onFrame: (frame: Uint8Array) => void
   private readonly onError: (err: Error) => void
   private readonly listener: (evt: StreamMessageEvent) => void
@@ -22,7 +22,7 @@ export class FrameReader {
     this.stream = stream
     this.onFrame = onFrame
     this.onError = onError
-    this.decoder = new LengthPrefixedDecoder({ maxDataLength: maxFrameSize, maxBufferSize: Math.max(MAX_UNREAD_BYTES, 2 * maxFrameSize) })
+    this.decoder = new FrameDecoder(maxFrameSize, Math.max(MAX_UNREAD_BYTES, 2 * maxFrameSize))
     this.listener = (evt) => { this.push(evt.data) }
     stream.addEventListener('message', this.listener)
   }
@@ -30,12 +30,17 @@ export class FrameReader {
   private push (data: StreamMessageEvent['data']): void {
     try {
       for (const frame of this.decoder.decode(data)) {
-        this.onFrame(frame.subarray())
+        this.onFrame(frame)
       }
     } catch (err) {
       this.stop()
       this.onError(new ProtocolError(`bad frame: ${(err as Error).message}`, { cause: err }))
     }
+  }
+
+  /** Bytes received that do not yet form a whole frame (a truncated frame if the sender is done). */
+  get pending (): number {
+    return this.decoder.pending
   }
 
   /** Stops delivering frames. */
@@ -55,6 +60,11 @@ export class FrameWriter {
 
   constructor (stream: Stream) {
     this.stream = stream
+  }
+
+  /** Resolves once every frame queued so far has been handed to the stream (or failed). */
+  async flush (): Promise<void> {
+    await this.tail
   }
 
   /** Queues a frame; resolves once it has been handed to the stream. */

@@ -43,16 +43,25 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   let active = 0
   let remoteDone = false
 
-  const send = (response: ResponseProps): void => {
-    writer.write(pb.Response.encode(response).finish()).catch(err => {
+  const send = async (response: ResponseProps): Promise<void> => {
+    try {
+      await writer.write(pb.Response.encode(response).finish())
+    } catch (err) {
       stream.abort(err as Error)
-    })
+    }
   }
 
+  // Close our side once the peer has closed its side and every answer has
+  // been handed to the stream (including BUSY and INVALID ones).
   const finishIfDone = (): void => {
-    if (remoteDone && active === 0 && stream.writeStatus === 'writable') {
-      stream.close().catch(() => { stream.abort(new ProtocolError('close failed')) })
+    if (!remoteDone || active > 0) {
+      return
     }
+    writer.flush().then(async () => {
+      if (active === 0 && stream.writeStatus === 'writable') {
+        await stream.close()
+      }
+    }).catch(() => { stream.abort(new ProtocolError('close failed')) })
   }
 
   const onFrame = (frame: Uint8Array): void => {
@@ -61,14 +70,14 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       req = pb.Request.decode(frame)
     } catch (err) {
       const banned = ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, 'sent an undecodable request')
-      send({ id: 0, error: { status: Status.INVALID, error: `undecodable request: ${(err as Error).message}` } })
+      void send({ id: 0, error: { status: Status.INVALID, error: `undecodable request: ${(err as Error).message}` } })
       if (banned) {
         stream.abort(new ProtocolError(`peer ${peerKey} is banned after repeated protocol violations`))
       }
       return
     }
     if (state.active >= limits.maxConcurrentRequests) {
-      send(busyResponse(req))
+      void send(busyResponse(req))
       return
     }
     active++
@@ -90,13 +99,20 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       .catch(() => {})
   }
 
+  let broken = false
   const reader = new FrameReader(stream, limits.maxFrameSize, onFrame, (err) => {
+    broken = true
     ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, err.message)
     stream.abort(err)
   })
 
-  stream.addEventListener('remoteCloseWrite', () => {
+  // 'end' (not 'remoteCloseWrite') fires once every byte the peer sent has
+  // been delivered, so no request still waiting in the read buffer is lost.
+  stream.addEventListener('end', () => {
     remoteDone = true
+    if (!broken && reader.pending > 0) {
+      ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, 'closed its side in the middle of a frame')
+    }
     finishIfDone()
   })
   stream.addEventListener('close', () => {
