@@ -143,6 +143,15 @@ export class PeerChannel {
       if (stream != null && this.inFlight === 0) {
         this.detach(stream)
         stream.close().catch(() => { stream.abort(new RemoteError('close failed')) })
+        // close() ends only our side; a peer that never ends its side would
+        // keep the stream half-open forever, so give it one more idle period.
+        const reaper = setTimeout(() => {
+          if (stream.status === 'open') {
+            stream.abort(new RemoteError('the peer did not close an idle stream'))
+          }
+        }, this.limits.idleTimeoutMs)
+        reaper.unref?.()
+        stream.addEventListener('close', () => { clearTimeout(reaper) }, { once: true })
       }
     }, this.limits.idleTimeoutMs)
     this.idleTimer.unref?.()

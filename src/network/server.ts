@@ -36,8 +36,8 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     stream.abort(new ProtocolError(`peer ${peerKey} is banned: ${ctx.scores.standing(peerKey).lastReason}`))
     return
   }
-  stream.inactivityTimeout = limits.idleTimeoutMs
   const controller = new AbortController()
+  let lastActivity = Date.now()
   state.streams.add(controller)
   const writer = new FrameWriter(stream)
   let active = 0
@@ -65,6 +65,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   }
 
   const onFrame = (frame: Uint8Array): void => {
+    lastActivity = Date.now()
     let req: RequestMessage
     try {
       req = pb.Request.decode(frame)
@@ -89,6 +90,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     handleRequest(req, peer, ctx, signal)
       .then(send)
       .finally(() => {
+        lastActivity = Date.now()
         active--
         state.active--
         if (stream.readStatus === 'paused' && active < limits.maxRequestsPerStream) {
@@ -115,7 +117,17 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     }
     finishIfDone()
   })
+  // A requester closes a stream it no longer uses after `idleTimeoutMs`; one
+  // that leaves a stream open and silent for twice that loses it.
+  const idleCheck = setInterval(() => {
+    if (active === 0 && Date.now() - lastActivity >= 2 * limits.idleTimeoutMs) {
+      stream.abort(new ProtocolError('the stream was idle too long'))
+    }
+  }, limits.idleTimeoutMs)
+  idleCheck.unref?.()
+
   stream.addEventListener('close', () => {
+    clearInterval(idleCheck)
     reader.stop()
     controller.abort()
     state.streams.delete(controller)

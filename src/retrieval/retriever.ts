@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
-import { cidToString } from '../cid.js'
+import { blockMatchesCid, cidToString } from '../cid.js'
 import {
   AbortError, IntegrityError, InvalidInputError, NotFoundError, ProtocolError, abortReason, throwIfAborted
 } from '../errors.js'
@@ -45,7 +45,7 @@ export class Retriever implements RetrievalService {
 
   async resolveManifest (cid: CID, options: RetrieveOptions = {}): Promise<ResolvedManifest> {
     throwIfAborted(options.signal, 'retrieve')
-    const local = await this.components.storage.get(cid, options)
+    const local = await this.readLocal(cid, options)
     const fetched: Fetched = local != null ? { bytes: local, from: 'local' } : await this.fetchBlock(cid, new ProviderSet(), options)
     let manifest
     try {
@@ -79,6 +79,7 @@ export class Retriever implements RetrievalService {
         }
         const fetched = await window.get(index)!
         window.delete(index)
+        throwIfAborted(options.signal, 'retrieve')
         const span = chunkSpan(manifest.size, index)
         if (fetched.bytes.byteLength !== span.length) {
           throw new IntegrityError(`chunk ${index} of ${cidToString(resolved.cid)} has ${fetched.bytes.byteLength} bytes where the manifest's size implies ${span.length}`)
@@ -108,8 +109,18 @@ export class Retriever implements RetrievalService {
     }
   }
 
+  /**
+   * Reads a block from the local store and checks it against its CID: a
+   * damaged or tampered store is treated as not holding the block, so the
+   * block is fetched from peers instead of handed out unverified.
+   */
+  private async readLocal (cid: CID, options: RetrieveOptions): Promise<Uint8Array | undefined> {
+    const bytes = await this.components.storage.get(cid, options)
+    return bytes != null && blockMatchesCid(cid, bytes) ? bytes : undefined
+  }
+
   private async fetchChunk (cid: CID, providers: ProviderSet, options: RetrieveOptions): Promise<Fetched> {
-    const local = await this.components.storage.get(cid, options)
+    const local = await this.readLocal(cid, options)
     if (local != null) {
       return { bytes: local, from: 'local' }
     }
