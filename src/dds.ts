@@ -18,7 +18,7 @@ import { createStorage, persistentPrivateKey, type Block, type StorageProvider }
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { AnnounceQueue } from './discovery/announce-queue.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
-import { retrievalService, type RetrievalInit, type RetrievalService, type RetrieveProgressEvents } from './retrieval/index.js'
+import { retrievalService, type RetrievalInit, type RetrievalService, type RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
 import {
   DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS
 } from './constants.js'
@@ -102,8 +102,8 @@ export type PublishProgressEvents =
 /** Options of `publish`. */
 export interface PublishOptions extends AbortOptions, ProgressOptions<PublishProgressEvents> {}
 
-/** Options of `retrieve`. */
-export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveProgressEvents> {}
+/** Options of `retrieve`: a signal, a progress listener and an optional byte range (`offset`, `length`). */
+export type RetrieveOptions = EngineRetrieveOptions
 
 /**
  * One DDS node.

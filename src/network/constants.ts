@@ -34,8 +34,11 @@ export const DEFAULT_MAX_REQUESTS_PER_STREAM = 16
 /** Requests a responder works on at once over all peers; past this it answers BUSY. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 256
 
-/** Requests a requester keeps in flight on one stream (8 x 256 KiB = 2 MiB of responses at most). */
-export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 8
+/**
+ * Requests a requester keeps in flight on one stream (32 x 256 KiB = 8 MiB of
+ * responses at most). The retrieval engine's per-peer window stays within it.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 32
 
 /** Deadline of one request, from send to verified response, when the caller gives no signal. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000

@@ -82,7 +82,7 @@ export interface NetworkInit {
   maxRequestsPerStream?: number
   /** Requests answered at once over all peers; more get BUSY. @default 256 */
   maxConcurrentRequests?: number
-  /** Requests in flight to one peer. @default 8 */
+  /** Requests in flight to one peer. @default 32 */
   maxInFlightPerPeer?: number
   /** Deadline of one outgoing request in ms. @default 30000 */
   requestTimeoutMs?: number

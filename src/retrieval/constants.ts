@@ -1,11 +1,23 @@
-/** Chunks fetched ahead of the one being yielded (the reorder window): at most this many chunks are held in memory. */
-export const DEFAULT_WINDOW = 16
+/** Chunks in flight or held ahead of the output (the reorder buffer): 64 x 256 KiB = 16 MiB at most, whatever the content size. */
+export const DEFAULT_WINDOW = 64
 
-/** Providers of the manifest a retrieval asks for. */
+/** Providers a search for holders of a block asks the DHT for. */
 export const DEFAULT_MAX_PROVIDERS = 8
+
+/** Peers one retrieval uses at most. */
+export const DEFAULT_MAX_PEERS = 16
+
+/** Requests a retrieval starts with in flight to one peer; the window grows by one per success. */
+export const DEFAULT_INITIAL_PEER_WINDOW = 4
+
+/** Most requests a retrieval keeps in flight to one peer. */
+export const DEFAULT_MAX_PEER_WINDOW = 32
 
 /** How long a retrieval searches the DHT for holders of a block before it gives up with NotFoundError, in ms. */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
 
-/** Deadline of one block request to one peer, in ms. */
+/** Longest deadline of one block request to one peer (used until the peer's latency is known), in ms. */
 export const DEFAULT_BLOCK_TIMEOUT_MS = 20_000
+
+/** Shortest deadline of one block request, however fast the peer has been, in ms. */
+export const DEFAULT_MIN_BLOCK_TIMEOUT_MS = 5_000

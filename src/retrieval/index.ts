@@ -15,6 +15,8 @@ import type { StorageProvider } from '../storage/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { InvalidInputError } from '../errors.js'
 import { Retriever } from './retriever.js'
+import type { ProviderFeed } from './feed.js'
+import type { SessionStats } from './session.js'
 import * as c from './constants.js'
 
 export type RetrieveProgressEvents =
@@ -22,16 +24,35 @@ export type RetrieveProgressEvents =
   | ProgressEvent<'dds:retrieve:manifest', { cid: CID, size: number, chunks: number, from: 'local' | string }>
   | ProgressEvent<'dds:retrieve:chunk', { index: number, chunks: number, bytes: number, from: 'local' | string }>
   | ProgressEvent<'dds:retrieve:provider-failed', { peer: string, cid: CID, error: Error }>
+  | ProgressEvent<'dds:retrieve:done', SessionStats & { cid: CID }>
 
 /** Options of one retrieval. */
-export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveProgressEvents> {}
+export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveProgressEvents> {
+  /**
+   * First byte of the content to return. Only the chunks covering the range
+   * are fetched; each is verified against its CID (the whole-content SHA-256
+   * is checked only when the whole content is read).
+   *
+   * @default 0
+   */
+  offset?: number
+  /**
+   * Bytes to return from `offset`; a range past the end of the content is an
+   * `InvalidInputError`.
+   *
+   * @default the rest of the content
+   */
+  length?: number
+}
 
 /** A manifest and the peers it was found on. */
 export interface ResolvedManifest {
   cid: CID
   manifest: Manifest
-  /** Peers known to hold the manifest (empty when it was local). */
+  /** Peers known to hold the manifest so far (empty when it was local). */
   providers: PeerId[]
+  /** Holders found later by the search that is still running. */
+  feed?: ProviderFeed
 }
 
 /** What the retrieval engine does. */
@@ -55,17 +76,26 @@ export interface RetrievalComponents {
 
 /** Options of the retrieval engine. Every limit is listed in doc/LIMITS.md. */
 export interface RetrievalInit {
-  /** Chunks in flight and held ahead of the output. @default 16 */
+  /** Chunks in flight and held ahead of the output (the reorder buffer). @default 64 */
   window?: number
-  /** Providers of the manifest to look for. @default 8 */
+  /** Providers a search for holders asks the DHT for. @default 8 */
   maxProviders?: number
+  /** Peers one retrieval uses at most. @default 16 */
+  maxPeers?: number
+  /** Requests in flight to a peer at the start; grows by one per success. @default 4 */
+  initialPeerWindow?: number
+  /** Most requests in flight to one peer. @default 32 */
+  maxPeerWindow?: number
   /** How long to search for holders of a block before NotFoundError, in ms. @default 30000 */
   providerTimeoutMs?: number
-  /** Deadline of one block request to one peer, in ms. @default 20000 */
+  /** Longest deadline of one block request to one peer, in ms; used until the peer's latency is known. @default 20000 */
   blockTimeoutMs?: number
+  /** Shortest deadline of one block request, in ms; a peer's deadline is 8x its average latency within these bounds. @default 5000 */
+  minBlockTimeoutMs?: number
 }
 
 export type ResolvedRetrievalInit = Required<RetrievalInit>
+export type { SessionStats } from './session.js'
 
 function positiveInt (name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback
@@ -80,8 +110,15 @@ export function retrievalService (init: RetrievalInit = {}): (components: Retrie
   const resolved: ResolvedRetrievalInit = {
     window: positiveInt('window', init.window, c.DEFAULT_WINDOW),
     maxProviders: positiveInt('maxProviders', init.maxProviders, c.DEFAULT_MAX_PROVIDERS),
+    maxPeers: positiveInt('maxPeers', init.maxPeers, c.DEFAULT_MAX_PEERS),
+    initialPeerWindow: positiveInt('initialPeerWindow', init.initialPeerWindow, c.DEFAULT_INITIAL_PEER_WINDOW),
+    maxPeerWindow: positiveInt('maxPeerWindow', init.maxPeerWindow, c.DEFAULT_MAX_PEER_WINDOW),
     providerTimeoutMs: positiveInt('providerTimeoutMs', init.providerTimeoutMs, c.DEFAULT_PROVIDER_TIMEOUT_MS),
-    blockTimeoutMs: positiveInt('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS)
+    blockTimeoutMs: positiveInt('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS),
+    minBlockTimeoutMs: positiveInt('minBlockTimeoutMs', init.minBlockTimeoutMs, Math.min(c.DEFAULT_MIN_BLOCK_TIMEOUT_MS, init.blockTimeoutMs ?? c.DEFAULT_BLOCK_TIMEOUT_MS))
+  }
+  if (resolved.initialPeerWindow > resolved.maxPeerWindow) {
+    throw new InvalidInputError('initialPeerWindow must not exceed maxPeerWindow')
   }
   return (components) => new Retriever(components, resolved)
 }

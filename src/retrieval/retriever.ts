@@ -2,23 +2,16 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
 import { blockMatchesCid, cidToString } from '../cid.js'
-import {
-  AbortError, IntegrityError, InvalidInputError, NotFoundError, ProtocolError, abortReason, throwIfAborted
-} from '../errors.js'
-import { ContentHasher } from '../chunker/index.js'
-import { chunkSpan, decodeManifest } from '../manifest/index.js'
-import { ProviderSet } from './providers.js'
+import { IntegrityError, InvalidInputError, NotFoundError, abortReason, throwIfAborted } from '../errors.js'
+import { CHUNK_SIZE, ContentHasher } from '../chunker/index.js'
+import { chunkSpan, decodeManifest, type Manifest } from '../manifest/index.js'
+import { ProviderFeed } from './feed.js'
+import { RetrievalSession, type ChunkList } from './session.js'
 import type {
   ResolvedManifest, ResolvedRetrievalInit, RetrievalComponents, RetrievalService, RetrieveOptions
 } from './index.js'
 
-interface Fetched {
-  bytes: Uint8Array
-  from: 'local' | string
-  peer?: PeerId
-}
-
-/** Why each peer failed for one block, to explain a final NotFoundError or IntegrityError. */
+/** Why each peer failed for the manifest, to explain a final error. */
 class Failures {
   readonly reasons: string[] = []
   integrity = false
@@ -45,59 +38,84 @@ export class Retriever implements RetrievalService {
 
   async resolveManifest (cid: CID, options: RetrieveOptions = {}): Promise<ResolvedManifest> {
     throwIfAborted(options.signal, 'retrieve')
-    const local = await this.readLocal(cid, options)
-    const fetched: Fetched = local != null ? { bytes: local, from: 'local' } : await this.fetchBlock(cid, new ProviderSet(), options)
-    let manifest
+    const feed = new ProviderFeed()
+    const local = await this.components.storage.get(cid, options)
+    let bytes: Uint8Array
+    let from: string
+    if (local != null && blockMatchesCid(cid, local)) {
+      bytes = local
+      from = 'local'
+    } else {
+      ({ bytes, from } = await this.fetchManifest(cid, feed, options))
+    }
+    let manifest: Manifest
     try {
-      manifest = decodeManifest(fetched.bytes)
+      manifest = decodeManifest(bytes)
     } catch (err) {
+      feed.stop()
       throw new InvalidInputError(`${cidToString(cid)} names a block that is not a DDS manifest: ${(err as Error).message}`, { cause: err })
     }
     options.onProgress?.(new CustomProgressEvent('dds:retrieve:manifest', {
-      cid, size: manifest.size, chunks: manifest.chunkCids.length, from: fetched.from
+      cid, size: manifest.size, chunks: manifest.chunkCids.length, from
     }))
-    return { cid, manifest, providers: fetched.peer != null ? [fetched.peer] : [] }
+    return { cid, manifest, providers: feed.peers, feed }
   }
 
   async * content (resolved: ResolvedManifest, options: RetrieveOptions = {}): AsyncGenerator<Uint8Array> {
     const { manifest } = resolved
-    const providers = new ProviderSet()
-    resolved.providers.forEach(p => providers.add(p))
-    const controller = new AbortController()
-    const signal = options.signal != null ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
-    const sessionOptions: RetrieveOptions = { ...options, signal }
-    const total = manifest.chunkCids.length
-    const window = new Map<number, Promise<Fetched>>()
-    const hasher = new ContentHasher()
-    let scheduled = 0
+    const range = byteRange(manifest.size, options.offset, options.length)
+    const feed = resolved.feed ?? new ProviderFeed()
+    if (range.length === 0) {
+      feed.stop()
+      if (range.whole) {
+        this.checkWhole(resolved, new ContentHasher())
+      }
+      return
+    }
+    const first = Math.floor(range.offset / CHUNK_SIZE)
+    const last = Math.floor((range.offset + range.length - 1) / CHUNK_SIZE)
+    const session = new RetrievalSession(this.components, this.sessionLimits(), flatChunkList(manifest), { first, last }, options.signal, (peer, cid, error) => {
+      options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer, cid, error }))
+    })
+    const unsubscribe = feed.subscribe(peer => { session.addPeer(peer) })
+    resolved.providers.forEach(peer => session.addPeer(peer))
+    const hasher = range.whole ? new ContentHasher() : undefined
     try {
-      for (let index = 0; index < total; index++) {
-        while (scheduled < total && scheduled < index + this.init.window) {
-          const pending = this.fetchChunk(manifest.chunkCids[scheduled]!, providers, sessionOptions)
-          pending.catch(() => {})
-          window.set(scheduled++, pending)
-        }
-        const fetched = await window.get(index)!
-        window.delete(index)
-        throwIfAborted(options.signal, 'retrieve')
+      for await (const { index, bytes, from } of session.deliver()) {
         const span = chunkSpan(manifest.size, index)
-        if (fetched.bytes.byteLength !== span.length) {
-          throw new IntegrityError(`chunk ${index} of ${cidToString(resolved.cid)} has ${fetched.bytes.byteLength} bytes where the manifest's size implies ${span.length}`)
+        if (bytes.byteLength !== span.length) {
+          throw new IntegrityError(`chunk ${index} of ${cidToString(resolved.cid)} has ${bytes.byteLength} bytes where the manifest's size implies ${span.length}`)
         }
-        hasher.update(fetched.bytes)
-        if (index === total - 1) {
-          this.checkWhole(resolved, hasher)
+        if (hasher != null) {
+          hasher.update(bytes)
+          if (index === last) {
+            this.checkWhole(resolved, hasher)
+          }
         }
         options.onProgress?.(new CustomProgressEvent('dds:retrieve:chunk', {
-          index, chunks: total, bytes: fetched.bytes.byteLength, from: fetched.from
+          index, chunks: manifest.chunkCids.length, bytes: bytes.byteLength, from
         }))
-        yield fetched.bytes
-      }
-      if (total === 0) {
-        this.checkWhole(resolved, hasher)
+        const start = Math.max(range.offset - span.offset, 0)
+        const end = Math.min(range.offset + range.length - span.offset, span.length)
+        yield start === 0 && end === span.length ? bytes : bytes.subarray(start, end)
       }
     } finally {
-      controller.abort(new AbortError('the retrieval ended'))
+      unsubscribe()
+      feed.stop()
+      options.onProgress?.(new CustomProgressEvent('dds:retrieve:done', { cid: resolved.cid, ...session.stats }))
+    }
+  }
+
+  private sessionLimits (): ConstructorParameters<typeof RetrievalSession>[1] {
+    return {
+      window: this.init.window,
+      maxPeers: this.init.maxPeers,
+      maxProviders: this.init.maxProviders,
+      providerTimeoutMs: this.init.providerTimeoutMs,
+      initialWindow: this.init.initialPeerWindow,
+      maxWindow: this.init.maxPeerWindow,
+      minTimeoutMs: this.init.minBlockTimeoutMs,
+      maxTimeoutMs: this.init.blockTimeoutMs
     }
   }
 
@@ -110,65 +128,32 @@ export class Retriever implements RetrievalService {
   }
 
   /**
-   * Reads a block from the local store and checks it against its CID: a
-   * damaged or tampered store is treated as not holding the block, so the
-   * block is fetched from peers instead of handed out unverified.
+   * Searches the DHT for holders of the manifest and takes it from the first
+   * that sends valid bytes; the search then goes on in the background and
+   * feeds further holders to the retrieval. When the DHT names nobody that
+   * has it, the peers this node is connected to are asked.
    */
-  private async readLocal (cid: CID, options: RetrieveOptions): Promise<Uint8Array | undefined> {
-    const bytes = await this.components.storage.get(cid, options)
-    return bytes != null && blockMatchesCid(cid, bytes) ? bytes : undefined
-  }
-
-  private async fetchChunk (cid: CID, providers: ProviderSet, options: RetrieveOptions): Promise<Fetched> {
-    const local = await this.readLocal(cid, options)
-    if (local != null) {
-      return { bytes: local, from: 'local' }
-    }
-    return this.fetchBlock(cid, providers, options)
-  }
-
-  /**
-   * Gets one block from the retrieval's providers, least loaded first; when
-   * all of them failed, searches the DHT for more and tries those. Every block
-   * returned was verified against its CID by the network service.
-   */
-  private async fetchBlock (cid: CID, providers: ProviderSet, options: RetrieveOptions): Promise<Fetched> {
-    const tried = new Set<string>()
+  private async fetchManifest (cid: CID, feed: ProviderFeed, options: RetrieveOptions): Promise<{ bytes: Uint8Array, from: string }> {
     const failures = new Failures()
-    for (let peer = providers.pick(tried); peer != null; peer = providers.pick(tried)) {
-      const bytes = await this.tryPeer(peer, cid, providers, tried, failures, options)
-      if (bytes != null) {
-        return { bytes, from: peer.toString(), peer }
-      }
-    }
-    const found = await this.searchAndTry(cid, providers, tried, failures, options) ??
-      await this.askConnected(cid, providers, tried, failures, options)
-    if (found != null) {
-      return found
-    }
-    throwIfAborted(options.signal, 'retrieve')
-    if (failures.integrity) {
-      throw new IntegrityError(`no peer sent valid bytes for ${cidToString(cid)} (${failures.describe()})`)
-    }
-    throw new NotFoundError(`no reachable peer holds ${cidToString(cid)} (${failures.describe()}); check that a node holding it is online and connected to this network`)
-  }
-
-  private async searchAndTry (cid: CID, providers: ProviderSet, tried: Set<string>, failures: Failures, options: RetrieveOptions): Promise<Fetched | undefined> {
     const timeout = AbortSignal.timeout(this.init.providerTimeoutMs)
-    const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
-    let count = 0
+    const signal = AbortSignal.any([feed.signal, timeout, ...(options.signal != null ? [options.signal] : [])])
+    const providers = this.components.discovery.findProviders(cid, this.init.maxProviders, { signal })[Symbol.asyncIterator]()
+    const tried = new Set<string>()
+    let found = 0
     try {
-      for await (const provider of this.components.discovery.findProviders(cid, this.init.maxProviders, { signal })) {
-        const key = provider.peerId.toString()
-        if (tried.has(key) || this.components.network.isBanned(provider.peerId)) {
-          continue
+      while (true) {
+        const next = await providers.next()
+        if (next.done === true) {
+          break
         }
-        count++
-        await this.components.addPeerAddresses?.(provider.peerId, provider.multiaddrs)
-        providers.add(provider.peerId)
-        const bytes = await this.tryPeer(provider.peerId, cid, providers, tried, failures, options)
+        found++
+        const peer = next.value.peerId
+        await this.components.addPeerAddresses?.(peer, next.value.multiaddrs)
+        const bytes = await this.tryPeer(peer, cid, tried, failures, options)
         if (bytes != null) {
-          return { bytes, from: key, peer: provider.peerId }
+          feed.push(peer)
+          this.feedInBackground(providers, feed)
+          return { bytes, from: peer.toString() }
         }
       }
     } catch (err) {
@@ -179,33 +164,47 @@ export class Retriever implements RetrievalService {
         throw err
       }
     } finally {
-      options.onProgress?.(new CustomProgressEvent('dds:retrieve:providers', { cid, providers: count }))
+      options.onProgress?.(new CustomProgressEvent('dds:retrieve:providers', { cid, providers: found }))
     }
-    return undefined
-  }
-
-  /**
-   * The last resort when the DHT named no holder that had the block: asks the
-   * peers this node is connected to (a peer that restarted, or one whose
-   * announcement has not spread yet, is often among them).
-   */
-  private async askConnected (cid: CID, providers: ProviderSet, tried: Set<string>, failures: Failures, options: RetrieveOptions): Promise<Fetched | undefined> {
-    const peers = (this.components.connectedPeers?.() ?? [])
-      .filter(peer => !tried.has(peer.toString()) && !this.components.network.isBanned(peer))
-      .slice(0, this.init.maxProviders)
-    for (const peer of peers) {
-      const bytes = await this.tryPeer(peer, cid, providers, tried, failures, options)
+    for (const peer of (this.components.connectedPeers?.() ?? []).slice(0, this.init.maxPeers)) {
+      const bytes = await this.tryPeer(peer, cid, tried, failures, options)
       if (bytes != null) {
-        providers.add(peer)
-        return { bytes, from: peer.toString(), peer }
+        feed.push(peer)
+        return { bytes, from: peer.toString() }
       }
     }
-    return undefined
+    throwIfAborted(options.signal, 'retrieve')
+    if (failures.integrity) {
+      throw new IntegrityError(`no peer sent valid bytes for ${cidToString(cid)} (${failures.describe()})`)
+    }
+    throw new NotFoundError(`no reachable peer holds ${cidToString(cid)} (${failures.describe()}); check that a node holding it is online and connected to this network`)
   }
 
-  private async tryPeer (peer: PeerId, cid: CID, providers: ProviderSet, tried: Set<string>, failures: Failures, options: RetrieveOptions): Promise<Uint8Array | undefined> {
-    tried.add(peer.toString())
-    providers.adjustLoad(peer, 1)
+  private feedInBackground (providers: AsyncIterator<{ peerId: PeerId, multiaddrs: import('@multiformats/multiaddr').Multiaddr[] }>, feed: ProviderFeed): void {
+    void (async () => {
+      try {
+        while (!feed.signal.aborted) {
+          const next = await providers.next()
+          if (next.done === true) {
+            return
+          }
+          await this.components.addPeerAddresses?.(next.value.peerId, next.value.multiaddrs)
+          feed.push(next.value.peerId)
+        }
+      } catch {
+        // the search ended (deadline, abort); the peers found so far stay in the feed
+      } finally {
+        await providers.return?.()
+      }
+    })()
+  }
+
+  private async tryPeer (peer: PeerId, cid: CID, tried: Set<string>, failures: Failures, options: RetrieveOptions): Promise<Uint8Array | undefined> {
+    const key = peer.toString()
+    if (tried.has(key) || this.components.network.isBanned(peer)) {
+      return undefined
+    }
+    tried.add(key)
     try {
       return await this.components.network.retrieveBlock(peer, cid, { signal: options.signal, timeoutMs: this.init.blockTimeoutMs })
     } catch (err) {
@@ -213,13 +212,33 @@ export class Retriever implements RetrievalService {
         throw abortReason(options.signal, 'retrieve')
       }
       failures.add(peer, err as Error)
-      if (err instanceof IntegrityError || err instanceof ProtocolError) {
-        providers.drop(peer)
-      }
-      options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer: peer.toString(), cid, error: err as Error }))
+      options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer: key, cid, error: err as Error }))
       return undefined
-    } finally {
-      providers.adjustLoad(peer, -1)
     }
   }
+}
+
+function flatChunkList (manifest: Manifest): ChunkList {
+  return {
+    count: manifest.chunkCids.length,
+    cidAt: async (index) => manifest.chunkCids[index]!
+  }
+}
+
+/** Checks a requested byte range against the content size. */
+function byteRange (size: number, offset = 0, length?: number): { offset: number, length: number, whole: boolean } {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new InvalidInputError(`offset must be a non-negative integer, got ${String(offset)}`)
+  }
+  if (offset > size) {
+    throw new InvalidInputError(`offset ${offset} is past the end of the content (${size} bytes)`)
+  }
+  const wanted = length ?? size - offset
+  if (!Number.isSafeInteger(wanted) || wanted < 0) {
+    throw new InvalidInputError(`length must be a non-negative integer, got ${String(length)}`)
+  }
+  if (offset + wanted > size) {
+    throw new InvalidInputError(`the range ${offset}+${wanted} runs past the end of the content (${size} bytes)`)
+  }
+  return { offset, length: wanted, whole: offset === 0 && wanted === size }
 }

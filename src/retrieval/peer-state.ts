@@ -1,0 +1,74 @@
+import type { PeerId } from '@libp2p/interface'
+
+/** Limits of the per-peer flow control. */
+export interface PeerWindowLimits {
+  initialWindow: number
+  maxWindow: number
+  minTimeoutMs: number
+  maxTimeoutMs: number
+}
+
+/** Weight of the newest sample in the moving averages. */
+const EWMA_WEIGHT = 0.2
+/** A request may take this many times the peer's average before it times out. */
+const TIMEOUT_FACTOR = 8
+
+/**
+ * What one retrieval knows about one peer: how many requests it may have in
+ * flight (its window), how many it has, and how fast it answers. The window
+ * grows by one with each success (additive increase) and halves on a timeout
+ * or failure (multiplicative decrease), so fast peers get more of the work
+ * and slow ones less. A request's deadline follows the peer's own latency.
+ */
+export class PeerState {
+  readonly peer: PeerId
+  readonly key: string
+  inFlight = 0
+  dropped = false
+  private window: number
+  private latencyMs?: number
+  private readonly limits: PeerWindowLimits
+
+  constructor (peer: PeerId, limits: PeerWindowLimits) {
+    this.peer = peer
+    this.key = peer.toString()
+    this.limits = limits
+    this.window = limits.initialWindow
+  }
+
+  /** True when the peer may take another request now. */
+  get free (): boolean {
+    return !this.dropped && this.inFlight < this.window
+  }
+
+  /** Requests the peer may take now. */
+  get capacity (): number {
+    return this.dropped ? 0 : Math.max(0, this.window - this.inFlight)
+  }
+
+  get currentWindow (): number {
+    return this.window
+  }
+
+  /** Expected time for one more request, used to rank peers (lower is better). */
+  get cost (): number {
+    return (this.latencyMs ?? 1) * (this.inFlight + 1) / this.window
+  }
+
+  /** Deadline for the next request to this peer. */
+  get timeoutMs (): number {
+    if (this.latencyMs == null) {
+      return this.limits.maxTimeoutMs
+    }
+    return Math.min(this.limits.maxTimeoutMs, Math.max(this.limits.minTimeoutMs, TIMEOUT_FACTOR * this.latencyMs))
+  }
+
+  succeeded (elapsedMs: number): void {
+    this.latencyMs = this.latencyMs == null ? elapsedMs : this.latencyMs + EWMA_WEIGHT * (elapsedMs - this.latencyMs)
+    this.window = Math.min(this.limits.maxWindow, this.window + 1)
+  }
+
+  failed (): void {
+    this.window = Math.max(1, Math.floor(this.window / 2))
+  }
+}
