@@ -21,6 +21,13 @@ import type { MultihashDigest } from 'multiformats/hashes/interface'
 
 export { CID }
 
+/**
+ * Size of every chunk but the last, in bytes (256 KiB). Fixed by the DDS
+ * content addressing rules: with the raw codec and sha2-256 this yields the
+ * same leaf CIDs as `ipfs add --cid-version 1 --raw-leaves --chunker size-262144`.
+ */
+export const CHUNK_SIZE = 262144
+
 /** Multicodec code of the `raw` codec, used for every DDS block. */
 export const RAW_CODE = raw.code
 /** Multihash code of sha2-256. */
@@ -107,7 +114,3 @@ function sha256Digest (bytes: Uint8Array): MultihashDigest<typeof SHA2_256_CODE>
   return digest
 }
 
-/** A stable map key for a CID (its base58btc string). */
-export function cidKey (cid: CID): string {
-  return cid.toString(base58btc)
-}

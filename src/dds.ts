@@ -20,7 +20,7 @@ import { AnnounceQueue } from './discovery/announce-queue.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService, type RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
 import {
-  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS
+  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS, REANNOUNCE_DELAY_MS
 } from './constants.js'
 
 /** Which blocks `publish` announces on the DHT. */
@@ -129,12 +129,15 @@ export class Dds {
   private readonly announce: AnnounceStrategy
   private readonly seedPeers: PeerId[]
   private readonly ownsLibp2p: boolean
+  private readonly unannounced: Unannounced
+  private readonly onPeerConnect: () => void
+  private reannounceTimer?: ReturnType<typeof setTimeout>
   private running = true
 
   private constructor (parts: {
     libp2p: DdsLibp2p, storage: StorageProvider, network: NetworkService, discovery: Discovery,
     retrieval: RetrievalService, announcer: AnnounceQueue, announce: AnnounceStrategy,
-    seedPeers: PeerId[], ownsLibp2p: boolean
+    seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced
   }) {
     this.libp2p = parts.libp2p
     this.storage = parts.storage
@@ -145,6 +148,17 @@ export class Dds {
     this.announce = parts.announce
     this.seedPeers = parts.seedPeers
     this.ownsLibp2p = parts.ownsLibp2p
+    this.unannounced = parts.unannounced
+    // Content announced while this node knew no DHT peer is announced again
+    // as soon as it connects to one (the DHT itself would wait 24 hours).
+    this.onPeerConnect = () => {
+      if (this.unannounced.size > 0 && this.running) {
+        clearTimeout(this.reannounceTimer)
+        this.reannounceTimer = setTimeout(() => { this.reannounce().catch(() => {}) }, REANNOUNCE_DELAY_MS)
+        this.reannounceTimer.unref?.()
+      }
+    }
+    this.libp2p.addEventListener('peer:connect', this.onPeerConnect)
   }
 
   /**
@@ -167,7 +181,11 @@ export class Dds {
     const storage = createStorage(init.storage ?? 'memory')
     await storage.open()
     let libp2p: DdsLibp2p | undefined
+    let network: NetworkService | undefined
+    let announcer: AnnounceQueue | undefined
     const ownsLibp2p = init.libp2p == null
+    const unannounced = new Unannounced()
+    let dds: Dds | undefined
     try {
       libp2p = init.libp2p ?? await createDdsLibp2p({
         listen: init.listen,
@@ -175,11 +193,14 @@ export class Dds {
       })
       const node = libp2p
       const discovery = init.discovery ?? discoveryFor(node, init.discoveryOptions)
-      const announcer = new AnnounceQueue(discovery)
-      const network = networkService({
+      const queue = new AnnounceQueue(discovery, {
+        onAnnounced: (cid, result) => { unannounced.record(cid, 'peers' in result ? result.peers : 0) }
+      })
+      announcer = queue
+      network = networkService({
         ...init.network,
         onBlockStored: (cid, from) => {
-          announcer.add([cid])
+          queue.add([cid])
           init.network?.onBlockStored?.(cid, from)
         }
       })({ libp2p: node, storage })
@@ -195,13 +216,19 @@ export class Dds {
           }
         }
       })
-      const dds = new Dds({
-        libp2p: node, storage, network, discovery, retrieval, announcer, announce,
-        seedPeers: seeds.map(s => s.peerId), ownsLibp2p
+      dds = new Dds({
+        libp2p: node, storage, network, discovery, retrieval, announcer: queue, announce,
+        seedPeers: seeds.map(s => s.peerId), ownsLibp2p, unannounced
       })
       await dds.join([...bootstrap, ...seeds], bootstrap.length > 0, init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS)
       return dds
     } catch (err) {
+      if (dds != null) {
+        await dds.stop().catch(() => {})
+        throw err
+      }
+      announcer?.stop()
+      await Promise.resolve(network?.stop()).catch(() => {})
       if (ownsLibp2p) {
         await Promise.resolve(libp2p?.stop()).catch(() => {})
       }
@@ -232,7 +259,10 @@ export class Dds {
 
   /**
    * Connects to a peer (a multiaddr string ending in `/p2p/<peer id>`) and
-   * waits until it is in this node's DHT routing table.
+   * waits (up to 10 s) until this node's DHT knows at least one peer.
+   *
+   * @throws {RemoteError} when the peer cannot be reached
+   * @throws {AbortError} when the signal aborts
    */
   async connect (address: string, options: AbortOptions = {}): Promise<void> {
     this.assertRunning()
@@ -269,6 +299,7 @@ export class Dds {
         throwIfAborted(options.signal, 'publish')
         return { peers: 0, error: err }
       })
+      this.unannounced.record(cid, result.peers)
       options.onProgress?.(new CustomProgressEvent('dds:publish:announced', { cid: cidString, peers: result.peers }))
       if (this.announce === 'all') {
         this.announcer.add(chunkCids)
@@ -334,12 +365,25 @@ export class Dds {
       return
     }
     this.running = false
+    clearTimeout(this.reannounceTimer)
+    this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     this.announcer.stop()
-    await this.network.stop()
-    if (this.ownsLibp2p) {
-      await this.libp2p.stop()
+    try {
+      await this.network.stop()
+      if (this.ownsLibp2p) {
+        await this.libp2p.stop()
+      }
+    } finally {
+      await this.storage.close()
     }
-    await this.storage.close()
+  }
+
+  /** Queues again every announcement that reached no DHT peer, once the DHT knows one. */
+  private async reannounce (): Promise<void> {
+    const ready = await this.discovery.waitForPeers?.({ signal: AbortSignal.timeout(DEFAULT_BOOTSTRAP_TIMEOUT_MS) }) ?? true
+    if (ready && this.running) {
+      this.announcer.add(this.unannounced.take())
+    }
   }
 
   private assertRunning (): void {
@@ -354,17 +398,25 @@ export class Dds {
     const chunkCids: CID[] = []
     let batch: Block[] = []
     let writing: Promise<void> = Promise.resolve()
-    for await (const chunk of chunkContent(input, { signal: options.signal })) {
-      hasher.update(chunk.bytes)
-      chunkCids.push(chunk.cid)
-      batch.push({ cid: chunk.cid, bytes: chunk.bytes })
-      options.onProgress?.(new CustomProgressEvent('dds:publish:chunk', { index: chunk.index, bytes: chunk.bytes.byteLength, totalBytes: hasher.size }))
-      if (batch.length >= PUBLISH_BATCH_BLOCKS) {
-        // one write in flight while the next batch is hashed
-        await writing
-        writing = this.storage.putMany(batch, { signal: options.signal })
-        batch = []
+    try {
+      for await (const chunk of chunkContent(input, { signal: options.signal })) {
+        hasher.update(chunk.bytes)
+        chunkCids.push(chunk.cid)
+        batch.push({ cid: chunk.cid, bytes: chunk.bytes })
+        options.onProgress?.(new CustomProgressEvent('dds:publish:chunk', { index: chunk.index, bytes: chunk.bytes.byteLength, totalBytes: hasher.size }))
+        if (batch.length >= PUBLISH_BATCH_BLOCKS) {
+          // one write in flight while the next batch is hashed
+          await writing
+          writing = this.storage.putMany(batch, { signal: options.signal })
+          // a failed write is reported by the next `await writing`, never as
+          // an unhandled rejection while the input is still being read
+          writing.catch(() => {})
+          batch = []
+        }
       }
+    } catch (err) {
+      await writing.catch(() => {})
+      throw err
     }
     await writing
     const manifest = createManifest({ chunkCids, sha256: hasher.digest(), size: hasher.size })
@@ -412,10 +464,8 @@ export class Dds {
     if (failures.length === peers.length && required) {
       throw new RemoteError(`could not reach any of the given peers (${failures.join('; ')})`)
     }
-    const dht = this.libp2p.services.dht as unknown as { routingTable?: { size: number } } | undefined
-    while (dht?.routingTable != null && dht.routingTable.size === 0 && !combined.aborted) {
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
+    await this.discovery.waitForPeers?.({ signal: combined })
+    // starts a refresh in the background (bounded by the same deadline)
     await this.libp2p.services.dht?.refreshRoutingTable({ signal: combined }).catch(() => {})
   }
 }
@@ -452,13 +502,49 @@ function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
   return kadDiscovery(init)({ dht: node.services.dht, peerId: node.peerId })
 }
 
-/** Runs `task` over `items`, at most `limit` at once; rejects on the first failure. */
+/** Runs `task` over `items`, at most `limit` at once; on the first failure no new task starts and it rejects. */
 async function runLimited<T> (items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0
+  let failed = false
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      await task(items[next++]!)
+    while (next < items.length && !failed) {
+      try {
+        await task(items[next++]!)
+      } catch (err) {
+        failed = true
+        throw err
+      }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker))
+  const rejected = results.find(r => r.status === 'rejected')
+  if (rejected != null) {
+    throw rejected.reason
+  }
+}
+
+/**
+ * CIDs whose last announcement reached no DHT peer (this node knew none), to
+ * be announced again once it does. Holds CIDs only.
+ */
+class Unannounced {
+  private readonly cids = new Map<string, CID>()
+
+  get size (): number {
+    return this.cids.size
+  }
+
+  record (cid: CID, peers: number): void {
+    if (peers > 0) {
+      this.cids.delete(cidToString(cid))
+    } else {
+      this.cids.set(cidToString(cid), cid)
+    }
+  }
+
+  take (): CID[] {
+    const all = [...this.cids.values()]
+    this.cids.clear()
+    return all
+  }
 }

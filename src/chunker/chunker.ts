@@ -17,9 +17,8 @@ export interface Chunk {
   offset: number
   /**
    * The chunk's bytes: `CHUNK_SIZE` of them, fewer only for the last chunk.
-   * When an input slice holds a whole aligned chunk, this is a view on that
-   * slice's memory rather than a copy; do not modify input slices while
-   * their chunks are in use.
+   * Always the chunk's own memory (a copy of the input), so a source that
+   * reuses its buffers cannot change a chunk after it was hashed.
    */
   bytes: Uint8Array
   /** CIDv1, raw codec, sha2-256 of `bytes`. */
@@ -37,9 +36,10 @@ export interface ChunkContentOptions {
  * shorter; empty content yields no chunk), whatever the slicing of the input.
  *
  * Memory stays bounded: at most one chunk being assembled plus the current
- * input slice is held, and every byte is copied at most once (a slice that
- * holds a whole aligned chunk is yielded as a view, not copied). Each chunk
- * gets its own memory, so a consumer may keep chunks it has been given.
+ * input slice is held. Every byte is copied exactly once, into the chunk's
+ * own memory, so a consumer may keep chunks it has been given and a source
+ * may reuse its buffers (a copy costs far less than the SHA-256 of the same
+ * bytes).
  *
  * The signal is checked before each read from the input and before each
  * chunk is yielded; an abort also interrupts a read that is waiting on the
@@ -98,11 +98,6 @@ class ChunkAssembler {
   * push (slice: Uint8Array): Generator<Chunk, void, undefined> {
     let pos = 0
     while (pos < slice.byteLength) {
-      if (this.filled === 0 && slice.byteLength - pos >= CHUNK_SIZE) {
-        yield this.emit(new Uint8Array(slice.buffer, slice.byteOffset + pos, CHUNK_SIZE))
-        pos += CHUNK_SIZE
-        continue
-      }
       const buffer = this.buffer ?? new Uint8Array(CHUNK_SIZE)
       this.buffer = buffer
       const take = Math.min(CHUNK_SIZE - this.filled, slice.byteLength - pos)

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { cidKey } from '../cid.js'
+import { cidToString } from '../cid.js'
 import type { Discovery } from './index.js'
 
 /** Options of an announce queue. */
@@ -52,7 +52,7 @@ export class AnnounceQueue {
       return
     }
     for (const cid of cids) {
-      const key = cidKey(cid)
+      const key = cidToString(cid)
       if (!this.queued.has(key)) {
         this.queued.add(key)
         this.queue.push(cid)
@@ -85,7 +85,7 @@ export class AnnounceQueue {
         .then(result => { this.onAnnounced?.(cid, result) }, (err: Error) => { this.onAnnounced?.(cid, { error: err }) })
         .finally(() => {
           this.running--
-          this.queued.delete(cidKey(cid))
+          this.queued.delete(cidToString(cid))
           this.pump()
           this.settleIdle()
         })

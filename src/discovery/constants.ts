@@ -16,3 +16,6 @@ export const DEFAULT_DHT_MAX_STREAMS = 256
 export const DEFAULT_PROVIDE_TIMEOUT_MS = 30_000
 /** How long `findProviders` searches before it ends with what it found (30 s). */
 export const DEFAULT_FIND_TIMEOUT_MS = 30_000
+
+/** How often `waitForPeers` looks at the routing table, in ms. */
+export const PEER_POLL_MS = 20

@@ -38,6 +38,13 @@ export interface Discovery {
    * (at the call) when `count` is not a positive integer.
    */
   findProviders(cid: CID, count: number, options?: AbortOptions): AsyncIterable<Provider>
+
+  /**
+   * Resolves true once the discovery knows at least one peer to announce to
+   * (for the DHT: a non-empty routing table), false if the signal aborts
+   * first. Optional: a discovery without it is taken to be always ready.
+   */
+  waitForPeers?(options?: AbortOptions): Promise<boolean>
 }
 
 export { kadDiscovery, type KadDiscoveryInit, type KadDiscoveryComponents } from './kad.js'

@@ -12,7 +12,7 @@
 import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
 import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '../errors.js'
-import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS } from './constants.js'
 import type { Discovery, Provider, ProvideResult } from './index.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -213,6 +213,16 @@ class KadDiscovery implements Discovery {
       throw failure
     }
     // the search was exhausted, or ran out of time: end with what was found
+  }
+
+  async waitForPeers (options: AbortOptions = {}): Promise<boolean> {
+    while (this.routingTableSize() === 0) {
+      if (options.signal?.aborted === true) {
+        return false
+      }
+      await new Promise(resolve => setTimeout(resolve, PEER_POLL_MS))
+    }
+    return true
   }
 
   /** The DHT routing table's size, or undefined when the implementation does not expose it. */

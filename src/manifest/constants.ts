@@ -1,4 +1,4 @@
-import { CHUNK_SIZE } from '../chunker/constants.js'
+import { CHUNK_SIZE } from '../cid.js'
 import { CID_BYTE_LENGTH, SHA2_256_LENGTH } from '../cid.js'
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { CHUNK_SIZE } from '../chunker/constants.js'
+import { CHUNK_SIZE } from '../cid.js'
 import { InvalidInputError } from '../errors.js'
 
 /** The byte range of one chunk in the content. */

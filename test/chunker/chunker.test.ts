@@ -76,14 +76,29 @@ describe('chunkContent', () => {
     expect(await collect(chunkContent(new Uint8Array(0)))).toEqual([])
   })
 
-  it('yields aligned whole chunks as views on the input, without copying', async () => {
+  it('gives every chunk its own memory, even when the input holds whole aligned chunks', async () => {
     const content = randomContent(2 * CHUNK_SIZE + 10, 5)
     const chunks = await collect(chunkContent(content))
-    expect(chunks[0]?.bytes.buffer).toBe(content.buffer)
-    expect(chunks[1]?.bytes.buffer).toBe(content.buffer)
-    // The short last chunk gets its own exact-size memory.
-    expect(chunks[2]?.bytes.buffer).not.toBe(content.buffer)
+    for (const chunk of chunks) {
+      expect(chunk.bytes.buffer).not.toBe(content.buffer)
+    }
+    // The short last chunk gets exact-size memory.
     expect(chunks[2]?.bytes.buffer.byteLength).toBe(10)
+  })
+
+  it('keeps chunks intact when a source reuses a buffer larger than a chunk', async () => {
+    const content = randomContent(3 * 1024 * 1024, 12)
+    const scratch = new Uint8Array(1024 * 1024)
+    async function * reusing (): AsyncGenerator<Uint8Array> {
+      for (let pos = 0; pos < content.byteLength; pos += scratch.byteLength) {
+        scratch.set(content.subarray(pos, pos + scratch.byteLength))
+        yield scratch
+      }
+      scratch.fill(0xff)
+    }
+    // hold every chunk until the end, as a batching consumer does
+    const chunks = await collect(chunkContent(reusing()))
+    expectChunksOf(chunks, content)
   })
 
   it('never overwrites a chunk already handed out, even when input buffers are reused', async () => {
