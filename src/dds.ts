@@ -10,10 +10,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { cidToString, parseCid, type CID, type CIDLike } from './cid.js'
-import { InvalidInputError, NotStartedError, RemoteError, abortReason, throwIfAborted } from './errors.js'
+import { InvalidInputError, NotStartedError, RemoteError, StorageError, abortReason, throwIfAborted } from './errors.js'
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
-import { createManifest, manifestBlock } from './manifest/index.js'
+import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, type Manifest } from './manifest/index.js'
 import { createStorage, persistentPrivateKey, type Block, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { AnnounceQueue } from './discovery/announce-queue.js'
@@ -79,6 +79,15 @@ export interface DdsInit {
    */
   announce?: AnnounceStrategy
 
+  /**
+   * Chunks per manifest block: content of up to this many chunks gets a
+   * single-block manifest, larger content a two-level tree. Leave it alone
+   * unless you know why: the manifest CID of larger content depends on it.
+   *
+   * @default 27593 (the most one 1 MiB block holds: ~6.7 GiB of content)
+   */
+  manifestChunksPerBlock?: number
+
   /** How long `create` waits for bootstrap peers to connect and join the DHT, in ms. @default 10000 */
   bootstrapTimeoutMs?: number
 
@@ -130,6 +139,7 @@ export class Dds {
   private readonly seedPeers: PeerId[]
   private readonly ownsLibp2p: boolean
   private readonly unannounced: Unannounced
+  private readonly chunksPerBlock: number
   private readonly onPeerConnect: () => void
   private reannounceTimer?: ReturnType<typeof setTimeout>
   private running = true
@@ -137,8 +147,9 @@ export class Dds {
   private constructor (parts: {
     libp2p: DdsLibp2p, storage: StorageProvider, network: NetworkService, discovery: Discovery,
     retrieval: RetrievalService, announcer: AnnounceQueue, announce: AnnounceStrategy,
-    seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced
+    seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced, chunksPerBlock: number
   }) {
+    this.chunksPerBlock = parts.chunksPerBlock
     this.libp2p = parts.libp2p
     this.storage = parts.storage
     this.network = parts.network
@@ -176,6 +187,8 @@ export class Dds {
     if (!['all', 'manifest', 'none'].includes(announce)) {
       throw new InvalidInputError("announce must be 'all', 'manifest' or 'none'")
     }
+    const chunksPerBlock = init.manifestChunksPerBlock ?? DEFAULT_CHUNKS_PER_BLOCK
+    void new ManifestBuilder(chunksPerBlock) // checks the value before anything starts
     const bootstrap = parsePeerAddrs(init.bootstrap ?? [], 'bootstrap')
     const seeds = parsePeerAddrs(init.seedPeers ?? [], 'seedPeers')
     const storage = createStorage(init.storage ?? 'memory')
@@ -218,7 +231,8 @@ export class Dds {
       })
       dds = new Dds({
         libp2p: node, storage, network, discovery, retrieval, announcer: queue, announce,
-        seedPeers: seeds.map(s => s.peerId), ownsLibp2p, unannounced
+        seedPeers: seeds.map(s => s.peerId), ownsLibp2p, unannounced,
+        chunksPerBlock
       })
       await dds.join([...bootstrap, ...seeds], bootstrap.length > 0, init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS)
       return dds
@@ -288,11 +302,12 @@ export class Dds {
    */
   async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
     this.assertRunning()
-    const { cid, size, chunkCids } = await this.store(input, options)
+    const { cid, size, manifest } = await this.store(input, options)
     const cidString = cidToString(cid)
-    options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks: chunkCids.length }))
+    const chunks = chunkCount(size)
+    options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks }))
     if (this.seedPeers.length > 0) {
-      await this.seed([...chunkCids, cid], options)
+      await this.seed(() => this.blocksOf(cid, manifest), options)
     }
     if (this.announce !== 'none') {
       const result = await this.discovery.provide(cid, { signal: options.signal }).catch((err: Error) => {
@@ -302,7 +317,8 @@ export class Dds {
       this.unannounced.record(cid, result.peers)
       options.onProgress?.(new CustomProgressEvent('dds:publish:announced', { cid: cidString, peers: result.peers }))
       if (this.announce === 'all') {
-        this.announcer.add(chunkCids)
+        const blocks = this.blocksOf(cid, manifest)
+        this.announcer.addSource(withoutLast(blocks), chunks + (manifest.children?.length ?? 0))
       }
     }
     return cidString
@@ -392,17 +408,24 @@ export class Dds {
     }
   }
 
-  /** Chunks, hashes and stores content, then its manifest. */
-  private async store (input: ContentInput, options: PublishOptions): Promise<{ cid: CID, size: number, chunkCids: CID[] }> {
+  /**
+   * Chunks, hashes and stores content and its manifest (and, for large
+   * content, the nodes of its manifest tree) in batches, holding at most one
+   * manifest block's worth of chunk CIDs.
+   */
+  private async store (input: ContentInput, options: PublishOptions): Promise<{ cid: CID, size: number, manifest: Manifest }> {
     const hasher = new ContentHasher()
-    const chunkCids: CID[] = []
+    const builder = new ManifestBuilder(this.chunksPerBlock)
     let batch: Block[] = []
     let writing: Promise<void> = Promise.resolve()
     try {
       for await (const chunk of chunkContent(input, { signal: options.signal })) {
         hasher.update(chunk.bytes)
-        chunkCids.push(chunk.cid)
         batch.push({ cid: chunk.cid, bytes: chunk.bytes })
+        const node = builder.add(chunk.cid)
+        if (node != null) {
+          batch.push(node)
+        }
         options.onProgress?.(new CustomProgressEvent('dds:publish:chunk', { index: chunk.index, bytes: chunk.bytes.byteLength, totalBytes: hasher.size }))
         if (batch.length >= PUBLISH_BATCH_BLOCKS) {
           // one write in flight while the next batch is hashed
@@ -419,25 +442,39 @@ export class Dds {
       throw err
     }
     await writing
-    const manifest = createManifest({ chunkCids, sha256: hasher.digest(), size: hasher.size })
-    const block = manifestBlock(manifest)
-    await this.storage.putMany([...batch, block], { signal: options.signal })
-    return { cid: block.cid, size: hasher.size, chunkCids }
+    const { node, root, manifest } = builder.finish(hasher.digest(), hasher.size)
+    await this.storage.putMany([...batch, ...(node != null ? [node] : []), root], { signal: options.signal })
+    return { cid: root.cid, size: hasher.size, manifest }
+  }
+
+  /** Every block of stored content: chunks, then tree nodes, then the manifest; read from the local store as it goes. */
+  private async * blocksOf (cid: CID, manifest: Manifest): AsyncGenerator<CID> {
+    yield * chunkCidsOf(manifest, async (nodeCid, _node, expected) => {
+      const bytes = await this.storage.get(nodeCid)
+      if (bytes == null) {
+        throw new StorageError(`manifest node ${cidToString(nodeCid)} vanished from the local store`)
+      }
+      return decodeManifestNode(bytes, expected)
+    })
+    yield * manifest.children ?? []
+    yield cid
   }
 
   /** Pushes blocks to every seed peer with StoreChunk; fails only if no seed took them all. */
-  private async seed (cids: CID[], options: PublishOptions): Promise<void> {
+  private async seed (blocks: () => AsyncIterable<CID>, options: PublishOptions): Promise<void> {
     const errors: string[] = []
     await Promise.all(this.seedPeers.map(async (peer) => {
       try {
-        await runLimited(cids, DEFAULT_SEED_CONCURRENCY, async (cid) => {
+        let count = 0
+        await runLimited(blocks(), DEFAULT_SEED_CONCURRENCY, async (cid) => {
+          count++
           const bytes = await this.storage.get(cid, options)
           if (bytes == null) {
             throw new RemoteError(`block ${cidToString(cid)} vanished from the local store`)
           }
           await this.network.storeBlock(peer, cid, bytes, { signal: options.signal })
         })
-        options.onProgress?.(new CustomProgressEvent('dds:publish:seeded', { peer: peer.toString(), blocks: cids.length }))
+        options.onProgress?.(new CustomProgressEvent('dds:publish:seeded', { peer: peer.toString(), blocks: count }))
       } catch (err) {
         throwIfAborted(options.signal, 'publish')
         errors.push(`${peer.toString()}: ${(err as Error).message}`)
@@ -502,24 +539,49 @@ function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
   return kadDiscovery(init)({ dht: node.services.dht, peerId: node.peerId })
 }
 
-/** Runs `task` over `items`, at most `limit` at once; on the first failure no new task starts and it rejects. */
-async function runLimited<T> (items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
+/** Runs `task` over what `items` yields, at most `limit` at once; on the first failure no new task starts and it rejects. */
+async function runLimited<T> (items: AsyncIterable<T>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  const iterator = items[Symbol.asyncIterator]()
   let failed = false
+  let reading = Promise.resolve()
+  const nextItem = async (): Promise<IteratorResult<T>> => {
+    // one read at a time: async generators do not allow concurrent next()
+    const result = reading.then(async () => iterator.next())
+    reading = result.then(() => {}, () => {})
+    return result
+  }
   const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
+    while (!failed) {
+      const next = await nextItem()
+      if (next.done === true) {
+        return
+      }
       try {
-        await task(items[next++]!)
+        await task(next.value)
       } catch (err) {
         failed = true
         throw err
       }
     }
   }
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker))
+  const results = await Promise.allSettled(Array.from({ length: limit }, worker))
+  if (failed) {
+    await iterator.return?.()
+  }
   const rejected = results.find(r => r.status === 'rejected')
   if (rejected != null) {
     throw rejected.reason
+  }
+}
+
+/** Every CID a source yields but the last (the manifest, which `publish` announces itself). */
+async function * withoutLast (source: AsyncIterable<CID>): AsyncGenerator<CID> {
+  let previous: CID | undefined
+  for await (const cid of source) {
+    if (previous != null) {
+      yield previous
+    }
+    previous = cid
   }
 }
 

@@ -31,6 +31,8 @@ export class AnnounceQueue {
   private readonly onAnnounced?: AnnounceQueueInit['onAnnounced']
   private readonly queue: CID[] = []
   private readonly queued = new Set<string>()
+  private readonly sources: Array<{ iterator: AsyncIterator<CID>, remaining: number }> = []
+  private pulling = false
   private readonly controller = new AbortController()
   private running = 0
   private idleWaiters: Array<() => void> = []
@@ -41,9 +43,22 @@ export class AnnounceQueue {
     this.onAnnounced = init.onAnnounced
   }
 
-  /** Announcements waiting or running. */
+  /** Announcements waiting or running (including those still to be read from sources). */
   get pending (): number {
-    return this.queue.length + this.running
+    return this.queue.length + this.running + this.sources.reduce((sum, s) => sum + s.remaining, 0)
+  }
+
+  /**
+   * Queues the CIDs a source yields, read only as announcements free up, so
+   * that announcing the chunks of huge content never holds all their CIDs.
+   * `count` is how many the source will yield (for `pending`).
+   */
+  addSource (source: AsyncIterable<CID>, count: number): void {
+    if (this.controller.signal.aborted) {
+      return
+    }
+    this.sources.push({ iterator: source[Symbol.asyncIterator](), remaining: count })
+    this.pump()
   }
 
   /** Queues CIDs for announcement. */
@@ -72,12 +87,42 @@ export class AnnounceQueue {
   /** Drops what is waiting and aborts what is running. */
   stop (): void {
     this.controller.abort()
+    for (const source of this.sources.splice(0)) {
+      source.iterator.return?.().catch(() => {})
+    }
     this.queue.length = 0
     this.queued.clear()
     this.settleIdle()
   }
 
+  /** Reads the next CID of the first source into the queue. */
+  private pull (): void {
+    const source = this.sources[0]
+    if (this.pulling || source == null || this.controller.signal.aborted) {
+      return
+    }
+    this.pulling = true
+    source.iterator.next().then(next => {
+      if (next.done === true) {
+        this.sources.shift()
+      } else {
+        source.remaining = Math.max(0, source.remaining - 1)
+        this.add([next.value])
+      }
+    }, () => {
+      // a source that fails (its blocks vanished) is dropped
+      this.sources.shift()
+    }).finally(() => {
+      this.pulling = false
+      this.pump()
+      this.settleIdle()
+    }).catch(() => {})
+  }
+
   private pump (): void {
+    if (this.running < this.concurrency && this.queue.length === 0) {
+      this.pull()
+    }
     while (this.running < this.concurrency && this.queue.length > 0) {
       const cid = this.queue.shift()!
       this.running++

@@ -9,6 +9,11 @@
  * one manifest CID and `encodeManifest(decodeManifest(bytes))` returns
  * `bytes` unchanged.
  *
+ * Forward compatibility: a manifest with fields this version does not know
+ * (added by a newer version) is accepted as long as the fields it does know
+ * are valid; the canonical-encoding check needs every field understood, so it
+ * is skipped for such a manifest.
+ *
  * @module
  */
 
@@ -17,7 +22,7 @@ import { equals } from 'multiformats/bytes'
 import { CID_BYTE_LENGTH, parseCid, type CID } from '../cid.js'
 import { InvalidInputError } from '../errors.js'
 import { pb, uint64ToNumber, type ContentManifestMessage } from '../pb/index.js'
-import { MAX_CHUNKS_PER_MANIFEST, MAX_CONTENT_SIZE, MAX_MANIFEST_BLOCK_SIZE } from './constants.js'
+import { MAX_CHUNKS_PER_MANIFEST, MAX_CHUNKS_PER_NODE, MAX_CONTENT_SIZE, MAX_MANIFEST_BLOCK_SIZE } from './constants.js'
 import { createManifest, type Manifest } from './manifest.js'
 
 /** Options of {@link decodeManifest}. */
@@ -40,12 +45,14 @@ export interface DecodeManifestOptions {
 export function encodeManifest (manifest: Manifest): Uint8Array {
   const checked = createManifest(manifest)
   if (checked.chunkCids.length > MAX_CHUNKS_PER_MANIFEST) {
-    throw new InvalidInputError(`content of ${checked.size} bytes is too large for one manifest block: the limit is ${MAX_CONTENT_SIZE} bytes (${MAX_CHUNKS_PER_MANIFEST} chunks); manifest trees for larger content are not supported yet`)
+    throw new InvalidInputError(`content of ${checked.size} bytes is too large for one manifest block (${MAX_CHUNKS_PER_MANIFEST} chunks at most, ${MAX_CONTENT_SIZE} bytes): build a tree manifest (ManifestBuilder does)`)
   }
   const encoded = pb.ContentManifest.encode({
     chunkCids: checked.chunkCids.map((cid) => cid.bytes),
     originalContentSha256: checked.sha256,
-    originalContentSizeBytes: checked.size
+    originalContentSizeBytes: checked.size,
+    childManifestCids: (checked.children ?? []).map((cid) => cid.bytes),
+    chunksPerChild: checked.chunksPerChild ?? 0
   }).finish()
   if (encoded.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
     throw new InvalidInputError(`the manifest encodes to ${encoded.byteLength} bytes, more than MAX_MANIFEST_BLOCK_SIZE (${MAX_MANIFEST_BLOCK_SIZE})`)
@@ -77,17 +84,20 @@ export function decodeManifest (bytes: Uint8Array, options: DecodeManifestOption
   }
   const own = new Uint8Array(bytes)
   const message = decodeMessage(own)
+  const tree = message.childManifestCids.length > 0 || (message.chunksPerChild ?? 0) !== 0
   let manifest: Manifest
   try {
     manifest = createManifest({
       chunkCids: message.chunkCids.map(decodeChunkCid),
       sha256: message.originalContentSha256 ?? new Uint8Array(0),
-      size: uint64ToNumber(message.originalContentSizeBytes, 'manifest size')
+      size: uint64ToNumber(message.originalContentSizeBytes, 'manifest size'),
+      ...(tree ? { children: message.childManifestCids.map(decodeChunkCid), chunksPerChild: message.chunksPerChild } : {})
     })
   } catch (err) {
     throw new InvalidInputError(`invalid manifest: ${(err as Error).message}`, { cause: err })
   }
-  if (!equals(encodeManifest(manifest), own)) {
+  const newer = (message.$unknowns ?? []).length > 0
+  if (!newer && !equals(encodeManifest(manifest), own)) {
     throw new InvalidInputError('invalid manifest: the block is not the canonical encoding of its manifest (fields out of order, repeated or written with default values, non-minimal varints, or fields the Manifest type does not carry); DDS accepts only the canonical encoding so that each content has one manifest CID')
   }
   return manifest
@@ -103,20 +113,63 @@ function decodeMessage (bytes: Uint8Array): ContentManifestMessage {
   } catch (err) {
     throw new InvalidInputError(`manifest block is not a valid ContentManifest protobuf: ${(err as Error).message}`, { cause: err })
   }
-  const unknown = message.$unknowns ?? []
-  if (unknown.length > 0) {
-    const fields = [...new Set(unknown.map(fieldNumber))].join(', ')
-    throw new InvalidInputError(`invalid manifest: it has field(s) ${fields} that this version of DDS does not know or that have the wrong wire type (a manifest from a newer version, or a forged one)`)
+  for (const raw of message.$unknowns ?? []) {
+    const field = fieldNumber(raw)
+    if (field <= KNOWN_MANIFEST_FIELDS) {
+      // a known field number with a wire type it cannot have
+      throw new InvalidInputError(`invalid manifest: field ${field} has the wrong wire type`)
+    }
   }
   return message
 }
 
-function fieldNumber (raw: Uint8Array): string {
+/** Highest field number of ContentManifest this version knows. */
+const KNOWN_MANIFEST_FIELDS = 5
+
+function fieldNumber (raw: Uint8Array): number {
   try {
-    return String(protobuf.Reader.create(raw).uint32() >>> 3)
+    return protobuf.Reader.create(raw).uint32() >>> 3
   } catch {
-    return '?'
+    return 0
   }
+}
+
+/**
+ * Encodes one node of a manifest tree: a run of chunk CIDs.
+ *
+ * @throws {InvalidInputError} for an empty run, more than MAX_CHUNKS_PER_NODE CIDs, or a CID that is not a DDS CID
+ */
+export function encodeManifestNode (chunkCids: CID[]): Uint8Array {
+  if (chunkCids.length === 0 || chunkCids.length > MAX_CHUNKS_PER_NODE) {
+    throw new InvalidInputError(`a manifest node lists 1 to ${MAX_CHUNKS_PER_NODE} chunk CIDs, got ${chunkCids.length}`)
+  }
+  const encoded = pb.ManifestNode.encode({ chunkCids: chunkCids.map((cid, i) => decodeChunkCid(cid.bytes, i).bytes) }).finish()
+  return new Uint8Array(encoded)
+}
+
+/**
+ * Decodes one node of a manifest tree and checks it lists exactly `expected` chunk CIDs.
+ *
+ * @throws {InvalidInputError} when the block is too large, does not decode, is not canonical or lists another number of valid CIDs
+ */
+export function decodeManifestNode (bytes: Uint8Array, expected: number): CID[] {
+  if (bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
+    throw new InvalidInputError(`manifest node of ${bytes.byteLength} bytes is larger than the limit of ${MAX_MANIFEST_BLOCK_SIZE} bytes`)
+  }
+  let message: ReturnType<typeof pb.ManifestNode.decode>
+  try {
+    message = pb.ManifestNode.decode(bytes)
+  } catch (err) {
+    throw new InvalidInputError(`manifest node is not a valid ManifestNode protobuf: ${(err as Error).message}`, { cause: err })
+  }
+  if (message.chunkCids.length !== expected) {
+    throw new InvalidInputError(`manifest node lists ${message.chunkCids.length} chunk CID(s) where its manifest implies ${expected}`)
+  }
+  const cids = message.chunkCids.map(decodeChunkCid)
+  if (!equals(encodeManifestNode(cids), bytes)) {
+    throw new InvalidInputError('manifest node is not the canonical encoding of its chunk list')
+  }
+  return cids
 }
 
 function decodeChunkCid (bytes: Uint8Array, index: number): CID {

@@ -5,8 +5,8 @@ import { CID_BYTE_LENGTH, SHA2_256_LENGTH } from '../cid.js'
  * The largest encoded manifest block, in bytes, that a node creates or
  * accepts (1 MiB). It bounds the memory a manifest from a peer can take and
  * the content one manifest block can describe: see {@link MAX_CONTENT_SIZE}
- * (~6.7 GiB). Larger content will need a tree of manifests, a later change;
- * until then publishing it fails with `InvalidInputError`.
+ * (~6.7 GiB) in one block; larger content gets a two-level tree whose root
+ * and nodes each stay within this size.
  */
 export const MAX_MANIFEST_BLOCK_SIZE = 1048576
 
@@ -34,3 +34,19 @@ export const MAX_CHUNKS_PER_MANIFEST = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MAN
  * one more chunk would not fit.
  */
 export const MAX_CONTENT_SIZE = MAX_CHUNKS_PER_MANIFEST * CHUNK_SIZE
+
+/** Encoded bytes of the tree fields of a root manifest besides its node CIDs: `chunks_per_child` (tag, varint of at most 3 bytes). */
+export const MANIFEST_TREE_FIXED_SIZE = 1 + 3
+
+/** The most chunk CIDs one `ManifestNode` block lists (27594: a node holds nothing else). */
+export const MAX_CHUNKS_PER_NODE = Math.floor(MAX_MANIFEST_BLOCK_SIZE / MANIFEST_CHUNK_ENTRY_SIZE)
+
+/** The most node CIDs a tree manifest's root lists. */
+export const MAX_CHILDREN = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MANIFEST_FIXED_SIZE - MANIFEST_TREE_FIXED_SIZE) / MANIFEST_CHUNK_ENTRY_SIZE)
+
+/**
+ * Chunks per manifest block when content is published: content of up to this
+ * many chunks gets a single-block manifest, larger content a tree with this
+ * many chunks per node. Changing it changes the manifest CID of large content.
+ */
+export const DEFAULT_CHUNKS_PER_BLOCK = MAX_CHUNKS_PER_MANIFEST

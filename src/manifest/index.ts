@@ -13,7 +13,9 @@
  *
  * One manifest block holds at most `MAX_MANIFEST_BLOCK_SIZE` bytes, which
  * describes content of up to `MAX_CONTENT_SIZE` bytes (~6.7 GiB). Larger
- * content will need a tree of manifests, a later change.
+ * content gets a two-level tree: the root keeps the size and SHA-256 and
+ * lists `ManifestNode` blocks, each listing up to `MAX_CHUNKS_PER_MANIFEST`
+ * chunks (`ManifestBuilder` builds either form as chunks stream in).
  *
  * @module
  */
@@ -23,9 +25,13 @@ export {
   MAX_CONTENT_SIZE,
   MAX_CHUNKS_PER_MANIFEST,
   MANIFEST_CHUNK_ENTRY_SIZE,
-  MANIFEST_FIXED_SIZE
+  MANIFEST_FIXED_SIZE,
+  MAX_CHUNKS_PER_NODE,
+  MAX_CHILDREN,
+  DEFAULT_CHUNKS_PER_BLOCK
 } from './constants.js'
 export { createManifest, type Manifest, type ManifestInit } from './manifest.js'
-export { encodeManifest, decodeManifest, type DecodeManifestOptions } from './codec.js'
+export { encodeManifest, decodeManifest, encodeManifestNode, decodeManifestNode, type DecodeManifestOptions } from './codec.js'
+export { ManifestBuilder, chunkCidsOf, nodeOf, nodeChunkCount } from './tree.js'
 export { manifestBlock, verifyManifestBlock, type ManifestBlock } from './block.js'
 export { chunkCount, chunkSpan, type ChunkSpan } from './layout.js'

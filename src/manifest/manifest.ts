@@ -7,6 +7,7 @@
 import { parseCid, SHA2_256_LENGTH, type CID } from '../cid.js'
 import { InvalidInputError } from '../errors.js'
 import { checkSize, chunkCount } from './layout.js'
+import { MAX_CHILDREN, MAX_CHUNKS_PER_NODE } from './constants.js'
 
 /**
  * The decoded form of a `ContentManifest`: the CIDs of the content's chunks
@@ -14,22 +15,34 @@ import { checkSize, chunkCount } from './layout.js'
  * {@link createManifest}, which validates it.
  */
 export interface Manifest {
-  /** CIDs of the chunks (CIDv1, raw, sha2-256), in content order; `chunkCount(size)` of them. */
+  /**
+   * CIDs of the chunks (CIDv1, raw, sha2-256), in content order;
+   * `chunkCount(size)` of them. Empty for a tree manifest, whose chunks are
+   * listed by its `children`.
+   */
   chunkCids: CID[]
   /** The 32-byte SHA-256 of the whole content. */
   sha256: Uint8Array
   /** Size of the content in bytes. */
   size: number
+  /** Tree manifests only: the CIDs of the `ManifestNode` blocks listing the chunks, in content order. */
+  children?: CID[]
+  /** Tree manifests only: chunks listed by every node but the last (which lists the rest). */
+  chunksPerChild?: number
 }
 
 /** What {@link createManifest} takes: the same fields as {@link Manifest}. */
 export interface ManifestInit {
-  /** CIDs of the chunks, in content order. */
+  /** CIDs of the chunks, in content order (empty for a tree manifest). */
   chunkCids: CID[]
   /** The 32-byte SHA-256 of the whole content. */
   sha256: Uint8Array
   /** Size of the content in bytes. */
   size: number
+  /** Tree manifests: CIDs of the node blocks, in content order. */
+  children?: CID[]
+  /** Tree manifests: chunks per node (every node but the last). */
+  chunksPerChild?: number
 }
 
 /**
@@ -55,6 +68,9 @@ export function createManifest (init: ManifestInit): Manifest {
     throw new InvalidInputError('manifest chunkCids must be an array of CIDs')
   }
   const expected = chunkCount(size)
+  if (init.children != null || init.chunksPerChild != null) {
+    return createTreeManifest(init, expected)
+  }
   if (chunkCids.length !== expected) {
     throw new InvalidInputError(`manifest lists ${chunkCids.length} chunk CID(s), but content of ${size} bytes has ${expected} chunk(s)`)
   }
@@ -62,6 +78,41 @@ export function createManifest (init: ManifestInit): Manifest {
     chunkCids: chunkCids.map(checkChunkCid),
     sha256: new Uint8Array(sha256),
     size
+  }
+}
+
+function createTreeManifest (init: ManifestInit, chunks: number): Manifest {
+  const { children, chunksPerChild } = init
+  if (!Array.isArray(children) || children.length === 0) {
+    throw new InvalidInputError('a tree manifest needs the CIDs of its node blocks (children)')
+  }
+  if (init.chunkCids.length !== 0) {
+    throw new InvalidInputError('a tree manifest lists its chunks in its nodes, not in chunkCids')
+  }
+  if (chunksPerChild == null || !Number.isSafeInteger(chunksPerChild) || chunksPerChild < 1 || chunksPerChild > MAX_CHUNKS_PER_NODE) {
+    throw new InvalidInputError(`chunksPerChild must be an integer from 1 to ${MAX_CHUNKS_PER_NODE}, got ${String(chunksPerChild)}`)
+  }
+  const expected = Math.ceil(chunks / chunksPerChild)
+  if (children.length !== expected) {
+    throw new InvalidInputError(`a tree manifest of ${chunks} chunk(s) with ${chunksPerChild} per node has ${expected} node(s), not ${children.length}`)
+  }
+  if (children.length > MAX_CHILDREN) {
+    throw new InvalidInputError(`a tree manifest lists at most ${MAX_CHILDREN} nodes`)
+  }
+  return {
+    chunkCids: [],
+    sha256: new Uint8Array(init.sha256),
+    size: init.size,
+    children: children.map((cid, i) => checkCid(cid, `manifest node CID ${i}`)),
+    chunksPerChild
+  }
+}
+
+function checkCid (cid: CID, what: string): CID {
+  try {
+    return parseCid(cid)
+  } catch (err) {
+    throw new InvalidInputError(`${what} is not a DDS CID: ${(err as Error).message}`, { cause: err })
   }
 }
 

@@ -4,7 +4,7 @@ import { CustomProgressEvent } from 'progress-events'
 import { blockMatchesCid, cidToString } from '../cid.js'
 import { IntegrityError, InvalidInputError, NotFoundError, abortReason, throwIfAborted } from '../errors.js'
 import { CHUNK_SIZE, ContentHasher } from '../chunker/index.js'
-import { chunkSpan, decodeManifest, type Manifest } from '../manifest/index.js'
+import { chunkCount, chunkSpan, decodeManifest, decodeManifestNode, nodeChunkCount, nodeOf, type Manifest } from '../manifest/index.js'
 import { ProviderFeed } from './feed.js'
 import { RetrievalSession, type ChunkList } from './session.js'
 import type {
@@ -46,7 +46,7 @@ export class Retriever implements RetrievalService {
       bytes = local
       from = 'local'
     } else {
-      ({ bytes, from } = await this.fetchManifest(cid, feed, options))
+      ({ bytes, from } = await this.fetchBlock(cid, feed, options, true))
     }
     let manifest: Manifest
     try {
@@ -56,7 +56,7 @@ export class Retriever implements RetrievalService {
       throw new InvalidInputError(`${cidToString(cid)} names a block that is not a DDS manifest: ${(err as Error).message}`, { cause: err })
     }
     options.onProgress?.(new CustomProgressEvent('dds:retrieve:manifest', {
-      cid, size: manifest.size, chunks: manifest.chunkCids.length, from
+      cid, size: manifest.size, chunks: chunkCount(manifest.size), from
     }))
     return { cid, manifest, providers: feed.peers, feed }
   }
@@ -74,7 +74,8 @@ export class Retriever implements RetrievalService {
     }
     const first = Math.floor(range.offset / CHUNK_SIZE)
     const last = Math.floor((range.offset + range.length - 1) / CHUNK_SIZE)
-    const session = new RetrievalSession(this.components, this.sessionLimits(), flatChunkList(manifest), { first, last }, options.signal, (peer, cid, error) => {
+    const chunks = manifest.children == null ? flatChunkList(manifest) : this.treeChunkList(manifest, feed, options)
+    const session = new RetrievalSession(this.components, this.sessionLimits(), chunks, { first, last }, options.signal, (peer, cid, error) => {
       options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer, cid, error }))
     })
     const unsubscribe = feed.subscribe(peer => { session.addPeer(peer) })
@@ -93,7 +94,7 @@ export class Retriever implements RetrievalService {
           }
         }
         options.onProgress?.(new CustomProgressEvent('dds:retrieve:chunk', {
-          index, chunks: manifest.chunkCids.length, bytes: bytes.byteLength, from
+          index, chunks: chunkCount(manifest.size), bytes: bytes.byteLength, from
         }))
         const start = Math.max(range.offset - span.offset, 0)
         const end = Math.min(range.offset + range.length - span.offset, span.length)
@@ -128,17 +129,62 @@ export class Retriever implements RetrievalService {
   }
 
   /**
-   * Searches the DHT for holders of the manifest and takes it from the first
-   * that sends valid bytes; the search then goes on in the background and
-   * feeds further holders to the retrieval. When the DHT names nobody that
-   * has it, the peers this node is connected to are asked.
+   * The chunk list of a tree manifest: node blocks are read from the local
+   * store or fetched (from the manifest's holders first) when a chunk they
+   * list is first needed; only the two most recent nodes are kept.
    */
-  private async fetchManifest (cid: CID, feed: ProviderFeed, options: RetrieveOptions): Promise<{ bytes: Uint8Array, from: string }> {
+  private treeChunkList (manifest: Manifest, feed: ProviderFeed, options: RetrieveOptions): ChunkList {
+    const nodes = new Map<number, Promise<CID[]>>()
+    const load = async (node: number, signal: AbortSignal): Promise<CID[]> => {
+      const cid = manifest.children![node]!
+      const local = await this.components.storage.get(cid, { signal })
+      const bytes = local != null && blockMatchesCid(cid, local)
+        ? local
+        : (await this.fetchBlock(cid, feed, { ...options, signal }, false)).bytes
+      try {
+        return decodeManifestNode(bytes, nodeChunkCount(manifest, node))
+      } catch (err) {
+        throw new IntegrityError(`node ${node} of the manifest tree is invalid: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    return {
+      count: chunkCount(manifest.size),
+      cidAt: async (index, signal) => {
+        const { node, position } = nodeOf(manifest, index)
+        let entry = nodes.get(node)
+        if (entry == null) {
+          entry = load(node, signal)
+          entry.catch(() => { nodes.delete(node) })
+          nodes.set(node, entry)
+          for (const key of nodes.keys()) {
+            if (key < node - 1) {
+              nodes.delete(key)
+            }
+          }
+        }
+        return (await entry)[position]!
+      }
+    }
+  }
+
+  /**
+   * Gets one block (a manifest or a manifest node) from the peers known to
+   * hold the content, then from holders the DHT names (for a manifest, the
+   * search goes on in the background and feeds further holders to the
+   * retrieval), then from the peers this node is connected to.
+   */
+  private async fetchBlock (cid: CID, feed: ProviderFeed, options: RetrieveOptions, isManifest: boolean): Promise<{ bytes: Uint8Array, from: string }> {
     const failures = new Failures()
+    const tried = new Set<string>()
+    for (const peer of isManifest ? [] : [...feed.peers]) {
+      const bytes = await this.tryPeer(peer, cid, tried, failures, options)
+      if (bytes != null) {
+        return { bytes, from: peer.toString() }
+      }
+    }
     const timeout = AbortSignal.timeout(this.init.providerTimeoutMs)
     const signal = AbortSignal.any([feed.signal, timeout, ...(options.signal != null ? [options.signal] : [])])
     const providers = this.components.discovery.findProviders(cid, this.init.maxProviders, { signal })[Symbol.asyncIterator]()
-    const tried = new Set<string>()
     let found = 0
     try {
       while (true) {
@@ -152,7 +198,11 @@ export class Retriever implements RetrievalService {
         const bytes = await this.tryPeer(peer, cid, tried, failures, options)
         if (bytes != null) {
           feed.push(peer)
-          this.feedInBackground(providers, feed)
+          if (isManifest) {
+            this.feedInBackground(providers, feed)
+          } else {
+            await providers.return?.()
+          }
           return { bytes, from: peer.toString() }
         }
       }
