@@ -2,18 +2,31 @@ import type { Stream } from '@libp2p/interface'
 import { pb, uint64ToNumber, type RequestProps, type ResponseMessage } from '../pb/index.js'
 import { ProtocolError, RemoteError, abortReason } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
+import { raceSignal } from './async.js'
 
 /** Limits of one requester-side channel. */
 export interface ChannelLimits {
   maxFrameSize: number
   maxInFlight: number
   idleTimeoutMs: number
+  /** Deadline of opening the stream; the channel owns it, not any one request. */
+  openTimeoutMs: number
 }
 
-/** How a channel opens its stream and reports a peer that broke the protocol. */
+/** How a channel opens its stream and reports a peer that misbehaved. */
 export interface ChannelHooks {
   open(signal: AbortSignal): Promise<Stream>
   onViolation(reason: string): void
+  /** A request that had been handed to the stream got no answer before its deadline. */
+  onTimeout(): void
+}
+
+/** Options of one request on a channel. */
+export interface ChannelRequestOptions {
+  /** The caller's signal: aborts the request wherever it is, waiting for a slot included. */
+  signal?: AbortSignal
+  /** Deadline of the request, counted from the moment it has a slot (not while it waits for one). */
+  timeoutMs: number
 }
 
 interface Pending {
@@ -21,12 +34,26 @@ interface Pending {
   reject(err: Error): void
 }
 
+/** One stream of the channel and what is known about it. */
+interface Link {
+  stream: Stream
+  writer: FrameWriter
+  /**
+   * Requests sent on this stream and then given up on (timed out or
+   * aborted): the late answers the peer may still send here. One more is a
+   * response nobody asked for.
+   */
+  abandoned: number
+}
+
 type RequestBody = Omit<RequestProps, 'id'>
 
 /**
  * The requester's side of the protocol with one peer: one stream carrying up
  * to `maxInFlight` pipelined requests, each matched to its response by id.
- * Callers past the limit wait for a slot. The stream is opened on first use,
+ * Callers past the limit wait for a slot; a request's deadline starts once it
+ * has one. The stream is opened on first use (under the channel's own
+ * deadline, so one caller giving up does not fail the others waiting for it),
  * replaced when it fails, and closed after `idleTimeoutMs` without requests.
  */
 export class PeerChannel {
@@ -34,11 +61,11 @@ export class PeerChannel {
   private readonly limits: ChannelLimits
   private readonly pending = new Map<number, Pending>()
   private readonly waiting: Array<() => void> = []
+  private readonly lifetime = new AbortController()
   private inFlight = 0
   private nextId = 1
-  private stream?: Stream
-  private writer?: FrameWriter
-  private opening?: Promise<Stream>
+  private link?: Link
+  private opening?: Promise<Link>
   private idleTimer?: ReturnType<typeof setTimeout>
   private closed = false
 
@@ -52,52 +79,81 @@ export class PeerChannel {
     return this.inFlight + this.waiting.length
   }
 
-  /** Sends one request and resolves with its response (of any kind; the caller checks it). */
-  async request (body: RequestBody, signal: AbortSignal): Promise<ResponseMessage> {
-    await this.acquire(signal)
+  /**
+   * Sends one request and resolves with its response (of any kind; the caller
+   * checks it).
+   *
+   * @throws {TimeoutError} no answer within `timeoutMs` of getting a slot
+   * @throws {AbortError} the caller's signal aborted
+   * @throws {RemoteError} the stream could not be opened or failed
+   * @throws {ProtocolError} the peer broke the protocol on this stream
+   */
+  async request (body: RequestBody, options: ChannelRequestOptions): Promise<ResponseMessage> {
+    await this.acquire(options.signal)
     try {
-      const stream = await this.ensureStream(signal)
-      const id = this.nextId++
-      const response = new Promise<ResponseMessage>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject })
-      })
-      const onAbort = (): void => {
-        const entry = this.pending.get(id)
-        this.pending.delete(id)
-        entry?.reject(abortReason(signal, 'the request'))
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      try {
-        if (signal.aborted) {
-          onAbort()
-        } else {
-          this.writer?.write(pb.Request.encode({ id, ...body }).finish()).catch(err => {
-            this.fail(stream, new RemoteError(`could not send the request: ${(err as Error).message}`, { cause: err }))
-          })
-        }
-        return await response
-      } finally {
-        signal.removeEventListener('abort', onAbort)
-        this.pending.delete(id)
-      }
+      const deadline = AbortSignal.timeout(options.timeoutMs)
+      const signal = options.signal != null ? AbortSignal.any([options.signal, deadline]) : deadline
+      const link = await this.ensureStream(signal)
+      return await this.exchange(link, body, signal, deadline)
     } finally {
       this.release()
+    }
+  }
+
+  private async exchange (link: Link, body: RequestBody, signal: AbortSignal, deadline: AbortSignal): Promise<ResponseMessage> {
+    const id = this.nextId++
+    let written = false
+    const response = new Promise<ResponseMessage>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+    })
+    const onAbort = (): void => {
+      const entry = this.pending.get(id)
+      if (entry == null) {
+        return
+      }
+      this.pending.delete(id)
+      if (written) {
+        // The peer may still answer; that answer is expected, not a violation.
+        link.abandoned++
+        if (deadline.aborted && signal.reason === deadline.reason) {
+          this.hooks.onTimeout()
+        }
+      }
+      entry.reject(abortReason(signal, 'the request'))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      if (signal.aborted) {
+        onAbort()
+      } else {
+        link.writer.write(pb.Request.encode({ id, ...body }).finish(), signal, () => { written = true }).catch(err => {
+          // A request given up on before it was sent is simply not sent.
+          if (!signal.aborted) {
+            this.fail(link, new RemoteError(`could not send the request: ${(err as Error).message}`, { cause: err }))
+          }
+        })
+      }
+      return await response
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.pending.delete(id)
     }
   }
 
   /** Closes the stream and fails whatever is pending. */
   close (): void {
     this.closed = true
+    this.lifetime.abort(new RemoteError('the channel was closed'))
     clearTimeout(this.idleTimer)
-    if (this.stream != null) {
-      this.fail(this.stream, new RemoteError('the channel was closed'))
+    if (this.link != null) {
+      this.fail(this.link, new RemoteError('the channel was closed'))
     }
     for (const wake of this.waiting.splice(0)) {
       wake()
     }
   }
 
-  private async acquire (signal: AbortSignal): Promise<void> {
+  private async acquire (signal: AbortSignal | undefined): Promise<void> {
     clearTimeout(this.idleTimer)
     while (this.inFlight >= this.limits.maxInFlight) {
       await new Promise<void>((resolve, reject) => {
@@ -106,17 +162,17 @@ export class PeerChannel {
           if (i >= 0) {
             this.waiting.splice(i, 1)
           }
-          reject(abortReason(signal, 'the request'))
+          reject(abortReason(signal!, 'the request'))
         }
         const wake = (): void => {
-          signal.removeEventListener('abort', onAbort)
+          signal?.removeEventListener('abort', onAbort)
           resolve()
         }
-        if (signal.aborted) {
+        if (signal?.aborted === true) {
           onAbort()
           return
         }
-        signal.addEventListener('abort', onAbort, { once: true })
+        signal?.addEventListener('abort', onAbort, { once: true })
         this.waiting.push(wake)
       })
       if (this.closed) {
@@ -139,9 +195,10 @@ export class PeerChannel {
   private scheduleIdleClose (): void {
     clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(() => {
-      const stream = this.stream
-      if (stream != null && this.inFlight === 0) {
-        this.detach(stream)
+      const link = this.link
+      if (link != null && this.inFlight === 0) {
+        const stream = link.stream
+        this.detach(link)
         stream.close().catch(() => { stream.abort(new RemoteError('close failed')) })
         // close() ends only our side; a peer that never ends its side would
         // keep the stream half-open forever, so give it one more idle period.
@@ -157,44 +214,64 @@ export class PeerChannel {
     this.idleTimer.unref?.()
   }
 
-  private async ensureStream (signal: AbortSignal): Promise<Stream> {
+  private async ensureStream (signal: AbortSignal): Promise<Link> {
     if (this.closed) {
       throw new RemoteError('the channel was closed')
     }
-    if (this.stream != null && this.stream.status === 'open' && this.stream.writeStatus === 'writable') {
-      return this.stream
+    const link = this.link
+    if (link != null && link.stream.status === 'open' && link.stream.writeStatus === 'writable') {
+      return link
     }
-    this.opening ??= this.openStream(signal).finally(() => { this.opening = undefined })
-    return this.opening
+    if (this.opening == null) {
+      // Opened under the channel's own deadline: every request waiting for
+      // this stream races only its own signal against it.
+      const opening = this.openStream(AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(this.limits.openTimeoutMs)]))
+      this.opening = opening
+      const done = (): void => {
+        if (this.opening === opening) {
+          this.opening = undefined
+        }
+      }
+      opening.then(done, done)
+    }
+    return raceSignal(this.opening, signal, 'opening a stream to the peer')
   }
 
-  private async openStream (signal: AbortSignal): Promise<Stream> {
+  private async openStream (signal: AbortSignal): Promise<Link> {
     const stream = await this.hooks.open(signal)
-    this.stream = stream
-    this.writer = new FrameWriter(stream)
-    const reader = new FrameReader(stream, this.limits.maxFrameSize, frame => { this.onFrame(stream, frame) }, err => {
+    if (this.closed) {
+      stream.abort(new RemoteError('the channel was closed'))
+      throw new RemoteError('the channel was closed')
+    }
+    const link: Link = { stream, writer: new FrameWriter(stream), abandoned: 0 }
+    this.link = link
+    const reader = new FrameReader(stream, this.limits.maxFrameSize, frame => { this.onFrame(link, frame) }, err => {
       this.hooks.onViolation(err.message)
-      this.fail(stream, err)
+      this.fail(link, err)
     })
     stream.addEventListener('close', (evt) => {
       reader.stop()
       const cause = evt.error
-      this.fail(stream, new RemoteError(`the stream closed${cause != null ? `: ${cause.message}` : ''}`, { cause }))
+      this.fail(link, new RemoteError(`the stream closed${cause != null ? `: ${cause.message}` : ''}`, { cause }))
     })
     stream.addEventListener('end', () => {
-      this.fail(stream, new RemoteError('the peer closed the stream'))
+      this.fail(link, new RemoteError('the peer closed the stream'))
     })
-    return stream
+    // A stream nobody ends up using (every waiter gave up) is closed like an idle one.
+    if (this.inFlight === 0) {
+      this.scheduleIdleClose()
+    }
+    return link
   }
 
-  private onFrame (stream: Stream, frame: Uint8Array): void {
+  private onFrame (link: Link, frame: Uint8Array): void {
     let response: ResponseMessage
     let id: number
     try {
       response = pb.Response.decode(frame)
       id = uint64ToNumber(response.id, 'response id')
     } catch (err) {
-      this.violation(stream, `sent an undecodable response: ${(err as Error).message}`)
+      this.violation(link, `sent an undecodable response: ${(err as Error).message}`)
       return
     }
     const entry = this.pending.get(id)
@@ -207,36 +284,43 @@ export class PeerChannel {
       // id 0 is the responder's answer to a frame it could not decode; an id
       // never issued is a response nobody asked for. Either way the stream's
       // request/response pairing can no longer be trusted.
-      this.violation(stream, id === 0 ? 'could not decode one of our requests' : `answered request ${id} that was never sent`)
+      this.violation(link, id === 0 ? 'could not decode one of our requests' : `answered request ${id} that was never sent`)
+      return
     }
-    // Otherwise: a late answer to a request that timed out or was aborted.
+    if (link.abandoned > 0) {
+      // A late answer to a request that timed out or was aborted.
+      link.abandoned--
+      return
+    }
+    // More late answers than requests given up on here: answers to requests
+    // never sent on this stream, or sent twice.
+    this.violation(link, `answered request ${id}, which it was not asked (or had answered already) on this stream`)
   }
 
-  private violation (stream: Stream, reason: string): void {
+  private violation (link: Link, reason: string): void {
     this.hooks.onViolation(reason)
     const err = new ProtocolError(`peer ${reason}`)
-    stream.abort(err)
-    this.fail(stream, err)
+    link.stream.abort(err)
+    this.fail(link, err)
   }
 
-  /** Forgets `stream` (if current) and rejects every pending request. */
-  private fail (stream: Stream, err: Error): void {
-    if (this.stream === stream) {
-      this.detach(stream)
+  /** Forgets `link` (if current) and rejects every pending request. */
+  private fail (link: Link, err: Error): void {
+    if (this.link === link) {
+      this.detach(link)
       for (const entry of this.pending.values()) {
         entry.reject(err)
       }
       this.pending.clear()
-      if (stream.status === 'open') {
-        stream.abort(err)
+      if (link.stream.status === 'open') {
+        link.stream.abort(err)
       }
     }
   }
 
-  private detach (stream: Stream): void {
-    if (this.stream === stream) {
-      this.stream = undefined
-      this.writer = undefined
+  private detach (link: Link): void {
+    if (this.link === link) {
+      this.link = undefined
     }
   }
 }

@@ -31,6 +31,13 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS = 64
 /** Requests a responder works on at once for one stream; it stops reading the stream while at this limit. */
 export const DEFAULT_MAX_REQUESTS_PER_STREAM = 16
 
+/**
+ * Requests a responder works on at once for one peer, over all of that
+ * peer's streams and connections; past this the peer gets BUSY. It keeps one
+ * peer from taking every node-wide slot (`DEFAULT_MAX_CONCURRENT_REQUESTS`).
+ */
+export const DEFAULT_MAX_REQUESTS_PER_PEER = 64
+
 /** Requests a responder works on at once over all peers; past this it answers BUSY. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 256
 
@@ -43,7 +50,12 @@ export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 32
 /** Deadline of one request, from send to verified response, when the caller gives no signal. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
-/** Deadline for the responder to answer one request (local lookup and write). */
+/**
+ * Deadline for the responder to work out the answer to one request (local
+ * lookup, store, `onReplicate`), past which it answers ERROR; and again,
+ * separately, to hand that answer to the stream, past which the stream is
+ * reset (its peer is not reading its answers).
+ */
 export const DEFAULT_HANDLER_TIMEOUT_MS = 20_000
 
 /** A stream with no traffic for this long is closed, on both sides. */
@@ -69,3 +81,6 @@ export const PENALTY_PROTOCOL_VIOLATION = 50
 
 /** Penalty for a request that timed out. */
 export const PENALTY_TIMEOUT = 5
+
+/** Characters of a peer's `error` text kept in the messages of the errors we throw. */
+export const MAX_PEER_TEXT_LENGTH = 200

@@ -43,10 +43,31 @@ export class FrameDecoder {
    * @throws {ProtocolError} on a bad length prefix, an oversized frame or too many unread bytes
    */
   * decode (data: Uint8Array | Uint8ArrayList): Generator<Uint8Array> {
+    this.append(data)
+    yield * this.frames()
+  }
+
+  /**
+   * Appends `data` without cutting frames yet (a reader that is paused keeps
+   * what it received here).
+   *
+   * @throws {ProtocolError} when more than the allowed unread bytes are held
+   */
+  append (data: Uint8Array | Uint8ArrayList): void {
     this.buffer.append(data)
     if (this.buffer.byteLength > this.maxBuffered) {
       throw new ProtocolError(`more than ${this.maxBuffered} unread bytes`)
     }
+  }
+
+  /**
+   * Yields every whole frame held. A frame is removed from the buffer before
+   * it is yielded, so a caller may stop iterating at any point and resume
+   * later with another call.
+   *
+   * @throws {ProtocolError} on a bad length prefix or an oversized frame
+   */
+  * frames (): Generator<Uint8Array> {
     while (this.buffer.byteLength > 0) {
       const header = this.readLength()
       if (header == null) {

@@ -1,15 +1,17 @@
 import * as lp from 'it-length-prefixed'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
-import { ProtocolError } from '../errors.js'
+import { ProtocolError, throwIfAborted } from '../errors.js'
 import { MAX_UNREAD_BYTES } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
+import { raceSignal } from './async.js'
 
 /**
  * Reads length-prefixed frames from a stream through its 'message' events,
  * with a hard maximum frame size. Unlike `for await` over the stream (which
- * queues without limit), the reader can pause the stream: paused data stays
- * in the stream's bounded read buffer and the muxer stops granting the sender
- * more window.
+ * queues without limit), the reader can be paused: it then delivers no frame
+ * (not even the rest of a 'message' event that held several), and a caller
+ * that also pauses the stream leaves what follows in the stream's bounded
+ * read buffer while the muxer stops granting the sender more window.
  */
 export class FrameReader {
   private readonly stream: Stream
@@ -17,6 +19,8 @@ export class FrameReader {
   private readonly onFrame: (frame: Uint8Array) => void
   private readonly onError: (err: Error) => void
   private readonly listener: (evt: StreamMessageEvent) => void
+  private paused = false
+  private stopped = false
 
   constructor (stream: Stream, maxFrameSize: number, onFrame: (frame: Uint8Array) => void, onError: (err: Error) => void) {
     this.stream = stream
@@ -29,30 +33,77 @@ export class FrameReader {
 
   private push (data: StreamMessageEvent['data']): void {
     try {
-      for (const frame of this.decoder.decode(data)) {
+      this.decoder.append(data)
+    } catch (err) {
+      this.broken(err)
+      return
+    }
+    this.deliver()
+  }
+
+  private deliver (): void {
+    try {
+      for (const frame of this.decoder.frames()) {
         this.onFrame(frame)
+        if (this.paused || this.stopped) {
+          return
+        }
       }
     } catch (err) {
-      this.stop()
-      this.onError(new ProtocolError(`bad frame: ${(err as Error).message}`, { cause: err }))
+      this.broken(err)
     }
   }
 
-  /** Bytes received that do not yet form a whole frame (a truncated frame if the sender is done). */
+  private broken (err: unknown): void {
+    this.stop()
+    this.onError(new ProtocolError(`bad frame: ${(err as Error).message}`, { cause: err }))
+  }
+
+  /**
+   * Bytes received that are not yet delivered as frames: whole frames held
+   * while paused, and a partial frame (a truncated one if the sender is done).
+   */
   get pending (): number {
     return this.decoder.pending
   }
 
+  /** True while frames are held back. */
+  get isPaused (): boolean {
+    return this.paused
+  }
+
+  /** Holds back frames, from the next one on, until `resume()`. */
+  pause (): void {
+    this.paused = true
+  }
+
+  /** Delivers the frames held back (synchronously), then new ones as they come. */
+  resume (): void {
+    if (!this.paused || this.stopped) {
+      return
+    }
+    this.paused = false
+    if (this.decoder.pending > 0) {
+      this.deliver()
+    }
+  }
+
   /** Stops delivering frames. */
   stop (): void {
+    this.stopped = true
     this.stream.removeEventListener('message', this.listener)
   }
 }
 
 /**
- * Writes length-prefixed frames to a stream one after another, waiting for
- * 'drain' whenever the stream says its buffer is full, so a slow reader on the
- * other side holds back this side instead of growing its buffers.
+ * Writes length-prefixed frames to a stream one after another. A frame is
+ * handed to the stream only once the stream has room (never piled onto a full
+ * write buffer), and its write resolves only once the stream has room again,
+ * so a slow reader on the other side holds back this side instead of growing
+ * its buffers, and whoever awaits a write holds its resources until the frame
+ * has left. Each write may carry a signal: a frame whose signal aborts before
+ * it was handed to the stream is never sent; either way the write rejects
+ * with the signal's DDS error (`TimeoutError` or `AbortError`).
  */
 export class FrameWriter {
   private readonly stream: Stream
@@ -62,24 +113,48 @@ export class FrameWriter {
     this.stream = stream
   }
 
-  /** Resolves once every frame queued so far has been handed to the stream (or failed). */
+  /** Resolves once every frame queued so far has been written (or failed). */
   async flush (): Promise<void> {
     await this.tail
   }
 
-  /** Queues a frame; resolves once it has been handed to the stream. */
-  async write (frame: Uint8Array): Promise<void> {
+  /**
+   * Queues a frame; resolves once it has been handed to the stream and the
+   * stream has room again. `onSent` is called when the frame is handed to the
+   * stream (from then on the other side may receive it).
+   */
+  async write (frame: Uint8Array, signal?: AbortSignal, onSent?: () => void): Promise<void> {
     const previous = this.tail
-    const next = previous.then(async () => {
-      if (this.stream.writeStatus !== 'writable') {
-        throw new ProtocolError(`cannot write to a stream that is ${this.stream.writeStatus}`)
-      }
-      if (!this.stream.send(lp.encode.single(frame))) {
-        await this.stream.onDrain()
-      }
-    })
-    // Keep the chain alive after a failure so later writes report their own error.
-    this.tail = next.catch(() => {})
+    const next = (async () => {
+      // Frames go out in order: wait for the one before (or give up on our deadline).
+      await raceSignal(previous, signal, 'writing a frame')
+      await this.drained(signal)
+      throwIfAborted(signal, 'writing a frame')
+      this.assertWritable()
+      this.stream.send(lp.encode.single(frame))
+      onSent?.()
+      await this.drained(signal)
+    })()
+    // The next frame waits for this one to settle and for the one before it,
+    // even when this one gave up early; a failure does not stop the chain.
+    this.tail = Promise.allSettled([previous, next]).then(() => {})
     return next
+  }
+
+  /** Waits until the stream has room for more (at once if it has). */
+  private async drained (signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal, 'writing a frame')
+    try {
+      await this.stream.onDrain({ signal })
+    } catch (err) {
+      throwIfAborted(signal, 'writing a frame')
+      throw err
+    }
+  }
+
+  private assertWritable (): void {
+    if (this.stream.writeStatus !== 'writable') {
+      throw new ProtocolError(`cannot write to a stream that is ${this.stream.writeStatus}`)
+    }
   }
 }

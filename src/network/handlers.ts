@@ -6,8 +6,18 @@ import type { StorageProvider } from '../storage/index.js'
 import { storeAllowed, type StorePolicy } from './policy.js'
 import { PENALTY_WRONG_BYTES } from './constants.js'
 import type { PeerScores } from './scores.js'
+import { raceSignal, type SerialQueue } from './async.js'
 
 type ResponseInit = ResponseProps
+
+/** The arm of a request's `body` oneof (undefined when it has none). */
+export type RequestKind = RequestMessage['body']
+
+/** A status and error text, the body of every kind of response. */
+export interface StatusBody {
+  status: Status
+  error?: string
+}
 
 /** What the request handlers need from the node. */
 export interface HandlerContext {
@@ -16,6 +26,12 @@ export interface HandlerContext {
   storePolicy: StorePolicy
   maxBlockSize: number
   maxStoredBytes: number
+  /**
+   * Runs accepted StoreChunks one at a time, so the store-size check and the
+   * write of one cannot interleave with another's (concurrent stores would
+   * otherwise all see the same size and together overshoot `maxStoredBytes`).
+   */
+  storeQueue: SerialQueue
   /** Told about every block a peer stored here (DDS announces it). */
   onBlockStored?(cid: CID, from: PeerId): void
   /** Handles a ReplicationInstruction; without it they are answered REJECTED. */
@@ -59,16 +75,18 @@ async function storeChunk (req: NonNullable<RequestMessage['storeChunk']>, peer:
     ctx.scores.penalise(peer.toString(), PENALTY_WRONG_BYTES, `sent bytes that do not match ${cidToString(cid)}`)
     return reply(Status.INVALID, `the bytes do not hash to ${cidToString(cid)}`)
   }
-  if (await ctx.storage.has(cid, { signal })) {
+  return ctx.storeQueue.run(async () => {
+    if (await ctx.storage.has(cid, { signal })) {
+      return reply(Status.OK)
+    }
+    const stats = await ctx.storage.stats({ signal })
+    if (stats.bytes + data.byteLength > ctx.maxStoredBytes) {
+      return reply(Status.REJECTED, `this node's store is full (${ctx.maxStoredBytes} bytes)`)
+    }
+    await ctx.storage.put(cid, data, { signal })
+    ctx.onBlockStored?.(cid, peer)
     return reply(Status.OK)
-  }
-  const stats = await ctx.storage.stats({ signal })
-  if (stats.bytes + data.byteLength > ctx.maxStoredBytes) {
-    return reply(Status.REJECTED, `this node's store is full (${ctx.maxStoredBytes} bytes)`)
-  }
-  await ctx.storage.put(cid, data, { signal })
-  ctx.onBlockStored?.(cid, peer)
-  return reply(Status.OK)
+  }, signal)
 }
 
 async function replicate (req: NonNullable<RequestMessage['replicate']>, peer: PeerId, ctx: HandlerContext, signal: AbortSignal): Promise<ResponseInit> {
@@ -83,41 +101,47 @@ async function replicate (req: NonNullable<RequestMessage['replicate']>, peer: P
   return { replicate: { status: result.status, error: result.error ?? '' } }
 }
 
+async function answer (req: RequestMessage, peer: PeerId, ctx: HandlerContext, signal: AbortSignal): Promise<ResponseInit> {
+  switch (req.body) {
+    case 'retrieveChunk':
+      return retrieveChunk(req.retrieveChunk!, ctx, signal)
+    case 'storeChunk':
+      return storeChunk(req.storeChunk!, peer, ctx, signal)
+    case 'replicate':
+      return replicate(req.replicate!, peer, ctx, signal)
+    default:
+      return { error: { status: Status.INVALID, error: 'request has no body this node understands' } }
+  }
+}
+
 /**
- * Answers one decoded request. Never throws: a failure becomes a response
- * with status ERROR, so one bad request cannot take the stream down.
+ * Answers one decoded request. Never throws and never outlives `signal`: a
+ * failure, or work (a storage call, `onReplicate`) still running when the
+ * signal aborts, becomes a response with status ERROR, so one bad or slow
+ * request cannot take the stream down or hold its slot. Work left running
+ * is told through `signal`.
  */
 export async function handleRequest (req: RequestMessage, peer: PeerId, ctx: HandlerContext, signal: AbortSignal): Promise<ResponseInit> {
-  const kind = req.body
   try {
-    switch (kind) {
-      case 'retrieveChunk':
-        return { id: req.id, ...(await retrieveChunk(req.retrieveChunk!, ctx, signal)) }
-      case 'storeChunk':
-        return { id: req.id, ...(await storeChunk(req.storeChunk!, peer, ctx, signal)) }
-      case 'replicate':
-        return { id: req.id, ...(await replicate(req.replicate!, peer, ctx, signal)) }
-      default:
-        return { id: req.id, error: { status: Status.INVALID, error: 'request has no body this node understands' } }
-    }
+    return { ...(await raceSignal(answer(req, peer, ctx, signal), signal, 'the request')), id: req.id }
   } catch (err) {
     const message = signal.aborted ? 'the request ran past its deadline' : `internal error: ${(err as Error).message}`
-    const status = Status.ERROR
-    switch (kind) {
-      case 'retrieveChunk': return { id: req.id, retrieveChunk: { status, error: message } }
-      case 'storeChunk': return { id: req.id, storeChunk: { status, error: message } }
-      default: return { id: req.id, replicate: { status, error: message } }
-    }
+    return responseFor(req.body, req.id, { status: Status.ERROR, error: message })
+  }
+}
+
+/** The response of the kind that matches `kind` (the `error` arm when the request had no known body). */
+export function responseFor (kind: RequestKind | undefined, id: RequestMessage['id'] | null, body: StatusBody): ResponseInit {
+  const arm = { status: body.status, error: body.error ?? '' }
+  switch (kind) {
+    case 'retrieveChunk': return { id, retrieveChunk: arm }
+    case 'storeChunk': return { id, storeChunk: arm }
+    case 'replicate': return { id, replicate: arm }
+    default: return { id, error: arm }
   }
 }
 
 /** A response saying the node is too busy, of the kind that matches the request. */
-export function busyResponse (req: RequestMessage): ResponseInit {
-  const body = { status: Status.BUSY, error: 'this node is at its request limit, retry later' }
-  switch (req.body) {
-    case 'retrieveChunk': return { id: req.id, retrieveChunk: body }
-    case 'storeChunk': return { id: req.id, storeChunk: body }
-    case 'replicate': return { id: req.id, replicate: body }
-    default: return { id: req.id, error: body }
-  }
+export function busyResponse (req: RequestMessage, reason = 'this node is at its request limit, retry later'): ResponseInit {
+  return responseFor(req.body, req.id, { status: Status.BUSY, error: reason })
 }

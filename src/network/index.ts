@@ -28,7 +28,11 @@ export { createDdsLibp2p, type DdsLibp2p, type DdsLibp2pInit, type DdsLibp2pServ
 
 /** Options of one request to a peer. */
 export interface RequestOptions extends AbortOptions {
-  /** Deadline of this request; `requestTimeoutMs` of the service when omitted. */
+  /**
+   * Deadline of this request in ms, counted from the moment it has one of the
+   * peer's `maxInFlightPerPeer` slots (time queued behind our own requests is
+   * not counted); `requestTimeoutMs` of the service when omitted.
+   */
   timeoutMs?: number
 }
 
@@ -78,15 +82,34 @@ export interface NetworkInit {
   maxInboundStreams?: number
   /** Outbound DDS streams per connection. @default 64 */
   maxOutboundStreams?: number
-  /** Requests answered at once per inbound stream. @default 16 */
+  /**
+   * Requests answered at once per inbound stream, every answer counted until
+   * it is handed to the stream (BUSY and INVALID ones included); the stream
+   * is not read while at the limit. @default 16
+   */
   maxRequestsPerStream?: number
+  /**
+   * Requests worked on at once for one peer, over all of its streams; more
+   * get BUSY, so one peer cannot take every slot of `maxConcurrentRequests`.
+   * @default 64
+   */
+  maxRequestsPerPeer?: number
   /** Requests answered at once over all peers; more get BUSY. @default 256 */
   maxConcurrentRequests?: number
   /** Requests in flight to one peer. @default 32 */
   maxInFlightPerPeer?: number
-  /** Deadline of one outgoing request in ms. @default 30000 */
+  /**
+   * Deadline of one outgoing request in ms, from the moment it has a slot
+   * (see `maxInFlightPerPeer`); also the deadline of opening a stream to a
+   * peer. Only a request that was sent and timed out penalises the peer.
+   * @default 30000
+   */
   requestTimeoutMs?: number
-  /** Deadline to answer one incoming request in ms. @default 20000 */
+  /**
+   * Deadline to work out the answer to one incoming request in ms (an ERROR
+   * answer past it), and again to hand that answer to the stream (the stream
+   * is reset past it: its peer is not reading). @default 20000
+   */
   handlerTimeoutMs?: number
   /** Idle time after which a DDS stream is closed, in ms. @default 60000 */
   idleTimeoutMs?: number
@@ -122,6 +145,7 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     maxInboundStreams: positive('maxInboundStreams', init.maxInboundStreams, c.DEFAULT_MAX_INBOUND_STREAMS),
     maxOutboundStreams: positive('maxOutboundStreams', init.maxOutboundStreams, c.DEFAULT_MAX_OUTBOUND_STREAMS),
     maxRequestsPerStream: positive('maxRequestsPerStream', init.maxRequestsPerStream, c.DEFAULT_MAX_REQUESTS_PER_STREAM),
+    maxRequestsPerPeer: positive('maxRequestsPerPeer', init.maxRequestsPerPeer, c.DEFAULT_MAX_REQUESTS_PER_PEER),
     maxConcurrentRequests: positive('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
     maxInFlightPerPeer: positive('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
     requestTimeoutMs: positive('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),

@@ -1,6 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { pb, Status, type RequestMessage, type ResponseProps } from '../pb/index.js'
-import { ProtocolError } from '../errors.js'
+import { ProtocolError, TimeoutError } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
 import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
 import { PENALTY_PROTOCOL_VIOLATION } from './constants.js'
@@ -9,6 +9,7 @@ import { PENALTY_PROTOCOL_VIOLATION } from './constants.js'
 export interface ServerLimits {
   maxFrameSize: number
   maxRequestsPerStream: number
+  maxRequestsPerPeer: number
   maxConcurrentRequests: number
   handlerTimeoutMs: number
   idleTimeoutMs: number
@@ -16,18 +17,33 @@ export interface ServerLimits {
 
 /** State shared by every inbound stream of one node. */
 export interface ServerState {
-  /** Requests being worked on over all streams. */
+  /** Requests being worked on or answered over all streams (each holds a slot until its answer is handed to its stream). */
   active: number
-  /** Signals of the streams being served, aborted when the service stops. */
-  readonly streams: Set<AbortController>
+  /** The same, per peer (string form of the peer id); a peer with none has no entry. */
+  readonly perPeer: Map<string, number>
+  /** The inbound streams being served, aborted when the service stops. */
+  readonly streams: Set<Stream>
 }
 
 /**
- * Serves one inbound stream: decodes each request frame, answers it (up to
- * `maxRequestsPerStream` at once, in any order, matched by id), pauses reading
- * while at that limit, and answers BUSY past the node-wide limit. A frame over
- * the size limit or a broken length prefix resets the stream; a frame that
- * does not decode gets an INVALID response. Nothing here throws to libp2p.
+ * Serves one inbound stream: decodes each request frame and answers it (in
+ * any order, matched by id).
+ *
+ * Bounds, all counted until the answer has been handed to the stream:
+ *
+ * - every frame answered on this stream, BUSY and INVALID answers included,
+ *   counts against `maxRequestsPerStream`; at that limit the stream is paused
+ *   (no frame is read, the muxer stops granting the peer window);
+ * - a request worked on takes a node-wide slot (`maxConcurrentRequests`) and
+ *   one of its peer's (`maxRequestsPerPeer`, over all of the peer's streams);
+ *   past either the request is answered BUSY;
+ * - working out an answer, and then handing it to the stream, each have
+ *   `handlerTimeoutMs`: a slow store or `onReplicate` gets an ERROR answer,
+ *   and a peer that does not read its answers in time has the stream reset.
+ *
+ * A frame over the size limit or a broken length prefix resets the stream; a
+ * frame that does not decode gets an INVALID response. Nothing here throws
+ * to libp2p.
  */
 export function serveStream (stream: Stream, connection: Connection, ctx: HandlerContext, limits: ServerLimits, state: ServerState): void {
   const peer = connection.remotePeer
@@ -38,70 +54,120 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   }
   const controller = new AbortController()
   let lastActivity = Date.now()
-  state.streams.add(controller)
+  state.streams.add(stream)
   const writer = new FrameWriter(stream)
+  /** Frames of this stream read and not yet answered (whatever the answer). */
   let active = 0
   let remoteDone = false
+  let broken = false
+  let truncationPenalised = false
 
-  const send = async (response: ResponseProps): Promise<void> => {
+  const deadline = (): AbortSignal => AbortSignal.any([controller.signal, AbortSignal.timeout(limits.handlerTimeoutMs)])
+
+  const takeSlot = (): void => {
+    state.active++
+    state.perPeer.set(peerKey, (state.perPeer.get(peerKey) ?? 0) + 1)
+  }
+  const releaseSlot = (): void => {
+    state.active--
+    const left = (state.perPeer.get(peerKey) ?? 1) - 1
+    if (left > 0) {
+      state.perPeer.set(peerKey, left)
+    } else {
+      state.perPeer.delete(peerKey)
+    }
+  }
+
+  // Hands one answer to the stream within its own deadline; a peer that does
+  // not read its answers in time loses the stream.
+  const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
     try {
-      await writer.write(pb.Response.encode(response).finish())
+      await writer.write(pb.Response.encode(response).finish(), deadline())
     } catch (err) {
-      stream.abort(err as Error)
+      const reason = err instanceof TimeoutError
+        ? new TimeoutError(`peer ${peerKey} did not read its answers within ${limits.handlerTimeoutMs} ms`, { cause: err })
+        : err as Error
+      stream.abort(reason)
+    } finally {
+      release?.()
+      lastActivity = Date.now()
+      active--
+      resumeIfRoom()
+      finishIfDone()
+    }
+  }
+
+  const pauseIfFull = (): void => {
+    if (active >= limits.maxRequestsPerStream && !reader.isPaused) {
+      reader.pause()
+      if (stream.readStatus === 'readable') {
+        stream.pause()
+      }
+    }
+  }
+
+  const resumeIfRoom = (): void => {
+    if (!reader.isPaused || active >= limits.maxRequestsPerStream || stream.status !== 'open') {
+      return
+    }
+    // Frames the reader held back come before what the stream buffered; they
+    // may fill the stream up again, in which case it stays paused.
+    reader.resume()
+    if (!reader.isPaused && stream.readStatus === 'paused') {
+      stream.resume()
     }
   }
 
   // Close our side once the peer has closed its side and every answer has
   // been handed to the stream (including BUSY and INVALID ones).
   const finishIfDone = (): void => {
-    if (!remoteDone || active > 0) {
+    if (!remoteDone || active > 0 || reader.isPaused) {
       return
+    }
+    if (!broken && !truncationPenalised && reader.pending > 0) {
+      truncationPenalised = true
+      ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, 'closed its side in the middle of a frame')
     }
     writer.flush().then(async () => {
       if (active === 0 && stream.writeStatus === 'writable') {
-        await stream.close()
+        await stream.close({ signal: AbortSignal.timeout(limits.handlerTimeoutMs) })
       }
     }).catch(() => { stream.abort(new ProtocolError('close failed')) })
   }
 
   const onFrame = (frame: Uint8Array): void => {
+    if (ctx.scores.isBanned(peerKey)) {
+      stream.abort(new ProtocolError(`peer ${peerKey} is banned: ${ctx.scores.standing(peerKey).lastReason}`))
+      return
+    }
     lastActivity = Date.now()
+    active++
+    pauseIfFull()
     let req: RequestMessage
     try {
       req = pb.Request.decode(frame)
     } catch (err) {
       const banned = ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, 'sent an undecodable request')
-      void send({ id: 0, error: { status: Status.INVALID, error: `undecodable request: ${(err as Error).message}` } })
+      void respond({ id: 0, error: { status: Status.INVALID, error: `undecodable request: ${(err as Error).message}` } })
       if (banned) {
         stream.abort(new ProtocolError(`peer ${peerKey} is banned after repeated protocol violations`))
       }
       return
     }
     if (state.active >= limits.maxConcurrentRequests) {
-      void send(busyResponse(req))
+      void respond(busyResponse(req))
       return
     }
-    active++
-    state.active++
-    if (active >= limits.maxRequestsPerStream && stream.readStatus === 'readable') {
-      stream.pause()
+    if ((state.perPeer.get(peerKey) ?? 0) >= limits.maxRequestsPerPeer) {
+      void respond(busyResponse(req, `this node is answering ${limits.maxRequestsPerPeer} requests of yours already, retry later`))
+      return
     }
-    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(limits.handlerTimeoutMs)])
-    handleRequest(req, peer, ctx, signal)
-      .then(send)
-      .finally(() => {
-        lastActivity = Date.now()
-        active--
-        state.active--
-        if (stream.readStatus === 'paused' && active < limits.maxRequestsPerStream) {
-          stream.resume()
-        }
-        finishIfDone()
-      })
+    takeSlot()
+    handleRequest(req, peer, ctx, deadline())
+      .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
       .catch(() => {})
   }
 
-  let broken = false
   const reader = new FrameReader(stream, limits.maxFrameSize, onFrame, (err) => {
     broken = true
     ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, err.message)
@@ -109,16 +175,15 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   })
 
   // 'end' (not 'remoteCloseWrite') fires once every byte the peer sent has
-  // been delivered, so no request still waiting in the read buffer is lost.
+  // been delivered to the reader, so no request still waiting in the read
+  // buffer is lost (the reader may still hold whole frames while paused).
   stream.addEventListener('end', () => {
     remoteDone = true
-    if (!broken && reader.pending > 0) {
-      ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, 'closed its side in the middle of a frame')
-    }
     finishIfDone()
   })
   // A requester closes a stream it no longer uses after `idleTimeoutMs`; one
-  // that leaves a stream open and silent for twice that loses it.
+  // that leaves a stream open and silent for twice that loses it. A stream
+  // with answers outstanding is bounded by their deadlines instead.
   const idleCheck = setInterval(() => {
     if (active === 0 && Date.now() - lastActivity >= 2 * limits.idleTimeoutMs) {
       stream.abort(new ProtocolError('the stream was idle too long'))
@@ -130,6 +195,6 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     clearInterval(idleCheck)
     reader.stop()
     controller.abort()
-    state.streams.delete(controller)
+    state.streams.delete(stream)
   })
 }

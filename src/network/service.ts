@@ -2,16 +2,18 @@ import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { blockMatchesCid, cidToString } from '../cid.js'
 import {
-  IntegrityError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError, abortReason
+  IntegrityError, InvalidInputError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError,
+  abortReason, throwIfAborted
 } from '../errors.js'
 import { Status, statusName, type ResponseMessage } from '../pb/index.js'
 import { PeerChannel } from './channel.js'
 import { serveStream, type ServerState } from './server.js'
 import { PeerScores } from './scores.js'
 import {
-  DDS_PROTOCOL, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
+  DDS_PROTOCOL, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
 } from './constants.js'
 import type { HandlerContext } from './handlers.js'
+import { SerialQueue } from './async.js'
 import type { NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
 
 /** The NetworkService implementation; created through `networkService()`. */
@@ -20,9 +22,11 @@ export class DdsNetworkService implements NetworkService, Startable {
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
-  private readonly serverState: ServerState = { active: 0, streams: new Set() }
+  private readonly serverState: ServerState = { active: 0, perPeer: new Map(), streams: new Set() }
   private readonly handlerContext: HandlerContext
   private started = false
+  /** True from just before the handler is registered until `stop()` begins: streams arriving otherwise are reset. */
+  private serving = false
 
   constructor (components: NetworkComponents, init: ResolvedNetworkInit) {
     this.components = components
@@ -34,6 +38,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       storePolicy: init.storePolicy,
       maxBlockSize: init.maxBlockSize,
       maxStoredBytes: init.maxStoredBytes,
+      storeQueue: new SerialQueue(),
       onBlockStored: init.onBlockStored,
       onReplicate: init.onReplicate
     }
@@ -43,7 +48,12 @@ export class DdsNetworkService implements NetworkService, Startable {
     if (this.started) {
       return
     }
+    this.serving = true
     await this.components.libp2p.handle(this.init.protocol, (stream: Stream, connection: Connection) => {
+      if (!this.serving) {
+        stream.abort(new RemoteError('the DDS service is stopping'))
+        return
+      }
       serveStream(stream, connection, this.handlerContext, this.init, this.serverState)
     }, {
       maxInboundStreams: this.init.maxInboundStreams,
@@ -57,14 +67,26 @@ export class DdsNetworkService implements NetworkService, Startable {
       return
     }
     this.started = false
-    await this.components.libp2p.unhandle(this.init.protocol)
-    for (const controller of this.serverState.streams) {
-      controller.abort()
+    this.serving = false
+    try {
+      await this.components.libp2p.unhandle(this.init.protocol)
+    } finally {
+      this.abortInbound()
+      for (const channel of this.channels.values()) {
+        channel.close()
+      }
+      this.channels.clear()
     }
-    for (const channel of this.channels.values()) {
-      channel.close()
+  }
+
+  private abortInbound (): void {
+    // Reset every inbound stream: its handlers are told through their
+    // signals, its reader and idle check stop, and nothing more is answered
+    // from a store that is about to close (the libp2p node may live on).
+    for (const stream of [...this.serverState.streams]) {
+      stream.abort(new RemoteError('the DDS service stopped'))
     }
-    this.channels.clear()
+    this.serverState.streams.clear()
   }
 
   async retrieveBlock (peer: PeerId, cid: CID, options: RequestOptions = {}): Promise<Uint8Array> {
@@ -104,33 +126,43 @@ export class DdsNetworkService implements NetworkService, Startable {
     if (channel == null) {
       channel = new PeerChannel({
         open: async (signal) => this.components.libp2p.dialProtocol(peer, this.init.protocol, { signal }),
-        onViolation: (reason) => { this.scores.penalise(key, PENALTY_PROTOCOL_VIOLATION, reason) }
+        onViolation: (reason) => { this.scores.penalise(key, PENALTY_PROTOCOL_VIOLATION, reason) },
+        onTimeout: () => { this.scores.penalise(key, PENALTY_TIMEOUT, 'a request timed out') }
       }, {
         maxFrameSize: this.init.maxFrameSize,
         maxInFlight: this.init.maxInFlightPerPeer,
-        idleTimeoutMs: this.init.idleTimeoutMs
+        idleTimeoutMs: this.init.idleTimeoutMs,
+        openTimeoutMs: this.init.requestTimeoutMs
       })
       this.channels.set(key, channel)
     }
     return channel
   }
 
+  /**
+   * Sends one request. Its deadline (`timeoutMs`) starts once the request has
+   * a slot on the peer's channel, so time queued behind our own in-flight
+   * limit is never blamed on the peer; only a request that was sent and not
+   * answered in time penalises it (through the channel's `onTimeout`).
+   */
   private async send (peer: PeerId, body: Parameters<PeerChannel['request']>[0], options: RequestOptions): Promise<ResponseMessage> {
     if (!this.started) {
       throw new RemoteError('the network service is stopped')
     }
-    options.signal?.throwIfAborted()
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.requestTimeoutMs)
-    const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
+    const what = `the request to ${peer.toString()}`
+    throwIfAborted(options.signal, what)
+    const timeoutMs = options.timeoutMs ?? this.init.requestTimeoutMs
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new InvalidInputError(`timeoutMs must be a positive number, got ${String(options.timeoutMs)}`)
+    }
     try {
-      return await this.channel(peer).request(body, signal)
+      return await this.channel(peer).request(body, { signal: options.signal, timeoutMs })
     } catch (err) {
       if (options.signal?.aborted === true) {
-        throw abortReason(options.signal, `the request to ${peer.toString()}`)
+        throw abortReason(options.signal, what)
       }
-      if (timeout.aborted) {
-        this.scores.penalise(peer.toString(), PENALTY_TIMEOUT, 'a request timed out')
-        throw new TimeoutError(`peer ${peer.toString()} did not answer in time`, { cause: err })
+      if (err instanceof TimeoutError) {
+        throw new TimeoutError(`peer ${peer.toString()} did not answer within ${timeoutMs} ms`, { cause: err })
       }
       if (err instanceof ProtocolError || err instanceof RemoteError) {
         throw err
@@ -144,14 +176,14 @@ export class DdsNetworkService implements NetworkService, Startable {
       return response[kind] as NonNullable<ResponseMessage[K]>
     }
     if (response.body === 'error') {
-      throw new RemoteError(`peer ${peer.toString()} answered ${statusName(response.error?.status)}: ${response.error?.error ?? ''}`)
+      throw new RemoteError(`peer ${peer.toString()} answered ${statusName(response.error?.status)}: ${peerText(response.error?.error)}`)
     }
     this.scores.penalise(peer.toString(), PENALTY_PROTOCOL_VIOLATION, `answered a ${kind} request with ${String(response.body)}`)
     throw new ProtocolError(`peer ${peer.toString()} answered a ${kind} request with a ${String(response.body)} response`)
   }
 
   private throwForStatus (peer: PeerId, status: Status | null | undefined, error: string | null | undefined, cid: CID): void {
-    const detail = error != null && error !== '' ? `: ${error}` : ''
+    const detail = error != null && error !== '' ? `: ${peerText(error)}` : ''
     switch (status) {
       case Status.OK:
         return
@@ -163,4 +195,14 @@ export class DdsNetworkService implements NetworkService, Startable {
         throw new RemoteError(`peer ${peer.toString()} answered ${statusName(status)} for ${cidToString(cid)}${detail}`)
     }
   }
+}
+
+/**
+ * Text a peer sent (an `error` field may be up to a frame long), made safe to
+ * put in an error message: control characters become spaces and it is cut to
+ * `MAX_PEER_TEXT_LENGTH` characters.
+ */
+export function peerText (text: string | null | undefined): string {
+  const clean = (text ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ')
+  return clean.length > MAX_PEER_TEXT_LENGTH ? `${clean.slice(0, MAX_PEER_TEXT_LENGTH)}... (${clean.length - MAX_PEER_TEXT_LENGTH} more characters)` : clean
 }

@@ -1,0 +1,180 @@
+/**
+ * The requester side, against real libp2p nodes on 127.0.0.1: deadlines that
+ * start once a request has a slot, a stream opened for several callers, late
+ * and duplicate answers, and what a peer's error text may do to our errors.
+ */
+import { describe, it, expect, afterEach } from 'vitest'
+import { randomBytes } from 'node:crypto'
+import type { Libp2p } from 'libp2p'
+import type { CID } from 'multiformats/cid'
+import { cidForBlock } from '../../src/cid.js'
+import { AbortError, DdsError, TimeoutError } from '../../src/errors.js'
+import { Status } from '../../src/pb/index.js'
+import { memoryStorage } from '../../src/storage/memory/index.js'
+import type { StorageProvider } from '../../src/storage/index.js'
+import { PENALTY_TIMEOUT } from '../../src/network/constants.js'
+import { learn, scriptedResponder, serviceNode, sleep, until, type ServiceNode } from './harness.js'
+
+const CHUNK = 262144
+
+/** A memory store whose reads take `delayMs`. */
+function slowStorage (delayMs: number): StorageProvider {
+  const inner = memoryStorage()
+  return Object.assign(Object.create(inner) as StorageProvider, {
+    open: inner.open.bind(inner),
+    close: inner.close.bind(inner),
+    put: inner.put.bind(inner),
+    putMany: inner.putMany.bind(inner),
+    has: inner.has.bind(inner),
+    delete: inner.delete.bind(inner),
+    list: inner.list.bind(inner),
+    stats: inner.stats.bind(inner),
+    get: async (cid: CID, options?: { signal?: AbortSignal }) => {
+      await sleep(delayMs)
+      return inner.get(cid, options)
+    }
+  })
+}
+
+describe('requester', () => {
+  const nodes: Array<{ stop(): Promise<void> | void }> = []
+  afterEach(async () => {
+    await Promise.allSettled(nodes.splice(0).map(async n => n.stop()))
+  })
+
+  async function service (init: Parameters<typeof serviceNode>[0] = {}, storage?: StorageProvider): Promise<ServiceNode> {
+    const node = await serviceNode(init, storage)
+    nodes.push(node)
+    return node
+  }
+
+  async function responder (...args: Parameters<typeof scriptedResponder>): Promise<Libp2p> {
+    const node = await scriptedResponder(...args)
+    nodes.push(node)
+    return node
+  }
+
+  async function storedBlock (node: ServiceNode, size = CHUNK): Promise<{ cid: CID, block: Uint8Array }> {
+    const block = randomBytes(size)
+    const cid = cidForBlock(block)
+    await node.storage.put(cid, block)
+    return { cid, block }
+  }
+
+  it('starts a request deadline once it has a slot: requests queued behind maxInFlightPerPeer neither time out nor penalise', async () => {
+    // Each answer takes ~100 ms; ten behind a window of one take ~1 s in all,
+    // longer than the 600 ms each request is given.
+    const target = await service({}, slowStorage(100))
+    const { cid, block } = await storedBlock(target)
+    const requester = await service({ maxInFlightPerPeer: 1 })
+    await learn(requester.libp2p, target.libp2p)
+    const started = Date.now()
+    const results = await Promise.allSettled(Array.from({ length: 10 }, async () =>
+      requester.network.retrieveBlock(target.peerId, cid, { timeoutMs: 600 })))
+    for (const result of results) {
+      expect(result.status, result.status === 'rejected' ? String(result.reason) : '').toBe('fulfilled')
+      expect(Buffer.from((result as PromiseFulfilledResult<Uint8Array>).value).equals(block)).toBe(true)
+    }
+    // They were queued: together they took longer than one request's deadline.
+    expect(Date.now() - started).toBeGreaterThan(900)
+    expect(requester.network.scores.standing(target.peerId.toString()).score).toBe(0)
+  })
+
+  it('penalises a peer for a request it was sent and did not answer in time', async () => {
+    const silent = await responder(() => {})
+    const requester = await service()
+    await learn(requester.libp2p, silent)
+    const cid = cidForBlock(randomBytes(100))
+    const err = await requester.network.retrieveBlock(silent.peerId, cid, { timeoutMs: 300 }).catch(e => e)
+    expect(err).toBeInstanceOf(TimeoutError)
+    expect(requester.network.scores.standing(silent.peerId.toString()).score).toBe(-PENALTY_TIMEOUT)
+  })
+
+  for (const when of ['at once', 'while the stream is being opened'] as const) {
+    it(`a caller that aborts ${when} does not fail the others waiting for the same new stream`, async () => {
+      const target = await service()
+      const { cid, block } = await storedBlock(target, 5000)
+      const requester = await service()
+      await learn(requester.libp2p, target.libp2p)
+      const controller = new AbortController()
+      const first = requester.network.retrieveBlock(target.peerId, cid, { signal: controller.signal })
+      const second = requester.network.retrieveBlock(target.peerId, cid, { timeoutMs: 5000 })
+      if (when === 'at once') {
+        controller.abort()
+      } else {
+        setTimeout(() => { controller.abort() }, 2)
+      }
+      const firstErr = await first.catch(e => e)
+      expect(firstErr).toBeInstanceOf(AbortError)
+      expect(Buffer.from(await second).equals(block)).toBe(true)
+      expect(requester.network.scores.standing(target.peerId.toString()).score).toBe(0)
+    })
+  }
+
+  it('throws the DDS AbortError and TimeoutError for a signal that already fired', async () => {
+    const target = await service()
+    const { cid } = await storedBlock(target, 100)
+    const requester = await service()
+    await learn(requester.libp2p, target.libp2p)
+    const aborted = await requester.network.retrieveBlock(target.peerId, cid, { signal: AbortSignal.abort() }).catch(e => e)
+    expect(aborted).toBeInstanceOf(AbortError)
+    expect(aborted).toBeInstanceOf(DdsError)
+    const timedOut = AbortSignal.timeout(1)
+    await sleep(20)
+    const late = await requester.network.retrieveBlock(target.peerId, cid, { signal: timedOut }).catch(e => e)
+    expect(late).toBeInstanceOf(TimeoutError)
+  })
+
+  it('accepts a late answer to a request it gave up on, and counts a duplicate answer as a violation', async () => {
+    const block = randomBytes(1000)
+    const cid = cidForBlock(block)
+    let mode: 'late' | 'twice' = 'late'
+    const peer = await responder((req, reply) => {
+      const answer = { id: req.id, retrieveChunk: { status: Status.OK, data: block } }
+      if (mode === 'late') {
+        setTimeout(() => { reply(answer) }, 300)
+      } else {
+        reply(answer)
+        reply(answer)
+      }
+    })
+    const requester = await service()
+    await learn(requester.libp2p, peer)
+    const key = peer.peerId.toString()
+
+    // Timed out after it was sent: a timeout penalty, and its late answer is no violation.
+    await expect(requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError)
+    await sleep(500)
+    expect(requester.network.scores.standing(key).score).toBe(-PENALTY_TIMEOUT)
+
+    // A request answered twice: the second answer was asked for by nobody.
+    mode = 'twice'
+    const got = await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 2000 })
+    expect(Buffer.from(got).equals(block)).toBe(true)
+    await until(() => requester.network.scores.standing(key).score < -PENALTY_TIMEOUT, 'the duplicate answer to be penalised', 3000)
+    expect(requester.network.scores.standing(key).lastReason).toMatch(/answered request/)
+  })
+
+  it("cuts a peer's error text to a bounded length", async () => {
+    const huge = 'x'.repeat(500_000) + '\nforged log line'
+    let arm: 'retrieveChunk' | 'error' = 'retrieveChunk'
+    const peer = await responder((req, reply) => {
+      reply(arm === 'retrieveChunk'
+        ? { id: req.id, retrieveChunk: { status: Status.NOT_FOUND, error: huge } }
+        : { id: req.id, error: { status: Status.BUSY, error: huge } })
+    })
+    const requester = await service()
+    await learn(requester.libp2p, peer)
+    const cid = cidForBlock(randomBytes(100))
+    const notFound = await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 2000 }).catch(e => e)
+    expect(notFound).toMatchObject({ name: 'NotFoundError' })
+    arm = 'error'
+    const busy = await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 2000 }).catch(e => e)
+    expect(busy).toMatchObject({ name: 'RemoteError' })
+    for (const err of [notFound as Error, busy as Error]) {
+      expect(err.message.length).toBeLessThan(600)
+      expect(err.message).toContain('xxxx')
+      expect(err.message).not.toContain('\n')
+    }
+  })
+})
