@@ -13,8 +13,10 @@ import { cidToString, parseCid, type CID, type CIDLike } from './cid.js'
 import { InvalidInputError, NotStartedError, RemoteError, StorageError, abortReason, throwIfAborted } from './errors.js'
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
-import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, type Manifest } from './manifest/index.js'
-import { createStorage, persistentPrivateKey, type Block, type StorageProvider } from './storage/index.js'
+import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, type Manifest } from './manifest/index.js'
+import { GcLock, PinIndex, PINS_TABLE, replicationManager, resolveReplicationInit, type GcResult, type Pin, type ReplicationInit, type ReplicationManager, type ReplicationStatus } from './replication/index.js'
+import { Status } from './pb/index.js'
+import { createStorage, persistentPrivateKey, recordStore, type Block, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { AnnounceQueue } from './discovery/announce-queue.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
@@ -97,6 +99,9 @@ export interface DdsInit {
   /** Options of the retrieval engine. */
   retrieval?: RetrievalInit
 
+  /** Replication: the factor, how often to recheck, and what this node holds for others (`ReplicationInit`). */
+  replication?: ReplicationInit
+
   /** Options of the DHT discovery (timeouts). */
   discoveryOptions?: KadDiscoveryInit
 }
@@ -134,6 +139,13 @@ export class Dds {
   /** Announces and finds blocks. */
   readonly discovery: Discovery
   private readonly retrieval: RetrievalService
+  /**
+   * Keeps pinned content at the replication factor. Listen to its
+   * `replication:status` events (`detail` is a `ReplicationStatus`) to follow
+   * checks and repairs.
+   */
+  readonly replication: ReplicationManager & { pins: PinIndex }
+  private readonly factor: number
   private readonly announcer: AnnounceQueue
   private readonly announce: AnnounceStrategy
   private readonly seedPeers: PeerId[]
@@ -147,9 +159,12 @@ export class Dds {
   private constructor (parts: {
     libp2p: DdsLibp2p, storage: StorageProvider, network: NetworkService, discovery: Discovery,
     retrieval: RetrievalService, announcer: AnnounceQueue, announce: AnnounceStrategy,
-    seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced, chunksPerBlock: number
+    seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced, chunksPerBlock: number,
+    replication: ReplicationManager & { pins: PinIndex }, factor: number
   }) {
     this.chunksPerBlock = parts.chunksPerBlock
+    this.replication = parts.replication
+    this.factor = parts.factor
     this.libp2p = parts.libp2p
     this.storage = parts.storage
     this.network = parts.network
@@ -210,11 +225,19 @@ export class Dds {
         onAnnounced: (cid, result) => { unannounced.record(cid, 'peers' in result ? result.peers : 0) }
       })
       announcer = queue
+      let replication: (ReplicationManager & { pins: PinIndex }) | undefined
       network = networkService({
         ...init.network,
         onBlockStored: (cid, from) => {
+          replication?.noteStored(cid)
           queue.add([cid])
           init.network?.onBlockStored?.(cid, from)
+        },
+        onReplicate: async (cid, sources, from, signal) => {
+          if (replication == null) {
+            return { status: Status.BUSY, error: 'this node is starting' }
+          }
+          return replication.handleInstruction(cid, sources, from, signal)
         }
       })({ libp2p: node, storage })
       await network.start()
@@ -229,12 +252,32 @@ export class Dds {
           }
         }
       })
+      const created: { dds?: Dds } = {}
+      replication = replicationManager(init.replication)({
+        peerId: node.peerId,
+        storage,
+        pins: new PinIndex(recordStore(storage, PINS_TABLE)),
+        lock: new GcLock(),
+        network,
+        discovery,
+        retrieval,
+        peers: () => node.getPeers(),
+        peerFromString: (id) => { try { return peerIdFromString(id) } catch { return undefined } },
+        announceContent: (cid) => { created.dds?.announceHeld(cid) },
+        addPeerAddresses: async (peer, multiaddrs) => {
+          if (multiaddrs.length > 0) {
+            await node.peerStore.merge(peer, { multiaddrs })
+          }
+        }
+      })
       dds = new Dds({
         libp2p: node, storage, network, discovery, retrieval, announcer: queue, announce,
         seedPeers: seeds.map(s => s.peerId), ownsLibp2p, unannounced,
-        chunksPerBlock
+        chunksPerBlock, replication, factor: resolveReplicationInit(init.replication).factor
       })
+      created.dds = dds
       await dds.join([...bootstrap, ...seeds], bootstrap.length > 0, init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS)
+      await replication.start()
       return dds
     } catch (err) {
       if (dds != null) {
@@ -302,7 +345,11 @@ export class Dds {
    */
   async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
     this.assertRunning()
-    const { cid, size, manifest } = await this.store(input, options)
+    const { cid, size, manifest } = await this.replication.lock.withShared(async () => {
+      const stored = await this.store(input, options)
+      await this.replication.pins.put({ cid: cidToString(stored.cid), kind: 'local', state: 'complete', size: stored.size, pinnedAt: Date.now() })
+      return stored
+    })
     const cidString = cidToString(cid)
     const chunks = chunkCount(size)
     options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks }))
@@ -321,7 +368,112 @@ export class Dds {
         this.announcer.addSource(withoutLast(blocks), chunks + (manifest.children?.length ?? 0))
       }
     }
+    this.replicateInBackground(cid)
     return cidString
+  }
+
+  /**
+   * Fetches content (verified) into the local store and pins it, so it stays
+   * through `gc()` and is kept at the replication factor. A replica held for
+   * another peer becomes a local pin. An interrupted pin resumes at the next
+   * start.
+   *
+   * @throws {InvalidInputError} for a bad CID
+   * @throws {NotFoundError} / {IntegrityError} as `retrieve` does
+   */
+  async pin (cid: CIDLike, options: AbortOptions = {}): Promise<Pin> {
+    this.assertRunning()
+    const parsed = parseCid(cid)
+    const pin = await this.replication.fetchAndPin(parsed, 'local', {}, options.signal)
+    this.replicateInBackground(parsed)
+    return pin
+  }
+
+  /**
+   * Removes the pin of `cid` (local or replica). Its blocks stay until the
+   * next `gc()`, and then only those no other pin references are removed.
+   * Returns false when `cid` was not pinned.
+   */
+  async unpin (cid: CIDLike): Promise<boolean> {
+    this.assertRunning()
+    const parsed = parseCid(cid)
+    const existed = (await this.replication.pins.get(parsed)) != null
+    await this.replication.pins.delete(parsed)
+    return existed
+  }
+
+  /** Lists the pins (local and replica) with their sizes and states. */
+  async pins (): Promise<Pin[]> {
+    this.assertRunning()
+    const all: Pin[] = []
+    for await (const { manifest: _manifest, ...pin } of this.replication.pins.list()) {
+      all.push(pin)
+    }
+    return all
+  }
+
+  /** Lists the replicas this node holds for other peers. */
+  async replicas (): Promise<Pin[]> {
+    return (await this.pins()).filter(pin => pin.kind === 'replica')
+  }
+
+  /** Stops holding a replica for others (its blocks go at the next `gc()`). Returns false if it was not a replica. */
+  async dropReplica (cid: CIDLike): Promise<boolean> {
+    this.assertRunning()
+    const parsed = parseCid(cid)
+    const pin = await this.replication.pins.get(parsed)
+    if (pin?.kind !== 'replica') {
+      return false
+    }
+    await this.replication.pins.delete(parsed)
+    return true
+  }
+
+  /**
+   * Removes every stored block that no pin references. Publishes and pin
+   * fetches wait while it runs (and it waits for them), so it never removes
+   * blocks of content being written.
+   */
+  async gc (options: AbortOptions = {}): Promise<GcResult> {
+    this.assertRunning()
+    return this.replication.gc(options.signal)
+  }
+
+  /**
+   * What the replication manager knows of `cid`'s copies: live holders at
+   * the last check, the target, whether repair is running. Pass
+   * `{ refresh: true }` to check now.
+   */
+  async replicationStatus (cid: CIDLike, options: { refresh?: boolean } = {}): Promise<ReplicationStatus | undefined> {
+    this.assertRunning()
+    const parsed = parseCid(cid)
+    if (options.refresh === true) {
+      return this.replication.ensureReplication(parsed, [], false)
+    }
+    return this.replication.status(parsed)
+  }
+
+  /** Announces content this node holds: the manifest, then (with `announce: 'all'`) its other blocks in the background. */
+  announceHeld (cid: CID): void {
+    if (this.announce === 'none' || !this.running) {
+      return
+    }
+    this.announcer.add([cid])
+    if (this.announce === 'all') {
+      this.storage.get(cid).then(bytes => {
+        if (bytes == null || !this.running) {
+          return
+        }
+        const manifest = decodeManifest(bytes)
+        this.announcer.addSource(withoutLast(this.blocksOf(cid, manifest)), chunkCount(manifest.size) + (manifest.children?.length ?? 0))
+      }).catch(() => {})
+    }
+  }
+
+  private replicateInBackground (cid: CID): void {
+    if (this.factor > 1) {
+      this.replication.ensureReplication(cid, [], true).catch(() => {})
+    }
   }
 
   /**
@@ -381,6 +533,7 @@ export class Dds {
       return
     }
     this.running = false
+    await this.replication.stop()
     clearTimeout(this.reannounceTimer)
     this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     this.announcer.stop()

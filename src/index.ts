@@ -45,3 +45,7 @@ export type { RetrievalInit, RetrievalService, RetrievalComponents, ResolvedMani
 export type { RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
 export { Status } from './pb/index.js'
 export { MIN_NODE_MAJOR } from './runtime.js'
+export { replicationManager, PinIndex, GcLock, DEFAULT_REPLICATION_FACTOR } from './replication/index.js'
+export type { Pin, PinKind, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager, ReplicationComponents } from './replication/index.js'
+export { recordStore } from './storage/index.js'
+export type { RecordStore } from './storage/index.js'

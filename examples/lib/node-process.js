@@ -11,7 +11,9 @@ const options = JSON.parse(process.argv[2] ?? '{}')
 const node = await Dds.create({
   storage: options.storage ?? 'memory',
   bootstrap: options.bootstrap ?? [],
-  listen: ['/ip4/127.0.0.1/tcp/0']
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  // the demo measures one transfer: no background copies to other nodes
+  replication: { factor: 1 }
 })
 
 const handlers = {

@@ -43,6 +43,14 @@ export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveP
    * @default the rest of the content
    */
   length?: number
+  /**
+   * Also write every block fetched from peers (manifest, tree nodes, chunks)
+   * to the local store, verified, so this node then holds the content. Used
+   * to pin and to replicate.
+   *
+   * @default false
+   */
+  store?: boolean
 }
 
 /** A manifest and the peers it was found on. */

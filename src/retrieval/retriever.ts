@@ -55,6 +55,9 @@ export class Retriever implements RetrievalService {
       feed.stop()
       throw new InvalidInputError(`${cidToString(cid)} names a block that is not a DDS manifest: ${(err as Error).message}`, { cause: err })
     }
+    if (options.store === true && from !== 'local') {
+      await this.components.storage.put(cid, bytes, { signal: options.signal })
+    }
     options.onProgress?.(new CustomProgressEvent('dds:retrieve:manifest', {
       cid, size: manifest.size, chunks: chunkCount(manifest.size), from
     }))
@@ -81,8 +84,12 @@ export class Retriever implements RetrievalService {
     const unsubscribe = feed.subscribe(peer => { session.addPeer(peer) })
     resolved.providers.forEach(peer => session.addPeer(peer))
     const hasher = range.whole ? new ContentHasher() : undefined
+    const writer = options.store === true ? new BlockWriter(this.components.storage, options.signal) : undefined
     try {
-      for await (const { index, bytes, from } of session.deliver()) {
+      for await (const { index, cid, bytes, from } of session.deliver()) {
+        if (writer != null && from !== 'local') {
+          await writer.add(cid, bytes)
+        }
         const span = chunkSpan(manifest.size, index)
         if (bytes.byteLength !== span.length) {
           throw new IntegrityError(`chunk ${index} of ${cidToString(resolved.cid)} has ${bytes.byteLength} bytes where the manifest's size implies ${span.length}`)
@@ -100,7 +107,9 @@ export class Retriever implements RetrievalService {
         const end = Math.min(range.offset + range.length - span.offset, span.length)
         yield start === 0 && end === span.length ? bytes : bytes.subarray(start, end)
       }
+      await writer?.flush()
     } finally {
+      await writer?.settle()
       unsubscribe()
       feed.stop()
       options.onProgress?.(new CustomProgressEvent('dds:retrieve:done', { cid: resolved.cid, ...session.stats }))
@@ -138,14 +147,18 @@ export class Retriever implements RetrievalService {
     const load = async (node: number, signal: AbortSignal): Promise<CID[]> => {
       const cid = manifest.children![node]!
       const local = await this.components.storage.get(cid, { signal })
-      const bytes = local != null && blockMatchesCid(cid, local)
-        ? local
-        : (await this.fetchBlock(cid, feed, { ...options, signal }, false)).bytes
+      const held = local != null && blockMatchesCid(cid, local)
+      const bytes = held ? local : (await this.fetchBlock(cid, feed, { ...options, signal }, false)).bytes
+      let cids: CID[]
       try {
-        return decodeManifestNode(bytes, nodeChunkCount(manifest, node))
+        cids = decodeManifestNode(bytes, nodeChunkCount(manifest, node))
       } catch (err) {
         throw new IntegrityError(`node ${node} of the manifest tree is invalid: ${(err as Error).message}`, { cause: err })
       }
+      if (options.store === true && !held) {
+        await this.components.storage.put(cid, bytes, { signal })
+      }
+      return cids
     }
     return {
       count: chunkCount(manifest.size),
@@ -267,6 +280,52 @@ export class Retriever implements RetrievalService {
     }
   }
 }
+
+/**
+ * Writes fetched blocks to the store in batches, one batch in flight while
+ * the next fills; a failed write surfaces at the next `add` or at `flush`.
+ */
+class BlockWriter {
+  private batch: Array<{ cid: CID, bytes: Uint8Array }> = []
+  private writing: Promise<void> = Promise.resolve()
+  private readonly storage: RetrievalComponents['storage']
+  private readonly signal?: AbortSignal
+
+  constructor (storage: RetrievalComponents['storage'], signal?: AbortSignal) {
+    this.storage = storage
+    this.signal = signal
+  }
+
+  async add (cid: CID, bytes: Uint8Array): Promise<void> {
+    this.batch.push({ cid, bytes })
+    if (this.batch.length >= STORE_BATCH_BLOCKS) {
+      await this.write()
+    }
+  }
+
+  async flush (): Promise<void> {
+    await this.write()
+    await this.writing
+  }
+
+  /** Waits for a write still in flight, ignoring its outcome (used on the way out of an error). */
+  async settle (): Promise<void> {
+    await this.writing.catch(() => {})
+  }
+
+  private async write (): Promise<void> {
+    await this.writing
+    if (this.batch.length === 0) {
+      return
+    }
+    this.writing = this.storage.putMany(this.batch, { signal: this.signal })
+    this.writing.catch(() => {})
+    this.batch = []
+  }
+}
+
+/** Fetched chunks written to the store per batch when a retrieval stores what it fetches. */
+const STORE_BATCH_BLOCKS = 16
 
 function flatChunkList (manifest: Manifest): ChunkList {
   return {

@@ -55,6 +55,7 @@ interface Slot {
 /** What one delivered chunk looks like to the consumer. */
 export interface DeliveredChunk {
   index: number
+  cid: CID
   bytes: Uint8Array
   from: string
 }
@@ -131,7 +132,7 @@ export class RetrievalSession {
         if (this.callerSignal?.aborted === true) {
           throw abortReason(this.callerSignal, 'retrieve')
         }
-        yield { index, bytes: slot.bytes!, from: slot.from! }
+        yield { index, cid: slot.cid!, bytes: slot.bytes!, from: slot.from! }
       }
     } finally {
       this.controller.abort(new AbortError('the retrieval ended'))

@@ -18,3 +18,6 @@ export const STATS_KEY = 'stats'
 
 /** Sublevel names the storage module keeps for itself; `sublevel()` refuses them. */
 export const RESERVED_SUBLEVELS: readonly string[] = [BLOCKS_SUBLEVEL, META_SUBLEVEL]
+
+/** Sublevel holding the node's private key (see identity.ts). */
+export const IDENTITY_SUBLEVEL = 'identity'

@@ -3,8 +3,8 @@ import type { PrivateKey } from '@libp2p/interface'
 import { StorageError } from '../errors.js'
 import type { StorageProvider } from './index.js'
 import type { LevelStorageProvider } from './level/index.js'
+import { IDENTITY_SUBLEVEL } from './constants.js'
 
-const IDENTITY_SUBLEVEL = 'identity'
 const PRIVATE_KEY = new TextEncoder().encode('private-key')
 
 function isLevel (storage: StorageProvider): storage is LevelStorageProvider {

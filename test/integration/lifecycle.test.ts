@@ -16,7 +16,7 @@ describe('node lifecycle', () => {
     await Promise.all(raw.splice(0).map(async n => { await n.stop() }))
   })
   const node = async (init: Parameters<typeof Dds.create>[0] = {}): Promise<Dds> => {
-    const n = await Dds.create(init)
+    const n = await Dds.create({ replication: { factor: 1 }, ...init })
     nodes.push(n)
     return n
   }

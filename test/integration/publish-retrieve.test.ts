@@ -16,9 +16,9 @@ describe('publish on A, retrieve on C through the DHT', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dds-e2e-'))
-    b = await Dds.create({ storage: join(dir, 'b') })
-    a = await Dds.create({ storage: join(dir, 'a'), bootstrap: b.getMultiaddrs() })
-    c = await Dds.create({ storage: join(dir, 'c'), bootstrap: b.getMultiaddrs() })
+    b = await Dds.create({ storage: join(dir, 'b'), replication: { factor: 1 } })
+    a = await Dds.create({ storage: join(dir, 'a'), bootstrap: b.getMultiaddrs(), replication: { factor: 1 } })
+    c = await Dds.create({ storage: join(dir, 'c'), bootstrap: b.getMultiaddrs(), replication: { factor: 1 } })
   })
 
   afterAll(async () => {
@@ -47,7 +47,7 @@ describe('publish on A, retrieve on C through the DHT', () => {
   })
 
   it('C finds A on the DHT although it never dialled A', async () => {
-    const d = await Dds.create({ bootstrap: b.getMultiaddrs() })
+    const d = await Dds.create({ bootstrap: b.getMultiaddrs(), replication: { factor: 1 } })
     try {
       expect(d.libp2p.getConnections(a.libp2p.peerId)).toHaveLength(0)
       const content = pseudoRandomBytes(3 * CHUNK_SIZE, 99)
@@ -135,7 +135,7 @@ describe('a LevelDB node that restarts', () => {
       expect(await reopened.has(cid)).toBe(true)
       expect(sha256Hex(await reopened.retrieveBytes(cid))).toBe(sha256Hex(content))
 
-      reader = await Dds.create({ bootstrap: reopened.getMultiaddrs() })
+      reader = await Dds.create({ bootstrap: reopened.getMultiaddrs(), replication: { factor: 1 } })
       expect(sha256Hex(await reader.retrieveBytes(cid))).toBe(sha256Hex(content))
     } finally {
       await reader?.stop()

@@ -13,14 +13,14 @@ describe('idle streams', () => {
   })
 
   it('the responder drops a stream its requester leaves open and silent', async () => {
-    server = await Dds.create({ network: { idleTimeoutMs: 200 } })
+    server = await Dds.create({ network: { idleTimeoutMs: 200 }, replication: { factor: 1 } })
     client = await createDdsLibp2p()
     const stream = await client.dialProtocol(multiaddr(server.getMultiaddrs()[0]!), DDS_PROTOCOL)
     expect(stream.status).toBe('open')
     await waitFor(() => stream.status !== 'open', 5_000, 'the idle stream to be dropped')
     // the node still serves a fresh stream
     const cid = await server.publish(new TextEncoder().encode('still here'))
-    const reader = await Dds.create({ bootstrap: server.getMultiaddrs() })
+    const reader = await Dds.create({ bootstrap: server.getMultiaddrs(), replication: { factor: 1 } })
     try {
       expect(new TextDecoder().decode(await reader.retrieveBytes(cid))).toBe('still here')
     } finally {

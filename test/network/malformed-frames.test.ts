@@ -200,8 +200,8 @@ describe('malformed frames on /digisocialblock/dds/0.1.0', () => {
   let publishedCid: string
 
   beforeEach(async () => {
-    target = await Dds.create({ storage: 'memory', network: { storePolicy: 'any' } })
-    honest = await Dds.create({ storage: 'memory', bootstrap: target.getMultiaddrs(), seedPeers: target.getMultiaddrs() })
+    target = await Dds.create({ storage: 'memory', network: { storePolicy: 'any' }, replication: { factor: 1 } })
+    honest = await Dds.create({ storage: 'memory', bootstrap: target.getMultiaddrs(), seedPeers: target.getMultiaddrs(), replication: { factor: 1 } })
     published = randomBytes(262144 + 777)
     publishedCid = await target.publish(published, { signal: AbortSignal.timeout(WAIT_MS) })
     attacker = await bareNode()

@@ -19,7 +19,9 @@ export const FAST: DdsInit = {
   bootstrapTimeoutMs: 5_000,
   retrieval: { providerTimeoutMs: 3_000, blockTimeoutMs: 3_000 },
   discoveryOptions: { provideTimeout: 3_000, findTimeout: 3_000 },
-  network: { requestTimeoutMs: 5_000 }
+  network: { requestTimeoutMs: 5_000 },
+  // these tests are about retrieval: no background replica fetches
+  replication: { factor: 1 }
 }
 
 /** The nodes (and LevelDB dirs) of one test; `stop()` in afterEach. */
@@ -34,7 +36,8 @@ export class Cluster {
       ...init,
       retrieval: { ...FAST.retrieval, ...init.retrieval },
       discoveryOptions: { ...FAST.discoveryOptions, ...init.discoveryOptions },
-      network: { ...FAST.network, ...init.network }
+      network: { ...FAST.network, ...init.network },
+      replication: { ...FAST.replication, ...init.replication }
     }
     const node = await Dds.create(merged)
     this.nodes.push(node)

@@ -1,0 +1,29 @@
+/** Live holders a pinned content should have, this node included. */
+export const DEFAULT_REPLICATION_FACTOR = 3
+
+/** Extra copies above the factor that repair may leave in place (it never adds past factor + this). */
+export const DEFAULT_REPLICATION_SLACK = 2
+
+/** How often pinned content is rechecked, in ms. */
+export const DEFAULT_CHECK_INTERVAL_MS = 5 * 60 * 1000
+
+/** Consecutive checks that must find too few holders before repair starts (one absent check is tolerated). */
+export const DEFAULT_REPAIR_AFTER_CHECKS = 2
+
+/** Deadline of one liveness probe of a holder, in ms. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 5_000
+
+/** Holders a check asks the DHT for. */
+export const DEFAULT_MAX_HOLDERS_SEARCHED = 20
+
+/** Bytes of replicas this node holds for others at most. */
+export const DEFAULT_REPLICA_QUOTA_BYTES = 1024 * 1024 * 1024
+
+/** Share of the replica quota one peer may fill. */
+export const DEFAULT_PER_PEER_SHARE = 0.5
+
+/** Name of the record table holding pins. */
+export const PINS_TABLE = 'pins'
+
+/** How long gc spares a block a peer stored here before a pin references it, in ms. */
+export const DEFAULT_STORED_GRACE_MS = 10 * 60 * 1000

@@ -1,0 +1,59 @@
+import type { AbortOptions } from '@libp2p/interface'
+import { cidToString } from '../cid.js'
+import { throwIfAborted } from '../errors.js'
+import { chunkCidsOf, decodeManifest, decodeManifestNode } from '../manifest/index.js'
+import type { StorageProvider } from '../storage/index.js'
+import type { PinIndex } from './pins.js'
+
+/** What one garbage collection removed. */
+export interface GcResult {
+  blocksRemoved: number
+  bytesRemoved: number
+  blocksKept: number
+}
+
+/**
+ * Removes every stored block that no pin references: marks the manifest,
+ * tree nodes and chunks of every pin (complete or still fetching), then
+ * sweeps the store. `keep` names blocks to spare although unpinned (blocks
+ * peers stored here moments ago, before the manifest that will pin them).
+ *
+ * Each delete is atomic, so a collection interrupted at any point leaves a
+ * consistent store; running it again finishes the job.
+ */
+export async function collectGarbage (storage: StorageProvider, pins: PinIndex, keep: (key: string) => boolean, options: AbortOptions = {}): Promise<GcResult> {
+  const referenced = new Set<string>()
+  for await (const pin of pins.list()) {
+    throwIfAborted(options.signal, 'gc')
+    referenced.add(pin.cid)
+    const bytes = await storage.get(pin.manifest, options)
+    if (bytes == null) {
+      continue
+    }
+    const manifest = decodeManifest(bytes)
+    for (const node of manifest.children ?? []) {
+      referenced.add(cidToString(node))
+    }
+    const chunks = chunkCidsOf(manifest, async (node, _index, expected) => {
+      const nodeBytes = await storage.get(node, options)
+      return nodeBytes == null ? [] : decodeManifestNode(nodeBytes, expected)
+    })
+    for await (const chunk of chunks) {
+      referenced.add(cidToString(chunk))
+    }
+  }
+  const result: GcResult = { blocksRemoved: 0, bytesRemoved: 0, blocksKept: 0 }
+  for await (const cid of storage.list(options)) {
+    const key = cidToString(cid)
+    if (referenced.has(key) || keep(key)) {
+      result.blocksKept++
+      continue
+    }
+    throwIfAborted(options.signal, 'gc')
+    const bytes = await storage.get(cid, options)
+    await storage.delete(cid, options)
+    result.blocksRemoved++
+    result.bytesRemoved += bytes?.byteLength ?? 0
+  }
+  return result
+}

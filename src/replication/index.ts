@@ -1,0 +1,150 @@
+/**
+ * Copies that stay: pins, garbage collection, and the replication manager
+ * that keeps pinned content at a target number of live holders.
+ *
+ * - A pin says why a node keeps content: `local` (it published or pinned it)
+ *   or `replica` (it holds a copy for another peer).
+ * - `gc()` removes every block no pin references; blocks shared by several
+ *   contents are stored once and stay while any pin references them.
+ * - For each local pin the manager counts live holders (this node and every
+ *   peer that answers a probe for the manifest), and when there are fewer
+ *   than the factor it sends ReplicationInstructions to connected peers that
+ *   do not hold it; they fetch the content themselves (pull, at full speed)
+ *   and pin it as a replica.
+ * - A node decides what it holds for others: an accept policy, a quota and a
+ *   per-peer share of it. A refusal is answered REJECTED with the reason.
+ *
+ * @module
+ */
+
+import type { PeerId, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+import type { Discovery } from '../discovery/index.js'
+import type { NetworkService } from '../network/index.js'
+import type { RetrievalService } from '../retrieval/index.js'
+import type { StorageProvider } from '../storage/index.js'
+import type { Status } from '../pb/index.js'
+import type { Manifest } from '../manifest/index.js'
+import { InvalidInputError } from '../errors.js'
+import { validateReplicaPolicy, type ReplicaPolicy } from './accept.js'
+import { DdsReplicationManager } from './manager.js'
+import type { GcResult } from './gc.js'
+import type { Pin, PinIndex } from './pins.js'
+import type { GcLock } from './lock.js'
+import * as c from './constants.js'
+
+export { PinIndex, type Pin, type PinKind } from './pins.js'
+export { GcLock } from './lock.js'
+export type { GcResult } from './gc.js'
+export type { ReplicaPolicy } from './accept.js'
+export { DEFAULT_REPLICATION_FACTOR, PINS_TABLE } from './constants.js'
+
+/** What the manager knows about the copies of one content. */
+export interface ReplicationStatus {
+  /** The manifest CID, base58btc. */
+  cid: string
+  /** The replication factor. */
+  target: number
+  /** Live holders found by the last check (peer ids; this node included when it holds the content). */
+  live: string[]
+  /** When the last check ran (ms since the epoch; 0 before the first). */
+  lastCheck: number
+  /** True while copies are being requested. */
+  repairing: boolean
+  /** Copies requested from other peers so far. */
+  copiesRequested: number
+  /** Consecutive checks that found fewer live holders than the factor. */
+  lowChecks: number
+  /** The last failure while requesting a copy. */
+  lastError?: string
+}
+
+/** Options of replication (`Dds.create({ replication })`). Every limit is in doc/LIMITS.md. */
+export interface ReplicationInit {
+  /** Live holders to keep, this node included; 1 turns replication off. @default 3 */
+  factor?: number
+  /** How often pinned content is rechecked, in ms. @default 300000 */
+  checkIntervalMs?: number
+  /** Low checks in a row before repair (after a publish or pin, repair is immediate). @default 2 */
+  repairAfterChecks?: number
+  /** Deadline of one liveness probe, in ms. @default 5000 */
+  probeTimeoutMs?: number
+  /** Holders a check asks the DHT for. @default 20 */
+  maxHoldersSearched?: number
+  /** Whose content this node holds copies of. @default 'any' */
+  accept?: ReplicaPolicy
+  /** Bytes of replicas held for others at most. @default 1073741824 (1 GiB) */
+  quotaBytes?: number
+  /** Share of the quota one peer may fill, from 0 to 1. @default 0.5 */
+  perPeerShare?: number
+  /** How long a block a peer stored here (StoreChunk) is spared by gc before a pin references it, in ms. @default 600000 */
+  storedGraceMs?: number
+}
+
+export type ResolvedReplicationInit = Required<ReplicationInit>
+
+/** What the replication manager needs from the node. */
+export interface ReplicationComponents {
+  peerId: PeerId
+  storage: StorageProvider
+  pins: PinIndex
+  lock: GcLock
+  network: Pick<NetworkService, 'retrieveBlock' | 'replicate' | 'isBanned'>
+  discovery: Discovery
+  retrieval: RetrievalService
+  /** Peers this node is connected to: candidates for new copies. */
+  peers(): PeerId[]
+  peerFromString(id: string): PeerId | undefined
+  /** Announces content this node now holds (manifest, then chunks in the background). */
+  announceContent(cid: CID): void
+  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
+}
+
+/** The replication manager's operations. */
+export interface ReplicationManager extends Startable, EventTarget {
+  /** Counts live holders of `cid` and asks peers for copies until the factor is met. */
+  ensureReplication(cid: CID, knownProviders?: PeerId[], immediate?: boolean): Promise<ReplicationStatus>
+  /** Sends `target` a ReplicationInstruction for `cid`, naming peers to fetch from. */
+  instructReplicate(target: PeerId, cid: CID, sourceHint: PeerId[], signal?: AbortSignal): Promise<void>
+  /** The last known status of `cid`, if it was checked. */
+  status(cid: CID): ReplicationStatus | undefined
+  /** Fetches content into the store and pins it. */
+  fetchAndPin(cid: CID, kind: Pin['kind'], extra?: { for?: string, sources?: string[], manifest?: Manifest }, signal?: AbortSignal): Promise<Pin>
+  /** Answers a ReplicationInstruction (the accepting side). */
+  handleInstruction(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
+  /** Spares a block a peer just stored from gc until its manifest pins it. */
+  noteStored(cid: CID): void
+  /** Removes every block no pin references. */
+  gc(signal?: AbortSignal): Promise<GcResult>
+  readonly pins: PinIndex
+  readonly lock: GcLock
+}
+
+function check (name: string, value: number, ok: boolean): number {
+  if (!ok) {
+    throw new InvalidInputError(`replication.${name} is out of range: ${String(value)}`)
+  }
+  return value
+}
+
+export function resolveReplicationInit (init: ReplicationInit = {}): ResolvedReplicationInit {
+  const int = (name: string, v: number | undefined, d: number): number => check(name, v ?? d, Number.isSafeInteger(v ?? d) && (v ?? d) >= 1)
+  return {
+    factor: int('factor', init.factor, c.DEFAULT_REPLICATION_FACTOR),
+    checkIntervalMs: int('checkIntervalMs', init.checkIntervalMs, c.DEFAULT_CHECK_INTERVAL_MS),
+    repairAfterChecks: int('repairAfterChecks', init.repairAfterChecks, c.DEFAULT_REPAIR_AFTER_CHECKS),
+    probeTimeoutMs: int('probeTimeoutMs', init.probeTimeoutMs, c.DEFAULT_PROBE_TIMEOUT_MS),
+    maxHoldersSearched: int('maxHoldersSearched', init.maxHoldersSearched, c.DEFAULT_MAX_HOLDERS_SEARCHED),
+    accept: validateReplicaPolicy(init.accept ?? 'any'),
+    quotaBytes: check('quotaBytes', init.quotaBytes ?? c.DEFAULT_REPLICA_QUOTA_BYTES, (init.quotaBytes ?? c.DEFAULT_REPLICA_QUOTA_BYTES) >= 0),
+    perPeerShare: check('perPeerShare', init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE, (init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE) > 0 && (init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE) <= 1),
+    storedGraceMs: int('storedGraceMs', init.storedGraceMs, c.DEFAULT_STORED_GRACE_MS)
+  }
+}
+
+/** Creates the replication manager. */
+export function replicationManager (init: ReplicationInit = {}): (components: ReplicationComponents) => ReplicationManager & { pins: PinIndex } {
+  const resolved = resolveReplicationInit(init)
+  return (components) => new DdsReplicationManager(components, resolved)
+}

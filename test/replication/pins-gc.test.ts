@@ -1,0 +1,73 @@
+/** Pins and garbage collection: dedup, unpin + gc, pin of remote content. */
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Dds, CHUNK_SIZE } from '../../src/index.js'
+import { pseudoRandomBytes, sha256Hex } from '../utils/content.js'
+
+describe('pins and gc', () => {
+  const nodes: Dds[] = []
+  const dirs: string[] = []
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map(async n => n.stop().catch(() => {})))
+    await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true })))
+  })
+  async function node (init: Parameters<typeof Dds.create>[0] = {}): Promise<Dds> {
+    const n = await Dds.create({ replication: { factor: 1 }, ...init })
+    nodes.push(n)
+    return n
+  }
+
+  it('stores shared chunks once, keeps them while any pin needs them, and empties the store when none does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dds-gc-'))
+    dirs.push(dir)
+    const a = await node({ storage: dir })
+    const shared = pseudoRandomBytes(4 * CHUNK_SIZE, 71)
+    const one = new Uint8Array([...shared, ...pseudoRandomBytes(CHUNK_SIZE, 72)])
+    const two = new Uint8Array([...shared, ...pseudoRandomBytes(CHUNK_SIZE + 5, 73)])
+    const cid1 = await a.publish(one)
+    const cid2 = await a.publish(two)
+    // 4 shared chunks + 1 unique to one + 2 unique to two + 2 manifests: dedup is real
+    expect((await a.storage.stats()).blocks).toBe(9)
+    expect((await a.pins()).map(p => p.cid).sort()).toEqual([cid1, cid2].sort())
+    expect((await a.pins()).find(p => p.cid === cid1)?.size).toBe(one.byteLength)
+
+    expect(await a.unpin(cid1)).toBe(true)
+    const first = await a.gc()
+    expect(first.blocksRemoved).toBe(2) // cid1's manifest and its unique chunk
+    expect(sha256Hex(await a.retrieveBytes(cid2))).toBe(sha256Hex(two))
+    expect(await a.has(cid1)).toBe(false)
+
+    expect(await a.unpin(cid2)).toBe(true)
+    await a.gc()
+    expect(await a.storage.stats()).toEqual({ blocks: 0, bytes: 0 })
+    expect(await a.pins()).toEqual([])
+    expect(await a.unpin(cid2)).toBe(false)
+  })
+
+  it('pin() fetches remote content into the store so it survives its publisher and gc', async () => {
+    const a = await node()
+    const b = await node({ bootstrap: a.getMultiaddrs() })
+    const content = pseudoRandomBytes(3 * CHUNK_SIZE + 1, 74)
+    const cid = await a.publish(content)
+    const pin = await b.pin(cid)
+    expect(pin).toMatchObject({ cid, kind: 'local', state: 'complete', size: content.byteLength })
+    await b.gc()
+    await a.stop()
+    nodes.splice(nodes.indexOf(a), 1)
+    expect(sha256Hex(await b.retrieveBytes(cid))).toBe(sha256Hex(content))
+    expect((await b.storage.stats()).blocks).toBe(5) // 4 chunks + manifest
+  })
+
+  it('gc spares nothing unpinned that is not recent, and never touches pinned blocks', async () => {
+    const a = await node()
+    const b = await node({ bootstrap: a.getMultiaddrs() })
+    const cid = await a.publish(pseudoRandomBytes(2 * CHUNK_SIZE, 75))
+    // retrieve does not store, so b has nothing to collect; a keeps everything pinned
+    await b.retrieveBytes(cid)
+    expect((await b.gc()).blocksRemoved).toBe(0)
+    expect((await a.gc()).blocksRemoved).toBe(0)
+    expect((await a.storage.stats()).blocks).toBe(3)
+  })
+})
