@@ -1,9 +1,6 @@
 /** Live holders a pinned content should have, this node included. */
 export const DEFAULT_REPLICATION_FACTOR = 3
 
-/** Extra copies above the factor that repair may leave in place (it never adds past factor + this). */
-export const DEFAULT_REPLICATION_SLACK = 2
-
 /** How often pinned content is rechecked, in ms. */
 export const DEFAULT_CHECK_INTERVAL_MS = 5 * 60 * 1000
 
