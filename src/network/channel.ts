@@ -91,7 +91,7 @@ export class PeerChannel {
   async request (body: RequestBody, options: ChannelRequestOptions): Promise<ResponseMessage> {
     await this.acquire(options.signal)
     try {
-      const deadline = AbortSignal.timeout(options.timeoutMs)
+      const deadline = AbortSignal.timeout(Math.ceil(options.timeoutMs))
       const signal = options.signal != null ? AbortSignal.any([options.signal, deadline]) : deadline
       const link = await this.ensureStream(signal)
       return await this.exchange(link, body, signal, deadline)

@@ -60,7 +60,7 @@ export class PeerState {
     if (this.latencyMs == null) {
       return this.limits.maxTimeoutMs
     }
-    return Math.min(this.limits.maxTimeoutMs, Math.max(this.limits.minTimeoutMs, TIMEOUT_FACTOR * this.latencyMs))
+    return Math.ceil(Math.min(this.limits.maxTimeoutMs, Math.max(this.limits.minTimeoutMs, TIMEOUT_FACTOR * this.latencyMs)))
   }
 
   succeeded (elapsedMs: number): void {

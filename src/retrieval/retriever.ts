@@ -11,6 +11,52 @@ import type {
   ResolvedManifest, ResolvedRetrievalInit, RetrievalComponents, RetrievalService, RetrieveOptions
 } from './index.js'
 
+interface Found {
+  bytes: Uint8Array
+  from: string
+}
+
+/** One search for a block across connected peers and the DHT. */
+interface BlockSearch {
+  cid: CID
+  feed: ProviderFeed
+  options: RetrieveOptions
+  isManifest: boolean
+  failures: Failures
+  tried: Set<string>
+  /** Set once the block is found: the other searchers stop asking for it. */
+  done: boolean
+}
+
+/** The first of `tasks` to resolve with a value; undefined when all resolve empty; rejects only if one rejects before any value. */
+async function firstFound<T> (tasks: Array<Promise<T | undefined>>): Promise<T | undefined> {
+  if (tasks.length === 0) {
+    return undefined
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    let pending = tasks.length
+    let settled = false
+    for (const task of tasks) {
+      task.then(value => {
+        pending--
+        if (!settled && value !== undefined) {
+          settled = true
+          resolve(value)
+        } else if (!settled && pending === 0) {
+          settled = true
+          resolve(undefined)
+        }
+      }, (err: unknown) => {
+        pending--
+        if (!settled) {
+          settled = true
+          reject(err)
+        }
+      })
+    }
+  })
+}
+
 /** Why each peer failed for the manifest, to explain a final error. */
 class Failures {
   readonly reasons: string[] = []
@@ -187,31 +233,74 @@ export class Retriever implements RetrievalService {
    * retrieval), then from the peers this node is connected to.
    */
   private async fetchBlock (cid: CID, feed: ProviderFeed, options: RetrieveOptions, isManifest: boolean): Promise<{ bytes: Uint8Array, from: string }> {
-    const failures = new Failures()
-    const tried = new Set<string>()
+    const search: BlockSearch = { cid, feed, options, isManifest, failures: new Failures(), tried: new Set(), done: false }
     for (const peer of isManifest ? [] : [...feed.peers]) {
-      const bytes = await this.tryPeer(peer, cid, tried, failures, options)
+      const bytes = await this.tryPeer(peer, cid, search.tried, search.failures, options)
       if (bytes != null) {
         return { bytes, from: peer.toString() }
       }
     }
+    // Connected peers are asked at once while the DHT is searched: on a small
+    // network (or right after bootstrapping to the holders) they answer long
+    // before a DHT query, whose first run waits for the routing table.
+    const found = await firstFound([this.askConnected(search), this.searchDht(search)])
+    search.done = true
+    if (found != null) {
+      return found
+    }
+    throwIfAborted(options.signal, 'retrieve')
+    if (search.failures.integrity) {
+      throw new IntegrityError(`no peer sent valid bytes for ${cidToString(cid)} (${search.failures.describe()})`)
+    }
+    throw new NotFoundError(`no reachable peer holds ${cidToString(cid)} (${search.failures.describe()}); check that a node holding it is online and connected to this network`)
+  }
+
+  /** Asks every connected peer at once; each that has the block joins the feed. */
+  private async askConnected (search: BlockSearch): Promise<Found | undefined> {
+    const peers = (this.components.connectedPeers?.() ?? []).slice(0, this.init.maxPeers)
+    // asks still waiting when the retrieval ends are cancelled with its feed
+    const signal = search.options.signal != null ? AbortSignal.any([search.options.signal, search.feed.signal]) : search.feed.signal
+    const options = { ...search.options, signal }
+    const asks = peers.map(async (peer) => {
+      const bytes = await this.tryPeer(peer, search.cid, search.tried, search.failures, options).catch(() => undefined)
+      if (bytes == null) {
+        return undefined
+      }
+      search.feed.push(peer)
+      return { bytes, from: peer.toString() }
+    })
+    return firstFound(asks)
+  }
+
+  /**
+   * Searches the DHT for holders and asks them one by one until one sends
+   * the block; once it is found (here or by a connected peer), a manifest's
+   * search goes on in the background and feeds further holders.
+   */
+  private async searchDht (search: BlockSearch): Promise<Found | undefined> {
+    const { cid, feed, options } = search
     const timeout = AbortSignal.timeout(this.init.providerTimeoutMs)
     const signal = AbortSignal.any([feed.signal, timeout, ...(options.signal != null ? [options.signal] : [])])
     const providers = this.components.discovery.findProviders(cid, this.init.maxProviders, { signal })[Symbol.asyncIterator]()
-    let found = 0
+    let count = 0
     try {
-      while (true) {
+      while (!search.done) {
         const next = await providers.next()
         if (next.done === true) {
-          break
+          return undefined
         }
-        found++
+        count++
         const peer = next.value.peerId
         await this.components.addPeerAddresses?.(peer, next.value.multiaddrs)
-        const bytes = await this.tryPeer(peer, cid, tried, failures, options)
+        if (search.done) {
+          feed.push(peer)
+          break
+        }
+        const bytes = await this.tryPeer(peer, cid, search.tried, search.failures, options)
         if (bytes != null) {
           feed.push(peer)
-          if (isManifest) {
+          search.done = true
+          if (search.isManifest) {
             this.feedInBackground(providers, feed)
           } else {
             await providers.return?.()
@@ -219,28 +308,23 @@ export class Retriever implements RetrievalService {
           return { bytes, from: peer.toString() }
         }
       }
+      if (search.isManifest) {
+        this.feedInBackground(providers, feed)
+      } else {
+        await providers.return?.()
+      }
+      return undefined
     } catch (err) {
       if (options.signal?.aborted === true) {
         throw abortReason(options.signal, 'retrieve')
       }
-      if (!timeout.aborted) {
+      if (!timeout.aborted && !feed.signal.aborted) {
         throw err
       }
+      return undefined
     } finally {
-      options.onProgress?.(new CustomProgressEvent('dds:retrieve:providers', { cid, providers: found }))
+      options.onProgress?.(new CustomProgressEvent('dds:retrieve:providers', { cid, providers: count }))
     }
-    for (const peer of (this.components.connectedPeers?.() ?? []).slice(0, this.init.maxPeers)) {
-      const bytes = await this.tryPeer(peer, cid, tried, failures, options)
-      if (bytes != null) {
-        feed.push(peer)
-        return { bytes, from: peer.toString() }
-      }
-    }
-    throwIfAborted(options.signal, 'retrieve')
-    if (failures.integrity) {
-      throw new IntegrityError(`no peer sent valid bytes for ${cidToString(cid)} (${failures.describe()})`)
-    }
-    throw new NotFoundError(`no reachable peer holds ${cidToString(cid)} (${failures.describe()}); check that a node holding it is online and connected to this network`)
   }
 
   private feedInBackground (providers: AsyncIterator<{ peerId: PeerId, multiaddrs: import('@multiformats/multiaddr').Multiaddr[] }>, feed: ProviderFeed): void {

@@ -56,6 +56,9 @@ describe('publish on A, retrieve on C through the DHT', () => {
       // the closest DHT peers); D itself has opened no connection to A.
       const outbound = d.libp2p.getConnections(a.libp2p.peerId).filter(conn => conn.direction === 'outbound')
       expect(outbound).toHaveLength(0)
+      // Drop A's connection, so that only the DHT can lead D to A (connected
+      // peers are asked first, and B does not hold the content).
+      await d.libp2p.hangUp(a.libp2p.peerId)
       let manifestFrom = ''
       let providersFound = 0
       const got = await collect(d.retrieve(cid, {

@@ -1,0 +1,85 @@
+// Role: a fresh DDS node (memory store) that joins the given seeders and
+// retrieves one content. Reports throughput from the `retrieve` call to the
+// last byte, time to first byte (and to the manifest), bytes read from the TCP sockets (all
+// protocols, encryption and muxing included), the chunk bytes each peer
+// delivered (from `dds:retrieve:chunk` progress events), a sampled
+// fingerprint of the output, the process's peak RSS and its RSS once the
+// node was up (before retrieving).
+//
+// Options: { bootstrap: ['<multiaddr>/p2p/<id>'] }
+// Ops: retrieve { cid, size } -> see `retrieve` below
+import { Dds } from '@digisocialblock/dds'
+import { Fingerprint } from '../lib/content.mjs'
+import { trackSockets, socketBytesRead } from '../lib/wire.mjs'
+import { MemorySampler, peakRssBytes, roleOptions, serve } from '../lib/role.mjs'
+
+trackSockets()
+const options = roleOptions()
+const node = await Dds.create({ storage: 'memory', bootstrap: options.bootstrap, replication: { factor: 1, accept: 'none' } })
+const readyRssBytes = process.memoryUsage().rss
+
+async function retrieve ({ cid, size }) {
+  const fingerprint = new Fingerprint(size)
+  const perPeer = {}
+  const failures = []
+  let manifestMs = null
+  const onProgress = (evt) => {
+    if (evt.type === 'dds:retrieve:manifest') {
+      manifestMs ??= performance.now() - started
+    } else if (evt.type === 'dds:retrieve:chunk' && evt.detail.from !== 'local') {
+      perPeer[evt.detail.from] = (perPeer[evt.detail.from] ?? 0) + evt.detail.bytes
+    } else if (evt.type === 'dds:retrieve:provider-failed') {
+      failures.push(evt.detail)
+    }
+  }
+  const wireBefore = socketBytesRead()
+  let bytes = 0
+  let ttfbMs = null
+  let firstBytes = 0
+  const memory = new MemorySampler()
+  const started = performance.now()
+  try {
+    for await (const piece of node.retrieve(cid, { onProgress })) {
+      if (ttfbMs == null) {
+        ttfbMs = performance.now() - started
+        firstBytes = piece.byteLength
+      }
+      fingerprint.update(piece)
+      bytes += piece.byteLength
+    }
+  } catch (err) {
+    throw withFailures(err, failures)
+  }
+  const ms = performance.now() - started
+  return {
+    ...memory.stop(),
+    bytes,
+    ms,
+    ttfbMs,
+    manifestMs,
+    firstBytes,
+    wireBytes: socketBytesRead() - wireBefore,
+    peerBytes: Object.values(perPeer).reduce((a, b) => a + b, 0),
+    perPeer,
+    providerFailures: failures.length,
+    fingerprint: fingerprint.digest(),
+    peakRssBytes: peakRssBytes(),
+    readyRssBytes
+  }
+}
+
+/** Adds what the peers' failures were to a failed retrieval's error. */
+function withFailures (err, failures) {
+  if (failures.length === 0) {
+    return err
+  }
+  const first = failures[0].error
+  const where = first?.stack?.split('\n').find(line => line.trim().startsWith('at '))?.trim() ?? ''
+  err.message += ` [${failures.length} provider failure(s); the first, from ${failures[0].peer}: ${first?.name}: ${first?.message} ${where}]`
+  return err
+}
+
+serve({ retrieve }, {
+  info: { peerId: node.peerId },
+  stop: async () => { await node.stop() }
+})

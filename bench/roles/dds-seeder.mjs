@@ -1,0 +1,52 @@
+// Role: a DDS node with a LevelDB store that publishes content and then
+// serves it. `publish` is timed as a user sees it: from the call until the
+// returned promise resolves (chunked, hashed, stored, manifest announced).
+// The background chunk announcements are then awaited (bounded), outside the
+// timing, so they do not compete with later measurements.
+//
+// Options: { storage: '<dir>', listen?: ['<multiaddr>'] }
+// Ops: publish { source } -> { cid, bytes, ms, announceMs, pendingAnnouncements }
+import { Dds } from '@digisocialblock/dds'
+import { openContent } from '../lib/content.mjs'
+import { roleOptions, serve } from '../lib/role.mjs'
+
+const ANNOUNCE_WAIT_MS = 120_000
+const options = roleOptions()
+const node = await Dds.create({
+  storage: options.storage,
+  // measure transfers, not background copies between the seeders
+  replication: { factor: 1 },
+  ...(options.listen != null ? { listen: options.listen } : {})
+})
+
+async function publish ({ source }) {
+  let bytes = 0
+  const started = performance.now()
+  const cid = await node.publish(openContent(source), {
+    onProgress: (evt) => {
+      if (evt.type === 'dds:publish:stored') {
+        bytes = evt.detail.size
+      }
+    }
+  })
+  const ms = performance.now() - started
+  const announceStarted = performance.now()
+  let timer
+  await Promise.race([
+    node.awaitAnnouncements?.(),
+    new Promise(resolve => { timer = setTimeout(resolve, ANNOUNCE_WAIT_MS) })
+  ])
+  clearTimeout(timer)
+  return {
+    cid,
+    bytes,
+    ms,
+    announceMs: performance.now() - announceStarted,
+    pendingAnnouncements: node.pendingAnnouncements ?? null
+  }
+}
+
+serve({ publish }, {
+  info: { peerId: node.peerId, multiaddrs: node.getMultiaddrs() },
+  stop: async () => { await node.stop() }
+})
