@@ -3,7 +3,8 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Dds, CHUNK_SIZE } from '../../src/index.js'
+import { Dds, CHUNK_SIZE, parseCid } from '../../src/index.js'
+import { waitFor } from '../utils/libp2p.js'
 import { pseudoRandomBytes, sha256Hex } from '../utils/content.js'
 
 describe('pins and gc', () => {
@@ -69,5 +70,24 @@ describe('pins and gc', () => {
     expect((await b.gc()).blocksRemoved).toBe(0)
     expect((await a.gc()).blocksRemoved).toBe(0)
     expect((await a.storage.stats()).blocks).toBe(3)
+  })
+
+  it('lists a replica held for another peer, and drops it so gc frees its blocks', async () => {
+    const a = await node()
+    const b = await node({ bootstrap: a.getMultiaddrs() })
+    const content = pseudoRandomBytes(2 * CHUNK_SIZE + 7, 76)
+    const cid = await a.publish(content)
+    await a.replication.instructReplicate(b.libp2p.peerId, parseCid(cid), [a.libp2p.peerId])
+    await waitFor(async () => (await b.replicas()).some(p => p.cid === cid && p.state === 'complete'), 20_000, 'the replica')
+    const [replica] = await b.replicas()
+    expect(replica).toMatchObject({ cid, kind: 'replica', for: a.peerId, size: content.byteLength })
+    expect((await b.storage.stats()).blocks).toBe(4)
+    expect(await b.dropReplica(cid)).toBe(true)
+    expect(await b.dropReplica(cid)).toBe(false)
+    expect(await b.replicas()).toEqual([])
+    await b.gc()
+    expect((await b.storage.stats()).blocks).toBe(0)
+    // the publisher's own pin is not a replica and cannot be dropped as one
+    expect(await a.dropReplica(cid)).toBe(false)
   })
 })
