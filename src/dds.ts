@@ -13,7 +13,7 @@ import { cidToString, parseCid, type CID, type CIDLike } from './cid.js'
 import { InvalidInputError, NotStartedError, RemoteError, StorageError, abortReason, throwIfAborted } from './errors.js'
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
-import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, type Manifest } from './manifest/index.js'
+import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, MAX_MANIFEST_BLOCK_SIZE, type Manifest } from './manifest/index.js'
 import { GcLock, PinIndex, PINS_TABLE, replicationManager, resolveReplicationInit, type GcResult, type Pin, type ReplicationInit, type ReplicationManager, type ReplicationStatus } from './replication/index.js'
 import { Status } from './pb/index.js'
 import { createStorage, persistentPrivateKey, recordStore, type Block, type StorageProvider } from './storage/index.js'
@@ -221,9 +221,7 @@ export class Dds {
       })
       const node = libp2p
       const discovery = init.discovery ?? discoveryFor(node, init.discoveryOptions)
-      const queue = new AnnounceQueue(discovery, {
-        onAnnounced: (cid, result) => { unannounced.record(cid, 'peers' in result ? result.peers : 0) }
-      })
+      const queue = new AnnounceQueue(discovery)
       announcer = queue
       let replication: (ReplicationManager & { pins: PinIndex }) | undefined
       network = networkService({
@@ -231,6 +229,7 @@ export class Dds {
         onBlockStored: (cid, from) => {
           replication?.noteStored(cid)
           queue.add([cid])
+          pinIfManifest(storage, replication, cid, from)
           init.network?.onBlockStored?.(cid, from)
         },
         onReplicate: async (cid, sources, from, signal) => {
@@ -398,6 +397,7 @@ export class Dds {
     this.assertRunning()
     const parsed = parseCid(cid)
     const existed = (await this.replication.pins.get(parsed)) != null
+    this.replication.cancelFetch(parsed)
     await this.replication.pins.delete(parsed)
     return existed
   }
@@ -425,6 +425,7 @@ export class Dds {
     if (pin?.kind !== 'replica') {
       return false
     }
+    this.replication.cancelFetch(parsed)
     await this.replication.pins.delete(parsed)
     return true
   }
@@ -551,7 +552,9 @@ export class Dds {
   private async reannounce (): Promise<void> {
     const ready = await this.discovery.waitForPeers?.({ signal: AbortSignal.timeout(DEFAULT_BOOTSTRAP_TIMEOUT_MS) }) ?? true
     if (ready && this.running) {
-      this.announcer.add(this.unannounced.take())
+      for (const cid of this.unannounced.take()) {
+        this.announceHeld(cid)
+      }
     }
   }
 
@@ -685,6 +688,29 @@ function parsePeerAddrs (addrs: string[], option: string): ParsedPeerAddr[] {
   })
 }
 
+/**
+ * A seed peer receives a content's blocks by StoreChunk, the manifest last:
+ * once the manifest is there, the content is pinned as a replica (completed
+ * from the blocks already stored), so gc keeps it and it counts against the
+ * replica quota like any copy held for another peer.
+ */
+function pinIfManifest (storage: StorageProvider, replication: ReplicationManager | undefined, cid: CID, from: PeerId): void {
+  if (replication == null) {
+    return
+  }
+  storage.get(cid).then(async (bytes) => {
+    if (bytes == null || bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
+      return
+    }
+    try {
+      decodeManifest(bytes)
+    } catch {
+      return // a data chunk
+    }
+    await replication.fetchAndPin(cid, 'replica', { for: from.toString() })
+  }).catch(() => {})
+}
+
 function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
   if (node.services.dht == null) {
     throw new InvalidInputError('the given libp2p node has no kad-dht service at services.dht; add ddsDht() or pass a discovery')
@@ -739,8 +765,9 @@ async function * withoutLast (source: AsyncIterable<CID>): AsyncGenerator<CID> {
 }
 
 /**
- * CIDs whose last announcement reached no DHT peer (this node knew none), to
- * be announced again once it does. Holds CIDs only.
+ * Manifest CIDs whose announcement reached no DHT peer (this node knew none),
+ * to be announced again, with their blocks, once it does. Holds manifest CIDs
+ * only; the blocks are read back from the store when they are announced.
  */
 class Unannounced {
   private readonly cids = new Map<string, CID>()

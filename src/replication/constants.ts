@@ -24,3 +24,6 @@ export const PINS_TABLE = 'pins'
 
 /** How long gc spares a block a peer stored here before a pin references it, in ms. */
 export const DEFAULT_STORED_GRACE_MS = 10 * 60 * 1000
+
+/** Replica fetches running at once. */
+export const DEFAULT_MAX_REPLICA_FETCHES = 4

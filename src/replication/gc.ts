@@ -30,7 +30,12 @@ export async function collectGarbage (storage: StorageProvider, pins: PinIndex, 
     if (bytes == null) {
       continue
     }
-    const manifest = decodeManifest(bytes)
+    let manifest
+    try {
+      manifest = decodeManifest(bytes)
+    } catch {
+      continue // not a manifest: nothing of it to keep beyond the block itself
+    }
     for (const node of manifest.children ?? []) {
       referenced.add(cidToString(node))
     }

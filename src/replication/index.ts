@@ -80,6 +80,8 @@ export interface ReplicationInit {
   perPeerShare?: number
   /** How long a block a peer stored here (StoreChunk) is spared by gc before a pin references it, in ms. @default 600000 */
   storedGraceMs?: number
+  /** Replica fetches running at once; more instructions are answered BUSY. @default 4 */
+  maxReplicaFetches?: number
 }
 
 export type ResolvedReplicationInit = Required<ReplicationInit>
@@ -113,6 +115,8 @@ export interface ReplicationManager extends Startable, EventTarget {
   fetchAndPin(cid: CID, kind: Pin['kind'], extra?: { for?: string, sources?: string[], manifest?: Manifest }, signal?: AbortSignal): Promise<Pin>
   /** Answers a ReplicationInstruction (the accepting side). */
   handleInstruction(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
+  /** Stops a running fetch of `cid` (its pin is being removed). */
+  cancelFetch(cid: CID): void
   /** Spares a block a peer just stored from gc until its manifest pins it. */
   noteStored(cid: CID): void
   /** Removes every block no pin references. */
@@ -139,7 +143,8 @@ export function resolveReplicationInit (init: ReplicationInit = {}): ResolvedRep
     accept: validateReplicaPolicy(init.accept ?? 'any'),
     quotaBytes: check('quotaBytes', init.quotaBytes ?? c.DEFAULT_REPLICA_QUOTA_BYTES, (init.quotaBytes ?? c.DEFAULT_REPLICA_QUOTA_BYTES) >= 0),
     perPeerShare: check('perPeerShare', init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE, (init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE) > 0 && (init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE) <= 1),
-    storedGraceMs: int('storedGraceMs', init.storedGraceMs, c.DEFAULT_STORED_GRACE_MS)
+    storedGraceMs: int('storedGraceMs', init.storedGraceMs, c.DEFAULT_STORED_GRACE_MS),
+    maxReplicaFetches: int('maxReplicaFetches', init.maxReplicaFetches, c.DEFAULT_MAX_REPLICA_FETCHES)
   }
 }
 

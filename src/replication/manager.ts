@@ -3,8 +3,8 @@ import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import type { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
-import { cidToString } from '../cid.js'
-import { DdsError } from '../errors.js'
+import { cidToString, parseCid } from '../cid.js'
+import { AbortError, DdsError } from '../errors.js'
 import { Status } from '../pb/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { refusal } from './accept.js'
@@ -24,7 +24,10 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   private readonly init: ResolvedReplicationInit
   private readonly statuses = new Map<string, ReplicationStatus>()
   private readonly refused = new Map<string, number>()
-  private readonly fetching = new Map<string, Promise<Pin>>()
+  private readonly fetching = new Map<string, { work: Promise<Pin>, controller: AbortController }>()
+  private readonly admissions = new Serial()
+  /** Replicas accepted and not yet complete: bytes reserved against the quota. */
+  private readonly reserved = new Map<string, { bytes: number, for: string }>()
   private readonly checks = new Map<string, Promise<ReplicationStatus>>()
   private readonly recentlyStored = new Map<string, number>()
   private readonly controller = new AbortController()
@@ -61,7 +64,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   async stop (): Promise<void> {
     clearInterval(this.timer)
     this.controller.abort()
-    await Promise.allSettled([...this.fetching.values()])
+    await Promise.allSettled([...this.fetching.values()].map(async f => f.work))
   }
 
   status (cid: CID): ReplicationStatus | undefined {
@@ -90,77 +93,153 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
 
   /**
    * Fetches content into the store (verified, through the retrieval engine)
-   * and pins it. The pin is written as `fetching` first and `complete` after
-   * the last block, so an interrupted fetch is resumed at the next start.
+   * and pins it. The manifest is checked before anything is written; the pin
+   * is written as `fetching` first and `complete` after the last block, and
+   * the manifest block itself is stored last, so a peer that serves the
+   * manifest holds the whole content. A fetch that fails removes its pin; one
+   * interrupted by a crash is resumed at the next start. `unpin` during the
+   * fetch cancels it.
    */
   async fetchAndPin (cid: CID, kind: Pin['kind'], extra: { for?: string, sources?: string[], manifest?: Manifest } = {}, signal?: AbortSignal): Promise<Pin> {
     const key = cidToString(cid)
     const running = this.fetching.get(key)
     if (running != null) {
-      return running
+      const pin = await running.work
+      return kind === 'local' ? this.promote(pin) : pin
     }
-    const work = this.lock.withShared(async () => {
-      const existing = await this.pins.get(cid)
-      if (existing?.state === 'complete') {
-        if (existing.kind === 'replica' && kind === 'local') {
-          const promoted: Pin = { ...existing, kind: 'local' }
-          delete promoted.for
-          await this.pins.put(promoted)
-          return promoted
-        }
-        return existing
-      }
-      const pin: Pin = { cid: key, kind, state: 'fetching', size: extra.manifest?.size ?? existing?.size ?? 0, pinnedAt: Date.now(), ...(extra.for != null ? { for: extra.for } : {}), ...(extra.sources != null ? { sources: extra.sources } : {}) }
-      await this.pins.put(pin)
-      const combined = signal != null ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal
-      const resolved = await this.components.retrieval.resolveManifest(cid, { signal: combined, store: true })
-      for await (const bytes of this.components.retrieval.content(resolved, { signal: combined, store: true })) {
-        void bytes
-      }
-      const done: Pin = { ...pin, size: resolved.manifest.size, state: 'complete' }
-      await this.pins.put(done)
-      this.components.announceContent(cid)
-      return done
-    })
-    this.fetching.set(key, work)
+    const controller = new AbortController()
+    const work = this.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller))
+    this.fetching.set(key, { work, controller })
     try {
       return await work
     } finally {
       this.fetching.delete(key)
+      this.release(key)
     }
+  }
+
+  /** Stops a running fetch of `cid` (its pin is being removed). */
+  cancelFetch (cid: CID): void {
+    this.fetching.get(cidToString(cid))?.controller.abort(new AbortError('the pin was removed'))
+  }
+
+  private async promote (pin: Pin): Promise<Pin> {
+    if (pin.kind !== 'replica') {
+      return pin
+    }
+    const promoted: Pin = { ...pin, kind: 'local' }
+    delete promoted.for
+    await this.pins.put(promoted)
+    return promoted
+  }
+
+  private async fetchLocked (cid: CID, key: string, kind: Pin['kind'], extra: { for?: string, sources?: string[], manifest?: Manifest }, signal: AbortSignal | undefined, controller: AbortController): Promise<Pin> {
+    const existing = await this.pins.get(cid)
+    if (existing?.state === 'complete') {
+      return kind === 'local' ? this.promote(existing) : existing
+    }
+    const combined = AbortSignal.any([controller.signal, this.controller.signal, ...(signal != null ? [signal] : [])])
+    // the manifest is fetched and checked before any pin is written
+    const resolved = await this.components.retrieval.resolveManifest(cid, { signal: combined })
+    const pin: Pin = {
+      cid: key,
+      kind: existing?.kind === 'local' ? 'local' : kind,
+      state: 'fetching',
+      size: resolved.manifest.size,
+      pinnedAt: existing?.pinnedAt ?? Date.now(),
+      ...(extra.for != null && kind === 'replica' ? { for: extra.for } : {}),
+      ...(extra.sources != null ? { sources: extra.sources } : {})
+    }
+    await this.pins.put(pin)
+    try {
+      for await (const bytes of this.components.retrieval.content(resolved, { signal: combined, store: true })) {
+        void bytes
+      }
+      await this.components.storage.put(cid, resolved.bytes)
+    } catch (err) {
+      // a failed fetch leaves no pin behind (a crash leaves it `fetching`, resumed at start)
+      if (!this.controller.signal.aborted) {
+        await this.pins.delete(cid)
+      }
+      throw err
+    }
+    if ((await this.pins.get(cid)) == null) {
+      throw new AbortError('the pin was removed while its content was fetched')
+    }
+    const done: Pin = { ...pin, state: 'complete' }
+    await this.pins.put(done)
+    this.components.announceContent(cid)
+    return done
   }
 
   /**
    * The accepting side of a ReplicationInstruction: checks the policy and
-   * the quota against the content's size (fetching only its manifest), then
-   * answers OK and fetches the content in the background.
+   * the quota against the content's size (fetching only its manifest; the
+   * bytes are reserved at once, so concurrent instructions cannot overshoot
+   * the quota), then answers OK and fetches the content in the background,
+   * at most `maxReplicaFetches` at a time.
    */
   async handleInstruction (cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }> {
+    if (this.controller.signal.aborted) {
+      return { status: Status.BUSY, error: 'this node is stopping' }
+    }
+    const key = cidToString(cid)
     const existing = await this.pins.get(cid)
-    if (existing?.state === 'complete' || this.fetching.has(cidToString(cid))) {
+    if (existing?.state === 'complete' || this.fetching.has(key) || this.reserved.has(key)) {
       return { status: Status.OK }
     }
     if (this.init.accept === 'none' || (Array.isArray(this.init.accept) && !this.init.accept.includes(from.toString()))) {
       return { status: Status.REJECTED, error: refusal(this.init.accept, from, 0, { total: 0, fromPeer: 0 }, this.init) }
     }
-    let manifest: Manifest
+    if (this.reserved.size >= this.init.maxReplicaFetches) {
+      return { status: Status.BUSY, error: `this node is already fetching ${this.reserved.size} replicas; ask again later` }
+    }
+    let resolved
     try {
-      manifest = (await this.components.retrieval.resolveManifest(cid, { signal })).manifest
+      resolved = await this.components.retrieval.resolveManifest(cid, { signal })
     } catch (err) {
       return { status: Status.NOT_FOUND, error: `could not fetch the manifest: ${(err as Error).message}` }
+    } finally {
+      resolved?.feed?.stop()
     }
-    const usage = await this.replicaUsage(from)
-    const reason = refusal(this.init.accept, from, manifest.size, usage, this.init)
-    if (reason != null) {
-      return { status: Status.REJECTED, error: reason }
+    const manifest = resolved.manifest
+    // check and reserve as one step, so concurrent instructions see each other's reservations
+    const verdict = await this.admissions.run(async () => {
+      const usage = await this.replicaUsage(from)
+      const reason = refusal(this.init.accept, from, manifest.size, usage, this.init)
+      if (reason != null) {
+        return { status: Status.REJECTED, error: reason }
+      }
+      if (this.reserved.size >= this.init.maxReplicaFetches || this.reserved.has(key)) {
+        return { status: Status.BUSY, error: 'this node is already fetching replicas; ask again later' }
+      }
+      this.reserved.set(key, { bytes: manifest.size, for: from.toString() })
+      return undefined
+    })
+    if (verdict != null) {
+      return verdict
     }
     const sourceIds = sources.flatMap(bytes => { try { return [peerIdFromMultihash(Digest.decode(bytes)).toString()] } catch { return [] } })
     this.fetchAndPin(cid, 'replica', { for: from.toString(), sources: sourceIds, manifest }).catch(() => {})
     return { status: Status.OK }
   }
 
+  private release (key: string): void {
+    this.reserved.delete(key)
+  }
+
+  /** Bytes of replicas held or being fetched, in all and for `from`; reservations of fetches not yet pinned count too. */
   private async replicaUsage (from: PeerId): Promise<{ total: number, fromPeer: number }> {
     const usage = { total: 0, fromPeer: 0 }
+    for (const [key, reservation] of this.reserved) {
+      if ((await this.pins.get(parseCid(key))) != null) {
+        continue // counted below from its pin
+      }
+      usage.total += reservation.bytes
+      if (reservation.for === from.toString()) {
+        usage.fromPeer += reservation.bytes
+      }
+    }
     for await (const pin of this.pins.list()) {
       if (pin.kind === 'replica') {
         usage.total += pin.size
@@ -300,6 +379,17 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
 
   private emit (status: ReplicationStatus): void {
     this.dispatchEvent(new CustomProgressEvent('replication:status', { ...status, live: [...status.live] }))
+  }
+}
+
+/** Runs tasks one after another. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve()
+
+  async run<T> (task: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(task, task)
+    this.tail = next.catch(() => {})
+    return next
   }
 }
 

@@ -61,6 +61,8 @@ export interface ResolvedManifest {
   providers: PeerId[]
   /** Holders found later by the search that is still running. */
   feed?: ProviderFeed
+  /** The verified manifest block. */
+  bytes: Uint8Array
 }
 
 /** What the retrieval engine does. */

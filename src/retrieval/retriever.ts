@@ -107,13 +107,19 @@ export class Retriever implements RetrievalService {
     options.onProgress?.(new CustomProgressEvent('dds:retrieve:manifest', {
       cid, size: manifest.size, chunks: chunkCount(manifest.size), from
     }))
-    return { cid, manifest, providers: feed.peers, feed }
+    return { cid, manifest, providers: feed.peers, feed, bytes }
   }
 
   async * content (resolved: ResolvedManifest, options: RetrieveOptions = {}): AsyncGenerator<Uint8Array> {
     const { manifest } = resolved
-    const range = byteRange(manifest.size, options.offset, options.length)
     const feed = resolved.feed ?? new ProviderFeed()
+    let range: ReturnType<typeof byteRange>
+    try {
+      range = byteRange(manifest.size, options.offset, options.length)
+    } catch (err) {
+      feed.stop()
+      throw err
+    }
     if (range.length === 0) {
       feed.stop()
       if (range.whole) {
@@ -133,12 +139,12 @@ export class Retriever implements RetrievalService {
     const writer = options.store === true ? new BlockWriter(this.components.storage, options.signal) : undefined
     try {
       for await (const { index, cid, bytes, from } of session.deliver()) {
-        if (writer != null && from !== 'local') {
-          await writer.add(cid, bytes)
-        }
         const span = chunkSpan(manifest.size, index)
         if (bytes.byteLength !== span.length) {
           throw new IntegrityError(`chunk ${index} of ${cidToString(resolved.cid)} has ${bytes.byteLength} bytes where the manifest's size implies ${span.length}`)
+        }
+        if (writer != null && from !== 'local') {
+          await writer.add(cid, bytes)
         }
         if (hasher != null) {
           hasher.update(bytes)

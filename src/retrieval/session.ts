@@ -1,7 +1,10 @@
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { blockMatchesCid, cidToString } from '../cid.js'
-import { IntegrityError, NotFoundError, ProtocolError, abortReason, AbortError } from '../errors.js'
+import { IntegrityError, NotFoundError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
+
+/** Timeouts of one peer for one chunk before the chunk is asked of others only. */
+const MAX_TIMEOUTS_PER_PEER = 2
 import { PeerState, type PeerWindowLimits } from './peer-state.js'
 import type { RetrievalComponents } from './index.js'
 
@@ -45,6 +48,8 @@ interface Slot {
   integrity: boolean
   /** True once the DHT has been searched for this chunk's holders. */
   searched: boolean
+  /** Timeouts per peer for this chunk. */
+  timeouts: Map<string, number>
   reasons: string[]
   bytes?: Uint8Array
   from?: string
@@ -106,7 +111,8 @@ export class RetrievalSession {
   /** Adds a peer that may hold the content. Returns false if it is known, banned or over the limit. */
   addPeer (peer: PeerId): boolean {
     const key = peer.toString()
-    if (this.known.has(key) || this.components.network.isBanned(peer) || this.peers.size >= this.limits.maxPeers) {
+    const active = [...this.peers.values()].filter(p => !p.dropped).length
+    if (this.known.has(key) || this.components.network.isBanned(peer) || active >= this.limits.maxPeers) {
       return false
     }
     this.known.add(key)
@@ -219,7 +225,7 @@ export class RetrievalSession {
   }
 
   private open (index: number): void {
-    const slot: Slot = { index, state: 'preparing', attempts: new Map(), tried: new Set(), integrity: false, searched: false, reasons: [] }
+    const slot: Slot = { index, state: 'preparing', attempts: new Map(), tried: new Set(), integrity: false, searched: false, timeouts: new Map(), reasons: [] }
     this.slots.set(index, slot)
     this.prepare(slot).catch(err => { this.fail(slot, err as Error) })
   }
@@ -276,7 +282,12 @@ export class RetrievalSession {
     if (!cancelled) {
       this.onPeerFailed?.(peer.key, slot.cid!, err)
       peer.failed()
-      slot.tried.add(peer.key)
+      // a timeout may be passing load: the peer gets a second try at this chunk
+      const timeouts = (slot.timeouts.get(peer.key) ?? 0) + (err instanceof TimeoutError ? 1 : 0)
+      slot.timeouts.set(peer.key, timeouts)
+      if (!(err instanceof TimeoutError) || timeouts >= MAX_TIMEOUTS_PER_PEER) {
+        slot.tried.add(peer.key)
+      }
       slot.reasons.push(`${peer.key}: ${err.name}`)
       if (err instanceof IntegrityError) {
         slot.integrity = true
@@ -348,7 +359,7 @@ export class RetrievalSession {
     if (this.searching || this.signal.aborted) {
       return
     }
-    const slot = [...this.parked].map(i => this.slots.get(i)).find(s => s != null && !s.searched)
+    const slot = [...this.parked].sort((a, b) => a - b).map(i => this.slots.get(i)).find(s => s != null && !s.searched)
     if (slot == null) {
       return
     }
