@@ -483,7 +483,9 @@ export class Dds {
    * SHA-256 and size are checked before the last chunk is yielded. Local
    * blocks are read from the store; missing ones are fetched from peers found
    * on the DHT (or, when it names none that has them, from connected peers).
-   * Fetched blocks are not stored.
+   * Fetched blocks are not stored unless `store: true` is passed (they are
+   * then kept unpinned, for the next `gc()` to remove; use `pin()` to keep
+   * content).
    *
    * @throws {InvalidInputError} at once, when `cid` is not a valid DDS CID
    * @throws {NotFoundError} when no reachable peer holds the content (after `retrieval.providerTimeoutMs`)

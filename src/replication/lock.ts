@@ -1,15 +1,17 @@
 /**
  * A shared/exclusive lock: writers of new blocks (publish, pin and replica
  * fetches) hold it shared; garbage collection holds it exclusive, so it never
- * sweeps blocks whose pin is not written yet.
+ * sweeps blocks whose pin is not written yet. Once a collection is waiting,
+ * new writers wait behind it, so a steady stream of writes cannot starve it.
  */
 export class GcLock {
   private shared = 0
   private exclusive = false
+  private exclusiveWaiting = 0
   private waiters: Array<() => void> = []
 
   async withShared<T> (fn: () => Promise<T>): Promise<T> {
-    while (this.exclusive) {
+    while (this.exclusive || this.exclusiveWaiting > 0) {
       await this.wait()
     }
     this.shared++
@@ -22,8 +24,13 @@ export class GcLock {
   }
 
   async withExclusive<T> (fn: () => Promise<T>): Promise<T> {
-    while (this.exclusive || this.shared > 0) {
-      await this.wait()
+    this.exclusiveWaiting++
+    try {
+      while (this.exclusive || this.shared > 0) {
+        await this.wait()
+      }
+    } finally {
+      this.exclusiveWaiting--
     }
     this.exclusive = true
     try {

@@ -281,11 +281,27 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     status.live = live
     status.lastCheck = Date.now()
     status.lowChecks = live.length < this.init.factor ? status.lowChecks + 1 : 0
-    if (live.length < this.init.factor && (immediate || status.lowChecks >= this.init.repairAfterChecks)) {
+    if (live.length < this.init.factor && (immediate || status.lowChecks >= this.init.repairAfterChecks) && await this.leads(cid, live, immediate || status.lowChecks > this.init.repairAfterChecks)) {
       await this.repair(cid, status)
     }
     this.emit(status)
     return this.status(cid)!
+  }
+
+  /**
+   * Every holder checks what it holds, so copies are healed after the
+   * publisher is gone too; to keep several holders from repairing the same
+   * loss at once, a replica holder repairs only when it has the lowest peer
+   * id among the live holders, and one check later than a local pin would
+   * (`late`), so a publisher still online repairs first.
+   */
+  private async leads (cid: CID, live: string[], late: boolean): Promise<boolean> {
+    const pin = await this.pins.get(cid)
+    if (pin?.kind !== 'replica') {
+      return true
+    }
+    const self = this.components.peerId.toString()
+    return late && live.every(id => id >= self)
   }
 
   private async liveHolders (cid: CID, known: Array<string | PeerId>): Promise<string[]> {
@@ -368,7 +384,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     this.checking = true
     try {
       for await (const pin of this.pins.list()) {
-        if (pin.kind === 'local' && pin.state === 'complete') {
+        if (pin.state === 'complete') {
           await this.ensureReplication(pin.manifest, [], false).catch(() => {})
         }
       }

@@ -126,4 +126,22 @@ describe('replication', () => {
     await expect(a!.replication.instructReplicate(none.libp2p.peerId, parseCid(cid), [a!.libp2p.peerId]))
       .rejects.toThrowError(expect.objectContaining({ name: 'RejectedError' }))
   })
+
+  it('heals the count after the publisher is gone: the replica holders repair', async () => {
+    const all = await network(6)
+    const publisher = all[2]!
+    const content = pseudoRandomBytes(2 * 262144 + 5, 66)
+    const cid = await publisher.publish(content)
+    await waitFor(async () => (await holders(all, cid)).length >= 3, 30_000, '3 holders after publish')
+    await publisher.stop()
+    nodes.splice(nodes.indexOf(publisher), 1)
+    const remaining = (await holders(all, cid))
+    expect(remaining).toHaveLength(2)
+    // one replica holder goes too: one copy left, and nobody who published it
+    await remaining[0]!.stop()
+    nodes.splice(nodes.indexOf(remaining[0]!), 1)
+    await waitFor(async () => (await holders(all, cid)).length >= 3, 60_000, 'the replica holders to restore the factor')
+    const reader = nodes.find(n => !remaining.includes(n))!
+    expect(sha256Hex(await reader.retrieveBytes(cid))).toBe(sha256Hex(content))
+  })
 })
