@@ -240,16 +240,17 @@ export class Dds {
         }
       })({ libp2p: node, storage })
       await network.start()
+      const addPeerAddresses = async (peer: PeerId, multiaddrs: Multiaddr[]): Promise<void> => {
+        if (multiaddrs.length > 0) {
+          await node.peerStore.merge(peer, { multiaddrs })
+        }
+      }
       const retrieval = retrievalService(init.retrieval)({
         network,
         discovery,
         storage,
         connectedPeers: () => node.getPeers(),
-        addPeerAddresses: async (peer, multiaddrs) => {
-          if (multiaddrs.length > 0) {
-            await node.peerStore.merge(peer, { multiaddrs })
-          }
-        }
+        addPeerAddresses
       })
       const created: { dds?: Dds } = {}
       replication = replicationManager(init.replication)({
@@ -263,11 +264,7 @@ export class Dds {
         peers: () => node.getPeers(),
         peerFromString: (id) => { try { return peerIdFromString(id) } catch { return undefined } },
         announceContent: (cid) => { created.dds?.announceHeld(cid) },
-        addPeerAddresses: async (peer, multiaddrs) => {
-          if (multiaddrs.length > 0) {
-            await node.peerStore.merge(peer, { multiaddrs })
-          }
-        }
+        addPeerAddresses
       })
       dds = new Dds({
         libp2p: node, storage, network, discovery, retrieval, announcer: queue, announce,
