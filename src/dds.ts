@@ -414,7 +414,11 @@ export class Dds {
     return (await this.pins()).filter(pin => pin.kind === 'replica')
   }
 
-  /** Stops holding a replica for others (its blocks go at the next `gc()`). Returns false if it was not a replica. */
+  /**
+   * Stops holding a replica for others: its pin and manifest go at once (this
+   * node stops serving it), its other blocks at the next `gc()`. Returns false
+   * if it was not a replica.
+   */
   async dropReplica (cid: CIDLike): Promise<boolean> {
     this.assertRunning()
     const parsed = parseCid(cid)
@@ -422,8 +426,7 @@ export class Dds {
     if (pin?.kind !== 'replica') {
       return false
     }
-    this.replication.cancelFetch(parsed)
-    await this.replication.pins.delete(parsed)
+    await this.replication.dropReplica(parsed)
     return true
   }
 

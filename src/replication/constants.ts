@@ -27,3 +27,6 @@ export const DEFAULT_STORED_GRACE_MS = 10 * 60 * 1000
 
 /** Replica fetches running at once. */
 export const DEFAULT_MAX_REPLICA_FETCHES = 4
+
+/** Live holders above the factor tolerated before replica holders drop copies (the band's width). */
+export const DEFAULT_COPIES_ABOVE_FACTOR = 2

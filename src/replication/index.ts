@@ -54,6 +54,8 @@ export interface ReplicationStatus {
   repairing: boolean
   /** Copies requested from other peers so far. */
   copiesRequested: number
+  /** Times this node dropped its own replica because there were more than `maxCopies`. */
+  copiesDropped: number
   /** Consecutive checks that found fewer live holders than the factor. */
   lowChecks: number
   /** The last failure while requesting a copy. */
@@ -66,6 +68,12 @@ export interface ReplicationInit {
   factor?: number
   /** How often pinned content is rechecked, in ms. @default 300000 */
   checkIntervalMs?: number
+  /**
+   * Upper bound of the band: with more live holders than this, a replica
+   * holder drops its copy (one per check). Between `factor` and this nothing
+   * happens. @default factor + 2
+   */
+  maxCopies?: number
   /** Low checks in a row before repair (after a publish or pin, repair is immediate). @default 2 */
   repairAfterChecks?: number
   /** Deadline of one liveness probe, in ms. @default 5000 */
@@ -117,6 +125,8 @@ export interface ReplicationManager extends Startable, EventTarget {
   handleInstruction(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
   /** Stops a running fetch of `cid` (its pin is being removed). */
   cancelFetch(cid: CID): void
+  /** Stops holding a replica: its pin and manifest block go at once, the rest at the next gc. */
+  dropReplica(cid: CID): Promise<void>
   /** Spares a block a peer just stored from gc until its manifest pins it. */
   noteStored(cid: CID): void
   /** Removes every block no pin references. */
@@ -136,6 +146,7 @@ export function resolveReplicationInit (init: ReplicationInit = {}): ResolvedRep
   const int = (name: string, v: number | undefined, d: number): number => check(name, v ?? d, Number.isSafeInteger(v ?? d) && (v ?? d) >= 1)
   return {
     factor: int('factor', init.factor, c.DEFAULT_REPLICATION_FACTOR),
+    maxCopies: check('maxCopies', init.maxCopies ?? (init.factor ?? c.DEFAULT_REPLICATION_FACTOR) + c.DEFAULT_COPIES_ABOVE_FACTOR, (init.maxCopies ?? (init.factor ?? c.DEFAULT_REPLICATION_FACTOR) + c.DEFAULT_COPIES_ABOVE_FACTOR) >= (init.factor ?? c.DEFAULT_REPLICATION_FACTOR)),
     checkIntervalMs: int('checkIntervalMs', init.checkIntervalMs, c.DEFAULT_CHECK_INTERVAL_MS),
     repairAfterChecks: int('repairAfterChecks', init.repairAfterChecks, c.DEFAULT_REPAIR_AFTER_CHECKS),
     probeTimeoutMs: int('probeTimeoutMs', init.probeTimeoutMs, c.DEFAULT_PROBE_TIMEOUT_MS),

@@ -118,6 +118,17 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     }
   }
 
+  /**
+   * Stops holding a replica: removes its pin and its manifest block at once
+   * (so this node no longer answers probes for it and is no longer counted
+   * as a holder); the other blocks go at the next gc.
+   */
+  async dropReplica (cid: CID): Promise<void> {
+    this.cancelFetch(cid)
+    await this.pins.delete(cid)
+    await this.components.storage.delete(cid)
+  }
+
   /** Stops a running fetch of `cid` (its pin is being removed). */
   cancelFetch (cid: CID): void {
     this.fetching.get(cidToString(cid))?.controller.abort(new AbortError('the pin was removed'))
@@ -275,7 +286,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   }
 
   private async check (cid: CID, key: string, knownProviders: PeerId[], immediate: boolean): Promise<ReplicationStatus> {
-    const status = this.statuses.get(key) ?? { cid: key, target: this.init.factor, live: [], lastCheck: 0, repairing: false, copiesRequested: 0, lowChecks: 0 }
+    const status = this.statuses.get(key) ?? { cid: key, target: this.init.factor, live: [], lastCheck: 0, repairing: false, copiesRequested: 0, copiesDropped: 0, lowChecks: 0 }
     this.statuses.set(key, status)
     const live = await this.liveHolders(cid, [...knownProviders, ...status.live])
     status.live = live
@@ -283,6 +294,9 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     status.lowChecks = live.length < this.init.factor ? status.lowChecks + 1 : 0
     if (live.length < this.init.factor && (immediate || status.lowChecks >= this.init.repairAfterChecks) && await this.leads(cid, live, immediate || status.lowChecks > this.init.repairAfterChecks)) {
       await this.repair(cid, status)
+    }
+    if (live.length > this.init.maxCopies && await this.trims(cid, live)) {
+      await this.dropOwnReplica(cid, status)
     }
     this.emit(status)
     return this.status(cid)!
@@ -302,6 +316,25 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     }
     const self = this.components.peerId.toString()
     return late && live.every(id => id >= self)
+  }
+
+  /**
+   * Above the band's upper bound (`maxCopies`) one copy goes per check: the
+   * replica holder with the highest peer id among the live holders drops its
+   * own replica. Local pins are never dropped, and nothing changes between
+   * the factor and the upper bound, so a peer that comes back after a repair
+   * does not set off a wave of drops either.
+   */
+  private async trims (cid: CID, live: string[]): Promise<boolean> {
+    const pin = await this.pins.get(cid)
+    const self = this.components.peerId.toString()
+    return pin?.kind === 'replica' && live.every(id => id <= self)
+  }
+
+  private async dropOwnReplica (cid: CID, status: ReplicationStatus): Promise<void> {
+    await this.dropReplica(cid)
+    status.live = status.live.filter(id => id !== this.components.peerId.toString())
+    status.copiesDropped++
   }
 
   private async liveHolders (cid: CID, known: Array<string | PeerId>): Promise<string[]> {

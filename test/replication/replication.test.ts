@@ -144,4 +144,21 @@ describe('replication', () => {
     const reader = nodes.find(n => !remaining.includes(n))!
     expect(sha256Hex(await reader.retrieveBytes(cid))).toBe(sha256Hex(content))
   })
+
+  it('drops copies above the upper bound of the band, one per check, down to it', async () => {
+    const all = await network(4, { replication: { ...FAST.replication, factor: 2, maxCopies: 2 } })
+    const publisher = all[0]!
+    const cid = await publisher.publish(pseudoRandomBytes(262144 + 1, 67))
+    const { parseCid } = await import('../../src/cid.js')
+    // more copies than the band allows, made by hand
+    for (const n of all.slice(1)) {
+      await publisher.replication.instructReplicate(n.libp2p.peerId, parseCid(cid), [publisher.libp2p.peerId]).catch(() => {})
+    }
+    await waitFor(async () => (await holders(all, cid)).length === 4, 20_000, '4 holders')
+    await waitFor(async () => (await holders(all, cid)).length === 2, 30_000, 'the copies above the band to be dropped')
+    // the publisher's own pin is never dropped
+    expect(await holders(all, cid)).toContain(publisher)
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    expect(await holders(all, cid)).toHaveLength(2)
+  })
 })
