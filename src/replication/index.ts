@@ -69,9 +69,9 @@ export interface ReplicationInit {
   /** How often pinned content is rechecked, in ms. @default 300000 */
   checkIntervalMs?: number
   /**
-   * Upper bound of the band: with more live holders than this, a replica
-   * holder drops its copy (one per check). Between `factor` and this nothing
-   * happens. @default factor + 2
+   * Upper bound of the band: with more live holders than this, the replica
+   * holders beyond the `maxCopies` lowest peer ids drop their copies (local
+   * pins never do). Between `factor` and this nothing happens. @default factor + 2
    */
   maxCopies?: number
   /** Low checks in a row before repair (after a publish or pin, repair is immediate). @default 2 */

@@ -168,8 +168,11 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
       }
       await this.components.storage.put(cid, resolved.bytes)
     } catch (err) {
-      // a failed fetch leaves no pin behind (a crash leaves it `fetching`, resumed at start)
-      if (!this.controller.signal.aborted) {
+      // A new fetch that fails leaves no pin behind. A resumed one (its pin
+      // was already `fetching` when this call began, e.g. after a crash) keeps
+      // its pin and its blocks for the next start: a node that comes back up
+      // while its sources are unreachable does not throw away the progress.
+      if (!this.controller.signal.aborted && existing?.state !== 'fetching') {
         await this.pins.delete(cid)
       }
       throw err
@@ -319,16 +322,17 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   }
 
   /**
-   * Above the band's upper bound (`maxCopies`) one copy goes per check: the
-   * replica holder with the highest peer id among the live holders drops its
-   * own replica. Local pins are never dropped, and nothing changes between
-   * the factor and the upper bound, so a peer that comes back after a repair
-   * does not set off a wave of drops either.
+   * Above the band's upper bound (`maxCopies`) the live holders with the
+   * `maxCopies` lowest peer ids keep their copies and every replica holder
+   * above them drops its own (each decides alone, from the same live list).
+   * Local pins are never dropped, so a local owner above the cut stays as
+   * one extra copy. Nothing changes between the factor and the upper bound,
+   * so a peer that comes back after a repair sets off no wave of drops.
    */
   private async trims (cid: CID, live: string[]): Promise<boolean> {
     const pin = await this.pins.get(cid)
     const self = this.components.peerId.toString()
-    return pin?.kind === 'replica' && live.every(id => id <= self)
+    return pin?.kind === 'replica' && live.filter(id => id < self).length >= this.init.maxCopies
   }
 
   private async dropOwnReplica (cid: CID, status: ReplicationStatus): Promise<void> {
