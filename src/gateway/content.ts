@@ -33,6 +33,12 @@ export function requestedSpan (size: number, header: string | undefined): Span {
   if (header == null) {
     return whole
   }
+  // RFC 9110 14.1.2: a suffix longer than the content selects all of it
+  // (range-parser reports it as unsatisfiable)
+  const suffix = /^bytes=\s*-\s*(\d+)\s*$/.exec(header)
+  if (suffix != null && size > 0 && Number(suffix[1]) >= size) {
+    return { offset: 0, length: size, partial: true }
+  }
   const ranges = rangeParser(size, header)
   if (ranges === -2) {
     throw new InvalidInputError(`malformed Range header "${header.slice(0, 100)}"; use bytes=<first>-<last>, bytes=<first>- or bytes=-<suffix length>`)
