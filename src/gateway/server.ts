@@ -7,8 +7,8 @@ import { contentRoute } from './content.js'
 import { sendError } from './errors.js'
 import { ownOrigins } from './guard.js'
 import { createMetrics } from './metrics.js'
-import { PAGE_CSP, renderPage } from './page.js'
-import type { GatewayNode, PeerCatalog } from './types.js'
+import { PAGE_CSP, renderPage, type PageContent } from './page.js'
+import type { GatewayNode } from './types.js'
 
 /** Options the server is built with, every default resolved. */
 export interface ServerInit {
@@ -117,11 +117,10 @@ export class GatewayServer {
     await this.app.close()
   }
 
-  private async pageContent (): Promise<{ peer: string, local: Awaited<ReturnType<GatewayNode['catalog']>>, peers: PeerCatalog[] }> {
-    const signal = AbortSignal.timeout(DEFAULT_PAGE_BROWSE_TIMEOUT_MS)
+  private async pageContent (): Promise<PageContent> {
     const [local, peers] = await Promise.all([
       this.node.catalog(undefined, { limit: PAGE_CATALOG_LIMIT }),
-      this.node.browse({ limit: PAGE_CATALOG_LIMIT, signal }).catch((err: Error): PeerCatalog[] => [{ peer: 'connected peers', entries: [], error: err }])
+      this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS })
     ])
     return { peer: this.node.peerId, local, peers }
   }

@@ -166,12 +166,13 @@ describe('the write-API guard', () => {
   })
 
   it('refuses a write carrying a foreign Origin, even from loopback with the token', async () => {
-    for (const headers of [
+    const refused: Array<Record<string, string>> = [
       { Origin: 'http://evil.example' },
       { Origin: 'null' },
       { Origin: `http://127.0.0.1:${gateway.port + 1}` },
       { Origin: 'http://evil.example', Authorization: 'Bearer secret-token' }
-    ]) {
+    ]
+    for (const headers of refused) {
       const res = await http(`${gateway.url}/api/v1/publish`, { method: 'POST', headers, body: new Uint8Array([1]) })
       expect(res.status, JSON.stringify(headers)).toBe(403)
       expect(json(res).error.code).toBe('ForbiddenError')
