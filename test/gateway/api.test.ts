@@ -102,6 +102,20 @@ describe('the /api/v1 routes', () => {
     expect(fromA.entries.map((e: any) => e.cid)).toContain(cid)
   })
 
+  it('answers 409 for a peer whose policy refuses its catalog, and lists the refusal under ?all=1', async () => {
+    const closed = await cluster.node({ bootstrap: b.getMultiaddrs(), network: { catalogPolicy: 'none' } })
+    const res = await http(`${remote.url}/api/v1/catalog?peer=${closed.peerId}`)
+    expect(res.status).toBe(409)
+    expect(json(res).error.code).toBe('RejectedError')
+    const all = json(await http(`${remote.url}/api/v1/catalog?all=1`))
+    const refused = all.peers.find((p: any) => p.peer === closed.peerId)
+    expect(refused).toMatchObject({ entries: [], error: { code: 'RejectedError' } })
+    const badPeer = await http(`${remote.url}/api/v1/catalog?peer=not-a-peer`)
+    expect(badPeer.status).toBe(400)
+    const badLimit = await http(`${remote.url}/api/v1/catalog?limit=0`)
+    expect(badLimit.status).toBe(400)
+  })
+
   it('pins, lists pins, unpins and collects garbage', async () => {
     const data = content(CHUNK_SIZE + 5, 14)
     const cid = await a.publish(data)
