@@ -120,7 +120,7 @@ function peerOf (address: string): string | undefined {
  */
 export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
   const { node } = init
-  app.register(async (api) => {
+  void app.register(async (api) => {
     api.addHook('onRequest', async (request) => {
       if (request.method === 'POST') {
         checkWriteAccess(request, init.guard)

@@ -105,6 +105,7 @@ export class GatewayServer {
     try {
       await this.app.listen({ host: this.init.host, port: this.init.port })
     } catch (err) {
+      await this.app.close().catch(() => {})
       const code = (err as { code?: string }).code
       if (code === 'EADDRINUSE') {
         throw Object.assign(new Error(`the gateway cannot listen on ${this.init.host}:${this.init.port}: the port is in use (EADDRINUSE); choose another port or stop what uses it`, { cause: err }), { code })
