@@ -69,5 +69,5 @@ export function errorResponse (err: unknown): { status: number, body: ErrorBody 
 /** Sends an error as JSON with its status. */
 export async function sendError (reply: FastifyReply, err: unknown): Promise<FastifyReply> {
   const { status, body } = errorResponse(err)
-  return reply.code(status).type('application/json; charset=utf-8').send(body)
+  return reply.code(status).type('application/json; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send(body)
 }
