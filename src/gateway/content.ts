@@ -116,7 +116,8 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
         return reply.code(304).send()
       }
       const signal = clientSignal(reply)
-      const stat = await statWithin(node, cid, notFoundTimeoutMs, signal)
+      // the manifest alone: size, media type and name
+      const stat = await statWithin(node, cid, notFoundTimeoutMs, signal, false)
       reply.header('Accept-Ranges', 'bytes')
       reply.header('X-Content-Type-Options', 'nosniff')
       reply.header('Content-Security-Policy', 'sandbox')

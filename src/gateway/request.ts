@@ -25,12 +25,13 @@ export function normalizeCid (text: string): string {
 /**
  * `stat` bounded by the gateway's not-found wait: content nobody provides
  * within `timeoutMs` is a NotFoundError, not a TimeoutError, because to the
- * HTTP client it was not found.
+ * HTTP client it was not found. `checkLocal: false` skips reading every
+ * block's presence from the store when only the manifest is wanted.
  */
-export async function statWithin (node: GatewayNode, cid: string, timeoutMs: number, signal: AbortSignal): Promise<ContentStat> {
+export async function statWithin (node: GatewayNode, cid: string, timeoutMs: number, signal: AbortSignal, checkLocal = true): Promise<ContentStat> {
   const deadline = AbortSignal.timeout(timeoutMs)
   try {
-    return await node.stat(cid, { signal: AbortSignal.any([signal, deadline]) })
+    return await node.stat(cid, { signal: AbortSignal.any([signal, deadline]), checkLocal })
   } catch (err) {
     if (deadline.aborted && !signal.aborted) {
       throw new NotFoundError(`no peer provided ${cid} within ${timeoutMs} ms`, { cause: err })
