@@ -18,3 +18,10 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable'
 
 /** Where the HTTP API lives. */
 export const API_PREFIX = '/api/v1'
+
+/**
+ * Content descriptions (size, media type, name) the content route keeps, so
+ * that the many Range requests of one media element read the manifest once.
+ * A CID names the same manifest forever, so they never go stale.
+ */
+export const DESCRIPTION_CACHE_ENTRIES = 1024

@@ -2,10 +2,10 @@ import { Readable } from 'node:stream'
 import rangeParser from 'range-parser'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidInputError } from '../errors.js'
-import { IMMUTABLE_CACHE_CONTROL } from './constants.js'
+import { DESCRIPTION_CACHE_ENTRIES, IMMUTABLE_CACHE_CONTROL } from './constants.js'
 import { RangeNotSatisfiableError } from './errors.js'
 import { clientSignal, flag, normalizeCid, statWithin, type QueryValue } from './request.js'
-import type { GatewayNode } from './types.js'
+import type { ContentStat, GatewayNode } from './types.js'
 
 /** What the content route needs. */
 export interface ContentRouteInit {
@@ -96,6 +96,36 @@ async function startStream (source: AsyncIterable<Uint8Array>): Promise<Readable
   return Readable.from(rest(), { objectMode: false })
 }
 
+/** What the content route serves of a manifest. */
+type Description = Pick<ContentStat, 'size' | 'name' | 'mediaType'>
+
+/** The most recently used descriptions, at most `capacity` of them. */
+class DescriptionCache {
+  private readonly entries = new Map<string, Description>()
+  private readonly capacity: number
+
+  constructor (capacity: number) {
+    this.capacity = capacity
+  }
+
+  get (cid: string): Description | undefined {
+    const found = this.entries.get(cid)
+    if (found != null) {
+      this.entries.delete(cid)
+      this.entries.set(cid, found)
+    }
+    return found
+  }
+
+  set (cid: string, description: Description): void {
+    this.entries.delete(cid)
+    this.entries.set(cid, description)
+    if (this.entries.size > this.capacity) {
+      this.entries.delete(this.entries.keys().next().value!)
+    }
+  }
+}
+
 /**
  * `GET|HEAD /dds/<cid>`: the content, verified as it streams, with one byte
  * range per request (`Range: bytes=...`) fetching only the chunks that cover
@@ -103,6 +133,17 @@ async function startStream (source: AsyncIterable<Uint8Array>): Promise<Readable
  */
 export function contentRoute (app: FastifyInstance, init: ContentRouteInit): void {
   const { node, notFoundTimeoutMs } = init
+  const descriptions = new DescriptionCache(DESCRIPTION_CACHE_ENTRIES)
+  const describe = async (cid: string, signal: AbortSignal): Promise<Description> => {
+    let found = descriptions.get(cid)
+    if (found == null) {
+      // the manifest alone: no per-block presence check
+      const stat = await statWithin(node, cid, notFoundTimeoutMs, signal, false)
+      found = { size: stat.size, name: stat.name, mediaType: stat.mediaType }
+      descriptions.set(cid, found)
+    }
+    return found
+  }
   app.route<{ Params: { cid: string }, Querystring: Record<string, QueryValue> }>({
     method: ['GET', 'HEAD'],
     url: '/dds/:cid',
@@ -116,8 +157,7 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
         return reply.code(304).send()
       }
       const signal = clientSignal(reply)
-      // the manifest alone: size, media type and name
-      const stat = await statWithin(node, cid, notFoundTimeoutMs, signal, false)
+      const stat = await describe(cid, signal)
       reply.header('Accept-Ranges', 'bytes')
       reply.header('X-Content-Type-Options', 'nosniff')
       reply.header('Content-Security-Policy', 'sandbox')

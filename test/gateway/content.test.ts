@@ -200,6 +200,17 @@ describe('GET /dds/<cid> through a second node', () => {
     expect(equalBytes(res.body, data.subarray(2 * CHUNK_SIZE - 3, 2 * CHUNK_SIZE + 3))).toBe(true)
     expect(b.stats().chunksFetched - before).toBe(2)
   })
+
+  it('once the only holder is gone, answers HEAD from what it kept of the manifest and GET with a 404', async () => {
+    await cluster.stopNode(a)
+    const head = await http(`${gateway.url}/dds/${cid}`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers['content-length']).toBe(String(SIZE))
+    // nothing of the body can be fetched: an error status, not a truncated 200
+    const get = await http(`${gateway.url}/dds/${cid}`, { headers: { Range: 'bytes=0-99' } })
+    expect(get.status).toBe(404)
+    expect(json(get).error.code).toBe('NotFoundError')
+  })
 })
 
 describe('a client that hangs up mid-download', () => {
