@@ -66,8 +66,25 @@ export function errorResponse (err: unknown): { status: number, body: ErrorBody 
   return { status: 500, body: { error: { code, message: error.message } } }
 }
 
-/** Sends an error as JSON with its status. */
+/** Headers a content response may have set before it failed, which describe content, not the error. */
+const CONTENT_HEADERS = ['etag', 'cache-control', 'content-disposition', 'content-length', 'accept-ranges', 'content-security-policy']
+
+/**
+ * Sends an error as JSON with its status, never cached (content that is not
+ * found now may be found later). A 416 keeps its `Content-Range`.
+ */
 export async function sendError (reply: FastifyReply, err: unknown): Promise<FastifyReply> {
   const { status, body } = errorResponse(err)
-  return reply.code(status).type('application/json; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send(body)
+  for (const header of CONTENT_HEADERS) {
+    reply.removeHeader(header)
+  }
+  if (status !== 416) {
+    reply.removeHeader('content-range')
+  }
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .header('X-Content-Type-Options', 'nosniff')
+    .send(body)
 }

@@ -91,6 +91,7 @@ describe('GET /dds/<cid> on the publishing node', () => {
     const res = await http(`${gateway.url}/dds/${cid}`, { headers: { Range: range } })
     expect(res.status).toBe(416)
     expect(res.headers['content-range']).toBe(`bytes */${SIZE}`)
+    expect(res.headers['cache-control']).toBe('no-store')
     expect(json(res).error.code).toBe('RangeNotSatisfiableError')
   })
 
@@ -141,6 +142,9 @@ describe('GET /dds/<cid> on the publishing node', () => {
     const res = await http(`${gateway.url}/dds/${unknown}`)
     expect(res.status).toBe(404)
     expect(json(res).error.code).toBe('NotFoundError')
+    // content missing now may be found later: the answer must not be cached
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(res.headers.etag).toBeUndefined()
   })
 
   it('answers empty content with no body', async () => {
