@@ -121,9 +121,15 @@ function peerOf (address: string): string | undefined {
 export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
   const { node } = init
   void app.register(async (api) => {
-    api.addHook('onRequest', async (request) => {
+    api.addHook('onRequest', async (request, reply) => {
       if (request.method === 'POST') {
-        checkWriteAccess(request, init.guard)
+        try {
+          checkWriteAccess(request, init.guard)
+        } catch (err) {
+          // the body (perhaps a large upload) is not read: end the connection after the answer
+          reply.header('Connection', 'close')
+          throw err
+        }
       }
     })
 
