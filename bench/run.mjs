@@ -23,6 +23,7 @@ import { publishPhase } from './phases/publish.mjs'
 import { retrievePhase } from './phases/retrieve.mjs'
 import { rssPhase } from './phases/rss.mjs'
 import { swarmPhase } from './phases/swarm.mjs'
+import { gatewayPhase } from './phases/gateway.mjs'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const LEVEL_BATCH = 16
@@ -94,6 +95,10 @@ async function main (options) {
   }
   if (options.phases.includes('swarm')) {
     await ctx.attempt('swarm', () => swarmPhase(ctx))
+  }
+  if (options.phases.includes('gateway')) {
+    await ctx.attempt('gateway', () => gatewayPhase(ctx))
+    await stopAll()
   }
 
   const figures = Object.fromEntries(Object.entries(samples).map(([key, list]) => [key, summarize(list)]))
