@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidInputError } from '../errors.js'
-import { API_PREFIX } from './constants.js'
+import { API_PREFIX, MAX_CATALOG_LIMIT } from './constants.js'
 import { PayloadTooLargeError } from './errors.js'
 import { checkWriteAccess, type WriteGuardInit } from './guard.js'
 import { clientSignal, every, flag, normalizeCid, single, statWithin, type QueryValue } from './request.js'
@@ -21,9 +21,13 @@ type Query = Record<string, QueryValue>
 type CidRequest = FastifyRequest<{ Params: { cid: string }, Querystring: Query }>
 type QueryRequest = FastifyRequest<{ Querystring: Query }>
 
-/** `meta=key=value` query parameters as a metadata record. */
+/**
+ * `meta=key=value` query parameters as a metadata record. The record has no
+ * prototype, so a key such as `__proto__` is an entry like any other (the
+ * core's validation decides about it) rather than lost to a setter.
+ */
 export function parseMetadata (values: string[]): Record<string, string> {
-  const metadata: Record<string, string> = {}
+  const metadata: Record<string, string> = Object.create(null)
   for (const value of values) {
     const eq = value.indexOf('=')
     if (eq <= 0) {
@@ -38,13 +42,13 @@ export function parseMetadata (values: string[]): Record<string, string> {
   return metadata
 }
 
-function positiveInt (name: string, value: QueryValue): number | undefined {
+function positiveInt (name: string, value: QueryValue, max: number): number | undefined {
   const text = single(value)
   if (text == null) {
     return undefined
   }
-  if (!/^\d{1,9}$/.test(text) || Number(text) === 0) {
-    throw new InvalidInputError(`${name} must be a positive integer, got "${text.slice(0, 20)}"`)
+  if (!/^\d{1,9}$/.test(text) || Number(text) === 0 || Number(text) > max) {
+    throw new InvalidInputError(`${name} must be an integer from 1 to ${max}, got "${text.slice(0, 20)}"`)
   }
   return Number(text)
 }
@@ -142,7 +146,7 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
 
     api.get('/catalog', async (request: QueryRequest, reply) => {
       const signal = clientSignal(reply)
-      const limit = positiveInt('limit', request.query.limit)
+      const limit = positiveInt('limit', request.query.limit, MAX_CATALOG_LIMIT)
       const options = { signal, ...(limit != null ? { limit } : {}) }
       if (flag(request.query.all)) {
         const [local, peers] = await Promise.all([node.catalog(undefined, options), node.browse(options)])

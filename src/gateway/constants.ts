@@ -16,6 +16,13 @@ export const PAGE_CATALOG_LIMIT = 500
 /** `Cache-Control` of content: a CID names the same bytes forever. */
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable'
 
+/**
+ * Largest `?limit=` of `GET /api/v1/catalog`, per catalog: what the core
+ * gathers when given no limit. Bounds what one request makes this node
+ * gather from peers and hold before answering.
+ */
+export const MAX_CATALOG_LIMIT = 10_000
+
 /** Where the HTTP API lives. */
 export const API_PREFIX = '/api/v1'
 

@@ -70,6 +70,17 @@ function encodeFilename (name: string): string {
 }
 
 /**
+ * The Content-Type of content: its media type when that is printable ASCII,
+ * else `application/octet-stream`. The core accepts any non-control text
+ * inside a quoted parameter, which Node refuses in a header (beyond Latin-1)
+ * or which a client would read in some other charset; a manifest from any
+ * peer must not make its content unservable.
+ */
+export function contentType (mediaType: string | undefined): string {
+  return mediaType != null && /^[\x20-\x7e]+$/.test(mediaType) ? mediaType : 'application/octet-stream'
+}
+
+/**
  * Pulls the first piece of the content before the response starts, so that a
  * failure to fetch it (nobody serves the chunks, a bad range) is answered
  * with an error status rather than a truncated body.
@@ -173,7 +184,7 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
         }
         throw err
       }
-      reply.type(stat.mediaType ?? 'application/octet-stream')
+      reply.type(contentType(stat.mediaType))
       if (span.partial) {
         reply.code(206)
         reply.header('Content-Range', `bytes ${span.offset}-${span.offset + span.length - 1}/${stat.size}`)

@@ -1,5 +1,7 @@
-import type { FastifyReply } from 'fastify'
-import { DdsError } from '../errors.js'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyReply } from 'fastify'
+import { DdsError, InvalidInputError } from '../errors.js'
 
 /** The write API refused a request: not from loopback and without the API token, or sent from another origin. */
 export class ForbiddenError extends DdsError {
@@ -87,4 +89,42 @@ export async function sendError (reply: FastifyReply, err: unknown): Promise<Fas
     .header('Cache-Control', 'no-store')
     .header('X-Content-Type-Options', 'nosniff')
     .send(body)
+}
+
+/**
+ * A URL the router refused before any route ran (bad percent-encoding, a
+ * path parameter longer than the router takes) as the InvalidInputError it
+ * is, so that it is answered like every other bad request.
+ */
+export function routerError (err: FastifyError): InvalidInputError {
+  const what = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? 'a path segment of the URL is longer than any CID'
+    : 'the URL path is not valid percent-encoding'
+  return new InvalidInputError(what, { cause: err })
+}
+
+/**
+ * Answers a request Node's HTTP parser refused (it never reaches a route)
+ * with the same JSON error body as every other error, then ends the
+ * connection. Nothing is written to a connection the client reset.
+ */
+export function answerClientError (err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) {
+    return
+  }
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'TimeoutError', 'the request was not received in time']
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'InvalidInputError', 'the request headers are too large']
+      : [400, 'InvalidInputError', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`]
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody)
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Cache-Control: no-store\r\n' +
+      'X-Content-Type-Options: nosniff\r\n' +
+      `Connection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
 }

@@ -4,10 +4,11 @@ import { NotFoundError } from '../errors.js'
 import { apiRoutes } from './api.js'
 import { DEFAULT_PAGE_BROWSE_TIMEOUT_MS, PAGE_CATALOG_LIMIT } from './constants.js'
 import { contentRoute } from './content.js'
-import { sendError } from './errors.js'
+import { answerClientError, routerError, sendError } from './errors.js'
 import { ownOrigins } from './guard.js'
 import { createMetrics } from './metrics.js'
 import { PAGE_CSP, renderPage, type PageContent } from './page.js'
+import { clientSignal } from './request.js'
 import type { GatewayNode } from './types.js'
 
 /** Options the server is built with, every default resolved. */
@@ -37,7 +38,16 @@ export class GatewayServer {
     this.init = init
     // the real port is known once listening; the origins are read per request
     const guard = { origins: new Set<string>(), apiToken: init.apiToken }
-    this.app = Fastify({ logger: false, forceCloseConnections: true })
+    this.app = Fastify({
+      logger: false,
+      // close() ends keep-alive and in-flight connections too (aborting what
+      // they started) rather than waiting for their clients to leave
+      forceCloseConnections: true,
+      // a URL the router refuses, and a request Node's parser refuses, get
+      // the same JSON error body as every other bad request
+      frameworkErrors: (err, _request, reply) => { void sendError(reply, routerError(err)) },
+      clientErrorHandler: answerClientError
+    })
     const app = this.app
     const metrics = createMetrics(node)
 
@@ -69,7 +79,7 @@ export class GatewayServer {
     })
 
     app.get('/', async (_request, reply) => {
-      const html = renderPage(await this.pageContent())
+      const html = renderPage(await this.pageContent(clientSignal(reply)))
       return reply
         .type('text/html; charset=utf-8')
         .header('Content-Security-Policy', PAGE_CSP)
@@ -118,10 +128,10 @@ export class GatewayServer {
     await this.app.close()
   }
 
-  private async pageContent (): Promise<PageContent> {
+  private async pageContent (signal: AbortSignal): Promise<PageContent> {
     const [local, peers] = await Promise.all([
-      this.node.catalog(undefined, { limit: PAGE_CATALOG_LIMIT }),
-      this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS })
+      this.node.catalog(undefined, { limit: PAGE_CATALOG_LIMIT, signal }),
+      this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS, signal })
     ])
     return { peer: this.node.peerId, local, peers }
   }

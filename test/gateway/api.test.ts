@@ -2,9 +2,11 @@
  * The /api/v1 routes, the write-API guard, /health, /metrics and the `/`
  * page, against real nodes over TCP on 127.0.0.1.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { cidForBlock, startGateway, type Dds, type Gateway } from '../../src/index.js'
-import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json } from './helpers.js'
+import { base32 } from 'multiformats/bases/base32'
+import { cidForBlock, parseCid, startGateway, type Dds, type Gateway } from '../../src/index.js'
+import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json, rawHttp, watchPublishes, type HttpResult } from './helpers.js'
 
 async function * slices (bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < bytes.byteLength; offset += size) {
@@ -68,6 +70,23 @@ describe('the /api/v1 routes', () => {
     const empty = await http(`${gateway.url}/api/v1/publish`, { method: 'POST' })
     expect(empty.status).toBe(200)
     expect(json(empty)).toMatchObject({ size: 0, chunks: 0 })
+  })
+
+  it('keeps metadata keys named like Object.prototype members (__proto__, constructor) as entries', async () => {
+    const meta = ['__proto__=x', 'constructor=c', 'title=T'].map(m => `meta=${encodeURIComponent(m)}`).join('&')
+    const res = await http(`${gateway.url}/api/v1/publish?${meta}`, { method: 'POST', body: content(100, 15) })
+    expect(res.status).toBe(200)
+    const { cid } = json(res)
+    const stored = (await a.stat(cid)).metadata
+    expect(Object.entries(stored)).toEqual([['__proto__', 'x'], ['constructor', 'c'], ['title', 'T']])
+    const stat = json(await http(`${gateway.url}/api/v1/stat/${cid}`))
+    expect(Object.hasOwn(stat.metadata, '__proto__')).toBe(true)
+    expect(Object.entries(stat.metadata)).toEqual([['__proto__', 'x'], ['constructor', 'c'], ['title', 'T']])
+    // without it, the same bytes are other content
+    const plain = json(await http(`${gateway.url}/api/v1/publish?meta=constructor%3Dc&meta=title%3DT`, { method: 'POST', body: content(100, 15) }))
+    expect(plain.cid).not.toBe(cid)
+    const twice = await http(`${gateway.url}/api/v1/publish?meta=__proto__%3Dx&meta=__proto__%3Dy`, { method: 'POST', body: content(100, 15) })
+    expect(twice.status).toBe(400)
   })
 
   it('refuses bad publish metadata with 400', async () => {
@@ -157,10 +176,78 @@ describe('the /api/v1 routes', () => {
     expect(bad.status).toBe(400)
   })
 
-  it('answers unknown routes with a JSON 404', async () => {
-    const res = await http(`${gateway.url}/api/v1/nothing`)
-    expect(res.status).toBe(404)
-    expect(json(res).error.code).toBe('NotFoundError')
+  it('answers unknown routes and methods with a JSON 404', async () => {
+    const cid = await a.publish(content(10, 16))
+    for (const [method, path] of [
+      ['GET', '/api/v1/nothing'], ['GET', '/nothing'], ['GET', '/api/v1/publish'], ['PUT', '/api/v1/publish'],
+      ['DELETE', `/dds/${cid}`], ['POST', `/dds/${cid}`], ['OPTIONS', '/api/v1/pins'], ['GET', `/dds/${cid}/more`]
+    ]) {
+      const res = await http(`${gateway.url}${path}`, { method })
+      expect(res.status, `${method} ${path}`).toBe(404)
+      expect(json(res).error.code).toBe('NotFoundError')
+    }
+  })
+
+  it('answers malformed requests with a JSON 400, never a 500', async () => {
+    const bad: Array<[string, string]> = [
+      ['GET', '/dds/%E0%A4%A'],
+      ['HEAD', '/dds/%ZZ'],
+      ['GET', '/api/v1/stat/%ZZ'],
+      ['POST', '/api/v1/pin/%E0%A4%A'],
+      ['GET', `/dds/z${'a'.repeat(500)}`],
+      ['GET', `/api/v1/stat/z${'a'.repeat(500)}`],
+      ['GET', '/api/v1/catalog?limit=99999999999999999999'],
+      ['GET', '/api/v1/catalog?limit=10001'],
+      ['GET', '/api/v1/catalog?limit=-1'],
+      ['GET', '/api/v1/catalog?limit=%ZZ'],
+      ['GET', '/api/v1/catalog?peer=x&peer=y'],
+      ['GET', '/api/v1/catalog?peer='],
+      ['POST', '/api/v1/connect?addr=%ZZ']
+    ]
+    for (const [method, path] of bad) {
+      const res = await http(`${gateway.url}${path}`, { method })
+      expect(res.status, `${method} ${path}`).toBe(400)
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
+      expect(res.headers['cache-control']).toBe('no-store')
+      if (method !== 'HEAD') {
+        expect(json(res).error.code, `${method} ${path}`).toBe('InvalidInputError')
+      }
+    }
+    // requests Node's parser refuses never reach a route; they get the same body
+    for (const request of [
+      'GET /dds/\x7f HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      'NONSENSE\r\n\r\n'
+    ]) {
+      const answer = await rawHttp(gateway.port, request)
+      expect(answer, JSON.stringify(request)).toMatch(/^HTTP\/1\.1 400 /)
+      expect(answer).toMatch(/\r\nContent-Type: application\/json; charset=utf-8\r\n/)
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('InvalidInputError')
+    }
+    expect((await http(`${gateway.url}/health`)).status).toBe(200)
+  })
+
+  it('takes repeated query parameters (the last one counts), HEAD on the API, and CIDs in base32', async () => {
+    const cid = await a.publish(content(10, 17), { name: 'b32.bin' })
+    const limited = await http(`${gateway.url}/api/v1/catalog?limit=5&limit=1`)
+    expect(limited.status).toBe(200)
+    expect(json(limited).entries).toHaveLength(1)
+    const most = await http(`${gateway.url}/api/v1/catalog?limit=10000`)
+    expect(most.status).toBe(200)
+    const notAll = await http(`${gateway.url}/api/v1/catalog?all=1&all=0`)
+    expect(Object.keys(json(notAll))).toEqual(['entries'])
+
+    const head = await http(`${gateway.url}/api/v1/pins`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(head.body.byteLength).toBe(0)
+
+    const b32 = parseCid(cid).toString(base32)
+    const stat = await http(`${gateway.url}/api/v1/stat/${b32}`)
+    expect(stat.status).toBe(200)
+    expect(json(stat)).toMatchObject({ cid, name: 'b32.bin' })
+    const pinned = await http(`${gateway.url}/api/v1/pin/${b32}`, { method: 'POST' })
+    expect(json(pinned)).toMatchObject({ cid })
   })
 })
 
@@ -220,10 +307,90 @@ describe('the write-API guard', () => {
     expect(streamed.status).toBe(413)
   })
 
+  it('answers 413 before the upload has all been sent', async () => {
+    const limited = await gateways.start(node, { maxUploadBytes: 1000 })
+    const pinsBefore = (await node.pins()).length
+    // streamed: the answer comes while the client has not ended its body
+    const streamed = await unfinishedUpload(`${limited.url}/api/v1/publish`, { 'Transfer-Encoding': 'chunked' }, content(5000, 23))
+    expect(streamed.status).toBe(413)
+    expect(json(streamed).error.code).toBe('PayloadTooLargeError')
+    // declared: refused from the headers, before a byte of the body
+    const declared = await unfinishedUpload(`${limited.url}/api/v1/publish`, { 'Content-Length': String(1024 ** 4) }, new Uint8Array(0))
+    expect(declared.status).toBe(413)
+    expect((await node.pins()).length).toBe(pinsBefore)
+  })
+
   it('refuses to start on a port in use, naming EADDRINUSE', async () => {
     await expect(startGateway(node, { host: '127.0.0.1', port: gateway.port })).rejects.toThrow(/EADDRINUSE/)
   })
 })
+
+/**
+ * Sends a request's headers and `part` of its body, never ending it, and
+ * resolves with the answer the server gives anyway; then hangs up.
+ */
+async function unfinishedUpload (url: string, headers: Record<string, string>, part: Uint8Array): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res: IncomingMessage) => {
+      const parts: Buffer[] = []
+      res.on('data', (p: Buffer) => parts.push(p))
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) })
+        req.destroy()
+      })
+    })
+    // the server may close the connection while this side still writes
+    req.on('error', (err) => { if (!req.destroyed) reject(err) })
+    req.flushHeaders()
+    if (part.byteLength > 0) {
+      req.write(part)
+    }
+  })
+}
+
+describe('an upload whose client goes away', () => {
+  const cluster = new Cluster()
+  const gateways = new Gateways()
+  let node: Dds
+  let watched: ReturnType<typeof watchPublishes>
+  let gateway: Gateway
+
+  beforeAll(async () => {
+    node = await cluster.node()
+    watched = watchPublishes(node)
+    gateway = await gateways.start(watched.node)
+  })
+  afterAll(async () => {
+    await gateways.close()
+    await cluster.stop()
+  })
+
+  it('is read as it arrives; hanging up mid-way aborts the publish, pins nothing, and the gateway serves on', async () => {
+    const req = httpRequest(`${gateway.url}/api/v1/publish?name=half.bin`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, agent: false })
+    req.on('error', () => {})
+    req.write(content(3 * CHUNK_SIZE, 40))
+    // publish reads the body while the client has not finished it: nothing buffers it whole
+    await waitForCall(watched.publishes, 1)
+    const upload = watched.publishes[0]!
+    await upload.reading
+    req.destroy()
+    await expect(upload.result).rejects.toThrow()
+    expect(upload.ended()).toBe(false)
+    expect(await node.pins()).toEqual([])
+    expect(await node.catalog()).toEqual([])
+
+    const data = content(CHUNK_SIZE + 1, 41)
+    const res = await http(`${gateway.url}/api/v1/publish`, { method: 'POST', body: data })
+    expect(res.status).toBe(200)
+    expect((await node.pins()).map(p => p.cid)).toEqual([json(res).cid])
+  })
+})
+
+async function waitForCall (calls: unknown[], count: number): Promise<void> {
+  while (calls.length < count) {
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}
 
 describe('/health, /metrics and the / page', () => {
   const cluster = new Cluster()

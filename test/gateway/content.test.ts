@@ -167,6 +167,30 @@ describe('GET /dds/<cid> on the publishing node', () => {
     const inline = await http(`${gateway.url}/dds/${named}`)
     expect(inline.headers['content-disposition']).toBeUndefined()
   })
+
+  it('keeps a name that looks like header syntax inside filename*', async () => {
+    const named = await node.publish(content(10, 9), { name: 'a"; filename=evil.html; x=\u2028y' })
+    const res = await http(`${gateway.url}/dds/${named}?download=1`)
+    expect(res.status).toBe(200)
+    expect(res.headers['content-disposition']).toBe("attachment; filename*=UTF-8''a%22%3B%20filename%3Devil.html%3B%20x%3D%E2%80%A8y")
+  })
+
+  it('serves content whose media type cannot be a header value as application/octet-stream', async () => {
+    // the core takes any non-control text in a quoted parameter; Node refuses beyond Latin-1 in a header
+    const bytes = content(500, 10)
+    for (const mediaType of ['text/plain; title="日本"', 'text/plain; title="é"']) {
+      const odd = await node.publish(bytes, { mediaType })
+      const res = await http(`${gateway.url}/dds/${odd}`)
+      expect(res.status, mediaType).toBe(200)
+      expect(res.headers['content-type']).toBe('application/octet-stream')
+      expect(equalBytes(res.body, bytes)).toBe(true)
+      const head = await http(`${gateway.url}/dds/${odd}`, { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      expect(json(await http(`${gateway.url}/api/v1/stat/${odd}`)).mediaType).toBe(mediaType)
+    }
+    const plain = await node.publish(bytes, { mediaType: 'text/plain; charset=utf-8' })
+    expect((await http(`${gateway.url}/dds/${plain}`)).headers['content-type']).toBe('text/plain; charset=utf-8')
+  })
 })
 
 describe('GET /dds/<cid> through a second node', () => {
