@@ -10,10 +10,18 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { cidToString, parseCid, type CID, type CIDLike } from './cid.js'
-import { InvalidInputError, NotStartedError, RemoteError, StorageError, abortReason, throwIfAborted } from './errors.js'
+import {
+  AbortError, IntegrityError, InvalidInputError, NotFoundError, NotStartedError, RemoteError, StorageError, TimeoutError,
+  abortReason, throwIfAborted
+} from './errors.js'
+import {
+  catalogEntry, localCatalog, DEFAULT_CATALOG_LIMIT,
+  type BrowseOptions, type CatalogEntry, type CatalogOptions, type CatalogPage, type CatalogPageOptions,
+  type ContentStat, type DdsStats, type PeerCatalog, type RetrievalOutcomes
+} from './catalog.js'
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
-import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, MAX_MANIFEST_BLOCK_SIZE, type Manifest } from './manifest/index.js'
+import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, MAX_MANIFEST_BLOCK_SIZE, type ContentDescription, type Manifest } from './manifest/index.js'
 import { GcLock, PinIndex, PINS_TABLE, replicationManager, resolveReplicationInit, type GcResult, type Pin, type ReplicationInit, type ReplicationManager, type ReplicationStatus } from './replication/index.js'
 import { Status } from './pb/index.js'
 import { createStorage, persistentPrivateKey, recordStore, type Block, type StorageProvider } from './storage/index.js'
@@ -22,7 +30,7 @@ import { AnnounceQueue } from './discovery/announce-queue.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService, type RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
 import {
-  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS, REANNOUNCE_DELAY_MS
+  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_BROWSE_TIMEOUT_MS, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS, REANNOUNCE_DELAY_MS
 } from './constants.js'
 
 /** Which blocks `publish` announces on the DHT. */
@@ -113,8 +121,12 @@ export type PublishProgressEvents =
   | ProgressEvent<'dds:publish:seeded', { peer: string, blocks: number }>
   | ProgressEvent<'dds:publish:seed-failed', { peer: string, error: Error }>
 
-/** Options of `publish`. */
-export interface PublishOptions extends AbortOptions, ProgressOptions<PublishProgressEvents> {}
+/**
+ * Options of `publish`: besides a signal and a progress listener, a
+ * description of the content (`name`, `mediaType`, `metadata`) recorded in
+ * its manifest, so it is part of the CID and travels with the content.
+ */
+export interface PublishOptions extends AbortOptions, ProgressOptions<PublishProgressEvents>, ContentDescription {}
 
 /** Options of `retrieve`: a signal, a progress listener and an optional byte range (`offset`, `length`). */
 export type RetrieveOptions = EngineRetrieveOptions
@@ -155,13 +167,16 @@ export class Dds {
   private readonly onPeerConnect: () => void
   private reannounceTimer?: ReturnType<typeof setTimeout>
   private running = true
+  private readonly providersFound: { count: number }
+  private readonly outcomes: RetrievalOutcomes = { ok: 0, notFound: 0, integrity: 0, aborted: 0, timeout: 0, error: 0 }
 
   private constructor (parts: {
     libp2p: DdsLibp2p, storage: StorageProvider, network: NetworkService, discovery: Discovery,
     retrieval: RetrievalService, announcer: AnnounceQueue, announce: AnnounceStrategy,
     seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced, chunksPerBlock: number,
-    replication: ReplicationManager & { pins: PinIndex }, factor: number
+    replication: ReplicationManager & { pins: PinIndex }, factor: number, providersFound: { count: number }
   }) {
+    this.providersFound = parts.providersFound
     this.chunksPerBlock = parts.chunksPerBlock
     this.replication = parts.replication
     this.factor = parts.factor
@@ -220,7 +235,8 @@ export class Dds {
         privateKey: init.privateKey ?? await persistentPrivateKey(storage)
       })
       const node = libp2p
-      const discovery = init.discovery ?? discoveryFor(node, init.discoveryOptions)
+      const providersFound = { count: 0 }
+      const discovery = countingProviders(init.discovery ?? discoveryFor(node, init.discoveryOptions), providersFound)
       const queue = new AnnounceQueue(discovery)
       announcer = queue
       let replication: (ReplicationManager & { pins: PinIndex }) | undefined
@@ -237,6 +253,12 @@ export class Dds {
             return { status: Status.BUSY, error: 'this node is starting' }
           }
           return replication.handleInstruction(cid, sources, from, signal)
+        },
+        onCatalog: async (after, limit, signal) => {
+          if (replication == null) {
+            return { items: [], more: false }
+          }
+          return localCatalog(replication.pins, storage, after != null ? cidToString(after) : undefined, limit, { signal })
         }
       })({ libp2p: node, storage })
       await network.start()
@@ -269,7 +291,7 @@ export class Dds {
       dds = new Dds({
         libp2p: node, storage, network, discovery, retrieval, announcer: queue, announce,
         seedPeers: seeds.map(s => s.peerId), ownsLibp2p, unannounced,
-        chunksPerBlock, replication, factor: resolveReplicationInit(init.replication).factor
+        chunksPerBlock, replication, factor: resolveReplicationInit(init.replication).factor, providersFound
       })
       created.dds = dds
       await dds.join([...bootstrap, ...seeds], bootstrap.length > 0, init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS)
@@ -496,10 +518,21 @@ export class Dds {
     this.assertRunning()
     const parsed = parseCid(cid)
     const retrieval = this.retrieval
+    const outcomes = this.outcomes
     return {
       async * [Symbol.asyncIterator] () {
-        const resolved = await retrieval.resolveManifest(parsed, options)
-        yield * retrieval.content(resolved, options)
+        // a consumer that stops reading early counts as an abort
+        let outcome: keyof RetrievalOutcomes = 'aborted'
+        try {
+          const resolved = await retrieval.resolveManifest(parsed, options)
+          yield * retrieval.content(resolved, options)
+          outcome = 'ok'
+        } catch (err) {
+          outcome = outcomeOf(err)
+          throw err
+        } finally {
+          outcomes[outcome]++
+        }
       }
     }
   }
@@ -528,6 +561,161 @@ export class Dds {
   async has (cid: CIDLike, options: AbortOptions = {}): Promise<boolean> {
     this.assertRunning()
     return this.storage.has(parseCid(cid), options)
+  }
+
+  /**
+   * Tells what content is without fetching it: size, chunk count, name,
+   * media type and metadata from its manifest (read locally or fetched, the
+   * manifest alone), whether every block is held here, and how it is pinned.
+   *
+   * @throws {InvalidInputError} for a bad CID, or a CID that names a block that is not a manifest
+   * @throws {NotFoundError} when no reachable peer holds the manifest (after `retrieval.providerTimeoutMs`)
+   * @throws {AbortError} when the signal aborts
+   */
+  async stat (cid: CIDLike, options: AbortOptions = {}): Promise<ContentStat> {
+    this.assertRunning()
+    const parsed = parseCid(cid)
+    const resolved = await this.retrieval.resolveManifest(parsed, { signal: options.signal })
+    resolved.feed?.stop()
+    const { manifest } = resolved
+    const pin = await this.replication.pins.get(parsed)
+    return {
+      cid: cidToString(parsed),
+      size: manifest.size,
+      chunks: chunkCount(manifest.size),
+      ...(manifest.name != null ? { name: manifest.name } : {}),
+      ...(manifest.mediaType != null ? { mediaType: manifest.mediaType } : {}),
+      metadata: { ...manifest.metadata },
+      local: await this.holdsAll(parsed, manifest, options),
+      ...(pin != null ? { pin: pin.kind } : {})
+    }
+  }
+
+  /** True when the manifest, every tree node and every chunk of the content are in the local store. */
+  private async holdsAll (cid: CID, manifest: Manifest, options: AbortOptions): Promise<boolean> {
+    if (!(await this.storage.has(cid, options))) {
+      return false
+    }
+    const missing = new Error('missing')
+    try {
+      for await (const chunk of chunkCidsOf(manifest, async (nodeCid, _node, expected) => {
+        const bytes = await this.storage.get(nodeCid, options)
+        if (bytes == null) {
+          throw missing
+        }
+        return decodeManifestNode(bytes, expected)
+      })) {
+        if (!(await this.storage.has(chunk, options))) {
+          return false
+        }
+      }
+    } catch (err) {
+      if (err === missing) {
+        return false
+      }
+      throw err
+    }
+    return true
+  }
+
+  /**
+   * Lists a catalog: this node's own (its published and pinned content with
+   * descriptions) when `peer` is omitted or is this node, otherwise the
+   * catalog `peer` shares, asked for page by page over the DDS protocol.
+   *
+   * @throws {InvalidInputError} for a bad peer id or limit
+   * @throws {RejectedError} when the peer's catalog policy refuses this node
+   * @throws {RemoteError} / {TimeoutError} when the peer cannot be reached or does not answer
+   * @throws {ProtocolError} when the peer sends invalid entries
+   */
+  async catalog (peer?: string | PeerId, options: CatalogOptions = {}): Promise<CatalogEntry[]> {
+    this.assertRunning()
+    const limit = options.limit ?? DEFAULT_CATALOG_LIMIT
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidInputError(`limit must be a positive integer, got ${String(options.limit)}`)
+    }
+    const entries: CatalogEntry[] = []
+    let after: string | undefined
+    while (entries.length < limit) {
+      const page = await this.catalogPage(peer, { after, limit: Math.min(limit - entries.length, MAX_CATALOG_PAGE_SIZE), signal: options.signal })
+      entries.push(...page.entries)
+      if (page.next == null || page.entries.length === 0) {
+        break
+      }
+      after = page.next
+    }
+    return entries
+  }
+
+  /**
+   * One page of a catalog (see `catalog`): up to `limit` entries after the
+   * CID `after`. A page past the end is empty.
+   *
+   * @throws as `catalog` does
+   */
+  async catalogPage (peer?: string | PeerId, options: CatalogPageOptions = {}): Promise<CatalogPage> {
+    this.assertRunning()
+    const limit = options.limit ?? DEFAULT_CATALOG_PAGE_SIZE
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CATALOG_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be an integer from 1 to ${MAX_CATALOG_PAGE_SIZE}, got ${String(options.limit)}`)
+    }
+    const after = options.after != null ? parseCid(options.after) : undefined
+    const target = peer != null ? toPeerId(peer) : undefined
+    const page = target == null || target.equals(this.libp2p.peerId)
+      ? await localCatalog(this.replication.pins, this.storage, after != null ? cidToString(after) : undefined, limit, options)
+      : await this.network.catalog(target, { after, limit, signal: options.signal })
+    const entries = page.items.map(catalogEntry)
+    const last = entries.at(-1)
+    return { entries, ...(page.more && last != null ? { next: last.cid } : {}) }
+  }
+
+  /**
+   * Gathers the catalogs of every connected peer, at once, each within
+   * `timeoutMs`. A peer that refuses or fails is listed with its `error`.
+   */
+  async browse (options: BrowseOptions = {}): Promise<PeerCatalog[]> {
+    this.assertRunning()
+    const timeoutMs = options.timeoutMs ?? DEFAULT_BROWSE_TIMEOUT_MS
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new InvalidInputError(`timeoutMs must be a positive number, got ${String(options.timeoutMs)}`)
+    }
+    const peers = this.libp2p.getPeers()
+    return Promise.all(peers.map(async (peer): Promise<PeerCatalog> => {
+      const signal = options.signal != null
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)])
+        : AbortSignal.timeout(timeoutMs)
+      try {
+        return { peer: peer.toString(), entries: await this.catalog(peer, { limit: options.limit, signal }) }
+      } catch (err) {
+        throwIfAborted(options.signal, 'browse')
+        return { peer: peer.toString(), entries: [], error: err as Error }
+      }
+    }))
+  }
+
+  /** The peers this node is connected to, with the addresses of their connections. */
+  peers (): Array<{ peer: string, addrs: string[] }> {
+    const byPeer = new Map<string, string[]>()
+    for (const connection of this.libp2p.getConnections()) {
+      const id = connection.remotePeer.toString()
+      const addrs = byPeer.get(id) ?? []
+      addrs.push(connection.remoteAddr.toString())
+      byPeer.set(id, addrs)
+    }
+    return [...byPeer].map(([peer, addrs]) => ({ peer, addrs }))
+  }
+
+  /** Counters since this node started: blocks served and fetched, retrievals by outcome, providers found, peers. */
+  stats (): DdsStats {
+    return {
+      chunksServed: this.network.served.blocks,
+      bytesServed: this.network.served.bytes,
+      chunksFetched: this.retrieval.fetched.chunks,
+      bytesFetched: this.retrieval.fetched.bytes,
+      retrievals: { ...this.outcomes },
+      providersFound: this.providersFound.count,
+      peers: this.libp2p.getPeers().length
+    }
   }
 
   /** Stops the node: the protocol, background announcements, libp2p (if DDS created it) and the store. */
@@ -573,7 +761,7 @@ export class Dds {
    */
   private async store (input: ContentInput, options: PublishOptions): Promise<{ cid: CID, size: number, manifest: Manifest }> {
     const hasher = new ContentHasher()
-    const builder = new ManifestBuilder(this.chunksPerBlock)
+    const builder = new ManifestBuilder(this.chunksPerBlock, { name: options.name, mediaType: options.mediaType, metadata: options.metadata })
     let batch: Block[] = []
     let writing: Promise<void> = Promise.resolve()
     try {
@@ -721,6 +909,51 @@ function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
 }
 
 /** Runs `task` over what `items` yields, at most `limit` at once; on the first failure no new task starts and it rejects. */
+function toPeerId (peer: string | PeerId): PeerId {
+  if (typeof peer !== 'string') {
+    return peer
+  }
+  try {
+    return peerIdFromString(peer)
+  } catch (err) {
+    throw new InvalidInputError(`${JSON.stringify(peer.slice(0, 100))} is not a peer id: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function outcomeOf (err: unknown): keyof RetrievalOutcomes {
+  if (err instanceof NotFoundError) {
+    return 'notFound'
+  }
+  if (err instanceof IntegrityError) {
+    return 'integrity'
+  }
+  if (err instanceof AbortError) {
+    return 'aborted'
+  }
+  if (err instanceof TimeoutError) {
+    return 'timeout'
+  }
+  return 'error'
+}
+
+/** The discovery, counting the provider records its lookups find. */
+function countingProviders (discovery: Discovery, found: { count: number }): Discovery {
+  return new Proxy(discovery, {
+    get (target, property) {
+      if (property === 'findProviders') {
+        return async function * (...args: Parameters<Discovery['findProviders']>) {
+          for await (const provider of target.findProviders(...args)) {
+            found.count++
+            yield provider
+          }
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
 async function runLimited<T> (items: AsyncIterable<T>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
   const iterator = items[Symbol.asyncIterator]()
   let failed = false

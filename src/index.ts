@@ -24,6 +24,7 @@ assertSupportedRuntime()
 
 export { Dds } from './dds.js'
 export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions } from './dds.js'
+export type { ContentStat, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions, DdsStats, RetrievalOutcomes } from './catalog.js'
 export * from './errors.js'
 export { parseCid, cidToString, cidForBlock, blockMatchesCid, CID } from './cid.js'
 export type { CIDLike } from './cid.js'
@@ -31,6 +32,11 @@ export { CHUNK_SIZE, chunkContent, ContentHasher } from './chunker/index.js'
 export type { Chunk, ChunkContentOptions, ContentInput } from './chunker/index.js'
 export { MAX_MANIFEST_BLOCK_SIZE, MAX_CONTENT_SIZE, MAX_CHUNKS_PER_MANIFEST, DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, chunkCidsOf, encodeManifestNode, decodeManifestNode, chunkCount, chunkSpan, createManifest, encodeManifest, decodeManifest, manifestBlock, verifyManifestBlock } from './manifest/index.js'
 export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan } from './manifest/index.js'
+export {
+  checkDescription, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LENGTH,
+  MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES
+} from './manifest/index.js'
+export type { ContentDescription, CheckedDescription } from './manifest/index.js'
 export { createStorage, levelStorage, memoryStorage, persistentPrivateKey } from './storage/index.js'
 export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel } from './storage/index.js'
 export { kadDiscovery, ddsDht } from './discovery/index.js'
@@ -39,7 +45,7 @@ export type { Discovery, Provider, ProvideResult, KadDiscoveryInit, KadDiscovery
 export { AnnounceQueue, DEFAULT_ANNOUNCE_CONCURRENCY } from './discovery/announce-queue.js'
 export type { AnnounceQueueInit } from './discovery/announce-queue.js'
 export { DDS_PROTOCOL, createDdsLibp2p, networkService } from './network/index.js'
-export type { NetworkService, NetworkInit, NetworkComponents, StorePolicy, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'
+export type { NetworkService, NetworkInit, NetworkComponents, StorePolicy, CatalogPolicy, CatalogItem, CatalogRequestOptions, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'
 export { retrievalService } from './retrieval/index.js'
 export type { RetrievalInit, RetrievalService, RetrievalComponents, ResolvedManifest, RetrieveProgressEvents, SessionStats } from './retrieval/index.js'
 export type { RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'

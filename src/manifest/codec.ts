@@ -24,6 +24,7 @@ import { InvalidInputError } from '../errors.js'
 import { pb, uint64ToNumber, type ContentManifestMessage } from '../pb/index.js'
 import { MAX_CHUNKS_PER_MANIFEST, MAX_CHUNKS_PER_NODE, MAX_CONTENT_SIZE, MAX_MANIFEST_BLOCK_SIZE } from './constants.js'
 import { createManifest, type Manifest } from './manifest.js'
+import { metadataEntries, metadataFromEntries } from './describe.js'
 
 /** Options of {@link decodeManifest}. */
 export interface DecodeManifestOptions {
@@ -52,7 +53,10 @@ export function encodeManifest (manifest: Manifest): Uint8Array {
     originalContentSha256: checked.sha256,
     originalContentSizeBytes: checked.size,
     childManifestCids: (checked.children ?? []).map((cid) => cid.bytes),
-    chunksPerChild: checked.chunksPerChild ?? 0
+    chunksPerChild: checked.chunksPerChild ?? 0,
+    name: checked.name ?? '',
+    mediaType: checked.mediaType ?? '',
+    metadata: metadataEntries(checked.metadata ?? {})
   }).finish()
   if (encoded.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
     throw new InvalidInputError(`the manifest encodes to ${encoded.byteLength} bytes, more than MAX_MANIFEST_BLOCK_SIZE (${MAX_MANIFEST_BLOCK_SIZE})`)
@@ -91,7 +95,10 @@ export function decodeManifest (bytes: Uint8Array, options: DecodeManifestOption
       chunkCids: message.chunkCids.map(decodeChunkCid),
       sha256: message.originalContentSha256 ?? new Uint8Array(0),
       size: uint64ToNumber(message.originalContentSizeBytes, 'manifest size'),
-      ...(tree ? { children: message.childManifestCids.map(decodeChunkCid), chunksPerChild: message.chunksPerChild } : {})
+      ...(tree ? { children: message.childManifestCids.map(decodeChunkCid), chunksPerChild: message.chunksPerChild } : {}),
+      name: message.name,
+      mediaType: message.mediaType,
+      metadata: metadataFromEntries(message.metadata)
     })
   } catch (err) {
     throw new InvalidInputError(`invalid manifest: ${(err as Error).message}`, { cause: err })
@@ -124,7 +131,7 @@ function decodeMessage (bytes: Uint8Array): ContentManifestMessage {
 }
 
 /** Highest field number of ContentManifest this version knows. */
-const KNOWN_MANIFEST_FIELDS = 5
+const KNOWN_MANIFEST_FIELDS = 8
 
 function fieldNumber (raw: Uint8Array): number {
   try {

@@ -1,5 +1,6 @@
 import { CHUNK_SIZE } from '../cid.js'
 import { CID_BYTE_LENGTH, SHA2_256_LENGTH } from '../cid.js'
+import { MAX_DESCRIPTION_BYTES } from './describe.js'
 
 /**
  * The largest encoded manifest block, in bytes, that a node creates or
@@ -41,8 +42,8 @@ export const MANIFEST_TREE_FIXED_SIZE = 1 + 3
 /** The most chunk CIDs one `ManifestNode` block lists (27594: a node holds nothing else). */
 export const MAX_CHUNKS_PER_NODE = Math.floor(MAX_MANIFEST_BLOCK_SIZE / MANIFEST_CHUNK_ENTRY_SIZE)
 
-/** The most node CIDs a tree manifest's root lists. */
-export const MAX_CHILDREN = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MANIFEST_FIXED_SIZE - MANIFEST_TREE_FIXED_SIZE) / MANIFEST_CHUNK_ENTRY_SIZE)
+/** The most node CIDs a tree manifest's root lists (leaving room for the largest description). */
+export const MAX_CHILDREN = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MANIFEST_FIXED_SIZE - MANIFEST_TREE_FIXED_SIZE - MAX_DESCRIPTION_BYTES) / MANIFEST_CHUNK_ENTRY_SIZE)
 
 /**
  * Chunks per manifest block when content is published: content of up to this

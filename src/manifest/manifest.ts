@@ -8,13 +8,14 @@ import { parseCid, SHA2_256_LENGTH, type CID } from '../cid.js'
 import { InvalidInputError } from '../errors.js'
 import { checkSize, chunkCount } from './layout.js'
 import { MAX_CHILDREN, MAX_CHUNKS_PER_NODE } from './constants.js'
+import { checkDescription, type ContentDescription } from './describe.js'
 
 /**
  * The decoded form of a `ContentManifest`: the CIDs of the content's chunks
  * in order, the SHA-256 of the whole content and its size. Build one with
  * {@link createManifest}, which validates it.
  */
-export interface Manifest {
+export interface Manifest extends ContentDescription {
   /**
    * CIDs of the chunks (CIDv1, raw, sha2-256), in content order;
    * `chunkCount(size)` of them. Empty for a tree manifest, whose chunks are
@@ -32,7 +33,7 @@ export interface Manifest {
 }
 
 /** What {@link createManifest} takes: the same fields as {@link Manifest}. */
-export interface ManifestInit {
+export interface ManifestInit extends ContentDescription {
   /** CIDs of the chunks, in content order (empty for a tree manifest). */
   chunkCids: CID[]
   /** The 32-byte SHA-256 of the whole content. */
@@ -52,7 +53,8 @@ export interface ManifestInit {
  *
  * @throws {InvalidInputError} when `sha256` is not 32 bytes, `size` is not a
  * safe non-negative integer, the number of chunk CIDs is not
- * `Math.ceil(size / CHUNK_SIZE)`, or a chunk CID is not a DDS CID
+ * `Math.ceil(size / CHUNK_SIZE)`, a chunk CID is not a DDS CID, or the
+ * description (name, media type, metadata) is invalid (see `checkDescription`)
  */
 export function createManifest (init: ManifestInit): Manifest {
   if (init == null || typeof init !== 'object') {
@@ -68,8 +70,9 @@ export function createManifest (init: ManifestInit): Manifest {
     throw new InvalidInputError('manifest chunkCids must be an array of CIDs')
   }
   const expected = chunkCount(size)
+  const description = describe(init)
   if (init.children != null || init.chunksPerChild != null) {
-    return createTreeManifest(init, expected)
+    return { ...createTreeManifest(init, expected), ...description }
   }
   if (chunkCids.length !== expected) {
     throw new InvalidInputError(`manifest lists ${chunkCids.length} chunk CID(s), but content of ${size} bytes has ${expected} chunk(s)`)
@@ -77,7 +80,18 @@ export function createManifest (init: ManifestInit): Manifest {
   return {
     chunkCids: chunkCids.map(checkChunkCid),
     sha256: new Uint8Array(sha256),
-    size
+    size,
+    ...description
+  }
+}
+
+/** The checked description of a manifest, with only the fields it has (no empty metadata). */
+function describe (init: ContentDescription): ContentDescription {
+  const checked = checkDescription({ name: init.name, mediaType: init.mediaType, metadata: init.metadata })
+  return {
+    ...(checked.name != null ? { name: checked.name } : {}),
+    ...(checked.mediaType != null ? { mediaType: checked.mediaType } : {}),
+    ...(Object.keys(checked.metadata).length > 0 ? { metadata: checked.metadata } : {})
   }
 }
 

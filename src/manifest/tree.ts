@@ -8,7 +8,8 @@
 import { cidForBlock, type CID } from '../cid.js'
 import { InvalidInputError } from '../errors.js'
 import { encodeManifestNode } from './codec.js'
-import { DEFAULT_CHUNKS_PER_BLOCK, MAX_CHUNKS_PER_MANIFEST } from './constants.js'
+import { DEFAULT_CHUNKS_PER_BLOCK, MANIFEST_CHUNK_ENTRY_SIZE, MANIFEST_FIXED_SIZE, MAX_CHUNKS_PER_MANIFEST, MAX_MANIFEST_BLOCK_SIZE } from './constants.js'
+import { checkDescription, descriptionSize, type ContentDescription } from './describe.js'
 import { manifestBlock, type ManifestBlock } from './block.js'
 import { chunkCount } from './layout.js'
 import type { Manifest } from './manifest.js'
@@ -29,22 +30,33 @@ export function nodeOf (manifest: Manifest, index: number): { node: number, posi
 /**
  * Builds the manifest of content whose chunk CIDs arrive one at a time,
  * holding at most one block's worth of CIDs: content of up to
- * `chunksPerBlock` chunks gets a single-block manifest; larger content gets a
- * tree whose node blocks are handed out as they fill, to be stored.
+ * `chunksPerBlock` chunks (fewer when a long description shares the block)
+ * gets a single-block manifest; larger content gets a tree whose node blocks
+ * are handed out as they fill, to be stored. The description (name, media
+ * type, metadata) goes on the root.
  */
 export class ManifestBuilder {
   private readonly chunksPerBlock: number
+  private readonly description: ContentDescription
+  /** Chunks a single-block manifest can list beside the description. */
+  private readonly rootCapacity: number
   private pending: CID[] = []
   private readonly nodes: CID[] = []
 
   /**
    * @param chunksPerBlock - chunks per manifest block (at most MAX_CHUNKS_PER_MANIFEST; smaller values make trees of smaller content, and change its CID)
+   * @param description - name, media type and metadata for the root
+   * @throws {InvalidInputError} for a bad `chunksPerBlock` or description
    */
-  constructor (chunksPerBlock = DEFAULT_CHUNKS_PER_BLOCK) {
+  constructor (chunksPerBlock = DEFAULT_CHUNKS_PER_BLOCK, description: ContentDescription = {}) {
     if (!Number.isSafeInteger(chunksPerBlock) || chunksPerBlock < 1 || chunksPerBlock > MAX_CHUNKS_PER_MANIFEST) {
       throw new InvalidInputError(`chunksPerBlock must be an integer from 1 to ${MAX_CHUNKS_PER_MANIFEST}, got ${String(chunksPerBlock)}`)
     }
     this.chunksPerBlock = chunksPerBlock
+    const checked = checkDescription(description)
+    this.description = checked
+    const room = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MANIFEST_FIXED_SIZE - descriptionSize(checked)) / MANIFEST_CHUNK_ENTRY_SIZE)
+    this.rootCapacity = Math.min(chunksPerBlock, room)
   }
 
   /** Adds the next chunk's CID; returns a completed node block to store, if this one completed one. */
@@ -59,12 +71,12 @@ export class ManifestBuilder {
 
   /** Ends the content; returns the last node block (for a tree) and the root manifest block. */
   finish (sha256: Uint8Array, size: number): { node?: ManifestBlock, root: ManifestBlock, manifest: Manifest } {
-    if (this.nodes.length === 0) {
-      const manifest: Manifest = { chunkCids: this.pending, sha256, size }
+    if (this.nodes.length === 0 && this.pending.length <= this.rootCapacity) {
+      const manifest: Manifest = { chunkCids: this.pending, sha256, size, ...this.description }
       return { root: manifestBlock(manifest), manifest }
     }
     const node = this.pending.length > 0 ? this.flushNode() : undefined
-    const manifest: Manifest = { chunkCids: [], sha256, size, children: this.nodes, chunksPerChild: this.chunksPerBlock }
+    const manifest: Manifest = { chunkCids: [], sha256, size, children: this.nodes, chunksPerChild: this.chunksPerBlock, ...this.description }
     return { ...(node != null ? { node } : {}), root: manifestBlock(manifest), manifest }
   }
 

@@ -84,3 +84,16 @@ export const PENALTY_TIMEOUT = 5
 
 /** Characters of a peer's `error` text kept in the messages of the errors we throw. */
 export const MAX_PEER_TEXT_LENGTH = 200
+
+/** Catalog entries asked for per page when the caller names no limit. */
+export const DEFAULT_CATALOG_PAGE_SIZE = 100
+
+/** Most catalog entries one page holds (a larger `limit` is cut to it). */
+export const MAX_CATALOG_PAGE_SIZE = 500
+
+/**
+ * Most bytes of entries one catalog page holds; a page stops before the
+ * entry that would pass it (every entry is at most ~16.5 KiB, so a page
+ * always fits one frame).
+ */
+export const MAX_CATALOG_PAGE_BYTES = 512 * 1024

@@ -3,8 +3,9 @@ import type { CID } from 'multiformats/cid'
 import { blockMatchesCid, cidToString, parseCid } from '../cid.js'
 import { Status, type RequestMessage, type ResponseProps } from '../pb/index.js'
 import type { StorageProvider } from '../storage/index.js'
-import { storeAllowed, type StorePolicy } from './policy.js'
-import { PENALTY_WRONG_BYTES } from './constants.js'
+import { catalogAllowed, storeAllowed, type CatalogPolicy, type StorePolicy } from './policy.js'
+import { DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_BYTES, MAX_CATALOG_PAGE_SIZE, PENALTY_WRONG_BYTES } from './constants.js'
+import { encodeCatalogEntry, type CatalogItem } from './catalog.js'
 import type { PeerScores } from './scores.js'
 import { raceSignal, type SerialQueue } from './async.js'
 
@@ -36,6 +37,12 @@ export interface HandlerContext {
   onBlockStored?(cid: CID, from: PeerId): void
   /** Handles a ReplicationInstruction; without it they are answered REJECTED. */
   onReplicate?(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
+  /** Counts blocks answered OK to RetrieveChunk, and their bytes. */
+  served: { blocks: number, bytes: number }
+  /** Who may list the catalog. */
+  catalogPolicy: CatalogPolicy
+  /** Lists up to `limit` catalog items after `after`; without it CatalogRequests are answered REJECTED. */
+  onCatalog?(after: CID | undefined, limit: number, signal: AbortSignal): Promise<{ items: CatalogItem[], more: boolean }>
 }
 
 function parseRequestCid (bytes: Uint8Array | null | undefined): CID | string {
@@ -55,6 +62,8 @@ async function retrieveChunk (req: NonNullable<RequestMessage['retrieveChunk']>,
   if (data == null) {
     return { retrieveChunk: { status: Status.NOT_FOUND, error: `${cidToString(cid)} is not held by this node` } }
   }
+  ctx.served.blocks++
+  ctx.served.bytes += data.byteLength
   return { retrieveChunk: { status: Status.OK, data } }
 }
 
@@ -101,6 +110,39 @@ async function replicate (req: NonNullable<RequestMessage['replicate']>, peer: P
   return { replicate: { status: result.status, error: result.error ?? '' } }
 }
 
+async function catalog (req: NonNullable<RequestMessage['catalog']>, peer: PeerId, ctx: HandlerContext, signal: AbortSignal): Promise<ResponseInit> {
+  const reply = (status: Status, error: string): ResponseInit => ({ catalog: { status, error } })
+  let after: CID | undefined
+  if (req.after != null && req.after.byteLength > 0) {
+    const parsed = parseRequestCid(req.after)
+    if (typeof parsed === 'string') {
+      return reply(Status.INVALID, `after: ${parsed}`)
+    }
+    after = parsed
+  }
+  if (ctx.onCatalog == null || !(await catalogAllowed(ctx.catalogPolicy, peer))) {
+    return reply(Status.REJECTED, 'this node does not share its catalog with you (catalog policy)')
+  }
+  const limit = Math.min(req.limit != null && req.limit > 0 ? req.limit : DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE)
+  const page = await ctx.onCatalog(after, limit, signal)
+  const entries = []
+  let bytes = 0
+  let more = page.more
+  for (const item of page.items.slice(0, limit)) {
+    const entry = encodeCatalogEntry(item)
+    bytes += entry.size
+    if (bytes > MAX_CATALOG_PAGE_BYTES && entries.length > 0) {
+      more = true
+      break
+    }
+    entries.push(entry.props)
+  }
+  if (entries.length < Math.min(page.items.length, limit)) {
+    more = true
+  }
+  return { catalog: { status: Status.OK, error: '', entries, more } }
+}
+
 async function answer (req: RequestMessage, peer: PeerId, ctx: HandlerContext, signal: AbortSignal): Promise<ResponseInit> {
   switch (req.body) {
     case 'retrieveChunk':
@@ -109,6 +151,8 @@ async function answer (req: RequestMessage, peer: PeerId, ctx: HandlerContext, s
       return storeChunk(req.storeChunk!, peer, ctx, signal)
     case 'replicate':
       return replicate(req.replicate!, peer, ctx, signal)
+    case 'catalog':
+      return catalog(req.catalog!, peer, ctx, signal)
     default:
       return { error: { status: Status.INVALID, error: 'request has no body this node understands' } }
   }
@@ -137,6 +181,7 @@ export function responseFor (kind: RequestKind | undefined, id: RequestMessage['
     case 'retrieveChunk': return { id, retrieveChunk: arm }
     case 'storeChunk': return { id, storeChunk: arm }
     case 'replicate': return { id, replicate: arm }
+    case 'catalog': return { id, catalog: arm }
     default: return { id, error: arm }
   }
 }

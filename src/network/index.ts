@@ -15,14 +15,16 @@ import type { CID } from 'multiformats/cid'
 import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
 import { InvalidInputError } from '../errors.js'
-import { DEFAULT_STORE_POLICY, validateStorePolicy, type StorePolicy } from './policy.js'
+import { DEFAULT_CATALOG_POLICY, DEFAULT_STORE_POLICY, validateCatalogPolicy, validateStorePolicy, type CatalogPolicy, type StorePolicy } from './policy.js'
+import type { CatalogItem } from './catalog.js'
 import { DdsNetworkService } from './service.js'
 import type { PeerScores } from './scores.js'
 import * as c from './constants.js'
 import { MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 
 export { DDS_PROTOCOL } from './constants.js'
-export type { StorePolicy } from './policy.js'
+export type { StorePolicy, CatalogPolicy } from './policy.js'
+export type { CatalogItem } from './catalog.js'
 export type { PeerScores, PeerStanding } from './scores.js'
 export { createDdsLibp2p, type DdsLibp2p, type DdsLibp2pInit, type DdsLibp2pServices } from './libp2p.js'
 
@@ -40,6 +42,9 @@ export interface RequestOptions extends AbortOptions {
 export interface NetworkService extends Startable {
   /** How peers behaved; banned peers are neither served nor asked. */
   readonly scores: PeerScores
+
+  /** Blocks (and their bytes) this node answered OK to peers' RetrieveChunk requests since it started. */
+  readonly served: { readonly blocks: number, readonly bytes: number }
 
   /**
    * Fetches one block from `peer` and verifies it against `cid`.
@@ -60,11 +65,29 @@ export interface NetworkService extends Startable {
   /** Sends `peer` a ReplicationInstruction for `cid`, naming peers to fetch from. */
   replicate(peer: PeerId, cid: CID, sources: PeerId[], options?: RequestOptions): Promise<void>
 
+  /**
+   * Asks `peer` for one page of its catalog: up to `limit` items after the
+   * CID `after`, and whether more follow. Every item is checked.
+   *
+   * @throws {RejectedError} the peer's catalog policy refused
+   * @throws {ProtocolError} the peer sent more items than asked for, or an invalid one (it is penalised)
+   * Other errors as for `retrieveBlock`.
+   */
+  catalog(peer: PeerId, options?: CatalogRequestOptions): Promise<{ items: CatalogItem[], more: boolean }>
+
   /** True while `peer` is banned for misbehaviour. */
   isBanned(peer: PeerId): boolean
 }
 
 /** What the network service needs from the node. */
+/** Options of `NetworkService.catalog`. */
+export interface CatalogRequestOptions extends RequestOptions {
+  /** The CID of the last item of the previous page; omitted for the first page. */
+  after?: CID
+  /** Items wanted, 1 to 500. @default 100 */
+  limit?: number
+}
+
 export interface NetworkComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   storage: StorageProvider
@@ -123,10 +146,16 @@ export interface NetworkInit {
   onBlockStored?(cid: CID, from: PeerId): void
   /** Handles ReplicationInstructions; without it they are answered REJECTED. */
   onReplicate?(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
+  /** Who may list this node's catalog with a CatalogRequest. @default 'any' */
+  catalogPolicy?: CatalogPolicy
+  /** Lists catalog items after `after` (in CID string order); without it CatalogRequests are answered REJECTED. */
+  onCatalog?(after: CID | undefined, limit: number, signal: AbortSignal): Promise<{ items: CatalogItem[], more: boolean }>
 }
 
+type Hooks = 'onBlockStored' | 'onReplicate' | 'onCatalog'
+
 /** `NetworkInit` with every default filled in. */
-export type ResolvedNetworkInit = Required<Omit<NetworkInit, 'onBlockStored' | 'onReplicate'>> & Pick<NetworkInit, 'onBlockStored' | 'onReplicate'>
+export type ResolvedNetworkInit = Required<Omit<NetworkInit, Hooks>> & Pick<NetworkInit, Hooks>
 
 function positive (name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback
@@ -154,8 +183,10 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     storePolicy: validateStorePolicy(init.storePolicy ?? DEFAULT_STORE_POLICY),
     maxStoredBytes: positive('maxStoredBytes', init.maxStoredBytes, c.DEFAULT_MAX_STORED_BYTES),
     banDurationMs: positive('banDurationMs', init.banDurationMs, c.DEFAULT_BAN_DURATION_MS),
+    catalogPolicy: validateCatalogPolicy(init.catalogPolicy ?? DEFAULT_CATALOG_POLICY),
     onBlockStored: init.onBlockStored,
-    onReplicate: init.onReplicate
+    onReplicate: init.onReplicate,
+    onCatalog: init.onCatalog
   }
 }
 

@@ -10,15 +10,17 @@ import { PeerChannel } from './channel.js'
 import { serveStream, type ServerState } from './server.js'
 import { PeerScores } from './scores.js'
 import {
-  DDS_PROTOCOL, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
+  DDS_PROTOCOL, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
 } from './constants.js'
 import type { HandlerContext } from './handlers.js'
 import { SerialQueue } from './async.js'
-import type { NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
+import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
+import { decodeCatalogEntry, type CatalogItem } from './catalog.js'
 
 /** The NetworkService implementation; created through `networkService()`. */
 export class DdsNetworkService implements NetworkService, Startable {
   readonly scores: PeerScores
+  readonly served = { blocks: 0, bytes: 0 }
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
@@ -40,7 +42,10 @@ export class DdsNetworkService implements NetworkService, Startable {
       maxStoredBytes: init.maxStoredBytes,
       storeQueue: new SerialQueue(),
       onBlockStored: init.onBlockStored,
-      onReplicate: init.onReplicate
+      onReplicate: init.onReplicate,
+      served: this.served,
+      catalogPolicy: init.catalogPolicy,
+      onCatalog: init.onCatalog
     }
   }
 
@@ -116,6 +121,36 @@ export class DdsNetworkService implements NetworkService, Startable {
     this.throwForStatus(peer, body.status, body.error, cid)
   }
 
+  async catalog (peer: PeerId, options: CatalogRequestOptions = {}): Promise<{ items: CatalogItem[], more: boolean }> {
+    const limit = options.limit ?? DEFAULT_CATALOG_PAGE_SIZE
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CATALOG_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be an integer from 1 to ${MAX_CATALOG_PAGE_SIZE}, got ${String(options.limit)}`)
+    }
+    const response = await this.send(peer, { catalog: { after: options.after?.bytes ?? new Uint8Array(0), limit } }, options)
+    const body = this.expect(peer, response, 'catalog')
+    if (body.status === Status.REJECTED) {
+      throw new RejectedError(`peer ${peer.toString()} does not share its catalog with this node${body.error != null && body.error !== '' ? `: ${peerText(body.error)}` : ''}`)
+    }
+    if (body.status !== Status.OK) {
+      throw new RemoteError(`peer ${peer.toString()} answered ${statusName(body.status)} to a catalog request: ${peerText(body.error)}`)
+    }
+    const entries = body.entries ?? []
+    if (entries.length > limit) {
+      this.scores.penalise(peer.toString(), PENALTY_PROTOCOL_VIOLATION, `sent ${entries.length} catalog entries where ${limit} were asked for`)
+      throw new ProtocolError(`peer ${peer.toString()} sent ${entries.length} catalog entries where at most ${limit} were asked for`)
+    }
+    const items: CatalogItem[] = []
+    for (const [i, entry] of entries.entries()) {
+      try {
+        items.push(decodeCatalogEntry(entry))
+      } catch (err) {
+        this.scores.penalise(peer.toString(), PENALTY_PROTOCOL_VIOLATION, `sent an invalid catalog entry: ${(err as Error).message}`)
+        throw new ProtocolError(`peer ${peer.toString()} sent an invalid catalog entry (${i}): ${(err as Error).message}`, { cause: err })
+      }
+    }
+    return { items, more: body.more === true }
+  }
+
   isBanned (peer: PeerId): boolean {
     return this.scores.isBanned(peer.toString())
   }
@@ -171,7 +206,7 @@ export class DdsNetworkService implements NetworkService, Startable {
     }
   }
 
-  private expect<K extends 'retrieveChunk' | 'storeChunk' | 'replicate'> (peer: PeerId, response: ResponseMessage, kind: K): NonNullable<ResponseMessage[K]> {
+  private expect<K extends 'retrieveChunk' | 'storeChunk' | 'replicate' | 'catalog'> (peer: PeerId, response: ResponseMessage, kind: K): NonNullable<ResponseMessage[K]> {
     if (response.body === kind && response[kind] != null) {
       return response[kind] as NonNullable<ResponseMessage[K]>
     }

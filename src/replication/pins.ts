@@ -50,8 +50,9 @@ export class PinIndex {
     await this.records.delete(cidToString(cid))
   }
 
-  async * list (): AsyncGenerator<Pin & { manifest: CID }> {
-    for await (const [, value] of this.records.entries()) {
+  /** Every pin, in the order of their CID strings; from the first CID string greater than `after` when given. */
+  async * list (options: { after?: string } = {}): AsyncGenerator<Pin & { manifest: CID }> {
+    for await (const [, value] of this.records.entries(options)) {
       const pin = JSON.parse(decoder.decode(value)) as Pin
       yield { ...pin, manifest: parseCid(pin.cid) }
     }

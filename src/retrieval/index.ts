@@ -67,6 +67,8 @@ export interface ResolvedManifest {
 
 /** What the retrieval engine does. */
 export interface RetrievalService {
+  /** Verified chunks (and their bytes) received from peers by every retrieval since start, each counted once. */
+  readonly fetched: { readonly chunks: number, readonly bytes: number }
   /** Fetches (or reads locally) and verifies the manifest named by `cid`. */
   resolveManifest(cid: CID, options?: RetrieveOptions): Promise<ResolvedManifest>
   /** Yields the verified content of a resolved manifest, in order. */

@@ -74,6 +74,7 @@ class Failures {
 
 /** The retrieval engine; created through `retrievalService()`. */
 export class Retriever implements RetrievalService {
+  readonly fetched = { chunks: 0, bytes: 0 }
   private readonly components: RetrievalComponents
   private readonly init: ResolvedRetrievalInit
 
@@ -143,8 +144,12 @@ export class Retriever implements RetrievalService {
         if (bytes.byteLength !== span.length) {
           throw new IntegrityError(`chunk ${index} of ${cidToString(resolved.cid)} has ${bytes.byteLength} bytes where the manifest's size implies ${span.length}`)
         }
-        if (writer != null && from !== 'local') {
-          await writer.add(cid, bytes)
+        if (from !== 'local') {
+          this.fetched.chunks++
+          this.fetched.bytes += bytes.byteLength
+          if (writer != null) {
+            await writer.add(cid, bytes)
+          }
         }
         if (hasher != null) {
           hasher.update(bytes)

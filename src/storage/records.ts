@@ -9,7 +9,8 @@ export interface RecordStore {
   get(key: string): Promise<Uint8Array | undefined>
   put(key: string, value: Uint8Array): Promise<void>
   delete(key: string): Promise<void>
-  entries(): AsyncIterable<[string, Uint8Array]>
+  /** Every record in key order (UTF-8 byte order), from the first key greater than `after` when given. */
+  entries(options?: { after?: string }): AsyncIterable<[string, Uint8Array]>
 }
 
 const encoder = new TextEncoder()
@@ -28,8 +29,9 @@ export function recordStore (storage: StorageProvider, name: string): RecordStor
       get: async (key) => sub.get(encoder.encode(key)),
       put: async (key, value) => { await sub.put(encoder.encode(key), value) },
       delete: async (key) => { await sub.del(encoder.encode(key)) },
-      entries: async function * () {
-        for await (const [key, value] of sub.iterator()) {
+      entries: async function * (options = {}) {
+        const range = options.after != null ? { gt: encoder.encode(options.after) } : {}
+        for await (const [key, value] of sub.iterator(range)) {
           yield [decoder.decode(key), value]
         }
       }
@@ -40,8 +42,29 @@ export function recordStore (storage: StorageProvider, name: string): RecordStor
     get: async (key) => table.get(key),
     put: async (key, value) => { table.set(key, new Uint8Array(value)) },
     delete: async (key) => { table.delete(key) },
-    entries: async function * () {
-      yield * [...table.entries()]
+    entries: async function * (options = {}) {
+      const keys = [...table.keys()]
+        .filter(key => options.after == null || compareUtf8(key, options.after) > 0)
+        .sort(compareUtf8)
+      for (const key of keys) {
+        const value = table.get(key)
+        if (value != null) {
+          yield [key, value]
+        }
+      }
     }
   }
+}
+
+/** Orders strings as their UTF-8 bytes are ordered (as LevelDB orders keys). */
+function compareUtf8 (a: string, b: string): number {
+  const x = encoder.encode(a)
+  const y = encoder.encode(b)
+  const n = Math.min(x.byteLength, y.byteLength)
+  for (let i = 0; i < n; i++) {
+    if (x[i] !== y[i]) {
+      return x[i]! - y[i]!
+    }
+  }
+  return x.byteLength - y.byteLength
 }

@@ -1,0 +1,58 @@
+/**
+ * Catalog entries on the wire: what a node shares, with the description of
+ * each piece of content, encoded for a CatalogResponse and checked when one
+ * arrives from a peer.
+ *
+ * @module
+ */
+
+import { parseCid, type CID } from '../cid.js'
+import { InvalidInputError } from '../errors.js'
+import { checkDescription, metadataEntries, metadataFromEntries } from '../manifest/index.js'
+import { pb, uint64ToNumber } from '../pb/index.js'
+import type { dds } from '../pb/generated/dds_messages.js'
+
+/** One piece of content in a catalog: its manifest CID, size and description. */
+export interface CatalogItem {
+  cid: CID
+  size: number
+  name?: string
+  mediaType?: string
+  metadata: Record<string, string>
+}
+
+type EntryProps = dds.v1.CatalogEntry.$Properties
+
+/** The protobuf form of an item and its encoded size. */
+export function encodeCatalogEntry (item: CatalogItem): { props: EntryProps, size: number } {
+  const props: EntryProps = {
+    cid: item.cid.bytes,
+    size: item.size,
+    name: item.name ?? '',
+    mediaType: item.mediaType ?? '',
+    metadata: metadataEntries(item.metadata)
+  }
+  // the entry itself, plus its field tag and length prefix in the response
+  const length = pb.CatalogEntry.encode(props).len
+  return { props, size: length + 4 }
+}
+
+/**
+ * Checks one entry a peer sent: a DDS CID, a safe size, a valid description
+ * (the same bounds as a manifest's).
+ *
+ * @throws {InvalidInputError} naming what is wrong
+ */
+export function decodeCatalogEntry (entry: EntryProps): CatalogItem {
+  const cid = parseCid(entry.cid ?? new Uint8Array(0))
+  const size = uint64ToNumber(entry.size as number | null | undefined, 'catalog entry size')
+  const description = checkDescription({
+    name: entry.name ?? undefined,
+    mediaType: entry.mediaType ?? undefined,
+    metadata: metadataFromEntries(entry.metadata ?? [])
+  })
+  if (!Number.isSafeInteger(size)) {
+    throw new InvalidInputError('catalog entry size is out of range')
+  }
+  return { cid, size, ...description }
+}
