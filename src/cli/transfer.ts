@@ -76,7 +76,10 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
       method: 'POST',
       headers,
       body: Readable.toWeb(body) as unknown as BodyInit,
-      duplex: 'half'
+      duplex: 'half',
+      // a request that may follow a redirect keeps its whole body to send it
+      // again; the daemon never redirects
+      redirect: 'error'
     }).catch((err: unknown) => {
       if (sourceError != null) {
         throw new CliError(`cannot read ${fromStdin ? 'stdin' : input.file}: ${(sourceError as Error).message}`, { cause: sourceError })
