@@ -25,10 +25,19 @@ export interface ContentStat {
   mediaType?: string
   /** String key/value pairs (title, artist ...); empty when the publisher gave none. */
   metadata: Record<string, string>
-  /** True when every block of the content (manifest, tree nodes, chunks) is in this node's store. */
-  local: boolean
+  /** True when every block of the content (manifest, tree nodes, chunks) is in this node's store; absent with `checkLocal: false`. */
+  local?: boolean
   /** How this node holds it, when pinned: published or pinned here (`local`), or kept for a peer (`replica`). */
   pin?: 'local' | 'replica'
+}
+
+/** Options of `stat`. */
+export interface StatOptions extends AbortOptions {
+  /**
+   * Find out whether every block is in the local store (one store read per
+   * block). @default true
+   */
+  checkLocal?: boolean
 }
 
 /** One piece of content a node shares. */

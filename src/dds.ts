@@ -16,7 +16,7 @@ import {
 } from './errors.js'
 import {
   catalogEntry, localCatalog, DEFAULT_CATALOG_LIMIT,
-  type BrowseOptions, type CatalogEntry, type CatalogOptions, type CatalogPage, type CatalogPageOptions,
+  type BrowseOptions, type StatOptions, type CatalogEntry, type CatalogOptions, type CatalogPage, type CatalogPageOptions,
   type ContentStat, type DdsStats, type PeerCatalog, type RetrievalOutcomes
 } from './catalog.js'
 import { assertSupportedRuntime } from './runtime.js'
@@ -568,11 +568,15 @@ export class Dds {
    * media type and metadata from its manifest (read locally or fetched, the
    * manifest alone), whether every block is held here, and how it is pinned.
    *
+   * Finding `local` reads the store once per block (a few ms per GiB of
+   * content); pass `{ checkLocal: false }` to skip it when only the
+   * description and size are wanted (`local` is then left out).
+   *
    * @throws {InvalidInputError} for a bad CID, or a CID that names a block that is not a manifest
    * @throws {NotFoundError} when no reachable peer holds the manifest (after `retrieval.providerTimeoutMs`)
    * @throws {AbortError} when the signal aborts
    */
-  async stat (cid: CIDLike, options: AbortOptions = {}): Promise<ContentStat> {
+  async stat (cid: CIDLike, options: StatOptions = {}): Promise<ContentStat> {
     this.assertRunning()
     const parsed = parseCid(cid)
     const resolved = await this.retrieval.resolveManifest(parsed, { signal: options.signal })
@@ -586,7 +590,7 @@ export class Dds {
       ...(manifest.name != null ? { name: manifest.name } : {}),
       ...(manifest.mediaType != null ? { mediaType: manifest.mediaType } : {}),
       metadata: { ...manifest.metadata },
-      local: await this.holdsAll(parsed, manifest, options),
+      ...(options.checkLocal !== false ? { local: await this.holdsAll(parsed, manifest, options) } : {}),
       ...(pin != null ? { pin: pin.kind } : {})
     }
   }

@@ -24,7 +24,7 @@ assertSupportedRuntime()
 
 export { Dds } from './dds.js'
 export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions } from './dds.js'
-export type { ContentStat, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions, DdsStats, RetrievalOutcomes } from './catalog.js'
+export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions, DdsStats, RetrievalOutcomes } from './catalog.js'
 export * from './errors.js'
 export { parseCid, cidToString, cidForBlock, blockMatchesCid, CID } from './cid.js'
 export type { CIDLike } from './cid.js'

@@ -36,6 +36,9 @@ describe('descriptions, stat and the catalog', () => {
       metadata: { artist: 'The Loops', title: 'Night Drive' }, local: true, pin: 'local'
     })
 
+    expect(await a.stat(cid, { checkLocal: false })).toEqual({ ...here, local: undefined })
+    expect('local' in await a.stat(cid, { checkLocal: false })).toBe(false)
+
     const there = await b.stat(cid)
     expect(there).toEqual({ ...here, local: false, pin: undefined })
     expect('pin' in there).toBe(false)
