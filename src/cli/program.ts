@@ -33,7 +33,7 @@ export async function main (argv: string[]): Promise<number> {
       // commander has printed its message (help, version, or a usage error)
       return err.exitCode === 0 ? 0 : EXIT_USAGE
     }
-    if (systemErrorCode(err) === 'EPIPE') {
+    if (!(err instanceof CliError) && systemErrorCode(err) === 'EPIPE') {
       return 0 // the reader of stdout went away (e.g. `dds get CID | head`)
     }
     if (err instanceof CliError) {

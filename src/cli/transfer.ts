@@ -12,7 +12,8 @@ import { basename, dirname, join } from 'node:path'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
-import { CliError, systemErrorCode } from './errors.js'
+import { checkDescription } from '../manifest/describe.js'
+import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
 import { createProgress } from './progress.js'
 import { mediaTypeOf } from './media-types.js'
 import { UPLOAD_READ_BYTES } from './constants.js'
@@ -41,6 +42,9 @@ export interface PublishInput {
  */
 export async function publish (client: ApiClient, input: PublishInput): Promise<PublishResult> {
   const fromStdin = input.file === '-'
+  const name = input.name ?? (fromStdin ? undefined : basename(input.file))
+  const mediaType = input.mediaType ?? (name != null ? mediaTypeOf(name) : undefined)
+  checkBeforeUpload(name, mediaType, input.metadata)
   let source: Readable
   let size: number | undefined
   if (fromStdin) {
@@ -51,11 +55,9 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
     source = handle.createReadStream({ highWaterMark: UPLOAD_READ_BYTES })
   }
   const params = new URLSearchParams()
-  const name = input.name ?? (fromStdin ? undefined : basename(input.file))
   if (name != null) {
     params.set('name', name)
   }
-  const mediaType = input.mediaType ?? (name != null ? mediaTypeOf(name) : undefined)
   if (mediaType != null) {
     params.set('mediaType', mediaType)
   }
@@ -84,12 +86,35 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
       if (sourceError != null) {
         throw new CliError(`cannot read ${fromStdin ? 'stdin' : input.file}: ${(sourceError as Error).message}`, { cause: sourceError })
       }
+      const code = systemErrorCode(err)
+      if (code === 'EPIPE' || code === 'ECONNRESET') {
+        throw new CliError(`the daemon at ${client.url} closed the connection during the upload (it may have refused the content; its log may say why)`, { cause: err })
+      }
       throw err
     })
     return await response.json() as PublishResult
   } finally {
     progress.stop()
     source.destroy()
+  }
+}
+
+/**
+ * Checks the name, media type and metadata by the rules the daemon applies,
+ * so a bad value is reported before any byte is sent.
+ */
+function checkBeforeUpload (name: string | undefined, mediaType: string | undefined, metadata: Array<[string, string]>): void {
+  const seen = new Set<string>()
+  for (const [key] of metadata) {
+    if (seen.has(key)) {
+      throw new UsageError(`--meta ${key} is given twice`)
+    }
+    seen.add(key)
+  }
+  try {
+    checkDescription({ name, mediaType, metadata: Object.fromEntries(metadata) })
+  } catch (err) {
+    throw new UsageError(oneLine((err as Error).message), { cause: err })
   }
 }
 

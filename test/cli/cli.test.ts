@@ -182,7 +182,7 @@ describe('dds CLI', () => {
       expect(r.stderr).toBe(`dds: file not found: ${missing}\n`)
     })
 
-    it('bad CID and bad --meta are usage errors (exit code 2)', async () => {
+    it('bad CID, bad --meta and a bad media type are usage errors (exit code 2)', async () => {
       const bad = await dds(onA('get', 'not-a-cid'))
       expect(bad.code).toBe(2)
       expectOneLine(bad.stderr)
@@ -191,6 +191,13 @@ describe('dds CLI', () => {
       expect(meta.code).toBe(2)
       expectOneLine(meta.stderr)
       expect(meta.stderr).toContain('key=value')
+      const mediaType = await dds(onA('publish', trackFile, '--media-type', 'audio'))
+      expect(mediaType.code).toBe(2)
+      expectOneLine(mediaType.stderr)
+      expect(mediaType.stderr).toContain('mediaType must be a media type')
+      const twice = await dds(onA('publish', trackFile, '--meta', 'title=a', '--meta', 'title=b'))
+      expect(twice.code).toBe(2)
+      expect(twice.stderr).toBe('dds: --meta title is given twice\n')
       const both = await dds(onA('ls', '--all', '--peer', a.peer))
       expect(both.code).toBe(2)
       expectOneLine(both.stderr)
