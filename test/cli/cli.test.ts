@@ -5,10 +5,11 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { randomBytes } from 'node:crypto'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { access, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cleanup, dds, startDaemon, tempDir, type Daemon } from './harness.js'
+import { bin, cleanEnv, cleanup, dds, startDaemon, tempDir, type Daemon } from './harness.js'
 
 const UNKNOWN_CID = 'zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA'
 
@@ -262,3 +263,19 @@ async function closedPort (): Promise<number> {
   await new Promise(resolve => server.close(resolve))
   return port
 }
+
+describe('dds on an old Node.js', () => {
+  const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find(path => {
+    try {
+      return Number(execFileSync(path, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()) < 22
+    } catch {
+      return false
+    }
+  })
+
+  it.skipIf(oldNode == null)('prints one line naming the required version and exits 1', async () => {
+    const r = spawnSync(oldNode!, [bin, 'id'], { encoding: 'utf8', env: cleanEnv() })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/^dds: DDS needs Node\.js 22 or newer; this is Node\.js \d+\.\d+\.\d+\..*\n$/)
+  })
+})
