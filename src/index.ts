@@ -55,3 +55,5 @@ export { replicationManager, PinIndex, GcLock, DEFAULT_REPLICATION_FACTOR } from
 export type { Pin, PinKind, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager, ReplicationComponents } from './replication/index.js'
 export { recordStore } from './storage/index.js'
 export type { RecordStore } from './storage/index.js'
+export { startGateway, ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './gateway/index.js'
+export type { Gateway, GatewayOptions, GatewayNode } from './gateway/index.js'

@@ -1,0 +1,180 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { InvalidInputError } from '../errors.js'
+import { API_PREFIX } from './constants.js'
+import { PayloadTooLargeError } from './errors.js'
+import { checkWriteAccess, type WriteGuardInit } from './guard.js'
+import { clientSignal, every, flag, normalizeCid, single, statWithin, type QueryValue } from './request.js'
+import type { CatalogEntry, GatewayNode, PeerCatalog } from './types.js'
+
+/** What the /api/v1 routes need. */
+export interface ApiInit {
+  node: GatewayNode
+  guard: WriteGuardInit
+  notFoundTimeoutMs: number
+  maxUploadBytes?: number
+  /** The gateway's own URL, for `/api/v1/id`. */
+  url(): string
+}
+
+type Query = Record<string, QueryValue>
+type CidRequest = FastifyRequest<{ Params: { cid: string }, Querystring: Query }>
+type QueryRequest = FastifyRequest<{ Querystring: Query }>
+
+/** `meta=key=value` query parameters as a metadata record. */
+export function parseMetadata (values: string[]): Record<string, string> {
+  const metadata: Record<string, string> = {}
+  for (const value of values) {
+    const eq = value.indexOf('=')
+    if (eq <= 0) {
+      throw new InvalidInputError(`meta "${value.slice(0, 100)}" is not key=value`)
+    }
+    const key = value.slice(0, eq)
+    if (Object.hasOwn(metadata, key)) {
+      throw new InvalidInputError(`meta key "${key.slice(0, 100)}" is given twice`)
+    }
+    metadata[key] = value.slice(eq + 1)
+  }
+  return metadata
+}
+
+function positiveInt (name: string, value: QueryValue): number | undefined {
+  const text = single(value)
+  if (text == null) {
+    return undefined
+  }
+  if (!/^\d{1,9}$/.test(text) || Number(text) === 0) {
+    throw new InvalidInputError(`${name} must be a positive integer, got "${text.slice(0, 20)}"`)
+  }
+  return Number(text)
+}
+
+/** Passes an upload through, failing once more than `max` bytes came. */
+async function * limited (source: AsyncIterable<Uint8Array>, max: number | undefined): AsyncGenerator<Uint8Array> {
+  let total = 0
+  for await (const chunk of source) {
+    total += chunk.byteLength
+    if (max != null && total > max) {
+      throw new PayloadTooLargeError(`the upload is larger than this gateway's limit of ${max} bytes`)
+    }
+    yield chunk
+  }
+}
+
+async function * nothing (): AsyncGenerator<Uint8Array> {}
+
+/** A peer catalog as JSON: its error as `{ code, message }`. */
+function peerCatalogJson (catalog: PeerCatalog): { peer: string, entries: CatalogEntry[], error?: { code: string, message: string } } {
+  return {
+    peer: catalog.peer,
+    entries: catalog.entries,
+    ...(catalog.error != null ? { error: { code: catalog.error.name, message: catalog.error.message } } : {})
+  }
+}
+
+/** `POST /api/v1/publish`: the request body streams into `publish`. */
+async function publish (init: ApiInit, request: QueryRequest, reply: FastifyReply): Promise<unknown> {
+  const { node, maxUploadBytes } = init
+  const q = request.query
+  const metadata = parseMetadata(every(q.meta))
+  const declared = Number(request.headers['content-length'] ?? NaN)
+  if (maxUploadBytes != null && declared > maxUploadBytes) {
+    reply.header('Connection', 'close')
+    throw new PayloadTooLargeError(`the upload (${declared} bytes) is larger than this gateway's limit of ${maxUploadBytes} bytes`)
+  }
+  const body = (request.body as AsyncIterable<Uint8Array> | undefined) ?? nothing()
+  let stored: { size: number, chunks: number } | undefined
+  try {
+    const cid = await node.publish(limited(body, maxUploadBytes), {
+      ...(single(q.name) != null ? { name: single(q.name) } : {}),
+      ...(single(q.mediaType) != null ? { mediaType: single(q.mediaType) } : {}),
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+      signal: clientSignal(reply),
+      onProgress: (evt) => {
+        if (evt.type === 'dds:publish:stored') {
+          stored = evt.detail as { size: number, chunks: number }
+        }
+      }
+    })
+    stored ??= await node.stat(cid)
+    return { cid, size: stored.size, chunks: stored.chunks }
+  } catch (err) {
+    // the rest of the upload is not read: end the connection after the answer
+    reply.header('Connection', 'close')
+    throw err
+  }
+}
+
+/** Peer id of a multiaddr that ends in /p2p/<id>. */
+function peerOf (address: string): string | undefined {
+  try {
+    return multiaddr(address).getComponents().findLast(c => c.name === 'p2p')?.value
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The JSON API under /api/v1. Every POST is a write: see `checkWriteAccess`
+ * for who may use it.
+ */
+export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
+  const { node } = init
+  void app.register(async (api) => {
+    api.addHook('onRequest', async (request, reply) => {
+      if (request.method === 'POST') {
+        try {
+          checkWriteAccess(request, init.guard)
+        } catch (err) {
+          // the body (perhaps a large upload) is not read: end the connection after the answer
+          reply.header('Connection', 'close')
+          throw err
+        }
+      }
+    })
+
+    api.post('/publish', async (request: QueryRequest, reply) => publish(init, request, reply))
+
+    api.get('/stat/:cid', async (request: CidRequest, reply) => {
+      const cid = normalizeCid(request.params.cid)
+      return statWithin(node, cid, init.notFoundTimeoutMs, clientSignal(reply))
+    })
+
+    api.get('/catalog', async (request: QueryRequest, reply) => {
+      const signal = clientSignal(reply)
+      const limit = positiveInt('limit', request.query.limit)
+      const options = { signal, ...(limit != null ? { limit } : {}) }
+      if (flag(request.query.all)) {
+        const [local, peers] = await Promise.all([node.catalog(undefined, options), node.browse(options)])
+        return { local, peers: peers.map(peerCatalogJson) }
+      }
+      const peer = single(request.query.peer)
+      return { entries: await node.catalog(peer, options) }
+    })
+
+    api.get('/pins', async () => node.pins())
+
+    api.post('/pin/:cid', async (request: CidRequest, reply) => {
+      return node.pin(normalizeCid(request.params.cid), { signal: clientSignal(reply) })
+    })
+
+    api.post('/unpin/:cid', async (request: CidRequest) => {
+      return { removed: await node.unpin(normalizeCid(request.params.cid)) }
+    })
+
+    api.post('/gc', async (_request, reply) => node.gc({ signal: clientSignal(reply) }))
+
+    api.get('/peers', async () => node.peers())
+
+    api.get('/id', async () => ({ peer: node.peerId, addrs: node.getMultiaddrs(), gateway: init.url() }))
+
+    api.post('/connect', async (request: QueryRequest, reply) => {
+      const addr = single(request.query.addr)
+      if (addr == null || addr === '') {
+        throw new InvalidInputError('give the peer\'s multiaddr as ?addr=/ip4/.../tcp/.../p2p/<peer id>')
+      }
+      await node.connect(addr, { signal: clientSignal(reply) })
+      return { peer: peerOf(addr) }
+    })
+  }, { prefix: API_PREFIX })
+}

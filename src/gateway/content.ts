@@ -1,0 +1,189 @@
+import { Readable } from 'node:stream'
+import rangeParser from 'range-parser'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { InvalidInputError } from '../errors.js'
+import { DESCRIPTION_CACHE_ENTRIES, IMMUTABLE_CACHE_CONTROL } from './constants.js'
+import { RangeNotSatisfiableError } from './errors.js'
+import { clientSignal, flag, normalizeCid, statWithin, type QueryValue } from './request.js'
+import type { ContentStat, GatewayNode } from './types.js'
+
+/** What the content route needs. */
+export interface ContentRouteInit {
+  node: GatewayNode
+  notFoundTimeoutMs: number
+}
+
+/** The bytes a request asks for: the whole content or one range. */
+interface Span {
+  offset: number
+  length: number
+  partial: boolean
+}
+
+/**
+ * The span a Range header asks for, against content of `size` bytes. One
+ * `bytes` range gives a partial response; several ranges, or a unit other
+ * than bytes, are ignored (the whole content is sent, as RFC 9110 allows).
+ *
+ * @throws {InvalidInputError} when the header does not parse
+ * @throws {RangeNotSatisfiableError} when no byte of the content is in it
+ */
+export function requestedSpan (size: number, header: string | undefined): Span {
+  const whole = { offset: 0, length: size, partial: false }
+  if (header == null) {
+    return whole
+  }
+  // RFC 9110 14.1.2: a suffix longer than the content selects all of it
+  // (range-parser reports it as unsatisfiable)
+  const suffix = /^bytes=\s*-\s*(\d+)\s*$/.exec(header)
+  if (suffix != null && size > 0 && Number(suffix[1]) >= size) {
+    return { offset: 0, length: size, partial: true }
+  }
+  const ranges = rangeParser(size, header)
+  if (ranges === -2) {
+    throw new InvalidInputError(`malformed Range header "${header.slice(0, 100)}"; use bytes=<first>-<last>, bytes=<first>- or bytes=-<suffix length>`)
+  }
+  if (ranges === -1) {
+    throw new RangeNotSatisfiableError(`the Range "${header.slice(0, 100)}" is outside the content (${size} bytes)`)
+  }
+  if (ranges.type !== 'bytes' || ranges.length !== 1) {
+    return whole
+  }
+  const range = ranges[0]!
+  return { offset: range.start, length: range.end - range.start + 1, partial: true }
+}
+
+/** True when an If-None-Match header names `etag` (or is `*`). */
+function matchesEtag (header: string | undefined, etag: string): boolean {
+  if (header == null) {
+    return false
+  }
+  return header.split(',').some(tag => {
+    const t = tag.trim()
+    return t === '*' || t === etag || t === `W/${etag}`
+  })
+}
+
+/** `filename*` of Content-Disposition (RFC 8187): UTF-8, percent-encoded. */
+function encodeFilename (name: string): string {
+  return encodeURIComponent(name).replace(/['()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/**
+ * Pulls the first piece of the content before the response starts, so that a
+ * failure to fetch it (nobody serves the chunks, a bad range) is answered
+ * with an error status rather than a truncated body.
+ */
+async function startStream (source: AsyncIterable<Uint8Array>): Promise<Readable> {
+  const iterator = source[Symbol.asyncIterator]()
+  const first = await iterator.next()
+  async function * rest (): AsyncGenerator<Uint8Array> {
+    try {
+      if (first.done !== true) {
+        yield first.value
+        while (true) {
+          const next = await iterator.next()
+          if (next.done === true) {
+            return
+          }
+          yield next.value
+        }
+      }
+    } finally {
+      await iterator.return?.()
+    }
+  }
+  return Readable.from(rest(), { objectMode: false })
+}
+
+/** What the content route serves of a manifest. */
+type Description = Pick<ContentStat, 'size' | 'name' | 'mediaType'>
+
+/** The most recently used descriptions, at most `capacity` of them. */
+class DescriptionCache {
+  private readonly entries = new Map<string, Description>()
+  private readonly capacity: number
+
+  constructor (capacity: number) {
+    this.capacity = capacity
+  }
+
+  get (cid: string): Description | undefined {
+    const found = this.entries.get(cid)
+    if (found != null) {
+      this.entries.delete(cid)
+      this.entries.set(cid, found)
+    }
+    return found
+  }
+
+  set (cid: string, description: Description): void {
+    this.entries.delete(cid)
+    this.entries.set(cid, description)
+    if (this.entries.size > this.capacity) {
+      this.entries.delete(this.entries.keys().next().value!)
+    }
+  }
+}
+
+/**
+ * `GET|HEAD /dds/<cid>`: the content, verified as it streams, with one byte
+ * range per request (`Range: bytes=...`) fetching only the chunks that cover
+ * it. The client closing the connection aborts the retrieval.
+ */
+export function contentRoute (app: FastifyInstance, init: ContentRouteInit): void {
+  const { node, notFoundTimeoutMs } = init
+  const descriptions = new DescriptionCache(DESCRIPTION_CACHE_ENTRIES)
+  const describe = async (cid: string, signal: AbortSignal): Promise<Description> => {
+    let found = descriptions.get(cid)
+    if (found == null) {
+      // the manifest alone: no per-block presence check
+      const stat = await statWithin(node, cid, notFoundTimeoutMs, signal, false)
+      found = { size: stat.size, name: stat.name, mediaType: stat.mediaType }
+      descriptions.set(cid, found)
+    }
+    return found
+  }
+  app.route<{ Params: { cid: string }, Querystring: Record<string, QueryValue> }>({
+    method: ['GET', 'HEAD'],
+    url: '/dds/:cid',
+    exposeHeadRoute: false,
+    handler: async (request: FastifyRequest<{ Params: { cid: string }, Querystring: Record<string, QueryValue> }>, reply: FastifyReply) => {
+      const cid = normalizeCid(request.params.cid)
+      const etag = `"${cid}"`
+      reply.header('ETag', etag)
+      reply.header('Cache-Control', IMMUTABLE_CACHE_CONTROL)
+      if (matchesEtag(request.headers['if-none-match'], etag)) {
+        return reply.code(304).send()
+      }
+      const signal = clientSignal(reply)
+      const stat = await describe(cid, signal)
+      reply.header('Accept-Ranges', 'bytes')
+      reply.header('X-Content-Type-Options', 'nosniff')
+      reply.header('Content-Security-Policy', 'sandbox')
+      if (flag(request.query.download)) {
+        reply.header('Content-Disposition', `attachment; filename*=UTF-8''${encodeFilename(stat.name ?? cid)}`)
+      }
+      let span: Span
+      try {
+        span = requestedSpan(stat.size, request.headers.range)
+      } catch (err) {
+        if (err instanceof RangeNotSatisfiableError) {
+          reply.header('Content-Range', `bytes */${stat.size}`)
+        }
+        throw err
+      }
+      reply.type(stat.mediaType ?? 'application/octet-stream')
+      if (span.partial) {
+        reply.code(206)
+        reply.header('Content-Range', `bytes ${span.offset}-${span.offset + span.length - 1}/${stat.size}`)
+      }
+      reply.header('Content-Length', span.length)
+      if (request.method === 'HEAD' || span.length === 0) {
+        return reply.send()
+      }
+      const body = await startStream(node.retrieve(cid, { offset: span.offset, length: span.length, signal }))
+      return reply.send(body)
+    }
+  })
+}

@@ -1,0 +1,90 @@
+import type { FastifyReply } from 'fastify'
+import { DdsError } from '../errors.js'
+
+/** The write API refused a request: not from loopback and without the API token, or sent from another origin. */
+export class ForbiddenError extends DdsError {
+  static override name = 'ForbiddenError'
+  override name = 'ForbiddenError'
+
+  constructor (message = 'Forbidden', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** A Range header no byte of the content satisfies. */
+export class RangeNotSatisfiableError extends DdsError {
+  static override name = 'RangeNotSatisfiableError'
+  override name = 'RangeNotSatisfiableError'
+
+  constructor (message = 'Range not satisfiable', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** An upload larger than the gateway's `maxUploadBytes`. */
+export class PayloadTooLargeError extends DdsError {
+  static override name = 'PayloadTooLargeError'
+  override name = 'PayloadTooLargeError'
+
+  constructor (message = 'Upload too large', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** HTTP status of each error the gateway answers with, by error name. */
+const STATUS_BY_NAME: Record<string, number> = {
+  InvalidInputError: 400,
+  ForbiddenError: 403,
+  NotFoundError: 404,
+  RejectedError: 409,
+  PayloadTooLargeError: 413,
+  RangeNotSatisfiableError: 416,
+  TimeoutError: 504
+}
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: { code: string, message: string }
+}
+
+/**
+ * The status and JSON body for an error: DDS errors by their class, errors
+ * fastify raises on a bad request by their own 4xx status, anything else 500.
+ */
+export function errorResponse (err: unknown): { status: number, body: ErrorBody } {
+  const error = err instanceof Error ? err : new Error(String(err))
+  const byName = STATUS_BY_NAME[error.name]
+  if (byName != null && (error instanceof DdsError || error.name === 'TimeoutError')) {
+    return { status: byName, body: { error: { code: error.name, message: error.message } } }
+  }
+  const status = (error as { statusCode?: unknown }).statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = status === 404 ? 'NotFoundError' : status === 413 ? 'PayloadTooLargeError' : 'InvalidInputError'
+    return { status, body: { error: { code, message: error.message } } }
+  }
+  const code = error instanceof DdsError ? error.name : 'InternalError'
+  return { status: 500, body: { error: { code, message: error.message } } }
+}
+
+/** Headers a content response may have set before it failed, which describe content, not the error. */
+const CONTENT_HEADERS = ['etag', 'cache-control', 'content-disposition', 'content-length', 'accept-ranges', 'content-security-policy']
+
+/**
+ * Sends an error as JSON with its status, never cached (content that is not
+ * found now may be found later). A 416 keeps its `Content-Range`.
+ */
+export async function sendError (reply: FastifyReply, err: unknown): Promise<FastifyReply> {
+  const { status, body } = errorResponse(err)
+  for (const header of CONTENT_HEADERS) {
+    reply.removeHeader(header)
+  }
+  if (status !== 416) {
+    reply.removeHeader('content-range')
+  }
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .header('X-Content-Type-Options', 'nosniff')
+    .send(body)
+}

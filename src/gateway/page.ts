@@ -1,0 +1,96 @@
+import type { CatalogEntry, PeerCatalog } from './types.js'
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** Text made safe for HTML element content and quoted attribute values. */
+export function escapeHtml (text: string): string {
+  return text.replace(/[&<>"']/g, c => ESCAPES[c]!)
+}
+
+/** A size in bytes for people: 1.5 MiB. */
+export function formatSize (bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+/** The `Content-Security-Policy` of the page: nothing but its own media and inline style. */
+export const PAGE_CSP = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+function isAudio (entry: CatalogEntry): boolean {
+  return /^audio\//i.test(entry.mediaType ?? '')
+}
+
+function row (entry: CatalogEntry): string {
+  const title = entry.metadata.title ?? entry.name ?? entry.cid
+  const artist = entry.metadata.artist ?? ''
+  // a CID is base58btc text, but it came from a peer: escape it like the rest
+  const cid = escapeHtml(entry.cid)
+  const player = isAudio(entry)
+    ? `<audio controls preload="none" src="/dds/${encodeURIComponent(entry.cid)}"></audio>`
+    : ''
+  return `<tr data-cid="${cid}">
+<td class="title">${escapeHtml(title)}</td>
+<td class="artist">${escapeHtml(artist)}</td>
+<td class="size">${escapeHtml(formatSize(entry.size))}</td>
+<td>${player}</td>
+<td><a href="/dds/${encodeURIComponent(entry.cid)}?download=1">download</a></td>
+</tr>`
+}
+
+function table (entries: CatalogEntry[]): string {
+  if (entries.length === 0) {
+    return '<p class="empty">Nothing shared.</p>'
+  }
+  return `<table>
+<thead><tr><th>Title</th><th>Artist</th><th>Size</th><th></th><th></th></tr></thead>
+<tbody>
+${entries.map(row).join('\n')}
+</tbody>
+</table>`
+}
+
+/** What the page shows. */
+export interface PageContent {
+  peer: string
+  local: CatalogEntry[]
+  peers: PeerCatalog[]
+}
+
+/** The `/` page: this node's catalog and each connected peer's, audio playable in place. */
+export function renderPage (content: PageContent): string {
+  const peers = content.peers.map(p => `<section class="peer" data-peer="${escapeHtml(p.peer)}">
+<h2>Peer <code>${escapeHtml(p.peer)}</code></h2>
+${p.error != null ? `<p class="error">${escapeHtml(p.error.message)}</p>` : ''}
+${table(p.entries)}
+</section>`).join('\n')
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>DDS node ${escapeHtml(content.peer)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 0.3em 0.6em; border-bottom: 1px solid #ddd; }
+code { font-size: 0.9em; }
+.error { color: #a00; }
+</style>
+</head>
+<body>
+<h1>DDS node <code>${escapeHtml(content.peer)}</code></h1>
+<section class="local">
+<h2>This node</h2>
+${table(content.local)}
+</section>
+${content.peers.length === 0 ? '<p class="empty">No connected peers.</p>' : peers}
+</body>
+</html>
+`
+}

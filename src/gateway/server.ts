@@ -1,0 +1,128 @@
+import { isIP } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { NotFoundError } from '../errors.js'
+import { apiRoutes } from './api.js'
+import { DEFAULT_PAGE_BROWSE_TIMEOUT_MS, PAGE_CATALOG_LIMIT } from './constants.js'
+import { contentRoute } from './content.js'
+import { sendError } from './errors.js'
+import { ownOrigins } from './guard.js'
+import { createMetrics } from './metrics.js'
+import { PAGE_CSP, renderPage, type PageContent } from './page.js'
+import type { GatewayNode } from './types.js'
+
+/** Options the server is built with, every default resolved. */
+export interface ServerInit {
+  host: string
+  port: number
+  apiToken?: string
+  notFoundTimeoutMs: number
+  maxUploadBytes?: number
+}
+
+/** The URL clients reach a server on: a wildcard host is reached through loopback. */
+export function urlFor (host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return `http://${isIP(reachable) === 6 ? `[${reachable}]` : reachable}:${port}`
+}
+
+/** A running gateway: the fastify instance and where it listens. */
+export class GatewayServer {
+  readonly app: FastifyInstance
+  private readonly node: GatewayNode
+  private readonly init: ServerInit
+  private boundPort = 0
+
+  constructor (node: GatewayNode, init: ServerInit) {
+    this.node = node
+    this.init = init
+    // the real port is known once listening; the origins are read per request
+    const guard = { origins: new Set<string>(), apiToken: init.apiToken }
+    this.app = Fastify({ logger: false, forceCloseConnections: true })
+    const app = this.app
+    const metrics = createMetrics(node)
+
+    // Every body streams through untouched: publish reads it as it arrives,
+    // no route buffers one, and no body size limit applies but maxUploadBytes.
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+
+    app.setErrorHandler(async (err, _request, reply) => sendError(reply, err))
+    app.setNotFoundHandler(async (request, reply) => sendError(reply, new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)))
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+    })
+    app.addHook('onListen', async () => {
+      const address = app.server.address()
+      if (address != null && typeof address === 'object') {
+        this.boundPort = address.port
+      }
+      for (const origin of ownOrigins(init.host, this.port)) {
+        guard.origins.add(origin)
+      }
+    })
+
+    app.get('/health', async () => ({ ok: true, peer: node.peerId, peers: node.peers().length }))
+
+    app.get('/metrics', async (_request, reply) => {
+      const text = await metrics.registry.metrics()
+      return reply.type(metrics.registry.contentType).header('Cache-Control', 'no-store').send(text)
+    })
+
+    app.get('/', async (_request, reply) => {
+      const html = renderPage(await this.pageContent())
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('Content-Security-Policy', PAGE_CSP)
+        .header('X-Content-Type-Options', 'nosniff')
+        .header('Cache-Control', 'no-store')
+        .send(html)
+    })
+
+    contentRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs })
+    apiRoutes(app, {
+      node,
+      guard,
+      notFoundTimeoutMs: init.notFoundTimeoutMs,
+      maxUploadBytes: init.maxUploadBytes,
+      url: () => this.url
+    })
+  }
+
+  get port (): number {
+    return this.boundPort
+  }
+
+  get url (): string {
+    return urlFor(this.init.host, this.boundPort)
+  }
+
+  /**
+   * Starts listening.
+   *
+   * @throws {Error} with `code` 'EADDRINUSE' when the port is taken
+   */
+  async listen (): Promise<void> {
+    try {
+      await this.app.listen({ host: this.init.host, port: this.init.port })
+    } catch (err) {
+      await this.app.close().catch(() => {})
+      const code = (err as { code?: string }).code
+      if (code === 'EADDRINUSE') {
+        throw Object.assign(new Error(`the gateway cannot listen on ${this.init.host}:${this.init.port}: the port is in use (EADDRINUSE); choose another port or stop what uses it`, { cause: err }), { code })
+      }
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.app.close()
+  }
+
+  private async pageContent (): Promise<PageContent> {
+    const [local, peers] = await Promise.all([
+      this.node.catalog(undefined, { limit: PAGE_CATALOG_LIMIT }),
+      this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS })
+    ])
+    return { peer: this.node.peerId, local, peers }
+  }
+}
