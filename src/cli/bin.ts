@@ -15,6 +15,14 @@ try {
   process.exit(1)
 }
 
+// a reader of stdout that goes away (`dds ls | head -1`) ends the command quietly
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') {
+    process.exit(0)
+  }
+  throw err
+})
+
 const { main } = await import('./program.js')
 process.exitCode = await main(process.argv)
 // Ends the process if something (a socket, a timer of a stopped node) would

@@ -40,7 +40,8 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`dds: ${oneLine(err.message)}\n`)
       return err.exitCode
     }
-    const message = err instanceof Error ? `${err.name !== 'Error' && err.name !== 'CliError' ? `${err.name}: ` : ''}${err.message}` : String(err)
+    // an unexpected error: its class name helps a bug report
+    const message = err instanceof Error ? (err.name === 'Error' ? err.message : `${err.name}: ${err.message}`) : String(err)
     process.stderr.write(`dds: ${oneLine(message)}\n`)
     return EXIT_FAILURE
   }
