@@ -1,0 +1,133 @@
+/**
+ * The client commands that ask the daemon something and print the answer:
+ * `stat`, `ls`, `pin`, `unpin`, `gc`, `peers`, `id`. With `--json` each
+ * prints the daemon's JSON answer; otherwise lines and tables for people.
+ *
+ * @module
+ */
+
+import { formatBytes, formatFields, formatTable } from './format.js'
+import type { ApiClient } from './client.js'
+
+/** `GET /api/v1/stat/<cid>`. */
+export interface ContentStatJson {
+  cid: string
+  size: number
+  chunks: number
+  name?: string
+  mediaType?: string
+  metadata: Record<string, string>
+  local: boolean
+  pin?: 'local' | 'replica'
+}
+
+/** One entry of a catalog. */
+export interface CatalogEntryJson {
+  cid: string
+  size: number
+  name?: string
+  mediaType?: string
+  metadata: Record<string, string>
+}
+
+/** `GET /api/v1/catalog?all=1`. */
+export interface AllCatalogsJson {
+  local: CatalogEntryJson[]
+  peers: Array<{ peer: string, entries: CatalogEntryJson[], error?: string | { message?: string } }>
+}
+
+/** A command's result: what `--json` prints, and the lines for people. */
+export interface Output {
+  json: unknown
+  text: string
+}
+
+export async function stat (client: ApiClient, cid: string): Promise<Output> {
+  const s = await client.json<ContentStatJson>('GET', `/api/v1/stat/${encodeURIComponent(cid)}`, cid)
+  const text = formatFields([
+    ['cid', s.cid],
+    ['size', `${formatBytes(s.size)} (${s.size} bytes)`],
+    ['chunks', s.chunks],
+    ['name', s.name],
+    ['media type', s.mediaType],
+    ...Object.entries(s.metadata ?? {}).map(([key, value]): [string, string] => [`meta ${key}`, value]),
+    ['local', s.local ? 'yes, every block is in this node\'s store' : 'no'],
+    ['pinned', s.pin ?? 'no']
+  ])
+  return { json: s, text }
+}
+
+export async function ls (client: ApiClient, options: { peer?: string, all?: boolean }): Promise<Output> {
+  if (options.all === true) {
+    const all = await client.json<AllCatalogsJson>('GET', '/api/v1/catalog?all=1')
+    const sections = [`local: ${count(all.local.length)}`, ...(all.local.length > 0 ? [catalogTable(all.local)] : [])]
+    for (const peer of all.peers) {
+      const error = typeof peer.error === 'string' ? peer.error : peer.error?.message
+      sections.push('')
+      if (error != null) {
+        sections.push(`peer ${peer.peer}: cannot list (${error})`)
+        continue
+      }
+      sections.push(`peer ${peer.peer}: ${count(peer.entries.length)}`)
+      if (peer.entries.length > 0) {
+        sections.push(catalogTable(peer.entries))
+      }
+    }
+    if (all.peers.length === 0) {
+      sections.push('', 'no connected peers')
+    }
+    return { json: all, text: sections.join('\n') }
+  }
+  const path = options.peer != null ? `/api/v1/catalog?peer=${encodeURIComponent(options.peer)}` : '/api/v1/catalog'
+  const catalog = await client.json<{ entries: CatalogEntryJson[] }>('GET', path, options.peer != null ? `peer ${options.peer}` : undefined)
+  const text = catalog.entries.length > 0
+    ? catalogTable(catalog.entries)
+    : options.peer != null ? `peer ${options.peer} shares nothing` : 'this node shares nothing yet; add content with `dds publish FILE`'
+  return { json: catalog, text }
+}
+
+function catalogTable (entries: CatalogEntryJson[]): string {
+  return formatTable(['TITLE', 'ARTIST', 'SIZE', 'CID'], entries.map(e => [
+    e.metadata?.title ?? e.name ?? '-',
+    e.metadata?.artist ?? '-',
+    formatBytes(e.size),
+    e.cid
+  ]))
+}
+
+function count (n: number): string {
+  return n === 1 ? '1 item' : `${n} items`
+}
+
+export async function pin (client: ApiClient, cid: string): Promise<Output> {
+  const p = await client.json<{ cid: string, kind: string, state: string, size: number }>('POST', `/api/v1/pin/${encodeURIComponent(cid)}`, cid)
+  return { json: p, text: `pinned ${p.cid} (${formatBytes(p.size)}, ${p.kind}, ${p.state})` }
+}
+
+export async function unpin (client: ApiClient, cid: string): Promise<Output> {
+  const r = await client.json<{ removed: boolean }>('POST', `/api/v1/unpin/${encodeURIComponent(cid)}`, cid)
+  return { json: r, text: r.removed ? `unpinned ${cid}; \`dds gc\` removes its blocks` : `${cid} was not pinned` }
+}
+
+export async function gc (client: ApiClient): Promise<Output> {
+  const r = await client.json<{ blocksRemoved: number, bytesRemoved: number, blocksKept: number }>('POST', '/api/v1/gc')
+  return { json: r, text: `removed ${r.blocksRemoved} blocks (${formatBytes(r.bytesRemoved)}), kept ${r.blocksKept}` }
+}
+
+export async function peers (client: ApiClient): Promise<Output> {
+  const list = await client.json<Array<{ peer: string, addrs: string[] }>>('GET', '/api/v1/peers')
+  const text = list.length > 0
+    ? formatTable(['PEER', 'ADDRESS'], list.map(p => [p.peer, p.addrs.join(' ')]))
+    : 'no connected peers'
+  return { json: list, text }
+}
+
+export async function id (client: ApiClient): Promise<Output> {
+  const info = await client.json<{ peer: string, addrs: string[], gateway: string }>('GET', '/api/v1/id')
+  const text = formatFields([
+    ['peer id', info.peer],
+    ...info.addrs.map((addr): [string, string] => ['address', addr]),
+    ['gateway', info.gateway]
+  ])
+  return { json: info, text }
+}

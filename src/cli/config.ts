@@ -1,0 +1,208 @@
+/**
+ * Where the daemon's settings come from: command-line flags, then environment
+ * variables, then the config file (`<repo>/config.json` or `--config FILE`),
+ * then defaults. Every value is checked here, with an error naming where the
+ * bad value came from.
+ *
+ * @module
+ */
+
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CliError, UsageError, systemErrorCode } from './errors.js'
+import {
+  CONFIG_FILE, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_LISTEN, DEFAULT_REPLICATION_FACTOR,
+  DEFAULT_REPO_NAME, MAX_REPLICATION_FACTOR
+} from './constants.js'
+
+/** The settings `dds daemon` runs with. */
+export interface DaemonConfig {
+  /** Absolute path of the repo directory. */
+  repo: string
+  listen: string[]
+  bootstrap: string[]
+  gateway: { host: string, port: number }
+  apiToken?: string
+  replicationFactor: number
+}
+
+/** The daemon's command-line flags, as commander gives them. */
+export interface DaemonFlags {
+  repo?: string
+  listen?: string[]
+  bootstrap?: string[]
+  gateway?: string
+  apiToken?: string
+  replicationFactor?: string
+  config?: string
+}
+
+/** Keys a config file may hold (`repo` only in a file given with `--config`). */
+const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor']
+
+type Env = Record<string, string | undefined>
+
+/** The repo directory from `--repo`, `DDS_REPO` or the default `~/.dds`. */
+export function resolveRepo (flag: string | undefined, env: Env = process.env): string {
+  const repo = nonEmpty(flag) ?? nonEmpty(env.DDS_REPO) ?? join(homedir(), DEFAULT_REPO_NAME)
+  return resolve(repo)
+}
+
+/**
+ * Resolves the daemon's settings.
+ *
+ * @throws {UsageError} for a bad flag (exit code 2)
+ * @throws {CliError} for a bad environment variable or config file
+ */
+export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = process.env): Promise<DaemonConfig> {
+  const file = await readConfigFile(flags, env)
+  const repoFromFile = file.values.repo != null ? resolve(file.dir, stringValue(file.values.repo, `"repo" in ${file.path}`)) : undefined
+  const repo = nonEmpty(flags.repo) != null || nonEmpty(env.DDS_REPO) != null || repoFromFile == null
+    ? resolveRepo(flags.repo, env)
+    : repoFromFile
+  const pick = <T>(flag: T | undefined, envName: string, fromEnv: (text: string, source: string) => T, key: string, fromFile: (value: unknown, source: string) => T): { value: T | undefined } => {
+    if (flag !== undefined) {
+      return { value: flag }
+    }
+    const text = nonEmpty(env[envName])
+    if (text != null) {
+      return { value: fromEnv(text, `environment variable ${envName}`) }
+    }
+    if (file.values[key] !== undefined) {
+      return { value: fromFile(file.values[key], `"${key}" in ${file.path}`) }
+    }
+    return { value: undefined }
+  }
+  const listen = pick(flags.listen != null ? checkAddrs(flags.listen, '--listen', false, UsageError) : undefined,
+    'DDS_LISTEN', (text, source) => checkAddrs(splitList(text), source, false),
+    'listen', (value, source) => checkAddrs(stringList(value, source), source, false)).value
+  const bootstrap = pick(flags.bootstrap != null ? checkAddrs(flags.bootstrap, '--bootstrap', true, UsageError) : undefined,
+    'DDS_BOOTSTRAP', (text, source) => checkAddrs(splitList(text), source, true),
+    'bootstrap', (value, source) => checkAddrs(stringList(value, source), source, true)).value
+  const gateway = pick(flags.gateway != null ? parseHostPort(flags.gateway, '--gateway', UsageError) : undefined,
+    'DDS_GATEWAY', (text, source) => parseHostPort(text, source),
+    'gateway', (value, source) => parseHostPort(stringValue(value, source), source)).value
+  const apiToken = pick(flags.apiToken != null ? checkToken(flags.apiToken, '--api-token', UsageError) : undefined,
+    'DDS_API_TOKEN', (text, source) => checkToken(text, source),
+    'apiToken', (value, source) => checkToken(stringValue(value, source), source)).value
+  const factor = pick(flags.replicationFactor != null ? parseFactor(flags.replicationFactor, '--replication-factor', UsageError) : undefined,
+    'DDS_REPLICATION_FACTOR', (text, source) => parseFactor(text, source),
+    'replicationFactor', (value, source) => parseFactor(typeof value === 'number' ? String(value) : stringValue(value, source), source)).value
+  return {
+    repo,
+    listen: listen ?? DEFAULT_LISTEN,
+    bootstrap: bootstrap ?? [],
+    gateway: gateway ?? { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
+    ...(apiToken != null ? { apiToken } : {}),
+    replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR
+  }
+}
+
+interface ConfigFile {
+  path: string
+  dir: string
+  values: Record<string, unknown>
+}
+
+async function readConfigFile (flags: DaemonFlags, env: Env): Promise<ConfigFile> {
+  const explicit = nonEmpty(flags.config)
+  const path = explicit != null ? resolve(explicit) : join(resolveRepo(flags.repo, env), CONFIG_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT' && explicit == null) {
+      return { path, dir: resolve(path, '..'), values: {} }
+    }
+    if (systemErrorCode(err) === 'ENOENT') {
+      throw new UsageError(`config file not found: ${explicit}`)
+    }
+    throw new CliError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  let values: unknown
+  try {
+    values = JSON.parse(text)
+  } catch (err) {
+    throw new CliError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+  if (values == null || typeof values !== 'object' || Array.isArray(values)) {
+    throw new CliError(`config file ${path} must hold a JSON object such as {"gateway": "127.0.0.1:8180"}`)
+  }
+  const record = values as Record<string, unknown>
+  for (const key of Object.keys(record)) {
+    if (!CONFIG_KEYS.includes(key) || (key === 'repo' && explicit == null)) {
+      const allowed = CONFIG_KEYS.filter(k => k !== 'repo' || explicit != null).join(', ')
+      throw new CliError(`config file ${path} has an unknown key "${key}"; the keys are ${allowed}`)
+    }
+  }
+  return { path, dir: resolve(path, '..'), values: record }
+}
+
+type ErrorClass = new (message: string, options?: ErrorOptions) => CliError
+
+/** Parses `HOST:PORT` (`[::1]:8180` for IPv6); port 0 means any free port. */
+export function parseHostPort (text: string, source: string, Err: ErrorClass = CliError): { host: string, port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/]+)):(\d{1,5})$/.exec(text.trim())
+  const port = match != null ? Number(match[3]) : NaN
+  if (match == null || port > 65535) {
+    throw new Err(`invalid ${source} "${text}": expected HOST:PORT such as 127.0.0.1:8180 (port 0 picks a free port)`)
+  }
+  return { host: match[1] ?? match[2]!, port }
+}
+
+function parseFactor (text: string, source: string, Err: ErrorClass = CliError): number {
+  const value = Number(text.trim())
+  if (!/^\d+$/.test(text.trim()) || value < 1 || value > MAX_REPLICATION_FACTOR) {
+    throw new Err(`invalid ${source} "${text}": expected a whole number from 1 to ${MAX_REPLICATION_FACTOR}`)
+  }
+  return value
+}
+
+function checkToken (text: string, source: string, Err: ErrorClass = CliError): string {
+  if (text.length === 0 || text.length > 1024 || !/^[\x21-\x7e]+$/.test(text)) {
+    throw new Err(`invalid ${source}: an API token is 1 to 1024 printable ASCII characters without spaces`)
+  }
+  return text
+}
+
+function checkAddrs (addrs: string[], source: string, needPeerId: boolean, Err: ErrorClass = CliError): string[] {
+  return addrs.map(text => {
+    let components
+    try {
+      components = multiaddr(text).getComponents()
+    } catch (err) {
+      throw new Err(`invalid ${source} "${text}": not a multiaddr (expected e.g. /ip4/127.0.0.1/tcp/4180${needPeerId ? '/p2p/<peer id>' : ''})`, { cause: err })
+    }
+    if (needPeerId && !components.some(c => c.name === 'p2p')) {
+      throw new Err(`invalid ${source} "${text}": it has no /p2p/<peer id> part; \`dds id\` on that node prints its full addresses`)
+    }
+    return text
+  })
+}
+
+function splitList (text: string): string[] {
+  return text.split(/[\s,]+/).filter(s => s.length > 0)
+}
+
+function stringList (value: unknown, source: string): string[] {
+  if (typeof value === 'string') {
+    return [value]
+  }
+  if (!Array.isArray(value) || !value.every(v => typeof v === 'string')) {
+    throw new CliError(`invalid ${source}: expected a string or an array of strings`)
+  }
+  return value
+}
+
+function stringValue (value: unknown, source: string): string {
+  if (typeof value !== 'string') {
+    throw new CliError(`invalid ${source}: expected a string`)
+  }
+  return value
+}
+
+function nonEmpty (text: string | undefined): string | undefined {
+  return text != null && text.trim().length > 0 ? text : undefined
+}

@@ -1,0 +1,204 @@
+/**
+ * The `dds` command line: commander wiring of every command, and how errors
+ * end the process (one `dds: <message>` line on stderr; exit code 1, or 2
+ * for bad arguments).
+ *
+ * @module
+ */
+
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { cidToString, parseCid } from '../cid.js'
+import { ApiClient, type ClientFlags } from './client.js'
+import { resolveDaemonConfig, type DaemonFlags } from './config.js'
+import { CliError, EXIT_FAILURE, EXIT_USAGE, oneLine, systemErrorCode } from './errors.js'
+import * as commands from './commands.js'
+import { get, publish } from './transfer.js'
+import type { Output } from './commands.js'
+
+/** Keys `--meta` accepts (the same rule as the core's metadata keys). */
+const META_KEY = /^[A-Za-z0-9._:-]{1,64}$/
+
+/**
+ * Runs the command line `argv` (as `process.argv`: node, script, args...)
+ * and resolves to the process exit code.
+ */
+export async function main (argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message (help, version, or a usage error)
+      return err.exitCode === 0 ? 0 : EXIT_USAGE
+    }
+    if (!(err instanceof CliError) && systemErrorCode(err) === 'EPIPE') {
+      return 0 // the reader of stdout went away (e.g. `dds get CID | head`)
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`dds: ${oneLine(err.message)}\n`)
+      return err.exitCode
+    }
+    // an unexpected error: its class name helps a bug report
+    const message = err instanceof Error ? (err.name === 'Error' ? err.message : `${err.name}: ${err.message}`) : String(err)
+    process.stderr.write(`dds: ${oneLine(message)}\n`)
+    return EXIT_FAILURE
+  }
+}
+
+export function buildProgram (): Command {
+  const program = new Command('dds')
+  program
+    .description('DDS: content-addressed storage on libp2p. Run a node with `dds daemon`; the other commands talk to it.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => { write(`dds: ${text.replace(/^error: /, '')}`) }
+    })
+    .showSuggestionAfterError(true)
+
+  program.command('daemon')
+    .description('run a DDS node with its HTTP gateway until SIGINT or SIGTERM')
+    .option('--repo <dir>', 'repo directory (LevelDB store, config.json, api file) [env DDS_REPO, default ~/.dds]')
+    .option('--listen <multiaddr>', 'libp2p listen address; repeat for more [env DDS_LISTEN, default /ip4/0.0.0.0/tcp/4180]', collect)
+    .option('--bootstrap <multiaddr>', 'peer to join the network through, with /p2p/<id>; repeat for more [env DDS_BOOTSTRAP]', collect)
+    .option('--gateway <host:port>', 'HTTP gateway address, port 0 for any free port [env DDS_GATEWAY, default 127.0.0.1:8180]')
+    .option('--api-token <token>', 'Bearer token that lets non-loopback clients use the write API [env DDS_API_TOKEN]')
+    .option('--replication-factor <n>', 'copies of pinned content to keep on the network [env DDS_REPLICATION_FACTOR, default 3]')
+    .option('--config <file>', 'config file [default <repo>/config.json]')
+    .option('--json', 'print the started daemon\'s peer id, addresses and gateway URL as one JSON line')
+    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor.')
+    .action(async (flags: DaemonFlags & { json?: boolean }) => {
+      const config = await resolveDaemonConfig(flags)
+      const { runDaemon } = await import('./daemon.js')
+      await runDaemon(config, { json: flags.json === true })
+    })
+
+  clientOptions(program.command('publish')
+    .description('publish a file (or - for stdin) on the daemon; prints its CID')
+    .argument('<file>', 'the file to publish, or - to read stdin')
+    .option('--name <name>', 'name recorded with the content [default: the file name]')
+    .option('--media-type <type>', 'media type such as audio/wav [default: from the file extension]')
+    .option('--meta <key=value>', 'a metadata entry such as title=... or artist=...; repeat for more', collectMeta)
+    .option('--no-progress', 'never show the progress bar'))
+    .action(async (file: string, flags: ClientFlags & { name?: string, mediaType?: string, meta?: Array<[string, string]>, progress: boolean, json?: boolean }) => {
+      const client = await ApiClient.find(flags)
+      const result = await publish(client, {
+        file,
+        name: flags.name,
+        mediaType: flags.mediaType,
+        metadata: flags.meta ?? [],
+        progress: flags.progress && process.stderr.isTTY === true
+      })
+      print({ json: result, text: result.cid }, flags.json)
+    })
+
+  clientOptions(program.command('get')
+    .description('download content to a file, or to stdout')
+    .argument('<cid>', 'the content CID', cidArgument)
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('--no-progress', 'never show the progress bar'))
+    .action(async (cid: string, flags: ClientFlags & { output?: string, progress: boolean, json?: boolean }) => {
+      const client = await ApiClient.find(flags)
+      const bytes = await get(client, { cid, output: flags.output, progress: flags.progress && process.stderr.isTTY === true })
+      if (flags.output != null && flags.output !== '-') {
+        print({ json: { cid, size: bytes, path: flags.output }, text: `wrote ${bytes} bytes to ${flags.output}` }, flags.json)
+      }
+    })
+
+  clientOptions(program.command('stat')
+    .description('show the size, chunks, name, media type and metadata of content, without fetching it')
+    .argument('<cid>', 'the content CID', cidArgument))
+    .action(async (cid: string, flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.stat(await ApiClient.find(flags), cid), flags.json)
+    })
+
+  clientOptions(program.command('ls')
+    .description('list what this node shares, or what a peer or every connected peer shares')
+    .addOption(new Option('--peer <id>', 'list that peer\'s catalog').conflicts('all'))
+    .addOption(new Option('--all', 'list this node\'s and every connected peer\'s catalog').conflicts('peer')))
+    .action(async (flags: ClientFlags & { peer?: string, all?: boolean, json?: boolean }) => {
+      print(await commands.ls(await ApiClient.find(flags), flags), flags.json)
+    })
+
+  clientOptions(program.command('pin')
+    .description('fetch content into this node\'s store and keep it there')
+    .argument('<cid>', 'the content CID', cidArgument))
+    .action(async (cid: string, flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.pin(await ApiClient.find(flags), cid), flags.json)
+    })
+
+  clientOptions(program.command('unpin')
+    .description('stop keeping content (its blocks go at the next gc)')
+    .argument('<cid>', 'the content CID', cidArgument))
+    .action(async (cid: string, flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.unpin(await ApiClient.find(flags), cid), flags.json)
+    })
+
+  clientOptions(program.command('gc')
+    .description('remove every stored block that no pin references'))
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.gc(await ApiClient.find(flags)), flags.json)
+    })
+
+  clientOptions(program.command('peers')
+    .description('list the connected peers'))
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.peers(await ApiClient.find(flags)), flags.json)
+    })
+
+  clientOptions(program.command('id')
+    .description('show the daemon\'s peer id, addresses and gateway URL'))
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.id(await ApiClient.find(flags)), flags.json)
+    })
+
+  return program
+}
+
+/** Adds the options every command that talks to the daemon takes. */
+function clientOptions (command: Command): Command {
+  return command
+    .option('--api <url>', 'the daemon\'s gateway URL [env DDS_API, default: read from <repo>/api]')
+    .option('--repo <dir>', 'repo of the daemon to use [env DDS_REPO, default ~/.dds]')
+    .option('--api-token <token>', 'Bearer token for a daemon on another machine [env DDS_API_TOKEN]')
+    .option('--json', 'print machine-readable JSON')
+}
+
+function print (output: Output, json: boolean | undefined): void {
+  process.stdout.write(json === true ? `${JSON.stringify(output.json, null, 2)}\n` : `${output.text}\n`)
+}
+
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+function collectMeta (value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
+  const at = value.indexOf('=')
+  const key = at > 0 ? value.slice(0, at) : ''
+  if (at < 0) {
+    throw new InvalidArgumentError('expected key=value, such as title="My Song"')
+  }
+  if (!META_KEY.test(key)) {
+    throw new InvalidArgumentError('the key must be 1 to 64 characters of A-Z a-z 0-9 . _ : -')
+  }
+  return [...previous, [key, value.slice(at + 1)]]
+}
+
+function cidArgument (value: string): string {
+  try {
+    return cidToString(parseCid(value))
+  } catch (err) {
+    throw new InvalidArgumentError(oneLine((err as Error).message))
+  }
+}
+
+function packageVersion (): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+    return pkg.version ?? '0.0.0'
+  } catch {
+    return '0.0.0'
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Where `dds daemon` takes its settings from: flags > environment > config
+ * file > defaults, and the error a bad value gives.
+ */
+import { describe, it, expect, afterAll } from 'vitest'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { homedir } from 'node:os'
+import { resolveDaemonConfig, parseHostPort } from '../../src/cli/config.js'
+import { UsageError, CliError } from '../../src/cli/errors.js'
+import { cleanup, tempDir } from './harness.js'
+
+const PEER = '12D3KooWMZf2YWUtMPJMb7zrv2qCA9idWtceGwA7AWJEWhSYtfC3'
+
+describe('daemon config', () => {
+  afterAll(cleanup)
+
+  it('uses the defaults when nothing is set', async () => {
+    const config = await resolveDaemonConfig({}, { HOME: homedir() })
+    expect(config).toEqual({
+      repo: join(homedir(), '.dds'),
+      listen: ['/ip4/0.0.0.0/tcp/4180'],
+      bootstrap: [],
+      gateway: { host: '127.0.0.1', port: 8180 },
+      replicationFactor: 3
+    })
+  })
+
+  it('takes flags over env over the config file', async () => {
+    const repo = await tempDir()
+    await writeFile(join(repo, 'config.json'), JSON.stringify({
+      listen: '/ip4/127.0.0.1/tcp/5000',
+      bootstrap: [`/ip4/127.0.0.1/tcp/5001/p2p/${PEER}`],
+      gateway: '127.0.0.1:9000',
+      apiToken: 'from-file',
+      replicationFactor: 2
+    }))
+    const fromFile = await resolveDaemonConfig({ repo }, {})
+    expect(fromFile).toEqual({
+      repo,
+      listen: ['/ip4/127.0.0.1/tcp/5000'],
+      bootstrap: [`/ip4/127.0.0.1/tcp/5001/p2p/${PEER}`],
+      gateway: { host: '127.0.0.1', port: 9000 },
+      apiToken: 'from-file',
+      replicationFactor: 2
+    })
+    const env = { DDS_REPO: repo, DDS_GATEWAY: '0.0.0.0:9001', DDS_LISTEN: '/ip4/127.0.0.1/tcp/5002,/ip4/127.0.0.1/tcp/5003', DDS_REPLICATION_FACTOR: '4', DDS_API_TOKEN: 'from-env' }
+    const fromEnv = await resolveDaemonConfig({}, env)
+    expect(fromEnv).toMatchObject({ repo, gateway: { host: '0.0.0.0', port: 9001 }, listen: ['/ip4/127.0.0.1/tcp/5002', '/ip4/127.0.0.1/tcp/5003'], replicationFactor: 4, apiToken: 'from-env', bootstrap: [`/ip4/127.0.0.1/tcp/5001/p2p/${PEER}`] })
+    const fromFlags = await resolveDaemonConfig({ gateway: '[::1]:0', replicationFactor: '1', listen: ['/ip4/127.0.0.1/tcp/0'] }, env)
+    expect(fromFlags).toMatchObject({ repo, gateway: { host: '::1', port: 0 }, replicationFactor: 1, listen: ['/ip4/127.0.0.1/tcp/0'], apiToken: 'from-env' })
+  })
+
+  it('reads --config instead of <repo>/config.json, and may set the repo there', async () => {
+    const dir = await tempDir()
+    await mkdir(join(dir, 'conf'))
+    await writeFile(join(dir, 'conf', 'dds.json'), JSON.stringify({ repo: '../node', gateway: '127.0.0.1:9100' }))
+    const config = await resolveDaemonConfig({ config: join(dir, 'conf', 'dds.json') }, {})
+    expect(config).toMatchObject({ repo: join(dir, 'node'), gateway: { host: '127.0.0.1', port: 9100 } })
+  })
+
+  it('rejects bad values, naming where they came from', async () => {
+    const repo = await tempDir()
+    await expect(resolveDaemonConfig({ repo, replicationFactor: '0' }, {})).rejects.toThrow(UsageError)
+    await expect(resolveDaemonConfig({ repo, listen: ['not-a-multiaddr'] }, {})).rejects.toThrow(/invalid --listen "not-a-multiaddr"/)
+    await expect(resolveDaemonConfig({ repo, bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, {})).rejects.toThrow(/no \/p2p\/<peer id>/)
+    await expect(resolveDaemonConfig({ repo }, { DDS_GATEWAY: '127.0.0.1:70000' })).rejects.toThrow(/environment variable DDS_GATEWAY/)
+    await expect(resolveDaemonConfig({ repo, config: join(repo, 'missing.json') }, {})).rejects.toThrow(/config file not found/)
+    await writeFile(join(repo, 'config.json'), '{"replicationFactor": 1.5}')
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(CliError)
+    await writeFile(join(repo, 'config.json'), '{ not json')
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(/not valid JSON/)
+    await writeFile(join(repo, 'config.json'), '{"repo": "/elsewhere"}')
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(/unknown key "repo"/)
+  })
+
+  it('parses HOST:PORT forms', () => {
+    expect(parseHostPort('localhost:8180', 'x')).toEqual({ host: 'localhost', port: 8180 })
+    expect(parseHostPort('[::1]:80', 'x')).toEqual({ host: '::1', port: 80 })
+    for (const bad of ['8180', ':8180', '127.0.0.1:', '127.0.0.1:99999', 'a b:1', '::1:80']) {
+      expect(() => parseHostPort(bad, 'x')).toThrow(CliError)
+    }
+  })
+})
