@@ -53,7 +53,8 @@ export const MAX_DESCRIPTION_BYTES = 16384
 
 const KEY = /^[A-Za-z0-9._:-]+$/
 const TOKEN = "[A-Za-z0-9!#$&^_.+-]+"
-const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[^"\\\\\\u0000-\\u001f\\u007f]*"))*$`)
+// quoted parameter values: printable ASCII but `"` and `\` (a media type goes into an HTTP header)
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[\\u0020\\u0021\\u0023-\\u005b\\u005d-\\u007e]*"))*$`)
 // C0 controls, DEL and the C1 controls
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 const encoder = new TextEncoder()

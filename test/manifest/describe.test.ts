@@ -82,6 +82,7 @@ describe('content description', () => {
     ['a name that is a number', { name: 42 as unknown as string }, /must be a string/],
     ['a media type without subtype', { mediaType: 'audio' }, /mediaType/],
     ['a parameter without value', { mediaType: 'audio/wav; x' }, /mediaType/],
+    ['a non-ASCII quoted parameter', { mediaType: 'text/plain; title="日本"' }, /mediaType/],
     ['a 136-character media type', { mediaType: `audio/${'w'.repeat(130)}` }, /mediaType/],
     ['a key with a space', { metadata: { 'bad key': 'v' } }, /metadata key/],
     ['an empty key', { metadata: { '': 'v' } }, /metadata key/],
