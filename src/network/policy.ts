@@ -21,19 +21,20 @@ export type StorePolicy =
 /** The StoreChunk policy of a node that is given none. */
 export const DEFAULT_STORE_POLICY: StorePolicy = 'none'
 
-/** Checks a policy value given by a caller. */
-export function validateStorePolicy (policy: unknown): StorePolicy {
+/** The shape every peer policy shares: none, any, a list of peer ids, or a function asked per request. */
+type PeerPolicy<Args extends unknown[]> = 'none' | 'any' | string[] | ((peer: PeerId, ...args: Args) => boolean | Promise<boolean>)
+
+function validatePeerPolicy<P> (policy: unknown, name: string): P {
   if (policy === 'none' || policy === 'any' || typeof policy === 'function') {
-    return policy as StorePolicy
+    return policy as P
   }
   if (Array.isArray(policy) && policy.every(p => typeof p === 'string')) {
-    return policy
+    return policy as P
   }
-  throw new InvalidInputError("storePolicy must be 'none', 'any', an array of peer id strings or a function")
+  throw new InvalidInputError(`${name} must be 'none', 'any', an array of peer id strings or a function`)
 }
 
-/** True when the policy lets `peer` store this block. */
-export async function storeAllowed (policy: StorePolicy, peer: PeerId, cid: CID, size: number): Promise<boolean> {
+async function peerPolicyAllows<Args extends unknown[]> (policy: PeerPolicy<Args>, peer: PeerId, ...args: Args): Promise<boolean> {
   if (policy === 'none') {
     return false
   }
@@ -44,10 +45,20 @@ export async function storeAllowed (policy: StorePolicy, peer: PeerId, cid: CID,
     return policy.includes(peer.toString())
   }
   try {
-    return (await policy(peer, cid, size)) === true
+    return (await policy(peer, ...args)) === true
   } catch {
     return false
   }
+}
+
+/** Checks a policy value given by a caller. */
+export function validateStorePolicy (policy: unknown): StorePolicy {
+  return validatePeerPolicy<StorePolicy>(policy, 'storePolicy')
+}
+
+/** True when the policy lets `peer` store this block. */
+export async function storeAllowed (policy: StorePolicy, peer: PeerId, cid: CID, size: number): Promise<boolean> {
+  return peerPolicyAllows(policy, peer, cid, size)
 }
 
 /**
@@ -70,29 +81,10 @@ export const DEFAULT_CATALOG_POLICY: CatalogPolicy = 'any'
 
 /** Checks a catalog policy given by a caller. */
 export function validateCatalogPolicy (policy: unknown): CatalogPolicy {
-  if (policy === 'none' || policy === 'any' || typeof policy === 'function') {
-    return policy as CatalogPolicy
-  }
-  if (Array.isArray(policy) && policy.every(p => typeof p === 'string')) {
-    return policy
-  }
-  throw new InvalidInputError("catalogPolicy must be 'none', 'any', an array of peer id strings or a function")
+  return validatePeerPolicy<CatalogPolicy>(policy, 'catalogPolicy')
 }
 
 /** True when the policy lets `peer` list the catalog. */
 export async function catalogAllowed (policy: CatalogPolicy, peer: PeerId): Promise<boolean> {
-  if (policy === 'none') {
-    return false
-  }
-  if (policy === 'any') {
-    return true
-  }
-  if (Array.isArray(policy)) {
-    return policy.includes(peer.toString())
-  }
-  try {
-    return (await policy(peer)) === true
-  } catch {
-    return false
-  }
+  return peerPolicyAllows(policy, peer)
 }
