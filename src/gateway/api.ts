@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidInputError } from '../errors.js'
+import { InvalidInputError, TimeoutError } from '../errors.js'
 import { API_PREFIX, MAX_CATALOG_LIMIT } from './constants.js'
 import { PayloadTooLargeError } from './errors.js'
 import { checkWriteAccess, type WriteGuardInit } from './guard.js'
@@ -16,6 +16,13 @@ export interface ApiInit {
   /** The gateway's own URL, for `/api/v1/id`. */
   url(): string
 }
+
+/**
+ * How long `GET /api/v1/catalog?peer=<id>` waits for that peer's whole
+ * catalog before answering 504, in ms: a peer that is not connected (or
+ * does not answer) fails well before the core's request timeout.
+ */
+export const PEER_CATALOG_TIMEOUT_MS = 10_000
 
 type Query = Record<string, QueryValue>
 type CidRequest = FastifyRequest<{ Params: { cid: string }, Querystring: Query }>
@@ -153,7 +160,18 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
         return { local, peers: peers.map(peerCatalogJson) }
       }
       const peer = single(request.query.peer)
-      return { entries: await node.catalog(peer, options) }
+      if (peer == null) {
+        return { entries: await node.catalog(undefined, options) }
+      }
+      const deadline = AbortSignal.timeout(PEER_CATALOG_TIMEOUT_MS)
+      try {
+        return { entries: await node.catalog(peer, { ...options, signal: AbortSignal.any([signal, deadline]) }) }
+      } catch (err) {
+        if (deadline.aborted && !signal.aborted) {
+          throw new TimeoutError(`peer ${peer.slice(0, 100)} did not send its catalog within ${PEER_CATALOG_TIMEOUT_MS} ms`, { cause: err })
+        }
+        throw err
+      }
     })
 
     api.get('/pins', async () => node.pins())

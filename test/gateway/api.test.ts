@@ -5,6 +5,9 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { base32 } from 'multiformats/bases/base32'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { PEER_CATALOG_TIMEOUT_MS } from '../../src/gateway/api.js'
 import { cidForBlock, parseCid, startGateway, type Dds, type Gateway } from '../../src/index.js'
 import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json, rawHttp, watchPublishes, type HttpResult } from './helpers.js'
 
@@ -134,6 +137,18 @@ describe('the /api/v1 routes', () => {
     const badLimit = await http(`${remote.url}/api/v1/catalog?limit=0`)
     expect(badLimit.status).toBe(400)
   })
+
+  it('answers 504 after PEER_CATALOG_TIMEOUT_MS when a lone node cannot look a peer up', async () => {
+    // the core's own request timeout is longer than the gateway's bound
+    const lone = await gateways.start(await cluster.node({ network: { requestTimeoutMs: 60_000 } }))
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const res = await http(`${lone.url}/api/v1/catalog?peer=${stranger}`)
+    expect(res.status).toBe(504)
+    expect(json(res).error).toEqual({
+      code: 'TimeoutError',
+      message: `peer ${stranger} did not send its catalog within ${PEER_CATALOG_TIMEOUT_MS} ms`
+    })
+  }, PEER_CATALOG_TIMEOUT_MS + 15_000)
 
   it('pins, lists pins, unpins and collects garbage', async () => {
     const data = content(CHUNK_SIZE + 5, 14)
