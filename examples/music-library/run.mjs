@@ -29,9 +29,13 @@ await access(bin).catch(() => {
   process.exit(1)
 })
 
+// DDS_* variables of the caller's shell (DDS_BOOTSTRAP, DDS_API ...) would
+// point these throwaway daemons and commands at the caller's own node
+const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('DDS_')))
+
 /** Runs a dds command to its end; resolves to its stdout, throws with its stderr on a non-zero exit. */
 async function dds (...args) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (b) => { stdout += b })
@@ -46,7 +50,7 @@ async function dds (...args) {
 /** Starts `dds daemon --json` and waits for the line it prints once ready. */
 async function daemon (repo, ...args) {
   const child = spawn(process.execPath, [bin, 'daemon', '--repo', repo, '--listen', '/ip4/127.0.0.1/tcp/0',
-    '--gateway', '127.0.0.1:0', '--replication-factor', '1', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    '--gateway', '127.0.0.1:0', '--replication-factor', '1', '--json', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   let stdout = ''
   const info = await new Promise((resolve, reject) => {
     child.stdout.on('data', (b) => {

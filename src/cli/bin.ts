@@ -15,12 +15,14 @@ try {
   process.exit(1)
 }
 
-// a reader of stdout that goes away (`dds ls | head -1`) ends the command quietly
+// a reader of stdout that goes away (`dds ls | head -1`) ends the command
+// quietly; another write error (a full disk) ends it with one line
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') {
     process.exit(0)
   }
-  throw err
+  process.stderr.write(`dds: cannot write to stdout: ${err.code === 'ENOSPC' ? 'no space left on the device' : err.message.replace(/\s+/g, ' ')}\n`)
+  process.exit(1)
 })
 
 const { main } = await import('./program.js')

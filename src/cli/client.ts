@@ -1,16 +1,16 @@
 /**
  * The HTTP client of a running daemon's `/api/v1` and `/dds/<cid>`, used by
  * every command but `daemon`. The daemon is found from `--api URL`, then the
- * `DDS_API` environment variable, then the `api` file the daemon writes in
- * its repo.
+ * `api` file the daemon writes in the `--repo` directory, then the `DDS_API`
+ * environment variable, then the `api` file of `DDS_REPO` or `~/.dds`.
  *
  * @module
  */
 
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
-import { resolveRepo } from './config.js'
+import { CliError, DaemonError, UsageError, oneLine, systemErrorCode } from './errors.js'
+import { checkToken, resolveRepo } from './config.js'
 import { API_FILE } from './constants.js'
 
 /** Options every client command takes. */
@@ -28,23 +28,38 @@ interface ErrorBody {
 /** Codes of connection failures that mean no daemon listens at the URL. */
 const NO_DAEMON_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UND_ERR_SOCKET'])
 
+/** The repo whose `api` file named the daemon, when that is how it was found. */
+export interface ApiFileSource {
+  repo: string
+  file: string
+}
+
 export class ApiClient {
   /** The daemon's base URL, without a trailing slash. */
   readonly url: string
   private readonly token?: string
+  private readonly from?: ApiFileSource
 
-  constructor (url: string, token?: string) {
+  constructor (url: string, token?: string, from?: ApiFileSource) {
     this.url = url.replace(/\/+$/, '')
     this.token = token
+    this.from = from
   }
 
-  /** Finds the daemon from the flags, the environment or the repo's `api` file. */
+  /**
+   * Finds the daemon from `--api`, else the `api` file of `--repo`, else
+   * `DDS_API`, else the `api` file of the repo `DDS_REPO` or the default names.
+   */
   static async find (flags: ClientFlags, env: Record<string, string | undefined> = process.env): Promise<ApiClient> {
-    const token = flags.apiToken ?? (env.DDS_API_TOKEN !== '' ? env.DDS_API_TOKEN : undefined)
+    const token = flags.apiToken != null
+      ? checkToken(flags.apiToken, '--api-token', UsageError)
+      : env.DDS_API_TOKEN != null && env.DDS_API_TOKEN !== '' ? checkToken(env.DDS_API_TOKEN, 'environment variable DDS_API_TOKEN') : undefined
     if (flags.api != null) {
       return new ApiClient(checkUrl(flags.api, '--api', UsageError), token)
     }
-    if (env.DDS_API != null && env.DDS_API !== '') {
+    // an explicit --repo is a flag, and flags come before the environment
+    const repoFlag = flags.repo != null && flags.repo.trim() !== ''
+    if (!repoFlag && env.DDS_API != null && env.DDS_API !== '') {
       return new ApiClient(checkUrl(env.DDS_API, 'environment variable DDS_API', CliError), token)
     }
     const repo = resolveRepo(flags.repo, env)
@@ -58,7 +73,7 @@ export class ApiClient {
       }
       throw new CliError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
     }
-    return new ApiClient(checkUrl(text.trim(), file, CliError), token)
+    return new ApiClient(checkUrl(text.trim(), file, CliError), token, { repo, file })
   }
 
   /**
@@ -99,6 +114,10 @@ export class ApiClient {
       return err
     }
     const code = systemErrorCode(err) ?? (err as { cause?: { code?: string } })?.cause?.code
+    if (code != null && NO_DAEMON_CODES.has(code) && this.from != null) {
+      // the api file outlived its daemon (killed, or crashed before it could remove it)
+      return new CliError(`no DDS daemon is running for repo ${this.from.repo}: ${this.from.file} names ${this.url}, where no daemon answers (${code === 'ECONNREFUSED' ? 'connection refused' : code}; a daemon that did not stop cleanly leaves this file); start one with \`dds daemon\``, { cause: err })
+    }
     if (code != null && NO_DAEMON_CODES.has(code)) {
       return new CliError(`no DDS daemon at ${this.url} (${code === 'ECONNREFUSED' ? 'connection refused' : code}); start one with \`dds daemon\``, { cause: err })
     }
@@ -107,7 +126,7 @@ export class ApiClient {
     return new CliError(`request to the DDS daemon at ${this.url} failed: ${detail}`, { cause: err })
   }
 
-  private async httpError (response: Response, what?: string): Promise<CliError> {
+  private async httpError (response: Response, what?: string): Promise<DaemonError> {
     let body: ErrorBody | undefined
     try {
       body = JSON.parse(await response.text()) as ErrorBody
@@ -115,11 +134,11 @@ export class ApiClient {
     const message = body?.error?.message != null ? oneLine(body.error.message) : undefined
     switch (response.status) {
       case 404:
-        return new CliError(`not found: ${message ?? (what != null ? `no reachable peer has ${what}` : response.url)}`)
+        return new DaemonError(`not found: ${message ?? (what != null ? `no reachable peer has ${what}` : response.url)}`, response.status)
       case 403:
-        return new CliError(`the daemon at ${this.url} refused the request: ${message ?? 'forbidden'} (a daemon that is not on this machine needs --api-token or DDS_API_TOKEN)`)
+        return new DaemonError(`the daemon at ${this.url} refused the request: ${message ?? 'forbidden'} (a daemon that is not on this machine needs --api-token or DDS_API_TOKEN)`, response.status)
       default:
-        return new CliError(message ?? `the daemon at ${this.url} answered ${response.status} ${response.statusText}`)
+        return new DaemonError(message ?? `the daemon at ${this.url} answered ${response.status} ${response.statusText}`, response.status)
     }
   }
 }

@@ -1,11 +1,12 @@
 /**
  * The client commands that ask the daemon something and print the answer:
- * `stat`, `ls`, `pin`, `unpin`, `gc`, `peers`, `id`. With `--json` each
+ * `stat`, `ls`, `pin`, `unpin`, `gc`, `peers`, `connect`, `id`. With `--json` each
  * prints the daemon's JSON answer; otherwise lines and tables for people.
  *
  * @module
  */
 
+import { DaemonError } from './errors.js'
 import { formatBytes, formatFields, formatTable } from './format.js'
 import type { ApiClient } from './client.js'
 
@@ -80,6 +81,13 @@ export async function ls (client: ApiClient, options: { peer?: string, all?: boo
   }
   const path = options.peer != null ? `/api/v1/catalog?peer=${encodeURIComponent(options.peer)}` : '/api/v1/catalog'
   const catalog = await client.json<{ entries: CatalogEntryJson[] }>('GET', path, options.peer != null ? `peer ${options.peer}` : undefined)
+    .catch((err: unknown) => {
+      // 504: the peer did not answer in time; 500: it could not be reached
+      if (options.peer != null && err instanceof DaemonError && (err.status === 504 || err.status === 500)) {
+        throw new DaemonError(`${err.message}; \`dds peers\` lists the connected peers, \`dds connect <multiaddr>\` connects to one`, err.status, { cause: err })
+      }
+      throw err
+    })
   const text = catalog.entries.length > 0
     ? catalogTable(catalog.entries)
     : options.peer != null ? `peer ${options.peer} shares nothing` : 'this node shares nothing yet; add content with `dds publish FILE`'
@@ -120,6 +128,11 @@ export async function peers (client: ApiClient): Promise<Output> {
     ? formatTable(['PEER', 'ADDRESS'], list.map(p => [p.peer, p.addrs.join(' ')]))
     : 'no connected peers'
   return { json: list, text }
+}
+
+export async function connect (client: ApiClient, address: string): Promise<Output> {
+  const r = await client.json<{ peer?: string }>('POST', `/api/v1/connect?addr=${encodeURIComponent(address)}`)
+  return { json: r, text: `connected to ${r.peer ?? address}` }
 }
 
 export async function id (client: ApiClient): Promise<Output> {

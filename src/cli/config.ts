@@ -89,7 +89,7 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
     'apiToken', (value, source) => checkToken(stringValue(value, source), source)).value
   const factor = pick(flags.replicationFactor != null ? parseFactor(flags.replicationFactor, '--replication-factor', UsageError) : undefined,
     'DDS_REPLICATION_FACTOR', (text, source) => parseFactor(text, source),
-    'replicationFactor', (value, source) => parseFactor(typeof value === 'number' ? String(value) : stringValue(value, source), source)).value
+    'replicationFactor', (value, source) => parseFactor(typeof value === 'number' || typeof value === 'string' ? String(value) : '', source, CliError, value)).value
   return {
     repo,
     listen: listen ?? DEFAULT_LISTEN,
@@ -140,6 +140,9 @@ async function readConfigFile (flags: DaemonFlags, env: Env): Promise<ConfigFile
   return { path, dir: resolve(path, '..'), values: record }
 }
 
+/** First parts of a listen address the node's TCP transport can listen on. */
+const LISTEN_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+
 type ErrorClass = new (message: string, options?: ErrorOptions) => CliError
 
 /** Parses `HOST:PORT` (`[::1]:8180` for IPv6); port 0 means any free port. */
@@ -152,15 +155,15 @@ export function parseHostPort (text: string, source: string, Err: ErrorClass = C
   return { host: match[1] ?? match[2]!, port }
 }
 
-function parseFactor (text: string, source: string, Err: ErrorClass = CliError): number {
+function parseFactor (text: string, source: string, Err: ErrorClass = CliError, raw: unknown = text): number {
   const value = Number(text.trim())
   if (!/^\d+$/.test(text.trim()) || value < 1 || value > MAX_REPLICATION_FACTOR) {
-    throw new Err(`invalid ${source} "${text}": expected a whole number from 1 to ${MAX_REPLICATION_FACTOR}`)
+    throw new Err(`invalid ${source} ${JSON.stringify(raw) ?? String(raw)}: expected a whole number from 1 to ${MAX_REPLICATION_FACTOR}`)
   }
   return value
 }
 
-function checkToken (text: string, source: string, Err: ErrorClass = CliError): string {
+export function checkToken (text: string, source: string, Err: ErrorClass = CliError): string {
   if (text.length === 0 || text.length > 1024 || !/^[\x21-\x7e]+$/.test(text)) {
     throw new Err(`invalid ${source}: an API token is 1 to 1024 printable ASCII characters without spaces`)
   }
@@ -177,6 +180,9 @@ function checkAddrs (addrs: string[], source: string, needPeerId: boolean, Err: 
     }
     if (needPeerId && !components.some(c => c.name === 'p2p')) {
       throw new Err(`invalid ${source} "${text}": it has no /p2p/<peer id> part; \`dds id\` on that node prints its full addresses`)
+    }
+    if (!needPeerId && (components.length !== 2 || !LISTEN_HOSTS.has(components[0]!.name) || components[1]!.name !== 'tcp')) {
+      throw new Err(`invalid ${source} "${text}": a DDS node listens on TCP only; expected /ip4/<address>/tcp/<port> or /ip6/<address>/tcp/<port>`)
     }
     return text
   })

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { readFileSync, rmSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Dds } from '../dds.js'
@@ -52,6 +53,10 @@ export async function runDaemon (config: DaemonConfig, options: { json: boolean 
     await dds.stop().catch(() => {})
     throw new CliError(`cannot write ${apiFile}: ${(err as Error).message}`, { cause: err })
   }
+  // a crash (an uncaught error) or a second signal still removes it; only a
+  // SIGKILL leaves it behind, and the next daemon on the repo overwrites it
+  const removeOnExit = (): void => { removeApiFileSync(apiFile, gateway.url) }
+  process.once('exit', removeOnExit)
   const info: DaemonInfo = { peer: dds.peerId, addrs: dds.getMultiaddrs(), gateway: gateway.url, repo: config.repo }
   process.stdout.write(options.json ? `${JSON.stringify(info)}\n` : `${formatDaemonInfo(info)}\n`)
   await waitForSignal()
@@ -61,6 +66,7 @@ export async function runDaemon (config: DaemonConfig, options: { json: boolean 
     process.stderr.write(`dds: error while stopping the node: ${oneLine(err.message)}\n`)
   })
   await removeApiFile(apiFile, gateway.url)
+  process.off('exit', removeOnExit)
 }
 
 async function createNode (config: DaemonConfig): Promise<Dds> {
@@ -141,4 +147,13 @@ async function removeApiFile (path: string, url: string): Promise<void> {
   if (text?.trim() === url) {
     await rm(path, { force: true })
   }
+}
+
+/** `removeApiFile` for an `exit` handler, which cannot wait. */
+function removeApiFileSync (path: string, url: string): void {
+  try {
+    if (readFileSync(path, 'utf8').trim() === url) {
+      rmSync(path, { force: true })
+    }
+  } catch {}
 }

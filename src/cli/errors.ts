@@ -33,6 +33,18 @@ export class UsageError extends CliError {
   }
 }
 
+/** An error the daemon answered with; `status` is its HTTP status. */
+export class DaemonError extends CliError {
+  static override name = 'DaemonError'
+  override name = 'DaemonError'
+  readonly status: number
+
+  constructor (message: string, status: number, options?: ErrorOptions) {
+    super(message, options)
+    this.status = status
+  }
+}
+
 /** The `code` of a Node.js system error (`ENOENT`, `EADDRINUSE` ...), looking through `cause`s. */
 export function systemErrorCode (err: unknown): string | undefined {
   for (let e = err, depth = 0; e != null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {

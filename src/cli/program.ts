@@ -7,6 +7,7 @@
  */
 
 import { readFileSync } from 'node:fs'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { cidToString, parseCid } from '../cid.js'
 import { ApiClient, type ClientFlags } from './client.js'
@@ -54,7 +55,8 @@ export function buildProgram (): Command {
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({
-      outputError: (text, write) => { write(`dds: ${text.replace(/^error: /, '')}`) }
+      // one line, as every other error: "unknown command 'x' (Did you mean y?)"
+      outputError: (text, write) => { write(`dds: ${oneLine(text.replace(/^error: /, ''))}\n`) }
     })
     .showSuggestionAfterError(true)
 
@@ -148,6 +150,13 @@ export function buildProgram (): Command {
       print(await commands.peers(await ApiClient.find(flags)), flags.json)
     })
 
+  clientOptions(program.command('connect')
+    .description('connect the daemon to a peer, given one of its addresses (`dds id` on that node prints them)')
+    .argument('<multiaddr>', 'the peer\'s address, ending in /p2p/<peer id>', peerAddrArgument))
+    .action(async (address: string, flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.connect(await ApiClient.find(flags), address), flags.json)
+    })
+
   clientOptions(program.command('id')
     .description('show the daemon\'s peer id, addresses and gateway URL'))
     .action(async (flags: ClientFlags & { json?: boolean }) => {
@@ -192,6 +201,19 @@ function cidArgument (value: string): string {
   } catch (err) {
     throw new InvalidArgumentError(oneLine((err as Error).message))
   }
+}
+
+function peerAddrArgument (value: string): string {
+  let components
+  try {
+    components = multiaddr(value).getComponents()
+  } catch {
+    throw new InvalidArgumentError('not a multiaddr; expected e.g. /ip4/192.168.1.20/tcp/4180/p2p/<peer id>')
+  }
+  if (!components.some(c => c.name === 'p2p')) {
+    throw new InvalidArgumentError('it has no /p2p/<peer id> part; `dds id` on that node prints its full addresses')
+  }
+  return value
 }
 
 function packageVersion (): string {

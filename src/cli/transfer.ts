@@ -190,11 +190,12 @@ function downloadError (err: unknown, input: GetInput, client: ApiClient): unkno
   if (code === 'EPIPE') {
     return err // stdout was closed by the reader (e.g. `| head`): not an error worth a message
   }
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
-    return new CliError(`cannot write ${input.output}: ${(err as Error).message}`, { cause: err })
+  const target = input.output == null || input.output === '-' ? 'to stdout' : input.output
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EBADF') {
+    return new CliError(`cannot write ${target}: ${(err as Error).message}`, { cause: err })
   }
   if (code === 'ENOSPC') {
-    return new CliError(`cannot write ${input.output}: no space left on the device`, { cause: err })
+    return new CliError(`cannot write ${target}: no space left on the device`, { cause: err })
   }
   const connection = client.connectionError(err)
   return new CliError(`download of ${input.cid} failed: ${connection.message}`, { cause: err })

@@ -5,11 +5,15 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, existsSync, openSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { access, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { bin, cleanEnv, cleanup, dds, startDaemon, tempDir, type Daemon } from './harness.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { bin, cleanEnv, cleanup, dds, root, startDaemon, tempDir, type Daemon } from './harness.js'
 
 const UNKNOWN_CID = 'zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA'
 
@@ -17,6 +21,8 @@ describe('dds CLI', () => {
   let dir: string
   let a: Daemon
   let b: Daemon
+  /** Started without --bootstrap: it knows no peer until `dds connect`. */
+  let c: Daemon
   let track: Buffer
   let trackFile: string
   let cid: string
@@ -25,13 +31,14 @@ describe('dds CLI', () => {
     dir = await tempDir()
     a = await startDaemon(join(dir, 'a'))
     b = await startDaemon(join(dir, 'b'), ['--bootstrap', a.addrs[0]!])
+    c = await startDaemon(join(dir, 'c-lone'))
     track = randomBytes(700_000) // three chunks
     trackFile = join(dir, 'song.wav')
     await writeFile(trackFile, track)
   })
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()])
+    await Promise.all([a?.stop(), b?.stop(), c?.stop()])
     await cleanup()
   })
 
@@ -126,6 +133,85 @@ describe('dds CLI', () => {
     expect(JSON.parse((await dds(onB('id', '--json'))).stdout)).toMatchObject({ peer: b.peer, gateway: b.gateway })
   })
 
+  it('ls --peer for a peer nobody can reach fails within the gateway\'s 10 s with one line and exit code 1', async () => {
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const r = await dds(['ls', '--peer', stranger, '--repo', c.repo])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe(`dds: peer ${stranger} did not send its catalog within 10000 ms; \`dds peers\` lists the connected peers, \`dds connect <multiaddr>\` connects to one\n`)
+  })
+
+  it('connect joins a daemon started without --bootstrap; peers then lists it', async () => {
+    expect((await dds(['peers', '--repo', c.repo])).stdout).toBe('no connected peers\n')
+    const r = await dds(onA('connect', c.addrs[0]!))
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`connected to ${c.peer}\n`)
+    expect((await dds(onA('peers'))).stdout).toContain(c.peer)
+    expect((await dds(['peers', '--repo', c.repo])).stdout).toContain(a.peer)
+    const json = await dds(['connect', a.addrs[0]!, '--repo', c.repo, '--json'])
+    expect(json.code).toBe(0)
+    expect(JSON.parse(json.stdout)).toEqual({ peer: a.peer })
+  })
+
+  it('connect refuses a bad address before asking the daemon, and reports one it cannot reach', async () => {
+    const bad = await dds(onA('connect', 'not-a-multiaddr'))
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^dds: [^\n]*not a multiaddr[^\n]*\n$/)
+    const noPeer = await dds(onA('connect', '/ip4/127.0.0.1/tcp/1'))
+    expect(noPeer.code).toBe(2)
+    expect(noPeer.stderr).toMatch(/^dds: [^\n]*no \/p2p\/<peer id> part[^\n]*\n$/)
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const closed = await dds(onA('connect', `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${stranger}`))
+    expect(closed.code).toBe(1)
+    expect(closed.stderr).toMatch(/^dds: [^\n]+\n$/)
+  })
+
+  it('get to a stdout whose reader has gone exits 0 quietly; to a full disk, one line and exit 1', async () => {
+    const child = spawn(process.execPath, [bin, 'get', cid, '--repo', a.repo], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    const [code] = await once(child, 'close') as [number | null]
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    expect((await dds(onA('stat', cid))).code).toBe(0)
+    if (!existsSync('/dev/full')) {
+      return
+    }
+    for (const args of [['get', cid], ['ls']]) {
+      const full = openSync('/dev/full', 'w')
+      const r = spawnSync(process.execPath, [bin, ...args, '--repo', a.repo], { cwd: root, env: cleanEnv(), stdio: ['ignore', full, 'pipe'], encoding: 'utf8' })
+      closeSync(full)
+      expect(r.status).toBe(1)
+      expect(r.stderr).toBe('dds: cannot write to stdout: no space left on the device\n')
+    }
+  })
+
+  describe.skipIf(!hasScript())('progress bar on a terminal (run under util-linux `script`; skipped where it is not installed)', () => {
+    it('publish and get draw bytes and rate on stderr while stdout holds only the CID or the content', async () => {
+      const cidFile = join(dir, 'tty-cid.txt')
+      const up = underTty(`${quote(process.execPath)} ${quote(bin)} publish ${quote(trackFile)} --repo ${quote(a.repo)} > ${quote(cidFile)}`)
+      expect(up.status).toBe(0)
+      const published = await readFile(cidFile, 'utf8')
+      expect(published).toMatch(/^z\w+\n$/)
+      expect(up.tty).toMatch(/publish \[[=-]+\] \d+% \| [\d.]+ (B|KiB) \/ 683\.6 KiB \| [\d.]+ (B|KiB|MiB|GiB)\/s \| ETA/)
+      expect(up.tty).toContain('publish [==============================] 100% | 683.6 KiB / 683.6 KiB')
+      expect(up.tty).not.toContain(published.trim())
+
+      const copy = join(dir, 'tty-copy.wav')
+      const down = underTty(`${quote(process.execPath)} ${quote(bin)} get ${published.trim()} --repo ${quote(a.repo)} > ${quote(copy)}`)
+      expect(down.status).toBe(0)
+      expect((await readFile(copy)).equals(track)).toBe(true)
+      expect(down.tty).toContain('get [==============================] 100% | 683.6 KiB / 683.6 KiB')
+      expect(down.tty).toMatch(/\| [\d.]+ (B|KiB|MiB|GiB)\/s \| ETA/)
+
+      const quiet = underTty(`${quote(process.execPath)} ${quote(bin)} get ${published.trim()} --no-progress --repo ${quote(a.repo)} > ${quote(copy)}`)
+      expect(quiet.status).toBe(0)
+      expect(quiet.tty).toBe('')
+    })
+  })
+
   it('pin fetches content onto the second daemon, unpin and gc remove it', async () => {
     const pinned = await dds(onB('pin', cid))
     expect(pinned.code).toBe(0)
@@ -144,6 +230,21 @@ describe('dds CLI', () => {
     const expectOneLine = (stderr: string): void => {
       expect(stderr).toMatch(/^dds: [^\n]+\n$/)
     }
+
+    it('an unknown command: one line with the suggestion, exit code 2', async () => {
+      const r = await dds(['pubish', 'x'])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe('dds: unknown command \'pubish\' (Did you mean publish?)\n')
+    })
+
+    it('a bad --api-token or DDS_API_TOKEN', async () => {
+      const flag = await dds(onA('id', '--api-token', 'two words'))
+      expect(flag.code).toBe(2)
+      expect(flag.stderr).toBe('dds: invalid --api-token: an API token is 1 to 1024 printable ASCII characters without spaces\n')
+      const env = await dds(onA('id'), { env: { DDS_API_TOKEN: 'line\nbreak' } })
+      expect(env.code).toBe(1)
+      expect(env.stderr).toBe('dds: invalid environment variable DDS_API_TOKEN: an API token is 1 to 1024 printable ASCII characters without spaces\n')
+    })
 
     it('unknown CID', async () => {
       for (const command of ['stat', 'get']) {
@@ -169,10 +270,16 @@ describe('dds CLI', () => {
       const s = await dds(['id', '--repo', stale])
       expect(s.code).toBe(1)
       expectOneLine(s.stderr)
-      expect(s.stderr).toContain(`no DDS daemon at http://127.0.0.1:${port}`)
+      expect(s.stderr).toContain(`no DDS daemon is running for repo ${stale}: ${join(stale, 'api')} names http://127.0.0.1:${port}, where no daemon answers (connection refused;`)
       const viaEnv = await dds(['peers'], { env: { DDS_API: `http://127.0.0.1:${port}` } })
       expect(viaEnv.code).toBe(1)
       expect(viaEnv.stderr).toContain('no DDS daemon')
+      // --repo is a flag: it comes before DDS_API, and --api before both
+      const repoFlag = await dds(onA('id', '--json'), { env: { DDS_API: `http://127.0.0.1:${port}` } })
+      expect(repoFlag.code).toBe(0)
+      expect(JSON.parse(repoFlag.stdout).peer).toBe(a.peer)
+      const apiFlag = await dds(['id', '--json', '--repo', stale, '--api', a.gateway])
+      expect(JSON.parse(apiFlag.stdout).peer).toBe(a.peer)
     })
 
     it('missing file', async () => {
@@ -254,6 +361,53 @@ describe('dds CLI', () => {
     await expect(access(join(b.repo, 'api'))).rejects.toThrow()
   })
 })
+
+describe('a daemon that did not stop cleanly', () => {
+  afterAll(cleanup)
+
+  it('leaves <repo>/api behind: clients say no daemon runs, the next daemon overwrites it', async () => {
+    const repo = join(await tempDir(), 'repo')
+    const first = await startDaemon(repo)
+    first.process.kill('SIGKILL')
+    await first.stop()
+    const apiFile = join(repo, 'api')
+    expect((await readFile(apiFile, 'utf8')).trim()).toBe(first.gateway)
+    const r = await dds(['id', '--repo', repo])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^dds: [^\n]+\n$/)
+    expect(r.stderr).toContain(`no DDS daemon is running for repo ${repo}: ${apiFile} names ${first.gateway}, where no daemon answers`)
+    expect(r.stderr).toContain('start one with `dds daemon`')
+    const second = await startDaemon(repo)
+    try {
+      expect((await readFile(apiFile, 'utf8')).trim()).toBe(second.gateway)
+      const id = await dds(['id', '--repo', repo, '--json'])
+      expect(id.code).toBe(0)
+      expect(JSON.parse(id.stdout)).toMatchObject({ peer: second.peer, gateway: second.gateway })
+    } finally {
+      expect(await second.stop()).toBe(0)
+    }
+    await expect(access(apiFile)).rejects.toThrow()
+  })
+})
+
+function hasScript (): boolean {
+  return spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0
+}
+
+function quote (text: string): string {
+  return `'${text.replace(/'/g, '\'\\\'\'')}'`
+}
+
+/**
+ * Runs a shell command under a pseudo-terminal with util-linux `script`:
+ * what the command writes to the terminal (its stderr, and stdout unless
+ * redirected) comes back as `tty`.
+ */
+function underTty (command: string): { status: number | null, tty: string } {
+  const r = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+  // eslint-disable-next-line no-control-regex
+  return { status: r.status, tty: r.stdout.replace(/\u001b(\[[0-9;?]*[A-Za-z]|[78])/g, '\n') }
+}
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort (): Promise<number> {

@@ -74,6 +74,18 @@ describe('daemon config', () => {
     await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(/unknown key "repo"/)
   })
 
+  it('takes TCP listen addresses only, and names a config value of the wrong type', async () => {
+    const repo = await tempDir()
+    for (const listen of ['/ip4/127.0.0.1/udp/0', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1']) {
+      await expect(resolveDaemonConfig({ repo, listen: [listen] }, {})).rejects.toThrow(`invalid --listen "${listen}": a DDS node listens on TCP only`)
+    }
+    await expect(resolveDaemonConfig({ repo }, { DDS_LISTEN: '/ip6/::1/udp/1' })).rejects.toThrow(/environment variable DDS_LISTEN .*TCP only/)
+    const ok = await resolveDaemonConfig({ repo, listen: ['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180'] }, {})
+    expect(ok.listen).toEqual(['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180'])
+    await writeFile(join(repo, 'config.json'), '{"replicationFactor": true}')
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(`invalid "replicationFactor" in ${join(repo, 'config.json')} true: expected a whole number from 1 to 64`)
+  })
+
   it('parses HOST:PORT forms', () => {
     expect(parseHostPort('localhost:8180', 'x')).toEqual({ host: 'localhost', port: 8180 })
     expect(parseHostPort('[::1]:80', 'x')).toEqual({ host: '::1', port: 80 })

@@ -14,11 +14,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 describe('examples', () => {
   it('music-library: B lists the track A published and its gateway serves a range of it', async () => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [key, value] of Object.entries(process.env)) {
-      if (!key.startsWith('DDS_')) {
-        env[key] = value
-      }
+    // the example's daemons and commands ignore the DDS_* settings of the shell it runs in
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DDS_API: 'http://127.0.0.1:9',
+      DDS_BOOTSTRAP: '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWMZf2YWUtMPJMb7zrv2qCA9idWtceGwA7AWJEWhSYtfC3',
+      DDS_LISTEN: 'not-a-multiaddr'
     }
     const { stdout } = await run(process.execPath, [join(root, 'examples', 'music-library', 'run.mjs')], {
       cwd: root,
