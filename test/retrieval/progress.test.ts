@@ -14,6 +14,8 @@ describe('progress events', () => {
     const n = chunkCount(data)
     const p = await cluster.node()
     const r = await cluster.node({ bootstrap: p.getMultiaddrs() })
+    // R's create returns once R knows P; P adds R to its routing table a moment later
+    expect(await p.discovery.waitForPeers?.({ signal: AbortSignal.timeout(10_000) })).toBe(true)
 
     const pub = recorder()
     const cid = await p.publish(data, { onProgress: pub.onProgress })
