@@ -9,27 +9,13 @@
 import { DaemonError } from './errors.js'
 import { formatBytes, formatFields, formatTable } from './format.js'
 import type { ApiClient } from './client.js'
+import type { CatalogEntry, ContentStat } from '../catalog.js'
 
-/** `GET /api/v1/stat/<cid>`. */
-export interface ContentStatJson {
-  cid: string
-  size: number
-  chunks: number
-  name?: string
-  mediaType?: string
-  metadata: Record<string, string>
-  local: boolean
-  pin?: 'local' | 'replica'
-}
+/** `GET /api/v1/stat/<cid>`: the core's ContentStat as JSON. */
+export type ContentStatJson = ContentStat
 
-/** One entry of a catalog. */
-export interface CatalogEntryJson {
-  cid: string
-  size: number
-  name?: string
-  mediaType?: string
-  metadata: Record<string, string>
-}
+/** One entry of a catalog, as the core lists it. */
+export type CatalogEntryJson = CatalogEntry
 
 /** `GET /api/v1/catalog?all=1`. */
 export interface AllCatalogsJson {
