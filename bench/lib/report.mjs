@@ -1,7 +1,7 @@
 // Turns the results into the printed table and the Markdown table of
 // docs/benchmarks.md (same rows, same numbers).
 
-const DIGITS = { 'MiB/s': 1, ms: 0, MiB: 0, x: 3 }
+const DIGITS = { 'MiB/s': 1, ms: 0, 'ms/MiB': 2, MiB: 0, x: 3 }
 
 /** The table's rows: section headings and figures (key into `figures`). */
 export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
@@ -11,6 +11,7 @@ export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
     { section: 'Raw limits of the stack' },
     { key: 'raw.stream.mibs', label: `one libp2p stream (TCP+Noise+Yamux, 2 processes), ${size}`, unit: 'MiB/s' },
     { key: 'raw.level.mibs', label: 'LevelDB batch put, 16 x 256 KiB per batch', unit: 'MiB/s' },
+    { key: 'raw.stream.sinkCpuMsPerMiB', label: 'one libp2p stream: receiver CPU time per MiB', unit: 'ms/MiB' },
     { section: `Publish ${size} into LevelDB` },
     { key: 'publish.dds.mibs', label: 'DDS publish(fs.createReadStream(file))', unit: 'MiB/s' },
     { key: 'publish.helia.mibs', label: 'Helia unixfs addByteStream into blockstore-level', unit: 'MiB/s' },
@@ -24,6 +25,8 @@ export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
     { key: 'retrieve.dds.3.afterFirstMibs', label: 'DDS, 3 seeders, after the first byte', unit: 'MiB/s' },
     { key: 'retrieve.helia.1.afterFirstMibs', label: 'Helia, 1 seeder, after the first byte', unit: 'MiB/s' },
     { key: 'retrieve.helia.3.afterFirstMibs', label: 'Helia, 3 seeders, after the first byte', unit: 'MiB/s' },
+    { key: 'retrieve.dds.1.cpuMsPerMiB', label: 'DDS, 1 seeder: retriever CPU time per MiB', unit: 'ms/MiB' },
+    { key: 'retrieve.dds.3.cpuMsPerMiB', label: 'DDS, 3 seeders: retriever CPU time per MiB', unit: 'ms/MiB' },
     { key: 'retrieve.dds.1.ttfbMs', label: 'DDS, 1 seeder: time to first byte', unit: 'ms' },
     { key: 'retrieve.dds.3.ttfbMs', label: 'DDS, 3 seeders: time to first byte', unit: 'ms' },
     { key: 'retrieve.dds.1.manifestMs', label: 'DDS, 1 seeder: time to the manifest (of the above)', unit: 'ms' },

@@ -20,7 +20,8 @@ export async function rawStreamOnce (ctx, bytes, { sinkListen, sinkNetns, source
     const source = await startRole('raw-stream', { mode: 'source', target: sink.info.multiaddrs[0] }, { label: 'raw-stream-source', netns: sourceNetns })
     try {
       const r = await source.call('push', { bytes }, deadlineMs(bytes))
-      return { mibs: mibPerSec(r.bytes, r.ms) }
+      const cpu = await sink.call('cpu', {})
+      return { mibs: mibPerSec(r.bytes, r.ms), sinkCpuMsPerMiB: cpu.cpuMs / (cpu.bytes / MiB) }
     } finally {
       await source.stop()
     }
@@ -135,6 +136,7 @@ function figures (r, content) {
     ttfbMs: r.ttfbMs,
     wireRatio: r.wireBytes / content.size,
     rssMiB: r.peakRssBytes / MiB,
+    ...(r.cpuMs != null ? { cpuMsPerMiB: r.cpuMs / (content.size / MiB) } : {}),
     readyRssMiB: r.readyRssBytes / MiB,
     heapMiB: r.peakHeapUsedBytes / MiB,
     arrayBuffersMiB: r.peakArrayBuffersBytes / MiB

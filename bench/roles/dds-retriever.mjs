@@ -4,7 +4,8 @@
 // protocols, encryption and muxing included), the chunk bytes each peer
 // delivered (from `dds:retrieve:chunk` progress events), a sampled
 // fingerprint of the output, the process's peak RSS and its RSS once the
-// node was up (before retrieving).
+// node was up (before retrieving), and its CPU time (user + system) during
+// the retrieval.
 //
 // Options: { bootstrap: ['<multiaddr>/p2p/<id>'] }
 // Ops: retrieve { cid, size } -> see `retrieve` below
@@ -37,6 +38,7 @@ async function retrieve ({ cid, size }) {
   let ttfbMs = null
   let firstBytes = 0
   const memory = new MemorySampler()
+  const cpuBefore = process.cpuUsage()
   const started = performance.now()
   try {
     for await (const piece of node.retrieve(cid, { onProgress })) {
@@ -51,7 +53,9 @@ async function retrieve ({ cid, size }) {
     throw withFailures(err, failures)
   }
   const ms = performance.now() - started
+  const cpu = process.cpuUsage(cpuBefore)
   return {
+    cpuMs: (cpu.user + cpu.system) / 1000,
     ...memory.stop(),
     bytes,
     ms,

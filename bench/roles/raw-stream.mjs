@@ -5,8 +5,12 @@
 // the source closes its side. The source times from its first write to that
 // answer.
 //
+// The sink also measures its CPU time (user + system) from the first byte to
+// the end of the stream: what receiving costs on this stack, per byte.
+//
 // Options: { mode: 'sink', listen? } | { mode: 'source', target: '<multiaddr>' }
 // Ops (source): push { bytes } -> { bytes, ms }
+// Ops (sink): cpu -> { cpuMs, bytes } of the last finished stream
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBenchLibp2p } from '../lib/libp2p.mjs'
@@ -20,17 +24,24 @@ const node = await createBenchLibp2p(options.listen != null ? { listen: options.
 const stop = async () => { await node.stop() }
 
 if (options.mode === 'sink') {
+  let last = { cpuMs: null, bytes: 0 }
   await node.handle(PROTOCOL, (stream) => {
     let received = 0
-    stream.addEventListener('message', (evt) => { received += evt.data.byteLength })
+    let cpuAtStart = null
+    stream.addEventListener('message', (evt) => {
+      cpuAtStart ??= process.cpuUsage()
+      received += evt.data.byteLength
+    })
     stream.addEventListener('remoteCloseWrite', () => {
+      const cpu = process.cpuUsage(cpuAtStart ?? undefined)
+      last = { cpuMs: (cpu.user + cpu.system) / 1000, bytes: received }
       const answer = new DataView(new ArrayBuffer(8))
       answer.setBigUint64(0, BigInt(received))
       stream.send(new Uint8Array(answer.buffer))
       stream.close().catch(() => {})
     })
   })
-  serve({}, { info: { multiaddrs: node.getMultiaddrs().map(String) }, stop })
+  serve({ cpu: async () => last }, { info: { multiaddrs: node.getMultiaddrs().map(String) }, stop })
 } else {
   serve({ push }, { stop })
 }
