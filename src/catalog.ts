@@ -8,7 +8,7 @@
 import type { AbortOptions } from '@libp2p/interface'
 import { cidToString, type CID } from './cid.js'
 import { throwIfAborted } from './errors.js'
-import { decodeManifest } from './manifest/index.js'
+import { decodeManifest, descriptionOf } from './manifest/index.js'
 import type { CatalogItem } from './network/index.js'
 import type { PinIndex } from './replication/index.js'
 import type { StorageProvider } from './storage/index.js'
@@ -125,9 +125,7 @@ export function catalogEntry (item: CatalogItem): CatalogEntry {
   return {
     cid: cidToString(item.cid),
     size: item.size,
-    ...(item.name != null ? { name: item.name } : {}),
-    ...(item.mediaType != null ? { mediaType: item.mediaType } : {}),
-    metadata: { ...item.metadata }
+    ...descriptionOf(item)
   }
 }
 
@@ -165,9 +163,7 @@ async function describePinned (storage: StorageProvider, cid: CID, options: Abor
     return {
       cid,
       size: manifest.size,
-      ...(manifest.name != null ? { name: manifest.name } : {}),
-      ...(manifest.mediaType != null ? { mediaType: manifest.mediaType } : {}),
-      metadata: manifest.metadata ?? {}
+      ...descriptionOf(manifest)
     }
   } catch {
     // a damaged manifest is not shared; gc and the replication manager deal with it

@@ -21,7 +21,7 @@ import {
 } from './catalog.js'
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
-import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, DEFAULT_CHUNKS_PER_BLOCK, MAX_MANIFEST_BLOCK_SIZE, type ContentDescription, type Manifest } from './manifest/index.js'
+import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, descriptionOf, DEFAULT_CHUNKS_PER_BLOCK, MAX_MANIFEST_BLOCK_SIZE, type ContentDescription, type Manifest } from './manifest/index.js'
 import { GcLock, PinIndex, PINS_TABLE, replicationManager, resolveReplicationInit, type GcResult, type Pin, type ReplicationInit, type ReplicationManager, type ReplicationStatus } from './replication/index.js'
 import { Status } from './pb/index.js'
 import { createStorage, persistentPrivateKey, recordStore, type Block, type StorageProvider } from './storage/index.js'
@@ -587,9 +587,7 @@ export class Dds {
       cid: cidToString(parsed),
       size: manifest.size,
       chunks: chunkCount(manifest.size),
-      ...(manifest.name != null ? { name: manifest.name } : {}),
-      ...(manifest.mediaType != null ? { mediaType: manifest.mediaType } : {}),
-      metadata: { ...manifest.metadata },
+      ...descriptionOf(manifest),
       ...(options.checkLocal !== false ? { local: await this.holdsAll(parsed, manifest, options) } : {}),
       ...(pin != null ? { pin: pin.kind } : {})
     }

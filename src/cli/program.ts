@@ -18,7 +18,6 @@ import { get, publish } from './transfer.js'
 import type { Output } from './commands.js'
 
 /** Keys `--meta` accepts (the same rule as the core's metadata keys). */
-const META_KEY = /^[A-Za-z0-9._:-]{1,64}$/
 
 /**
  * Runs the command line `argv` (as `process.argv`: node, script, args...)
@@ -185,14 +184,11 @@ function collect (value: string, previous: string[] | undefined): string[] {
 
 function collectMeta (value: string, previous: Array<[string, string]> = []): Array<[string, string]> {
   const at = value.indexOf('=')
-  const key = at > 0 ? value.slice(0, at) : ''
   if (at < 0) {
     throw new InvalidArgumentError('expected key=value, such as title="My Song"')
   }
-  if (!META_KEY.test(key)) {
-    throw new InvalidArgumentError('the key must be 1 to 64 characters of A-Z a-z 0-9 . _ : -')
-  }
-  return [...previous, [key, value.slice(at + 1)]]
+  // the key and value are checked with the rest of the description before the upload
+  return [...previous, [value.slice(0, at), value.slice(at + 1)]]
 }
 
 function cidArgument (value: string): string {

@@ -90,7 +90,6 @@ export function checkDescription (description: ContentDescription = {}): Checked
     throw new InvalidInputError('a description must be an object { name?, mediaType?, metadata? }')
   }
   const out: CheckedDescription = { metadata: {} }
-  let total = 0
   if (description.name != null && description.name !== '') {
     const name = checkText(description.name, 'name', MAX_NAME_BYTES)
     if (/[/\\]/.test(name)) {
@@ -100,7 +99,6 @@ export function checkDescription (description: ContentDescription = {}): Checked
       throw new InvalidInputError(`name must be a file name, got ${JSON.stringify(name)}`)
     }
     out.name = name
-    total += encoder.encode(name).byteLength + 3
   }
   if (description.mediaType != null && description.mediaType !== '') {
     const mediaType = description.mediaType
@@ -109,7 +107,6 @@ export function checkDescription (description: ContentDescription = {}): Checked
       throw new InvalidInputError(`mediaType must be a media type such as "audio/wav" or "text/plain; charset=utf-8" of at most ${MAX_MEDIA_TYPE_LENGTH} characters, got ${shown}`)
     }
     out.mediaType = mediaType
-    total += mediaType.length + 2
   }
   const metadata = description.metadata ?? {}
   if (typeof metadata !== 'object' || Array.isArray(metadata)) {
@@ -126,17 +123,20 @@ export function checkDescription (description: ContentDescription = {}): Checked
     }
     const value = checkText(metadata[key], `metadata value of ${JSON.stringify(key)}`, MAX_METADATA_VALUE_BYTES)
     entries.push([key, value])
-    // an entry: tag, length, then key and value each with tag and length
-    total += key.length + encoder.encode(value).byteLength + 8
   }
+  out.metadata = Object.fromEntries(entries)
+  const total = descriptionSize(out)
   if (total > MAX_DESCRIPTION_BYTES) {
     throw new InvalidInputError(`the description (name, media type and metadata) takes ${total} bytes; the limit is ${MAX_DESCRIPTION_BYTES}`)
   }
-  out.metadata = Object.fromEntries(entries)
   return out
 }
 
-/** Bytes the checked description takes in an encoded manifest, at most (as counted by {@link checkDescription}). */
+/**
+ * Bytes a description takes in an encoded manifest, at most: each field's
+ * tag and length prefix with its text; a metadata entry's tag and length,
+ * then its key and value each with a tag and a length.
+ */
 export function descriptionSize (description: CheckedDescription): number {
   let total = 0
   if (description.name != null) {
@@ -149,6 +149,18 @@ export function descriptionSize (description: CheckedDescription): number {
     total += key.length + encoder.encode(value).byteLength + 8
   }
   return total
+}
+
+/**
+ * The description fields of a manifest or catalog item, in the checked
+ * shape: `name` and `mediaType` only when set, `metadata` always (a copy).
+ */
+export function descriptionOf (source: ContentDescription): CheckedDescription {
+  return {
+    ...(source.name != null ? { name: source.name } : {}),
+    ...(source.mediaType != null ? { mediaType: source.mediaType } : {}),
+    metadata: { ...source.metadata }
+  }
 }
 
 /** The metadata as protobuf `MetadataEntry` objects, in key order. */

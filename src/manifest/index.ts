@@ -36,7 +36,7 @@ export { ManifestBuilder, chunkCidsOf, nodeOf, nodeChunkCount } from './tree.js'
 export { manifestBlock, verifyManifestBlock, type ManifestBlock } from './block.js'
 export { chunkCount, chunkSpan, type ChunkSpan } from './layout.js'
 export {
-  checkDescription, metadataEntries, metadataFromEntries, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES,
+  checkDescription, descriptionOf, metadataEntries, metadataFromEntries, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES,
   MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES,
   type ContentDescription, type CheckedDescription
 } from './describe.js'

@@ -7,7 +7,6 @@
  */
 
 import { parseCid, type CID } from '../cid.js'
-import { InvalidInputError } from '../errors.js'
 import { checkDescription, metadataEntries, metadataFromEntries } from '../manifest/index.js'
 import { pb, uint64ToNumber } from '../pb/index.js'
 import type { dds } from '../pb/generated/dds_messages.js'
@@ -51,8 +50,5 @@ export function decodeCatalogEntry (entry: EntryProps): CatalogItem {
     mediaType: entry.mediaType ?? undefined,
     metadata: metadataFromEntries(entry.metadata ?? [])
   })
-  if (!Number.isSafeInteger(size)) {
-    throw new InvalidInputError('catalog entry size is out of range')
-  }
   return { cid, size, ...description }
 }

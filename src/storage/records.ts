@@ -58,13 +58,5 @@ export function recordStore (storage: StorageProvider, name: string): RecordStor
 
 /** Orders strings as their UTF-8 bytes are ordered (as LevelDB orders keys). */
 function compareUtf8 (a: string, b: string): number {
-  const x = encoder.encode(a)
-  const y = encoder.encode(b)
-  const n = Math.min(x.byteLength, y.byteLength)
-  for (let i = 0; i < n; i++) {
-    if (x[i] !== y[i]) {
-      return x[i]! - y[i]!
-    }
-  }
-  return x.byteLength - y.byteLength
+  return Buffer.compare(encoder.encode(a), encoder.encode(b))
 }
