@@ -21,3 +21,9 @@ export const DEFAULT_BLOCK_TIMEOUT_MS = 20_000
 
 /** Shortest deadline of one block request, however fast the peer has been, in ms. */
 export const DEFAULT_MIN_BLOCK_TIMEOUT_MS = 5_000
+
+/** Manifests fetched from peers that a node keeps decoded in memory, so that repeated reads of one content (a media player's range requests, `stat` then `retrieve`) fetch its manifest once. */
+export const RECENT_MANIFESTS = 32
+
+/** Encoded bytes of the recent manifests kept, at most (a 1 MiB manifest lists ~6.7 GiB of content). */
+export const RECENT_MANIFEST_BYTES = 2 * 1024 * 1024

@@ -6,6 +6,7 @@ import { IntegrityError, InvalidInputError, NotFoundError, abortReason, throwIfA
 import { CHUNK_SIZE, ContentHasher } from '../chunker/index.js'
 import { chunkCount, chunkSpan, decodeManifest, decodeManifestNode, nodeChunkCount, nodeOf, type Manifest } from '../manifest/index.js'
 import { ProviderFeed } from './feed.js'
+import { RECENT_MANIFEST_BYTES, RECENT_MANIFESTS } from './constants.js'
 import { RetrievalSession, type ChunkList } from './session.js'
 import type {
   ResolvedManifest, ResolvedRetrievalInit, RetrievalComponents, RetrievalService, RetrieveOptions
@@ -72,9 +73,53 @@ class Failures {
   }
 }
 
+/** A manifest fetched from a peer: its verified block, decoded, and the peers known to hold it. */
+interface RecentManifest {
+  bytes: Uint8Array
+  manifest: Manifest
+  from: string
+  providers: PeerId[]
+}
+
+/** The manifests fetched from peers most recently, within RECENT_MANIFESTS entries and RECENT_MANIFEST_BYTES. */
+class RecentManifests {
+  private readonly entries = new Map<string, RecentManifest>()
+  private bytes = 0
+
+  get (key: string): RecentManifest | undefined {
+    const found = this.entries.get(key)
+    if (found != null) {
+      this.entries.delete(key)
+      this.entries.set(key, found)
+    }
+    return found
+  }
+
+  set (key: string, entry: RecentManifest): void {
+    this.delete(key)
+    this.entries.set(key, entry)
+    this.bytes += entry.bytes.byteLength
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= RECENT_MANIFESTS && this.bytes <= RECENT_MANIFEST_BYTES) {
+        break
+      }
+      this.delete(oldest)
+    }
+  }
+
+  private delete (key: string): void {
+    const found = this.entries.get(key)
+    if (found != null) {
+      this.bytes -= found.bytes.byteLength
+      this.entries.delete(key)
+    }
+  }
+}
+
 /** The retrieval engine; created through `retrievalService()`. */
 export class Retriever implements RetrievalService {
   readonly fetched = { chunks: 0, bytes: 0 }
+  private readonly recent = new RecentManifests()
   private readonly components: RetrievalComponents
   private readonly init: ResolvedRetrievalInit
 
@@ -87,20 +132,31 @@ export class Retriever implements RetrievalService {
     throwIfAborted(options.signal, 'retrieve')
     const feed = new ProviderFeed()
     const local = await this.components.storage.get(cid, options)
+    const key = cidToString(cid)
     let bytes: Uint8Array
     let from: string
-    if (local != null && blockMatchesCid(cid, local)) {
+    let manifest: Manifest | undefined
+    const held = local != null && blockMatchesCid(cid, local)
+    const recent = held ? undefined : this.recent.get(key)
+    if (held) {
       bytes = local
       from = 'local'
+    } else if (recent != null) {
+      ({ bytes, from, manifest } = recent)
+      recent.providers.forEach(peer => { feed.push(peer) })
     } else {
       ({ bytes, from } = await this.fetchBlock(cid, feed, options, true))
     }
-    let manifest: Manifest
-    try {
-      manifest = decodeManifest(bytes)
-    } catch (err) {
-      feed.stop()
-      throw new InvalidInputError(`${cidToString(cid)} names a block that is not a DDS manifest: ${(err as Error).message}`, { cause: err })
+    if (manifest == null) {
+      try {
+        manifest = decodeManifest(bytes)
+      } catch (err) {
+        feed.stop()
+        throw new InvalidInputError(`${cidToString(cid)} names a block that is not a DDS manifest: ${(err as Error).message}`, { cause: err })
+      }
+      if (from !== 'local') {
+        this.recent.set(key, { bytes, manifest, from, providers: [...feed.peers] })
+      }
     }
     if (options.store === true && from !== 'local') {
       await this.components.storage.put(cid, bytes, { signal: options.signal })

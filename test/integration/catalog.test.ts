@@ -52,6 +52,20 @@ describe('descriptions, stat and the catalog', () => {
     expect(Buffer.from(await b.retrieveBytes(cid)).equals(bytes)).toBe(true)
   })
 
+  it('fetches a manifest from peers once for stat then retrieve, and for repeated ranges', async () => {
+    const [a, b] = await pair()
+    const bytes = randomBytes(3 * CHUNK_SIZE)
+    const cid = await a.publish(bytes)
+    await b.stat(cid, { checkLocal: false })
+    const before = a.stats().chunksServed
+    expect(Buffer.from(await b.retrieveBytes(cid)).equals(bytes)).toBe(true)
+    // the three chunks, not the manifest again
+    expect(a.stats().chunksServed - before).toBe(3)
+    const range = await b.retrieveBytes(cid, { offset: CHUNK_SIZE, length: 10 })
+    expect(Buffer.from(range).equals(bytes.subarray(CHUNK_SIZE, CHUNK_SIZE + 10))).toBe(true)
+    expect(a.stats().chunksServed - before).toBe(4)
+  })
+
   it('reports local: false when a chunk of the content is missing', async () => {
     const a = await cluster.node()
     const bytes = randomBytes(CHUNK_SIZE + 5)
