@@ -9,6 +9,7 @@
  * @module
  */
 
+import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -104,6 +105,23 @@ export function cidForBlock (bytes: Uint8Array): CID {
 export function blockMatchesCid (cid: CID, bytes: Uint8Array): boolean {
   const digest = sha256Digest(bytes)
   return equals(digest.digest, cid.multihash.digest)
+}
+
+/**
+ * True when the block made of `pieces`, in order, hashes to the digest in
+ * `cid`: `blockMatchesCid` for a block that arrived in pieces, without
+ * joining them. Hashes with node:crypto, which `multiformats`' sha2-256
+ * uses on Node.js too.
+ */
+export function piecesMatchCid (cid: CID, pieces: Iterable<Uint8Array>): boolean {
+  if (cid.multihash.code !== SHA2_256_CODE) {
+    return false
+  }
+  const hash = createHash('sha256')
+  for (const piece of pieces) {
+    hash.update(piece)
+  }
+  return equals(hash.digest(), cid.multihash.digest)
 }
 
 function sha256Digest (bytes: Uint8Array): MultihashDigest<typeof SHA2_256_CODE> {

@@ -502,7 +502,10 @@ export class Dds {
   /**
    * Streams the content named by a manifest CID, verified: every chunk is
    * checked against its CID before it is yielded, and the whole-content
-   * SHA-256 and size are checked before the last chunk is yielded. Local
+   * SHA-256 and size are checked before the last chunk is yielded. The
+   * content comes in arrays of any size, in order (a chunk fetched from a
+   * peer comes in the pieces it arrived in, so it is never copied to be
+   * joined); nothing is yielded after the signal aborts. Local
    * blocks are read from the store; missing ones are fetched from peers found
    * on the DHT (or, when it names none that has them, from connected peers).
    * Fetched blocks are not stored unless `store: true` is passed (they are

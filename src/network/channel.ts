@@ -1,8 +1,10 @@
 import type { Stream } from '@libp2p/interface'
-import { pb, uint64ToNumber, type RequestProps, type ResponseMessage } from '../pb/index.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { pb, uint64ToNumber, type RequestProps } from '../pb/index.js'
 import { ProtocolError, RemoteError, abortReason } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
 import { raceSignal } from './async.js'
+import { decodeResponse, type ReceivedResponse } from './response.js'
 
 /** Limits of one requester-side channel. */
 export interface ChannelLimits {
@@ -30,7 +32,7 @@ export interface ChannelRequestOptions {
 }
 
 interface Pending {
-  resolve(response: ResponseMessage): void
+  resolve(response: ReceivedResponse): void
   reject(err: Error): void
 }
 
@@ -88,7 +90,7 @@ export class PeerChannel {
    * @throws {RemoteError} the stream could not be opened or failed
    * @throws {ProtocolError} the peer broke the protocol on this stream
    */
-  async request (body: RequestBody, options: ChannelRequestOptions): Promise<ResponseMessage> {
+  async request (body: RequestBody, options: ChannelRequestOptions): Promise<ReceivedResponse> {
     await this.acquire(options.signal)
     try {
       const deadline = AbortSignal.timeout(Math.ceil(options.timeoutMs))
@@ -100,10 +102,10 @@ export class PeerChannel {
     }
   }
 
-  private async exchange (link: Link, body: RequestBody, signal: AbortSignal, deadline: AbortSignal): Promise<ResponseMessage> {
+  private async exchange (link: Link, body: RequestBody, signal: AbortSignal, deadline: AbortSignal): Promise<ReceivedResponse> {
     const id = this.nextId++
     let written = false
-    const response = new Promise<ResponseMessage>((resolve, reject) => {
+    const response = new Promise<ReceivedResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
     })
     const onAbort = (): void => {
@@ -264,12 +266,12 @@ export class PeerChannel {
     return link
   }
 
-  private onFrame (link: Link, frame: Uint8Array): void {
-    let response: ResponseMessage
+  private onFrame (link: Link, frame: Uint8ArrayList): void {
+    let response: ReceivedResponse
     let id: number
     try {
-      response = pb.Response.decode(frame)
-      id = uint64ToNumber(response.id, 'response id')
+      response = decodeResponse(frame)
+      id = uint64ToNumber(response.response.id, 'response id')
     } catch (err) {
       this.violation(link, `sent an undecodable response: ${(err as Error).message}`)
       return

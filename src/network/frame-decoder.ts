@@ -42,7 +42,7 @@ export class FrameDecoder {
    *
    * @throws {ProtocolError} on a bad length prefix, an oversized frame or too many unread bytes
    */
-  * decode (data: Uint8Array | Uint8ArrayList): Generator<Uint8Array> {
+  * decode (data: Uint8Array | Uint8ArrayList): Generator<Uint8ArrayList> {
     this.append(data)
     yield * this.frames()
   }
@@ -63,11 +63,13 @@ export class FrameDecoder {
   /**
    * Yields every whole frame held. A frame is removed from the buffer before
    * it is yielded, so a caller may stop iterating at any point and resume
-   * later with another call.
+   * later with another call. A frame is a list of views into the bytes as
+   * they arrived (nothing is copied); `subarray()` joins it when one array
+   * is needed.
    *
    * @throws {ProtocolError} on a bad length prefix or an oversized frame
    */
-  * frames (): Generator<Uint8Array> {
+  * frames (): Generator<Uint8ArrayList> {
     while (this.buffer.byteLength > 0) {
       const header = this.readLength()
       if (header == null) {
@@ -77,7 +79,7 @@ export class FrameDecoder {
       if (this.buffer.byteLength < end) {
         return
       }
-      const frame = this.buffer.subarray(header.prefix, end)
+      const frame = this.buffer.sublist(header.prefix, end)
       this.buffer.consume(end)
       yield frame
     }

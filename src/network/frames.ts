@@ -1,5 +1,6 @@
 import * as lp from 'it-length-prefixed'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError, throwIfAborted } from '../errors.js'
 import { MAX_UNREAD_BYTES } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
@@ -16,13 +17,13 @@ import { raceSignal } from './async.js'
 export class FrameReader {
   private readonly stream: Stream
   private readonly decoder: FrameDecoder
-  private readonly onFrame: (frame: Uint8Array) => void
+  private readonly onFrame: (frame: Uint8ArrayList) => void
   private readonly onError: (err: Error) => void
   private readonly listener: (evt: StreamMessageEvent) => void
   private paused = false
   private stopped = false
 
-  constructor (stream: Stream, maxFrameSize: number, onFrame: (frame: Uint8Array) => void, onError: (err: Error) => void) {
+  constructor (stream: Stream, maxFrameSize: number, onFrame: (frame: Uint8ArrayList) => void, onError: (err: Error) => void) {
     this.stream = stream
     this.onFrame = onFrame
     this.onError = onError
@@ -123,7 +124,7 @@ export class FrameWriter {
    * stream has room again. `onSent` is called when the frame is handed to the
    * stream (from then on the other side may receive it).
    */
-  async write (frame: Uint8Array, signal?: AbortSignal, onSent?: () => void): Promise<void> {
+  async write (frame: Uint8Array | Uint8ArrayList, signal?: AbortSignal, onSent?: () => void): Promise<void> {
     const previous = this.tail
     const next = (async () => {
       // Frames go out in order: wait for the one before (or give up on our deadline).

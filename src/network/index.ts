@@ -12,6 +12,7 @@
 
 import type { AbortOptions, Libp2p, PeerId, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
 import { InvalidInputError } from '../errors.js'
@@ -58,6 +59,13 @@ export interface NetworkService extends Startable {
    * @throws {ProtocolError} the peer broke the protocol (it is penalised)
    */
   retrieveBlock(peer: PeerId, cid: CID, options?: RequestOptions): Promise<Uint8Array>
+
+  /**
+   * `retrieveBlock`, with the block left in the pieces it arrived in (views
+   * into what the connection received, verified as they are): what a reader
+   * that passes the bytes on uses, since it saves copying them into one array.
+   */
+  retrieveBlockPieces(peer: PeerId, cid: CID, options?: RequestOptions): Promise<Uint8ArrayList>
 
   /** Asks `peer` to store one block (StoreChunk). Errors as for `retrieveBlock`. */
   storeBlock(peer: PeerId, cid: CID, bytes: Uint8Array, options?: RequestOptions): Promise<void>

@@ -1,7 +1,9 @@
 import type { Connection, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { pb, Status, type RequestMessage, type ResponseProps } from '../pb/index.js'
 import { ProtocolError, TimeoutError } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
+import { encodeResponse } from './response.js'
 import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
 import { PENALTY_PROTOCOL_VIOLATION } from './constants.js'
 
@@ -82,7 +84,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   // not read its answers in time loses the stream.
   const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
     try {
-      await writer.write(pb.Response.encode(response).finish(), deadline())
+      await writer.write(encodeResponse(response), deadline())
     } catch (err) {
       const reason = err instanceof TimeoutError
         ? new TimeoutError(`peer ${peerKey} did not read its answers within ${limits.handlerTimeoutMs} ms`, { cause: err })
@@ -135,7 +137,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     }).catch(() => { stream.abort(new ProtocolError('close failed')) })
   }
 
-  const onFrame = (frame: Uint8Array): void => {
+  const onFrame = (frame: Uint8ArrayList): void => {
     if (ctx.scores.isBanned(peerKey)) {
       stream.abort(new ProtocolError(`peer ${peerKey} is banned: ${ctx.scores.standing(peerKey).lastReason}`))
       return
@@ -145,7 +147,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     pauseIfFull()
     let req: RequestMessage
     try {
-      req = pb.Request.decode(frame)
+      req = pb.Request.decode(frame.subarray())
     } catch (err) {
       const banned = ctx.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, 'sent an undecodable request')
       void respond({ id: 0, error: { status: Status.INVALID, error: `undecodable request: ${(err as Error).message}` } })

@@ -1,6 +1,7 @@
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { blockMatchesCid, cidToString } from '../cid.js'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { cidToString, piecesMatchCid } from '../cid.js'
 import {
   IntegrityError, InvalidInputError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError,
   abortReason, throwIfAborted
@@ -16,6 +17,7 @@ import type { HandlerContext } from './handlers.js'
 import { SerialQueue } from './async.js'
 import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
 import { decodeCatalogEntry, type CatalogItem } from './catalog.js'
+import type { ReceivedResponse } from './response.js'
 
 /** The NetworkService implementation; created through `networkService()`. */
 export class DdsNetworkService implements NetworkService, Startable {
@@ -95,11 +97,15 @@ export class DdsNetworkService implements NetworkService, Startable {
   }
 
   async retrieveBlock (peer: PeerId, cid: CID, options: RequestOptions = {}): Promise<Uint8Array> {
-    const response = await this.send(peer, { retrieveChunk: { cid: cid.bytes } }, options)
+    return (await this.retrieveBlockPieces(peer, cid, options)).subarray()
+  }
+
+  async retrieveBlockPieces (peer: PeerId, cid: CID, options: RequestOptions = {}): Promise<Uint8ArrayList> {
+    const { response, chunkData } = await this.send(peer, { retrieveChunk: { cid: cid.bytes } }, options)
     const body = this.expect(peer, response, 'retrieveChunk')
     this.throwForStatus(peer, body.status, body.error, cid)
-    const data = body.data ?? new Uint8Array(0)
-    if (!blockMatchesCid(cid, data)) {
+    const data = chunkData ?? new Uint8ArrayList()
+    if (!piecesMatchCid(cid, data)) {
       this.scores.penalise(peer.toString(), PENALTY_WRONG_BYTES, `sent bytes that do not match ${cidToString(cid)}`)
       throw new IntegrityError(`peer ${peer.toString()} sent ${data.byteLength} bytes that do not hash to ${cidToString(cid)}; they were discarded`)
     }
@@ -108,13 +114,13 @@ export class DdsNetworkService implements NetworkService, Startable {
   }
 
   async storeBlock (peer: PeerId, cid: CID, bytes: Uint8Array, options: RequestOptions = {}): Promise<void> {
-    const response = await this.send(peer, { storeChunk: { cid: cid.bytes, data: bytes } }, options)
+    const { response } = await this.send(peer, { storeChunk: { cid: cid.bytes, data: bytes } }, options)
     const body = this.expect(peer, response, 'storeChunk')
     this.throwForStatus(peer, body.status, body.error, cid)
   }
 
   async replicate (peer: PeerId, cid: CID, sources: PeerId[], options: RequestOptions = {}): Promise<void> {
-    const response = await this.send(peer, {
+    const { response } = await this.send(peer, {
       replicate: { cid: cid.bytes, sourcePeerIds: sources.map(p => p.toMultihash().bytes) }
     }, options)
     const body = this.expect(peer, response, 'replicate')
@@ -126,7 +132,7 @@ export class DdsNetworkService implements NetworkService, Startable {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CATALOG_PAGE_SIZE) {
       throw new InvalidInputError(`limit must be an integer from 1 to ${MAX_CATALOG_PAGE_SIZE}, got ${String(options.limit)}`)
     }
-    const response = await this.send(peer, { catalog: { after: options.after?.bytes ?? new Uint8Array(0), limit } }, options)
+    const { response } = await this.send(peer, { catalog: { after: options.after?.bytes ?? new Uint8Array(0), limit } }, options)
     const body = this.expect(peer, response, 'catalog')
     if (body.status === Status.REJECTED) {
       throw new RejectedError(`peer ${peer.toString()} does not share its catalog with this node${body.error != null && body.error !== '' ? `: ${peerText(body.error)}` : ''}`)
@@ -180,7 +186,7 @@ export class DdsNetworkService implements NetworkService, Startable {
    * limit is never blamed on the peer; only a request that was sent and not
    * answered in time penalises it (through the channel's `onTimeout`).
    */
-  private async send (peer: PeerId, body: Parameters<PeerChannel['request']>[0], options: RequestOptions): Promise<ResponseMessage> {
+  private async send (peer: PeerId, body: Parameters<PeerChannel['request']>[0], options: RequestOptions): Promise<ReceivedResponse> {
     if (!this.started) {
       throw new RemoteError('the network service is stopped')
     }

@@ -204,11 +204,13 @@ export class Retriever implements RetrievalService {
           this.fetched.chunks++
           this.fetched.bytes += bytes.byteLength
           if (writer != null) {
-            await writer.add(cid, bytes)
+            await writer.add(cid, bytes.subarray())
           }
         }
         if (hasher != null) {
-          hasher.update(bytes)
+          for (const piece of bytes) {
+            hasher.update(piece)
+          }
           if (index === last) {
             this.checkWhole(resolved, hasher)
           }
@@ -218,7 +220,15 @@ export class Retriever implements RetrievalService {
         }))
         const start = Math.max(range.offset - span.offset, 0)
         const end = Math.min(range.offset + range.length - span.offset, span.length)
-        yield start === 0 && end === span.length ? bytes : bytes.subarray(start, end)
+        // the chunk goes out in the pieces it arrived in: joining them would copy it
+        for (const piece of start === 0 && end === span.length ? bytes : bytes.sublist(start, end)) {
+          if (options.signal?.aborted === true) {
+            throw abortReason(options.signal, 'retrieve')
+          }
+          if (piece.byteLength > 0) {
+            yield piece
+          }
+        }
       }
       await writer?.flush()
     } finally {

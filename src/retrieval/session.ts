@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { blockMatchesCid, cidToString } from '../cid.js'
 import { IntegrityError, NotFoundError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
 
@@ -51,7 +52,7 @@ interface Slot {
   /** Timeouts per peer for this chunk. */
   timeouts: Map<string, number>
   reasons: string[]
-  bytes?: Uint8Array
+  bytes?: Uint8ArrayList
   from?: string
   error?: Error
   waiter?: { resolve: () => void, reject: (err: Error) => void }
@@ -61,7 +62,8 @@ interface Slot {
 export interface DeliveredChunk {
   index: number
   cid: CID
-  bytes: Uint8Array
+  /** The verified chunk, in the pieces it arrived in. */
+  bytes: Uint8ArrayList
   from: string
 }
 
@@ -236,7 +238,7 @@ export class RetrievalSession {
     const local = await this.components.storage.get(slot.cid, { signal: this.signal })
     if (local != null && blockMatchesCid(slot.cid, local)) {
       this.stats.localBlocks++
-      this.complete(slot, local, 'local')
+      this.complete(slot, new Uint8ArrayList(local), 'local')
       return
     }
     this.requeue(slot)
@@ -250,7 +252,7 @@ export class RetrievalSession {
     peer.inFlight++
     const started = performance.now()
     const signal = AbortSignal.any([this.signal, attempt.signal])
-    this.components.network.retrieveBlock(peer.peer, slot.cid!, { signal, timeoutMs: peer.timeoutMs })
+    this.components.network.retrieveBlockPieces(peer.peer, slot.cid!, { signal, timeoutMs: peer.timeoutMs })
       .then(bytes => {
         slot.attempts.delete(peer.key)
         peer.succeeded(performance.now() - started)
@@ -325,7 +327,7 @@ export class RetrievalSession {
     this.queue.push(slot.index)
   }
 
-  private complete (slot: Slot, bytes: Uint8Array, from: string): void {
+  private complete (slot: Slot, bytes: Uint8ArrayList, from: string): void {
     slot.bytes = bytes
     slot.from = from
     slot.state = 'done'

@@ -5,7 +5,7 @@ import { FrameDecoder } from '../../src/network/frame-decoder.js'
 const frame = (size: number, fill = 7): Uint8Array => lp.encode.single(new Uint8Array(size).fill(fill)).subarray()
 
 function decodeAll (decoder: FrameDecoder, ...parts: Uint8Array[]): Uint8Array[] {
-  return parts.flatMap(part => [...decoder.decode(part)])
+  return parts.flatMap(part => [...decoder.decode(part)].map(frame => frame.subarray()))
 }
 
 describe('FrameDecoder', () => {
@@ -19,7 +19,7 @@ describe('FrameDecoder', () => {
     const bytes = new Uint8Array(Buffer.concat([frame(3, 1), frame(0), frame(300, 2), frame(1, 3)]))
     const whole = decodeAll(new FrameDecoder(1000, 4096), bytes)
     const decoder = new FrameDecoder(1000, 4096)
-    const bytewise = [...bytes].flatMap(b => [...decoder.decode(Uint8Array.of(b))])
+    const bytewise = [...bytes].flatMap(b => [...decoder.decode(Uint8Array.of(b))].map(frame => frame.subarray()))
     for (const result of [whole, bytewise]) {
       expect(result.map(f => f.byteLength)).toEqual([3, 0, 300, 1])
       expect(result[2]?.every(b => b === 2)).toBe(true)

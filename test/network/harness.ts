@@ -147,7 +147,7 @@ export class RawStream {
   /** Every complete Response received so far. */
   responses (): ResponseMessage[] {
     const decoder = new FrameDecoder(64 * 1024 * 1024, 1024 * 1024 * 1024)
-    return [...decoder.decode(this.received.sublist())].map(frame => pb.Response.decode(frame))
+    return [...decoder.decode(this.received.sublist())].map(frame => pb.Response.decode(frame.subarray()))
   }
 
   async waitForResponses (count: number, ms = WAIT_MS): Promise<ResponseMessage[]> {
@@ -194,7 +194,7 @@ export async function scriptedResponder (answer: (req: RequestMessage, reply: (r
     }
     stream.addEventListener('message', (evt) => {
       for (const frame of decoder.decode(evt.data)) {
-        answer(pb.Request.decode(frame), reply)
+        answer(pb.Request.decode(frame.subarray()), reply)
       }
     })
   })

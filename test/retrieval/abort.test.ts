@@ -97,14 +97,15 @@ describe('aborting a retrieval', () => {
   it('breaking out of the loop early releases the streams, and the content can be retrieved again', async () => {
     const { p, r, data, cid } = await setup()
     const got: Uint8Array[] = []
-    for await (const chunk of r.retrieve(cid)) {
-      got.push(new Uint8Array(chunk))
+    for await (const piece of r.retrieve(cid)) {
+      got.push(new Uint8Array(piece))
       if (got.length === 3) {
         break
       }
     }
     expect(got).toHaveLength(3)
-    expectChunksCorrect(got, data)
+    const received = concat(got)
+    expect(equalBytes(received, data.subarray(0, received.byteLength))).toBe(true)
 
     await expectReleased(r, p)
 
@@ -134,7 +135,7 @@ describe('aborting a retrieval', () => {
       const decoder = new FrameDecoder(1024 * 1024, 8 * 1024 * 1024)
       stream.addEventListener('message', (evt) => {
         for (const frame of decoder.decode(evt.data)) {
-          const cidBytes = pb.Request.decode(frame).retrieveChunk?.cid
+          const cidBytes = pb.Request.decode(frame.subarray()).retrieveChunk?.cid
           if (cidBytes != null && wanted.has(CID.decode(cidBytes).toString())) {
             requests++
           }
@@ -151,15 +152,15 @@ describe('aborting a retrieval', () => {
     }
 
     const got: Uint8Array[] = []
-    for await (const chunk of r.retrieve(cid)) {
-      got.push(new Uint8Array(chunk))
-      // hold chunk 0 until the requests for chunks 1..3 hang on the silent peer
+    for await (const piece of r.retrieve(cid)) {
+      got.push(new Uint8Array(piece))
+      // hold the first piece of chunk 0 until the requests for chunks 1..3 hang on the silent peer
       await waitFor(() => requests >= 3, 20_000, 'requests for chunks 1..3 to reach the silent peer')
       expect(ddsStreams(r, silent.peerId).some(s => s.writeStatus === 'writable')).toBe(true)
       break
     }
     expect(got).toHaveLength(1)
-    expectChunksCorrect(got, data)
+    expect(equalBytes(got[0]!, data.subarray(0, got[0]!.byteLength))).toBe(true)
     // the hanging requests were cancelled: their slots are free, so the
     // requester closes its (now idle) side of the stream
     await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 10 * IDLE_MS, 'the requests to the silent peer to be released')
@@ -172,7 +173,9 @@ describe('aborting a retrieval', () => {
     const it = r.retrieve(cid)[Symbol.asyncIterator]()
     const first = await it.next()
     expect(first.done).toBe(false)
-    expect(equalBytes(first.value as Uint8Array, data.subarray(0, CHUNK_SIZE))).toBe(true)
+    const piece = first.value as Uint8Array
+    expect(piece.byteLength).toBeGreaterThan(0)
+    expect(equalBytes(piece, data.subarray(0, piece.byteLength))).toBe(true)
     const end = await it.return?.()
     expect(end?.done).toBe(true)
     // a closed iterator stays closed

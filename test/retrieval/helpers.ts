@@ -105,22 +105,53 @@ export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
 }
 
-/** What one iteration of a retrieval produced: every yielded chunk (copied) and how it ended. */
+/** What one iteration of a retrieval produced: its bytes (copied), cut into chunks, and how it ended. */
 export interface Outcome {
   chunks: Uint8Array[]
   error?: Error
 }
 
-/** Iterates `iterable` to its end or its error, keeping a copy of every chunk. */
+/**
+ * Iterates `iterable` to its end or its error, keeping a copy of every byte.
+ * `retrieve` yields arrays of any size (a fetched chunk comes in the pieces
+ * it arrived in), so the bytes are cut here into 256 KiB chunks counted from
+ * the first byte: `chunks[i]` is the i-th chunk, and `onChunk` runs as soon
+ * as a chunk is complete (the last, short one included). Bytes yielded
+ * before an error that do not make a whole chunk come last in `chunks`.
+ */
 export async function drain (iterable: AsyncIterable<Uint8Array>, onChunk?: (index: number, chunk: Uint8Array) => void | Promise<void>): Promise<Outcome> {
   const chunks: Uint8Array[] = []
+  let partial: Uint8Array[] = []
+  let partialBytes = 0
+  const cut = (): Uint8Array => {
+    const chunk = concat(partial)
+    partial = []
+    partialBytes = 0
+    chunks.push(chunk)
+    return chunk
+  }
   try {
-    for await (const chunk of iterable) {
-      chunks.push(new Uint8Array(chunk))
+    for await (const piece of iterable) {
+      for (let at = 0; at < piece.byteLength;) {
+        const take = Math.min(CHUNK_SIZE - partialBytes, piece.byteLength - at)
+        partial.push(new Uint8Array(piece.subarray(at, at + take)))
+        partialBytes += take
+        at += take
+        if (partialBytes === CHUNK_SIZE) {
+          const chunk = cut()
+          await onChunk?.(chunks.length - 1, chunk)
+        }
+      }
+    }
+    if (partialBytes > 0) {
+      const chunk = cut()
       await onChunk?.(chunks.length - 1, chunk)
     }
     return { chunks }
   } catch (err) {
+    if (partialBytes > 0) {
+      cut()
+    }
     return { chunks, error: err as Error }
   }
 }
