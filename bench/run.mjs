@@ -144,7 +144,7 @@ function sourceVersion () {
 }
 
 function settingsOf (o) {
-  return { runs: o.runs, sizeMiB: o.sizeMiB, largeMiB: o.largeMiB, swarmMiB: o.swarmMiB, rate: o.rate, phases: o.phases, helia: o.helia, quick: o.quick }
+  return { runs: o.runs, sizeMiB: o.sizeMiB, largeMiB: o.largeMiB, swarmMiB: o.swarmMiB, rate: o.rate, phases: o.phases, helia: o.helia, announce: o.announce, quick: o.quick }
 }
 
 function machine () {

@@ -13,6 +13,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rate RATE       tc rate of each swarm seeder's link           default 100mbit
   --phases LIST     comma-separated subset of ${PHASES.join(',')}   default all
   --no-helia        leave Helia out
+  --announce WHAT   the DDS seeders' announce strategy: manifest or all   default manifest
   --out FILE        where to write the JSON results               default bench/results/latest.json
   --cpu-prof        write a V8 CPU profile of every role process to bench/results/profiles/
   --verbose         show the role processes' output as they run
@@ -31,6 +32,7 @@ export function parseOptions (argv) {
       rate: { type: 'string', default: '100mbit' },
       phases: { type: 'string', default: PHASES.join(',') },
       'no-helia': { type: 'boolean', default: false },
+      announce: { type: 'string', default: 'manifest' },
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -43,6 +45,9 @@ export function parseOptions (argv) {
     if (!PHASES.includes(p)) {
       throw new Error(`unknown phase "${p}"; choose from ${PHASES.join(', ')}`)
     }
+  }
+  if (!['manifest', 'all'].includes(values.announce)) {
+    throw new Error(`--announce must be manifest or all, got "${values.announce}"`)
   }
   if (phases.includes('retrieve') && !phases.includes('publish')) {
     phases.unshift('publish') // the retrieve phase needs the seeders the publish phase starts
@@ -57,6 +62,7 @@ export function parseOptions (argv) {
     rate: values.rate,
     phases,
     helia: !values['no-helia'],
+    announce: values.announce,
     out: values.out,
     cpuProf: values['cpu-prof'],
     verbose: values.verbose

@@ -46,7 +46,7 @@ export async function rawLevelOnce (ctx, content) {
 /** Starts a DDS seeder (LevelDB store) and publishes the content on it. */
 export async function startDdsSeeder (ctx, content, { label = 'dds-seeder', listen, netns } = {}) {
   const dir = await ctx.tempDir(label)
-  const proc = await startRole('dds-seeder', { storage: dir, listen }, { label, netns })
+  const proc = await startRole('dds-seeder', { storage: dir, listen, announce: ctx.options.announce }, { label, netns })
   try {
     const r = await proc.call('publish', { source: content.source }, deadlineMs(content.size) * 2)
     if (r.bytes !== content.size) {

@@ -4,7 +4,7 @@
 // The background chunk announcements are then awaited (bounded), outside the
 // timing, so they do not compete with later measurements.
 //
-// Options: { storage: '<dir>', listen?: ['<multiaddr>'] }
+// Options: { storage: '<dir>', listen?: ['<multiaddr>'], announce?: 'manifest' | 'all' }
 // Ops: publish { source } -> { cid, bytes, ms, announceMs, pendingAnnouncements }
 import { Dds } from '@digisocialblock/dds'
 import { openContent } from '../lib/content.mjs'
@@ -16,6 +16,11 @@ const node = await Dds.create({
   storage: options.storage,
   // measure transfers, not background copies between the seeders
   replication: { factor: 1 },
+  // The seeders know no DHT peer when they publish, so with 'all' every
+  // chunk announcement waits for the first peer that connects: the
+  // retriever, which would then take ~1000 provider records per 256 MiB per
+  // seeder while it retrieves. See docs/benchmarks.md ("Announcements").
+  announce: options.announce ?? 'manifest',
   ...(options.listen != null ? { listen: options.listen } : {})
 })
 
