@@ -16,7 +16,6 @@
 
 import { InvalidInputError } from '../errors.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './constants.js'
-import { GatewayServer } from './server.js'
 import type { GatewayNode } from './types.js'
 
 export { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './constants.js'
@@ -97,6 +96,9 @@ export async function startGateway (node: GatewayNode, options: GatewayOptions =
   if (options.apiToken != null && (typeof options.apiToken !== 'string' || options.apiToken.length === 0)) {
     throw new InvalidInputError('apiToken must be a non-empty string')
   }
+  // Loaded here, not when the package is imported: fastify and prom-client
+  // weigh ~25 MiB of memory that a node without a gateway never needs.
+  const { GatewayServer } = await import('./server.js')
   const server = new GatewayServer(node, {
     host,
     port,
