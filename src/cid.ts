@@ -43,15 +43,17 @@ const bases = base58btc.decoder.or(base32.decoder).or(base36.decoder)
 /** Anything that may name a block: a CID, its string form, or its binary form. */
 export type CIDLike = CID | string | Uint8Array
 
-function checkShape (cid: CID, shown: string): CID {
+function checkShape (cid: CID, shownAs: string | (() => string)): CID {
+  // The text is made only for an error (see cidKey for why it matters).
+  const shown = (): string => typeof shownAs === 'string' ? shownAs : shownAs()
   if (cid.version !== 1) {
-    throw new InvalidInputError(`${shown} is a CIDv${cid.version}; DDS uses CIDv1 only`)
+    throw new InvalidInputError(`${shown()} is a CIDv${cid.version}; DDS uses CIDv1 only`)
   }
   if (cid.code !== RAW_CODE) {
-    throw new InvalidInputError(`${shown} has codec 0x${cid.code.toString(16)}; DDS blocks use the raw codec (0x55)`)
+    throw new InvalidInputError(`${shown()} has codec 0x${cid.code.toString(16)}; DDS blocks use the raw codec (0x55)`)
   }
   if (cid.multihash.code !== SHA2_256_CODE || cid.multihash.size !== SHA2_256_LENGTH) {
-    throw new InvalidInputError(`${shown} is not hashed with sha2-256; DDS blocks are named by their SHA-256`)
+    throw new InvalidInputError(`${shown()} is not hashed with sha2-256; DDS blocks are named by their SHA-256`)
   }
   return cid
 }
@@ -88,7 +90,17 @@ export function parseCid (value: CIDLike): CID {
   if (cid == null) {
     throw new InvalidInputError('expected a CID, its string or its binary form')
   }
-  return checkShape(cid, cid.toString(base58btc))
+  return checkShape(cid, () => cid.toString(base58btc))
+}
+
+/**
+ * A string that stands for a CID as a map key: its binary form, one
+ * character per byte. Not `cid.toString()`, which caches the text it makes
+ * on the CID object (as a rope of ~50 pieces for base58): every CID a
+ * manifest lists would then carry ~1.5 KB for as long as the manifest lives.
+ */
+export function cidKey (cid: CID): string {
+  return Buffer.from(cid.bytes.buffer, cid.bytes.byteOffset, cid.bytes.byteLength).toString('latin1')
 }
 
 /** The canonical string form of a CID: base58btc (`z...`). */

@@ -6,6 +6,7 @@
 
 import { CID } from 'multiformats/cid'
 import { InvalidInputError } from '../errors.js'
+import { cidKey } from '../cid.js'
 import type { Block } from './index.js'
 
 /** Returns `value` as a CID, or throws `InvalidInputError`. */
@@ -38,7 +39,7 @@ export function collectBlocks (blocks: Iterable<Block>, what: string): Block[] {
   for (const block of blocks) {
     const cid = assertCid(block?.cid, what)
     const bytes = assertBytes(block.bytes, what)
-    unique.set(cid.toString(), { cid, bytes })
+    unique.set(cidKey(cid), { cid, bytes })
   }
   return [...unique.values()]
 }

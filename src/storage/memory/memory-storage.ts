@@ -1,5 +1,6 @@
 import { StorageError, throwIfAborted } from '../../errors.js'
 import { assertBytes, assertCid, collectBlocks } from '../validate.js'
+import { cidKey } from '../../cid.js'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Block, StorageProvider, StorageStats } from '../index.js'
@@ -40,18 +41,18 @@ export class MemoryStorage implements StorageProvider {
 
   async get (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
     this.#prepare('get', options)
-    const block = this.#blocks.get(assertCid(cid, 'get').toString())
+    const block = this.#blocks.get(cidKey(assertCid(cid, 'get')))
     return block?.bytes.slice()
   }
 
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     this.#prepare('has', options)
-    return this.#blocks.has(assertCid(cid, 'has').toString())
+    return this.#blocks.has(cidKey(assertCid(cid, 'has')))
   }
 
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     this.#prepare('delete', options)
-    const key = assertCid(cid, 'delete').toString()
+    const key = cidKey(assertCid(cid, 'delete'))
     const block = this.#blocks.get(key)
     if (block != null) {
       this.#blocks.delete(key)
@@ -73,7 +74,7 @@ export class MemoryStorage implements StorageProvider {
   }
 
   #store (cid: CID, bytes: Uint8Array): void {
-    const key = cid.toString()
+    const key = cidKey(cid)
     if (this.#blocks.has(key)) {
       return
     }
