@@ -12,6 +12,7 @@ export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
     { key: 'raw.stream.mibs', label: `one libp2p stream (TCP+Noise+Yamux, 2 processes), ${size}`, unit: 'MiB/s' },
     { key: 'raw.level.mibs', label: 'LevelDB batch put, 16 x 256 KiB per batch', unit: 'MiB/s' },
     { key: 'raw.stream.sinkCpuMsPerMiB', label: 'one libp2p stream: receiver CPU time per MiB', unit: 'ms/MiB' },
+    { key: 'raw.stream.sinkPeakRssMiB', label: `one libp2p stream: receiver peak RSS, ${size}`, unit: 'MiB' },
     { section: `Publish ${size} into LevelDB` },
     { key: 'publish.dds.mibs', label: 'DDS publish(fs.createReadStream(file))', unit: 'MiB/s' },
     { key: 'publish.helia.mibs', label: 'Helia unixfs addByteStream into blockstore-level', unit: 'MiB/s' },

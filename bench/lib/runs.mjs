@@ -21,7 +21,7 @@ export async function rawStreamOnce (ctx, bytes, { sinkListen, sinkNetns, source
     try {
       const r = await source.call('push', { bytes }, deadlineMs(bytes))
       const cpu = await sink.call('cpu', {})
-      return { mibs: mibPerSec(r.bytes, r.ms), sinkCpuMsPerMiB: cpu.cpuMs / (cpu.bytes / MiB) }
+      return { mibs: mibPerSec(r.bytes, r.ms), sinkCpuMsPerMiB: cpu.cpuMs / (cpu.bytes / MiB), sinkPeakRssMiB: cpu.peakRssBytes / MiB }
     } finally {
       await source.stop()
     }

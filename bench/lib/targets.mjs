@@ -95,6 +95,7 @@ export function otherRatios (figures, rate) {
     { text: 'Swarm, 4 seeders / 1 seeder, after the first byte', value: ratio(f('swarm.4.afterFirstMibs'), f('swarm.1.afterFirstMibs')) },
     { text: `Swarm, 1 seeder / link rate (${rate})`, value: linkShare(f('swarm.1.mibs'), rate) },
     { text: 'DDS retriever CPU per MiB, 1 seeder / raw stream receiver CPU per MiB', value: ratio(f('retrieve.dds.1.cpuMsPerMiB'), f('raw.stream.sinkCpuMsPerMiB')) },
+    { text: 'DDS retriever peak RSS, 1 seeder / raw stream receiver peak RSS (same size)', value: ratio(f('retrieve.dds.1.rssMiB'), f('raw.stream.sinkPeakRssMiB')) },
     { text: 'Gateway over HTTP (curl) / retrieve(), 1 seeder', value: ratio(f('gateway.http.mibs'), f('gateway.retrieve.mibs')) }
   ]
 }

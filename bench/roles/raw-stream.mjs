@@ -10,11 +10,11 @@
 //
 // Options: { mode: 'sink', listen? } | { mode: 'source', target: '<multiaddr>' }
 // Ops (source): push { bytes } -> { bytes, ms }
-// Ops (sink): cpu -> { cpuMs, bytes } of the last finished stream
+// Ops (sink): cpu -> { cpuMs, bytes } of the last finished stream, and the process's peak RSS
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBenchLibp2p } from '../lib/libp2p.mjs'
-import { roleOptions, serve } from '../lib/role.mjs'
+import { peakRssBytes, roleOptions, serve } from '../lib/role.mjs'
 
 const PROTOCOL = '/dds-bench/raw/1.0.0'
 const WRITE_SIZE = 256 * 1024
@@ -41,7 +41,7 @@ if (options.mode === 'sink') {
       stream.close().catch(() => {})
     })
   })
-  serve({ cpu: async () => last }, { info: { multiaddrs: node.getMultiaddrs().map(String) }, stop })
+  serve({ cpu: async () => ({ ...last, peakRssBytes: peakRssBytes() }) }, { info: { multiaddrs: node.getMultiaddrs().map(String) }, stop })
 } else {
   serve({ push }, { stop })
 }
