@@ -166,6 +166,8 @@ export class Dds {
   private readonly chunksPerBlock: number
   private readonly onPeerConnect: () => void
   private reannounceTimer?: ReturnType<typeof setTimeout>
+  /** Settles when the re-announcement scheduled on a new connection has queued its announcements. */
+  private reannouncing?: PromiseWithResolvers<void>
   private running = true
   private readonly providersFound: { count: number }
   private readonly outcomes: RetrievalOutcomes = { ok: 0, notFound: 0, integrity: 0, aborted: 0, timeout: 0, error: 0 }
@@ -195,7 +197,10 @@ export class Dds {
     this.onPeerConnect = () => {
       if (this.unannounced.size > 0 && this.running) {
         clearTimeout(this.reannounceTimer)
-        this.reannounceTimer = setTimeout(() => { this.reannounce().catch(() => {}) }, REANNOUNCE_DELAY_MS)
+        this.reannouncing ??= Promise.withResolvers<void>()
+        this.reannounceTimer = setTimeout(() => {
+          this.reannounce().catch(() => {}).finally(() => { this.settleReannouncing() })
+        }, REANNOUNCE_DELAY_MS)
         this.reannounceTimer.unref?.()
       }
     }
@@ -327,9 +332,19 @@ export class Dds {
     return this.announcer.pending
   }
 
-  /** Resolves when every queued announcement has finished. */
+  /**
+   * Resolves when every queued announcement has finished, including those
+   * made again because a peer connected after they reached nobody.
+   */
   async awaitAnnouncements (): Promise<void> {
+    await this.reannouncing?.promise
     await this.announcer.onIdle()
+  }
+
+  private settleReannouncing (): void {
+    const pending = this.reannouncing
+    this.reannouncing = undefined
+    pending?.resolve()
   }
 
   /**
@@ -731,6 +746,7 @@ export class Dds {
     this.running = false
     await this.replication.stop()
     clearTimeout(this.reannounceTimer)
+    this.settleReannouncing()
     this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     this.announcer.stop()
     try {

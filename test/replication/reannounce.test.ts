@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Dds } from '../../src/index.js'
 import { pseudoRandomBytes, sha256Hex } from '../utils/content.js'
+import { cidForBlock } from '../../src/cid.js'
+
+const chunkCid = (content: Uint8Array, i: number): ReturnType<typeof cidForBlock> => cidForBlock(content.subarray(i * 262144, (i + 1) * 262144))
 
 describe('announcements after a restart', () => {
   const nodes: Dds[] = []
@@ -40,5 +43,32 @@ describe('announcements after a restart', () => {
     })
     expect(sha256Hex(got)).toBe(sha256Hex(content))
     expect(from).toBe(reopened.peerId)
+  })
+
+  it('awaitAnnouncements waits for what a node announces again when its first peer connects', async () => {
+    const content = pseudoRandomBytes(3 * 262144, 82)
+    // published alone: every announcement reached no DHT peer
+    const alone = await node({})
+    await alone.publish(content)
+    const hub = await node({})
+    await alone.connect(hub.getMultiaddrs()[0]!)
+    await alone.awaitAnnouncements()
+    // nothing more can leave this node: only records already sent count
+    const last = chunkCid(content, 2)
+    const aloneId = alone.peerId
+    await alone.stop()
+    const stranger = await node({ bootstrap: hub.getMultiaddrs() })
+    const found = new Set<string>()
+    try {
+      for await (const evt of stranger.libp2p.services.dht.findProviders(last, { signal: AbortSignal.timeout(5_000) })) {
+        if (evt.name === 'PROVIDER') {
+          evt.providers.forEach(p => found.add(p.id.toString()))
+        }
+        if (found.has(aloneId)) {
+          break
+        }
+      }
+    } catch {}
+    expect([...found]).toContain(aloneId)
   })
 })
