@@ -194,16 +194,7 @@ export class Dds {
     this.unannounced = parts.unannounced
     // Content announced while this node knew no DHT peer is announced again
     // as soon as it connects to one (the DHT itself would wait 24 hours).
-    this.onPeerConnect = () => {
-      if (this.unannounced.size > 0 && this.running) {
-        clearTimeout(this.reannounceTimer)
-        this.reannouncing ??= Promise.withResolvers<void>()
-        this.reannounceTimer = setTimeout(() => {
-          this.reannounce().catch(() => {}).finally(() => { this.settleReannouncing() })
-        }, REANNOUNCE_DELAY_MS)
-        this.reannounceTimer.unref?.()
-      }
-    }
+    this.onPeerConnect = () => { this.scheduleReannounce() }
     this.libp2p.addEventListener('peer:connect', this.onPeerConnect)
   }
 
@@ -341,6 +332,23 @@ export class Dds {
     await this.announcer.onIdle()
   }
 
+  /**
+   * Announces again, shortly, what reached no DHT peer: called when a peer
+   * connects, and when an announcement reached nobody while this node had
+   * connections (their DHT may not have taken the peer into its routing
+   * table yet). The re-announcement waits for a DHT peer, up to 10 s.
+   */
+  private scheduleReannounce (): void {
+    if (this.unannounced.size > 0 && this.running) {
+      clearTimeout(this.reannounceTimer)
+      this.reannouncing ??= Promise.withResolvers<void>()
+      this.reannounceTimer = setTimeout(() => {
+        this.reannounce().catch(() => {}).finally(() => { this.settleReannouncing() })
+      }, REANNOUNCE_DELAY_MS)
+      this.reannounceTimer.unref?.()
+    }
+  }
+
   private settleReannouncing (): void {
     const pending = this.reannouncing
     this.reannouncing = undefined
@@ -395,6 +403,9 @@ export class Dds {
         return { peers: 0, error: err }
       })
       this.unannounced.record(cid, result.peers)
+      if (result.peers === 0 && this.libp2p.getConnections().length > 0) {
+        this.scheduleReannounce()
+      }
       options.onProgress?.(new CustomProgressEvent('dds:publish:announced', { cid: cidString, peers: result.peers }))
       if (this.announce === 'all') {
         const blocks = this.blocksOf(cid, manifest)
