@@ -24,12 +24,12 @@ try {
   console.log(`A (${a.peerId}) published 2 MiB as ${cid}`)
 
   let received = 0
-  for await (const chunk of c.retrieve(cid, {
+  for await (const piece of c.retrieve(cid, {
     onProgress: (evt) => {
       if (evt.type === 'dds:retrieve:manifest') console.log(`C got the manifest from ${evt.detail.from}: ${evt.detail.chunks} chunks, ${evt.detail.size} bytes`)
     }
   })) {
-    received += chunk.byteLength
+    received += piece.byteLength
   }
   console.log(`C (${c.peerId}) retrieved ${received} bytes`)
 

@@ -115,8 +115,7 @@ export function cidForBlock (bytes: Uint8Array): CID {
 
 /** True when `bytes` hash to the digest in `cid`. */
 export function blockMatchesCid (cid: CID, bytes: Uint8Array): boolean {
-  const digest = sha256Digest(bytes)
-  return equals(digest.digest, cid.multihash.digest)
+  return piecesMatchCid(cid, [bytes])
 }
 
 /**

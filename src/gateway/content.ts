@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import rangeParser from 'range-parser'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidInputError } from '../errors.js'
+import { LruMap } from '../lru.js'
 import { DESCRIPTION_CACHE_ENTRIES, IMMUTABLE_CACHE_CONTROL } from './constants.js'
 import { RangeNotSatisfiableError } from './errors.js'
 import { clientSignal, flag, normalizeCid, statWithin, type QueryValue } from './request.js'
@@ -110,33 +111,6 @@ async function startStream (source: AsyncIterable<Uint8Array>): Promise<Readable
 /** What the content route serves of a manifest. */
 type Description = Pick<ContentStat, 'size' | 'name' | 'mediaType'>
 
-/** The most recently used descriptions, at most `capacity` of them. */
-class DescriptionCache {
-  private readonly entries = new Map<string, Description>()
-  private readonly capacity: number
-
-  constructor (capacity: number) {
-    this.capacity = capacity
-  }
-
-  get (cid: string): Description | undefined {
-    const found = this.entries.get(cid)
-    if (found != null) {
-      this.entries.delete(cid)
-      this.entries.set(cid, found)
-    }
-    return found
-  }
-
-  set (cid: string, description: Description): void {
-    this.entries.delete(cid)
-    this.entries.set(cid, description)
-    if (this.entries.size > this.capacity) {
-      this.entries.delete(this.entries.keys().next().value!)
-    }
-  }
-}
-
 /**
  * `GET|HEAD /dds/<cid>`: the content, verified as it streams, with one byte
  * range per request (`Range: bytes=...`) fetching only the chunks that cover
@@ -144,7 +118,8 @@ class DescriptionCache {
  */
 export function contentRoute (app: FastifyInstance, init: ContentRouteInit): void {
   const { node, notFoundTimeoutMs } = init
-  const descriptions = new DescriptionCache(DESCRIPTION_CACHE_ENTRIES)
+  // the most recently used descriptions
+  const descriptions = new LruMap<string, Description>(DESCRIPTION_CACHE_ENTRIES)
   const describe = async (cid: string, signal: AbortSignal): Promise<Description> => {
     let found = descriptions.get(cid)
     if (found == null) {

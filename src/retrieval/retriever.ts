@@ -7,6 +7,7 @@ import { CHUNK_SIZE, ContentHasher } from '../chunker/index.js'
 import { chunkCount, chunkSpan, decodeManifest, decodeManifestNode, nodeChunkCount, nodeOf, type Manifest } from '../manifest/index.js'
 import { ProviderFeed } from './feed.js'
 import { RECENT_MANIFEST_BYTES, RECENT_MANIFESTS } from './constants.js'
+import { LruMap } from '../lru.js'
 import { RetrievalSession, type ChunkList } from './session.js'
 import type {
   ResolvedManifest, ResolvedRetrievalInit, RetrievalComponents, RetrievalService, RetrieveOptions
@@ -81,45 +82,11 @@ interface RecentManifest {
   providers: PeerId[]
 }
 
-/** The manifests fetched from peers most recently, within RECENT_MANIFESTS entries and RECENT_MANIFEST_BYTES. */
-class RecentManifests {
-  private readonly entries = new Map<string, RecentManifest>()
-  private bytes = 0
-
-  get (key: string): RecentManifest | undefined {
-    const found = this.entries.get(key)
-    if (found != null) {
-      this.entries.delete(key)
-      this.entries.set(key, found)
-    }
-    return found
-  }
-
-  set (key: string, entry: RecentManifest): void {
-    this.delete(key)
-    this.entries.set(key, entry)
-    this.bytes += entry.bytes.byteLength
-    for (const oldest of this.entries.keys()) {
-      if (this.entries.size <= RECENT_MANIFESTS && this.bytes <= RECENT_MANIFEST_BYTES) {
-        break
-      }
-      this.delete(oldest)
-    }
-  }
-
-  private delete (key: string): void {
-    const found = this.entries.get(key)
-    if (found != null) {
-      this.bytes -= found.bytes.byteLength
-      this.entries.delete(key)
-    }
-  }
-}
-
 /** The retrieval engine; created through `retrievalService()`. */
 export class Retriever implements RetrievalService {
   readonly fetched = { chunks: 0, bytes: 0 }
-  private readonly recent = new RecentManifests()
+  /** The manifests fetched from peers most recently. */
+  private readonly recent = new LruMap<string, RecentManifest>(RECENT_MANIFESTS, { maxWeight: RECENT_MANIFEST_BYTES, weigh: entry => entry.bytes.byteLength })
   private readonly components: RetrievalComponents
   private readonly init: ResolvedRetrievalInit
 
