@@ -245,7 +245,7 @@ export class PeerChannel {
       stream.abort(new RemoteError('the channel was closed'))
       throw new RemoteError('the channel was closed')
     }
-    const link: Link = { stream, writer: new FrameWriter(stream), abandoned: 0 }
+    const link: Link = { stream, writer: new FrameWriter(stream, { coalesce: true }), abandoned: 0 }
     this.link = link
     const reader = new FrameReader(stream, this.limits.maxFrameSize, frame => { this.onFrame(link, frame) }, err => {
       this.hooks.onViolation(err.message)

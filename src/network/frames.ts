@@ -1,7 +1,7 @@
 import * as lp from 'it-length-prefixed'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
-import { ProtocolError, throwIfAborted } from '../errors.js'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { ProtocolError, abortReason, throwIfAborted } from '../errors.js'
 import { MAX_UNREAD_BYTES } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
 import { raceSignal } from './async.js'
@@ -96,6 +96,28 @@ export class FrameReader {
   }
 }
 
+/** How a {@link FrameWriter} hands frames to its stream. */
+export interface FrameWriterOptions {
+  /**
+   * Send the frames written within one run of the event loop (the current
+   * callback and the promise reactions it sets off) together, as one stream
+   * message. Small frames written in bursts, such as a requester's requests,
+   * then cost one muxer frame, one Noise message and one socket write per
+   * burst instead of per frame. Default false: each frame goes out on its own.
+   */
+  coalesce?: boolean
+}
+
+/** A frame waiting in a coalescing writer's queue. */
+interface QueuedFrame {
+  frame: Uint8Array | Uint8ArrayList
+  signal?: AbortSignal
+  onSent?: () => void
+  onAbort?: () => void
+  resolve(): void
+  reject(err: Error): void
+}
+
 /**
  * Writes length-prefixed frames to a stream one after another. A frame is
  * handed to the stream only once the stream has room (never piled onto a full
@@ -104,14 +126,22 @@ export class FrameReader {
  * its buffers, and whoever awaits a write holds its resources until the frame
  * has left. Each write may carry a signal: a frame whose signal aborts before
  * it was handed to the stream is never sent; either way the write rejects
- * with the signal's DDS error (`TimeoutError` or `AbortError`).
+ * with the signal's DDS error (`TimeoutError` or `AbortError`). With
+ * `coalesce`, frames written close together leave in one stream message
+ * (see {@link FrameWriterOptions}); their order is kept either way.
  */
 export class FrameWriter {
   private readonly stream: Stream
+  private readonly coalesce: boolean
   private tail: Promise<void> = Promise.resolve()
+  /** Coalescing: frames not handed to the stream yet, in order. */
+  private readonly queue: QueuedFrame[] = []
+  /** Coalescing: a flush is scheduled or running. */
+  private flushing = false
 
-  constructor (stream: Stream) {
+  constructor (stream: Stream, options: FrameWriterOptions = {}) {
     this.stream = stream
+    this.coalesce = options.coalesce === true
   }
 
   /** Resolves once every frame queued so far has been written (or failed). */
@@ -125,6 +155,9 @@ export class FrameWriter {
    * stream (from then on the other side may receive it).
    */
   async write (frame: Uint8Array | Uint8ArrayList, signal?: AbortSignal, onSent?: () => void): Promise<void> {
+    if (this.coalesce) {
+      return this.enqueue(frame, signal, onSent)
+    }
     const previous = this.tail
     const next = (async () => {
       // Frames go out in order: wait for the one before (or give up on our deadline).
@@ -140,6 +173,71 @@ export class FrameWriter {
     // even when this one gave up early; a failure does not stop the chain.
     this.tail = Promise.allSettled([previous, next]).then(() => {})
     return next
+  }
+
+  private async enqueue (frame: Uint8Array | Uint8ArrayList, signal: AbortSignal | undefined, onSent: (() => void) | undefined): Promise<void> {
+    throwIfAborted(signal, 'writing a frame')
+    const written = new Promise<void>((resolve, reject) => {
+      const queued: QueuedFrame = { frame, signal, onSent, resolve, reject }
+      if (signal != null) {
+        // Given up on before it was handed to the stream: never sent.
+        queued.onAbort = () => {
+          const at = this.queue.indexOf(queued)
+          if (at >= 0) {
+            this.queue.splice(at, 1)
+            reject(abortReason(signal, 'writing a frame'))
+          }
+        }
+        signal.addEventListener('abort', queued.onAbort, { once: true })
+      }
+      this.queue.push(queued)
+    })
+    if (!this.flushing) {
+      this.flushing = true
+      // process.nextTick runs once the promise reactions queued so far have
+      // run, so the writes they make join this message.
+      const done = new Promise<void>(resolve => {
+        process.nextTick(() => { this.flushQueue().finally(resolve) })
+      })
+      this.tail = done
+    }
+    return written
+  }
+
+  /** Hands the queued frames to the stream, as one message per turn, while there are any. */
+  private async flushQueue (): Promise<void> {
+    let batch: QueuedFrame[] = []
+    try {
+      while (this.queue.length > 0) {
+        await this.stream.onDrain()
+        batch = this.queue.splice(0)
+        if (batch.length === 0) {
+          break
+        }
+        this.assertWritable()
+        const message = new Uint8ArrayList()
+        for (const queued of batch) {
+          queued.signal?.removeEventListener('abort', queued.onAbort!)
+          message.append(lp.encode.single(queued.frame))
+        }
+        this.stream.send(message)
+        for (const queued of batch) {
+          queued.onSent?.()
+        }
+        await this.stream.onDrain()
+        for (const queued of batch) {
+          queued.resolve()
+        }
+        batch = []
+      }
+    } catch (err) {
+      for (const queued of [...batch, ...this.queue.splice(0)]) {
+        queued.signal?.removeEventListener('abort', queued.onAbort!)
+        queued.reject(err as Error)
+      }
+    } finally {
+      this.flushing = false
+    }
   }
 
   /** Waits until the stream has room for more (at once if it has). */
