@@ -13,6 +13,9 @@ export const DEFAULT_INITIAL_PEER_WINDOW = 4
 /** Most requests a retrieval keeps in flight to one peer. */
 export const DEFAULT_MAX_PEER_WINDOW = 32
 
+/** Requests a retrieval sends to a busy peer together, in one message (see `RetrievalInit.requestBatch`). */
+export const DEFAULT_REQUEST_BATCH = 4
+
 /** How long a retrieval searches the DHT for holders of a block before it gives up with NotFoundError, in ms. */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
 

@@ -98,6 +98,12 @@ export interface RetrievalInit {
   initialPeerWindow?: number
   /** Most requests in flight to one peer. @default 32 */
   maxPeerWindow?: number
+  /**
+   * Requests sent to a busy peer together: a peer with at least this many in
+   * flight gets more only once it has room for this many, and they leave in
+   * one message. 1 sends each request as soon as there is room. @default 4
+   */
+  requestBatch?: number
   /** How long to search for holders of a block before NotFoundError, in ms. @default 30000 */
   providerTimeoutMs?: number
   /** Longest deadline of one block request to one peer, in ms; used until the peer's latency is known. @default 20000 */
@@ -125,6 +131,7 @@ export function retrievalService (init: RetrievalInit = {}): (components: Retrie
     maxPeers: positiveInt('maxPeers', init.maxPeers, c.DEFAULT_MAX_PEERS),
     initialPeerWindow: positiveInt('initialPeerWindow', init.initialPeerWindow, c.DEFAULT_INITIAL_PEER_WINDOW),
     maxPeerWindow: positiveInt('maxPeerWindow', init.maxPeerWindow, c.DEFAULT_MAX_PEER_WINDOW),
+    requestBatch: positiveInt('requestBatch', init.requestBatch, c.DEFAULT_REQUEST_BATCH),
     providerTimeoutMs: positiveInt('providerTimeoutMs', init.providerTimeoutMs, c.DEFAULT_PROVIDER_TIMEOUT_MS),
     blockTimeoutMs: positiveInt('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS),
     minBlockTimeoutMs: positiveInt('minBlockTimeoutMs', init.minBlockTimeoutMs, Math.min(c.DEFAULT_MIN_BLOCK_TIMEOUT_MS, init.blockTimeoutMs ?? c.DEFAULT_BLOCK_TIMEOUT_MS))

@@ -211,6 +211,7 @@ export class Retriever implements RetrievalService {
       window: this.init.window,
       maxPeers: this.init.maxPeers,
       maxProviders: this.init.maxProviders,
+      requestBatch: this.init.requestBatch,
       providerTimeoutMs: this.init.providerTimeoutMs,
       initialWindow: this.init.initialPeerWindow,
       maxWindow: this.init.maxPeerWindow,

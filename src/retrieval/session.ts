@@ -23,6 +23,11 @@ export interface SessionLimits extends PeerWindowLimits {
   maxPeers: number
   /** Providers a search for more holders asks the DHT for. */
   maxProviders: number
+  /**
+   * A peer with at least this many requests in flight is given more only
+   * once it has room for this many, so that requests go out in groups.
+   */
+  requestBatch: number
   /** How long one search for more holders may take. */
   providerTimeoutMs: number
 }
@@ -179,6 +184,17 @@ export class RetrievalSession {
       this.open(this.nextToOpen++)
     }
     this.queue.sort((a, b) => a - b)
+    // Peers that take requests in this pass: a peer kept busy gets them in
+    // groups of `requestBatch`, which the channel sends as one message (one
+    // write here, one wake-up of the peer) instead of one per answer it
+    // gives. In flight it keeps between its window minus the group and its
+    // window. A peer with fewer than a group in flight is topped up at once.
+    const taking = new Set<PeerState>()
+    for (const peer of this.peers.values()) {
+      if (peer.capacity >= this.limits.requestBatch || (peer.free && peer.inFlight < this.limits.requestBatch)) {
+        taking.add(peer)
+      }
+    }
     for (let i = 0; i < this.queue.length;) {
       const slot = this.slots.get(this.queue[i]!)
       if (slot == null || slot.state !== 'queued') {
@@ -191,7 +207,7 @@ export class RetrievalSession {
         this.park(slot)
         continue
       }
-      const peer = best(candidates.filter(p => p.free))
+      const peer = best(candidates.filter(p => p.free && taking.has(p)))
       if (peer == null) {
         i++
         continue
