@@ -4,6 +4,7 @@ import { pb, uint64ToNumber, type RequestProps } from '../pb/index.js'
 import { ProtocolError, RemoteError, abortReason } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
 import { raceSignal } from './async.js'
+import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 import { decodeResponse, type ReceivedResponse } from './response.js'
 
 /** Limits of one requester-side channel. */
@@ -92,17 +93,18 @@ export class PeerChannel {
    */
   async request (body: RequestBody, options: ChannelRequestOptions): Promise<ReceivedResponse> {
     await this.acquire(options.signal)
+    const deadline = deadlineSignal(options.signal, Math.ceil(options.timeoutMs))
     try {
-      const deadline = AbortSignal.timeout(Math.ceil(options.timeoutMs))
-      const signal = options.signal != null ? AbortSignal.any([options.signal, deadline]) : deadline
-      const link = await this.ensureStream(signal)
-      return await this.exchange(link, body, signal, deadline)
+      const link = await this.ensureStream(deadline.signal)
+      return await this.exchange(link, body, deadline)
     } finally {
+      deadline.clear()
       this.release()
     }
   }
 
-  private async exchange (link: Link, body: RequestBody, signal: AbortSignal, deadline: AbortSignal): Promise<ReceivedResponse> {
+  private async exchange (link: Link, body: RequestBody, deadline: DeadlineSignal): Promise<ReceivedResponse> {
+    const signal = deadline.signal
     const id = this.nextId++
     let written = false
     const response = new Promise<ReceivedResponse>((resolve, reject) => {
@@ -117,7 +119,7 @@ export class PeerChannel {
       if (written) {
         // The peer may still answer; that answer is expected, not a violation.
         link.abandoned++
-        if (deadline.aborted && signal.reason === deadline.reason) {
+        if (deadline.timedOut) {
           this.hooks.onTimeout()
         }
       }

@@ -6,6 +6,7 @@ import { FrameReader, FrameWriter } from './frames.js'
 import { encodeResponse } from './response.js'
 import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
 import { PENALTY_PROTOCOL_VIOLATION } from './constants.js'
+import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 
 /** Limits of the responder side. */
 export interface ServerLimits {
@@ -64,7 +65,8 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   let broken = false
   let truncationPenalised = false
 
-  const deadline = (): AbortSignal => AbortSignal.any([controller.signal, AbortSignal.timeout(limits.handlerTimeoutMs)])
+  /** A handler's or an answer's deadline; aborted too when the stream closes. Clear it once done. */
+  const deadline = (): DeadlineSignal => deadlineSignal(controller.signal, limits.handlerTimeoutMs)
 
   const takeSlot = (): void => {
     state.active++
@@ -83,14 +85,16 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   // Hands one answer to the stream within its own deadline; a peer that does
   // not read its answers in time loses the stream.
   const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
+    const limit = deadline()
     try {
-      await writer.write(encodeResponse(response), deadline())
+      await writer.write(encodeResponse(response), limit.signal)
     } catch (err) {
       const reason = err instanceof TimeoutError
         ? new TimeoutError(`peer ${peerKey} did not read its answers within ${limits.handlerTimeoutMs} ms`, { cause: err })
         : err as Error
       stream.abort(reason)
     } finally {
+      limit.clear()
       release?.()
       lastActivity = Date.now()
       active--
@@ -165,7 +169,9 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       return
     }
     takeSlot()
-    handleRequest(req, peer, ctx, deadline())
+    const limit = deadline()
+    handleRequest(req, peer, ctx, limit.signal)
+      .finally(() => { limit.clear() })
       .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
       .catch(() => {})
   }

@@ -8,6 +8,7 @@ import { IntegrityError, NotFoundError, ProtocolError, TimeoutError, abortReason
 const MAX_TIMEOUTS_PER_PEER = 2
 import { PeerState, type PeerWindowLimits } from './peer-state.js'
 import type { RetrievalComponents } from './index.js'
+import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 
 /** The chunk CIDs of one content, read on demand (a manifest tree loads its nodes lazily). */
 export interface ChunkList {
@@ -49,7 +50,7 @@ interface Slot {
   index: number
   cid?: CID
   state: 'preparing' | 'queued' | 'fetching' | 'parked' | 'done' | 'failed'
-  attempts: Map<string, AbortController>
+  attempts: Map<string, DeadlineSignal>
   tried: Set<string>
   integrity: boolean
   /** True once the DHT has been searched for this chunk's holders. */
@@ -262,13 +263,13 @@ export class RetrievalSession {
   }
 
   private start (slot: Slot, peer: PeerState): void {
-    const attempt = new AbortController()
+    // aborted when the session ends, or when another peer delivered the chunk first
+    const attempt = deadlineSignal(this.signal)
     slot.attempts.set(peer.key, attempt)
     slot.state = 'fetching'
     peer.inFlight++
     const started = performance.now()
-    const signal = AbortSignal.any([this.signal, attempt.signal])
-    this.components.network.retrieveBlockPieces(peer.peer, slot.cid!, { signal, timeoutMs: peer.timeoutMs })
+    this.components.network.retrieveBlockPieces(peer.peer, slot.cid!, { signal: attempt.signal, timeoutMs: peer.timeoutMs })
       .then(bytes => {
         slot.attempts.delete(peer.key)
         peer.succeeded(performance.now() - started)
@@ -287,6 +288,7 @@ export class RetrievalSession {
         this.onFailure(slot, peer, err, attempt.signal.aborted)
       })
       .finally(() => {
+        attempt.clear()
         peer.inFlight--
         this.pump()
       })
