@@ -41,6 +41,7 @@ for (const [name, n] of [['size', sizeMiB], ['rounds', rounds], ['seeders', seed
   }
 }
 
+const SETTLE_MS = 10_000
 const ROLE = new URL('./roles/compare-node.mjs', import.meta.url).pathname
 const children = []
 const start = async (checkout, args) => {
@@ -53,8 +54,16 @@ const start = async (checkout, args) => {
   return { child, ...message }
 }
 const reply = (child) => new Promise((resolve, reject) => {
-  child.once('message', resolve)
-  child.once('exit', (code) => { reject(new Error(`a ${ROLE} process exited (${code})`)) })
+  const onMessage = (message) => {
+    child.off('exit', onExit)
+    resolve(message)
+  }
+  const onExit = (code) => {
+    child.off('message', onMessage)
+    reject(new Error(`a ${ROLE} process exited (${code})`))
+  }
+  child.once('message', onMessage)
+  child.once('exit', onExit)
 })
 const call = async (child, message) => {
   child.send(message)
@@ -83,6 +92,9 @@ try {
     const retriever = await start(checkout, ['retriever', JSON.stringify(seeds.flatMap(s => s.addrs))])
     sides[key] = { checkout, seeds, retriever, cid: seeds[0].cid, turns: [] }
   }
+  // let the seeders' LevelDB compactions after publishing finish: the side
+  // that published last would otherwise pay for them in its first turns
+  await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
   const order = []
   for (let i = 0; i < rounds; i++) {
     order.push(...(i % 2 === 0 ? ['A', 'B'] : ['B', 'A']))
