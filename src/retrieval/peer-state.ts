@@ -26,7 +26,7 @@ export class PeerState {
   inFlight = 0
   dropped = false
   private window: number
-  private latencyMs?: number
+  private latency?: number
   private readonly limits: PeerWindowLimits
 
   constructor (peer: PeerId, limits: PeerWindowLimits) {
@@ -46,25 +46,30 @@ export class PeerState {
     return this.dropped ? 0 : Math.max(0, this.window - this.inFlight)
   }
 
+  /** Average time this peer took to answer, in ms; undefined until it has answered once. */
+  get latencyMs (): number | undefined {
+    return this.latency
+  }
+
   get currentWindow (): number {
     return this.window
   }
 
   /** Expected time for one more request, used to rank peers (lower is better). */
   get cost (): number {
-    return (this.latencyMs ?? 1) * (this.inFlight + 1) / this.window
+    return (this.latency ?? 1) * (this.inFlight + 1) / this.window
   }
 
   /** Deadline for the next request to this peer. */
   get timeoutMs (): number {
-    if (this.latencyMs == null) {
+    if (this.latency == null) {
       return this.limits.maxTimeoutMs
     }
-    return Math.ceil(Math.min(this.limits.maxTimeoutMs, Math.max(this.limits.minTimeoutMs, TIMEOUT_FACTOR * this.latencyMs)))
+    return Math.ceil(Math.min(this.limits.maxTimeoutMs, Math.max(this.limits.minTimeoutMs, TIMEOUT_FACTOR * this.latency)))
   }
 
   succeeded (elapsedMs: number): void {
-    this.latencyMs = this.latencyMs == null ? elapsedMs : this.latencyMs + EWMA_WEIGHT * (elapsedMs - this.latencyMs)
+    this.latency = this.latency == null ? elapsedMs : this.latency + EWMA_WEIGHT * (elapsedMs - this.latency)
     this.window = Math.min(this.limits.maxWindow, this.window + 1)
   }
 

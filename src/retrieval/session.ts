@@ -6,6 +6,8 @@ import { IntegrityError, NotFoundError, ProtocolError, TimeoutError, abortReason
 
 /** Timeouts of one peer for one chunk before the chunk is asked of others only. */
 const MAX_TIMEOUTS_PER_PEER = 2
+/** A chunk at the head of the window is late once its request has taken this many times its peer's usual answer time. */
+const LATE_FACTOR = 2
 import { PeerState, type PeerWindowLimits } from './peer-state.js'
 import type { RetrievalComponents } from './index.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
@@ -39,6 +41,8 @@ export interface SessionStats {
   bytesReceived: number
   /** Blocks received that another peer had already delivered (endgame duplicates). */
   duplicates: number
+  /** Chunks asked of a second peer because the first was late with the chunk the output waited for. */
+  rescued: number
   /** Blocks read from the local store. */
   localBlocks: number
   /** Peers that delivered at least one block. */
@@ -58,6 +62,8 @@ interface Slot {
   /** Timeouts per peer for this chunk. */
   timeouts: Map<string, number>
   reasons: string[]
+  /** When the chunk was last handed to a peer (performance.now()). */
+  startedAt?: number
   bytes?: Uint8ArrayList
   from?: string
   error?: Error
@@ -83,7 +89,7 @@ export interface DeliveredChunk {
  * known peer can serve a chunk.
  */
 export class RetrievalSession {
-  readonly stats: SessionStats = { bytesReceived: 0, duplicates: 0, localBlocks: 0, peersUsed: 0 }
+  readonly stats: SessionStats = { bytesReceived: 0, duplicates: 0, rescued: 0, localBlocks: 0, peersUsed: 0 }
   private readonly components: RetrievalComponents
   private readonly limits: SessionLimits
   private readonly chunks: ChunkList
@@ -101,6 +107,7 @@ export class RetrievalSession {
   private nextToOpen: number
   private outIndex: number
   private searching = false
+  private rescueTimer?: ReturnType<typeof setTimeout>
   private readonly onPeerFailed?: (peer: string, cid: CID, err: Error) => void
 
   constructor (components: RetrievalComponents, limits: SessionLimits, chunks: ChunkList, range: { first: number, last: number }, signal?: AbortSignal, onPeerFailed?: (peer: string, cid: CID, err: Error) => void) {
@@ -149,6 +156,7 @@ export class RetrievalSession {
         yield { index, cid: slot.cid!, bytes: slot.bytes!, from: slot.from! }
       }
     } finally {
+      clearTimeout(this.rescueTimer)
       this.controller.abort(new AbortError('the retrieval ended'))
       for (const slot of this.slots.values()) {
         slot.waiter?.reject(new AbortError('the retrieval ended'))
@@ -216,7 +224,49 @@ export class RetrievalSession {
       this.queue.splice(i, 1)
       this.start(slot, peer)
     }
+    this.rescueHead()
     this.endgame()
+  }
+
+  /**
+   * The window is full, every chunk in it has been asked for, and the chunk
+   * the output waits for has been with its peer for more than
+   * LATE_FACTOR times that peer's usual answer time (or, for a peer that has
+   * not answered yet, the quickest peer's): that peer is late (slow to
+   * start, or overloaded) and holds up everything behind it. A free peer is
+   * asked too; the first answer wins, as in the endgame. At most one
+   * duplicate per chunk, and only for the chunk at the head of the window.
+   */
+  private rescueHead (): void {
+    if (this.nextToOpen > this.last || this.nextToOpen < this.outIndex + this.limits.window) {
+      return
+    }
+    const slot = this.slots.get(this.outIndex)
+    if (slot == null || slot.state !== 'fetching' || slot.attempts.size !== 1 || slot.startedAt == null) {
+      return
+    }
+    const holder = this.peers.get(slot.attempts.keys().next().value!)
+    const usual = holder?.latencyMs ?? Math.min(...[...this.peers.values()].map(p => p.latencyMs ?? Infinity))
+    if (!Number.isFinite(usual)) {
+      return
+    }
+    const lateIn = slot.startedAt + LATE_FACTOR * usual - performance.now()
+    if (lateIn > 0) {
+      // nothing else may happen before then (the late peer may hold everything in flight)
+      if (this.rescueTimer == null) {
+        this.rescueTimer = setTimeout(() => {
+          this.rescueTimer = undefined
+          this.pump()
+        }, Math.ceil(lateIn))
+        this.rescueTimer.unref?.()
+      }
+      return
+    }
+    const peer = best(this.candidates(slot).filter(p => p.free))
+    if (peer != null) {
+      this.stats.rescued++
+      this.start(slot, peer)
+    }
   }
 
   /**
@@ -269,6 +319,7 @@ export class RetrievalSession {
     slot.state = 'fetching'
     peer.inFlight++
     const started = performance.now()
+    slot.startedAt = started
     this.components.network.retrieveBlockPieces(peer.peer, slot.cid!, { signal: attempt.signal, timeoutMs: peer.timeoutMs })
       .then(bytes => {
         slot.attempts.delete(peer.key)
