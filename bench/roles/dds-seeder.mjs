@@ -5,7 +5,8 @@
 // timing, so they do not compete with later measurements.
 //
 // Options: { storage: '<dir>', listen?: ['<multiaddr>'], announce?: 'manifest' | 'all' }
-// Ops: publish { source } -> { cid, bytes, ms, announceMs, pendingAnnouncements }
+// Ops: publish { source } -> { cid, bytes, ms, announceMs, pendingAnnouncements };
+//      connect { addrs } joins other seeders (as nodes of one network)
 import { Dds } from '@digisocialblock/dds'
 import { openContent } from '../lib/content.mjs'
 import { roleOptions, serve } from '../lib/role.mjs'
@@ -51,7 +52,15 @@ async function publish ({ source }) {
   }
 }
 
-serve({ publish }, {
+async function connect ({ addrs }) {
+  for (const addr of addrs) {
+    await node.connect(addr)
+  }
+  await node.awaitAnnouncements?.()
+  return {}
+}
+
+serve({ publish, connect }, {
   info: { peerId: node.peerId, multiaddrs: node.getMultiaddrs() },
   stop: async () => { await node.stop() }
 })

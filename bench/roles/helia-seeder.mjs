@@ -3,7 +3,8 @@
 // the call until addByteStream resolves with the root CID.
 //
 // Options: { dir, listen? }
-// Ops: import { source } -> { cid, ms }
+// Ops: import { source } -> { cid, ms }; connect { addrs } dials other seeders
+import { multiaddr } from '@multiformats/multiaddr'
 import { createBenchHelia, IMPORT_OPTIONS } from '../lib/helia.mjs'
 import { openContent } from '../lib/content.mjs'
 import { roleOptions, serve } from '../lib/role.mjs'
@@ -17,7 +18,12 @@ async function importContent ({ source }) {
   return { cid: cid.toString(), ms: performance.now() - started }
 }
 
-serve({ import: importContent }, {
+async function connect ({ addrs }) {
+  await Promise.all(addrs.map(async addr => node.helia.libp2p.dial(multiaddr(addr))))
+  return {}
+}
+
+serve({ import: importContent, connect }, {
   info: { peerId: node.helia.libp2p.peerId.toString(), multiaddrs: node.helia.libp2p.getMultiaddrs().map(String) },
   stop: () => node.stop()
 })
