@@ -99,14 +99,22 @@ export class FrameReader {
 /** How a {@link FrameWriter} hands frames to its stream. */
 export interface FrameWriterOptions {
   /**
-   * Send the frames written within one run of the event loop (the current
-   * callback and the promise reactions it sets off) together, as one stream
-   * message. Small frames written in bursts, such as a requester's requests,
+   * Send the frames written within one run of the event loop (the promise
+   * reactions of the current job) together, as one stream message of up to
+   * 64 KiB. Small frames written in bursts, such as a requester's requests,
    * then cost one muxer frame, one Noise message and one socket write per
    * burst instead of per frame. Default false: each frame goes out on its own.
    */
   coalesce?: boolean
 }
+
+/**
+ * Most bytes of frames a coalescing writer puts in one message: requests are
+ * tens of bytes, so a group of them fits many times over, while large frames
+ * (a StoreChunk's block) still go out about one at a time, each after the
+ * stream has room again.
+ */
+const COALESCE_BYTES = 64 * 1024
 
 /** A frame waiting in a coalescing writer's queue. */
 interface QueuedFrame {
@@ -194,8 +202,10 @@ export class FrameWriter {
     })
     if (!this.flushing) {
       this.flushing = true
-      // process.nextTick runs once the promise reactions queued so far have
-      // run, so the writes they make join this message.
+      // Called from a promise reaction (as the channel writes, after its
+      // awaits), a nextTick callback runs once every pending reaction has
+      // run, so the writes those reactions make join this message. From a
+      // plain callback it runs before them: the frame then goes out alone.
       const done = new Promise<void>(resolve => {
         process.nextTick(() => { this.flushQueue().finally(resolve) })
       })
@@ -204,17 +214,23 @@ export class FrameWriter {
     return written
   }
 
-  /** Hands the queued frames to the stream, as one message per turn, while there are any. */
+  /**
+   * Hands the queued frames to the stream while there are any, as one
+   * message of up to COALESCE_BYTES at a time (a single larger frame goes
+   * alone), waiting for room before each.
+   */
   private async flushQueue (): Promise<void> {
     let batch: QueuedFrame[] = []
     try {
       while (this.queue.length > 0) {
+        // a stream that closed meanwhile may never drain again
+        this.assertWritable()
         await this.stream.onDrain()
-        batch = this.queue.splice(0)
+        this.assertWritable()
+        batch = this.takeBatch()
         if (batch.length === 0) {
           break
         }
-        this.assertWritable()
         const message = new Uint8ArrayList()
         for (const queued of batch) {
           queued.signal?.removeEventListener('abort', queued.onAbort!)
@@ -238,6 +254,21 @@ export class FrameWriter {
     } finally {
       this.flushing = false
     }
+  }
+
+  /** The next frames of the queue that fit in one message (at least one). */
+  private takeBatch (): QueuedFrame[] {
+    let bytes = 0
+    let count = 0
+    while (count < this.queue.length) {
+      const size = this.queue[count]!.frame.byteLength
+      if (count > 0 && bytes + size > COALESCE_BYTES) {
+        break
+      }
+      bytes += size
+      count++
+    }
+    return this.queue.splice(0, count)
   }
 
   /** Waits until the stream has room for more (at once if it has). */

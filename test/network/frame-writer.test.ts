@@ -32,7 +32,7 @@ describe('FrameWriter', () => {
     const received: number[] = []
     let messages = 0
     await b.handle(PROTOCOL, (stream) => {
-      const decoder = new FrameDecoder(1024, 1024 * 1024)
+      const decoder = new FrameDecoder(1024 * 1024, 4 * 1024 * 1024)
       stream.addEventListener('message', (evt) => {
         messages++
         for (const f of decoder.decode(evt.data)) {
@@ -100,6 +100,26 @@ describe('FrameWriter', () => {
     const aborted = AbortSignal.abort()
     await expect(writer.write(frame(4), aborted)).rejects.toMatchObject({ name: 'AbortError' })
     expect(sends()).toBe(1)
+  })
+
+  it('coalescing: large frames go out about one per message', async () => {
+    const { stream, sends, received } = await pair()
+    const writer = new FrameWriter(stream, { coalesce: true })
+    const big = (fill: number): Uint8Array => new Uint8Array(40 * 1024).fill(fill)
+    await Promise.all([writer.write(big(1)), writer.write(big(2)), writer.write(frame(3)), writer.write(big(4))])
+    // 40 KiB + 40 KiB would pass 64 KiB: the second starts a new message, which the small one joins
+    expect(sends()).toBe(3)
+    await until(() => received.length === 4, 'four frames')
+    expect(received).toEqual([40 * 1024, 40 * 1024, 3, 40 * 1024])
+  })
+
+  it('coalescing: a write queued just before the stream is aborted rejects instead of waiting for a drain', async () => {
+    const { stream } = await pair()
+    const writer = new FrameWriter(stream, { coalesce: true })
+    const write = writer.write(frame(1))
+    stream.abort(new Error('gone'))
+    await expect(write).rejects.toThrow()
+    await writer.flush()
   })
 
   it('coalescing: writes queued on a stream that closed reject', async () => {
