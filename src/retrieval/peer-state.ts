@@ -76,4 +76,10 @@ export class PeerState {
   failed (): void {
     this.window = Math.max(1, Math.floor(this.window / 2))
   }
+
+  /** A request of this peer has taken `elapsedMs` so far and was asked of another peer too. */
+  late (elapsedMs: number): void {
+    this.latency = this.latency == null ? elapsedMs : this.latency + EWMA_WEIGHT * (elapsedMs - this.latency)
+    this.failed()
+  }
 }

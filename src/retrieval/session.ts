@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -39,7 +40,7 @@ export interface SessionLimits extends PeerWindowLimits {
 export interface SessionStats {
   /** Bytes of verified blocks received from peers, duplicates included. */
   bytesReceived: number
-  /** Blocks received that another peer had already delivered (endgame duplicates). */
+  /** Blocks received that another peer had already delivered (endgame and rescue duplicates). */
   duplicates: number
   /** Chunks asked of a second peer because the first was late with the chunk the output waited for. */
   rescued: number
@@ -64,6 +65,8 @@ interface Slot {
   reasons: string[]
   /** When the chunk was last handed to a peer (performance.now()). */
   startedAt?: number
+  /** True once the chunk was asked of a second peer because its first was late. */
+  rescued: boolean
   bytes?: Uint8ArrayList
   from?: string
   error?: Error
@@ -82,9 +85,11 @@ export interface DeliveredChunk {
 /**
  * One retrieval's scheduler. It keeps up to `window` chunks in flight or
  * waiting ahead of the output (a bounded reorder buffer), hands each chunk to
- * the peer expected to answer first among those with room in their window,
- * moves a failed chunk to another peer at once, drops a peer that lied (and
- * re-queues everything it had), duplicates requests only once every chunk
+ * the peer expected to answer first among those with room in their window
+ * (a busy peer gets requests in groups of `requestBatch`), moves a failed
+ * chunk to another peer at once, drops a peer that lied (and re-queues
+ * everything it had), duplicates a request only for the chunk the output
+ * waits for when its peer is late, and for the last chunks once every chunk
  * has been requested (endgame), and searches for more holders only when no
  * known peer can serve a chunk.
  */
@@ -108,6 +113,7 @@ export class RetrievalSession {
   private outIndex: number
   private searching = false
   private rescueTimer?: ReturnType<typeof setTimeout>
+  private rescueDue = 0
   private readonly onPeerFailed?: (peer: string, cid: CID, err: Error) => void
 
   constructor (components: RetrievalComponents, limits: SessionLimits, chunks: ChunkList, range: { first: number, last: number }, signal?: AbortSignal, onPeerFailed?: (peer: string, cid: CID, err: Error) => void) {
@@ -121,6 +127,8 @@ export class RetrievalSession {
     this.outIndex = range.first
     this.callerSignal = signal
     this.signal = signal != null ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal
+    // every request in flight listens to it (see deadlineSignal)
+    setMaxListeners(Infinity, this.signal)
   }
 
   /** Adds a peer that may hold the content. Returns false if it is known, banned or over the limit. */
@@ -242,7 +250,7 @@ export class RetrievalSession {
       return
     }
     const slot = this.slots.get(this.outIndex)
-    if (slot == null || slot.state !== 'fetching' || slot.attempts.size !== 1 || slot.startedAt == null) {
+    if (slot == null || slot.state !== 'fetching' || slot.rescued || slot.attempts.size !== 1 || slot.startedAt == null) {
       return
     }
     const holder = this.peers.get(slot.attempts.keys().next().value!)
@@ -250,23 +258,36 @@ export class RetrievalSession {
     if (!Number.isFinite(usual)) {
       return
     }
-    const lateIn = slot.startedAt + LATE_FACTOR * usual - performance.now()
+    const elapsed = performance.now() - slot.startedAt
+    const lateIn = LATE_FACTOR * usual - elapsed
     if (lateIn > 0) {
       // nothing else may happen before then (the late peer may hold everything in flight)
-      if (this.rescueTimer == null) {
-        this.rescueTimer = setTimeout(() => {
-          this.rescueTimer = undefined
-          this.pump()
-        }, Math.ceil(lateIn))
-        this.rescueTimer.unref?.()
-      }
+      this.scheduleRescue(lateIn)
       return
     }
     const peer = best(this.candidates(slot).filter(p => p.free))
     if (peer != null) {
+      slot.rescued = true
       this.stats.rescued++
+      // the late peer gets less work until it catches up
+      holder?.late(elapsed)
       this.start(slot, peer)
     }
+  }
+
+  /** Runs the scheduler again in `ms` (or sooner, if a check is already due sooner). */
+  private scheduleRescue (ms: number): void {
+    const due = performance.now() + ms
+    if (this.rescueTimer != null && this.rescueDue <= due) {
+      return
+    }
+    clearTimeout(this.rescueTimer)
+    this.rescueDue = due
+    this.rescueTimer = setTimeout(() => {
+      this.rescueTimer = undefined
+      this.pump()
+    }, Math.ceil(ms))
+    this.rescueTimer.unref?.()
   }
 
   /**
@@ -294,7 +315,7 @@ export class RetrievalSession {
   }
 
   private open (index: number): void {
-    const slot: Slot = { index, state: 'preparing', attempts: new Map(), tried: new Set(), integrity: false, searched: false, timeouts: new Map(), reasons: [] }
+    const slot: Slot = { index, state: 'preparing', attempts: new Map(), tried: new Set(), integrity: false, searched: false, rescued: false, timeouts: new Map(), reasons: [] }
     this.slots.set(index, slot)
     this.prepare(slot).catch(err => { this.fail(slot, err as Error) })
   }
