@@ -5,11 +5,13 @@
  * @module
  */
 
+import { setMaxListeners } from 'node:events'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { cidToString, parseCid, type CID, type CIDLike } from './cid.js'
+import { deadlineSignal } from './signals.js'
 import {
   AbortError, IntegrityError, InvalidInputError, NotFoundError, NotStartedError, RemoteError, StorageError, TimeoutError,
   abortReason, throwIfAborted
@@ -841,6 +843,20 @@ export class Dds {
   /** Pushes blocks to every seed peer with StoreChunk; fails only if no seed took them all. */
   private async seed (blocks: () => AsyncIterable<CID>, options: PublishOptions): Promise<void> {
     const errors: string[] = []
+    // every StoreChunk in flight listens to this one signal, not to the caller's
+    const linked = deadlineSignal(options.signal)
+    setMaxListeners(Infinity, linked.signal)
+    try {
+      await this.seedEach(blocks, options, linked.signal, errors)
+    } finally {
+      linked.clear()
+    }
+    if (errors.length === this.seedPeers.length) {
+      throw new RemoteError(`the content is stored locally, but no seed peer took it: ${errors.join('; ')}`)
+    }
+  }
+
+  private async seedEach (blocks: () => AsyncIterable<CID>, options: PublishOptions, signal: AbortSignal, errors: string[]): Promise<void> {
     await Promise.all(this.seedPeers.map(async (peer) => {
       try {
         let count = 0
@@ -850,7 +866,7 @@ export class Dds {
           if (bytes == null) {
             throw new RemoteError(`block ${cidToString(cid)} vanished from the local store`)
           }
-          await this.network.storeBlock(peer, cid, bytes, { signal: options.signal })
+          await this.network.storeBlock(peer, cid, bytes, { signal })
         })
         options.onProgress?.(new CustomProgressEvent('dds:publish:seeded', { peer: peer.toString(), blocks: count }))
       } catch (err) {
@@ -859,9 +875,6 @@ export class Dds {
         options.onProgress?.(new CustomProgressEvent('dds:publish:seed-failed', { peer: peer.toString(), error: err as Error }))
       }
     }))
-    if (errors.length === this.seedPeers.length) {
-      throw new RemoteError(`the content is stored locally, but no seed peer took it: ${errors.join('; ')}`)
-    }
   }
 
   /** Dials peers and waits until the DHT knows at least one of them. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { pb, Status, type RequestMessage, type ResponseProps } from '../pb/index.js'
@@ -56,6 +57,8 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     return
   }
   const controller = new AbortController()
+  // every handler and answer in progress listens to it (see deadlineSignal)
+  setMaxListeners(Infinity, controller.signal)
   let lastActivity = Date.now()
   state.streams.add(stream)
   const writer = new FrameWriter(stream)

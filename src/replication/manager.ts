@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId, Startable } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
@@ -38,6 +39,8 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     super()
     this.components = components
     this.init = init
+    // every probe and fetch in progress listens to it
+    setMaxListeners(Infinity, this.controller.signal)
   }
 
   get pins (): PinIndex {

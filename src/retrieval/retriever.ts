@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
@@ -305,6 +306,8 @@ export class Retriever implements RetrievalService {
     const peers = (this.components.connectedPeers?.() ?? []).slice(0, this.init.maxPeers)
     // asks still waiting when the retrieval ends are cancelled with its feed
     const signal = search.options.signal != null ? AbortSignal.any([search.options.signal, search.feed.signal]) : search.feed.signal
+    // one request per connected peer listens to it
+    setMaxListeners(Infinity, signal)
     const options = { ...search.options, signal }
     const asks = peers.map(async (peer) => {
       const bytes = await this.tryPeer(peer, search.cid, search.tried, search.failures, options).catch(() => undefined)

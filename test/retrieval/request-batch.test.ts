@@ -2,7 +2,7 @@
  * Requests to a busy peer go out in groups: once a peer has `requestBatch`
  * requests in flight it gets more only when it has room for that many, and
  * the channel sends each group as one stream message. Counted on the
- * seeder's side of the real stream (TCP on 127.0.0.1, Noise, Yamux).
+ * retriever's real stream (TCP on 127.0.0.1, Noise, Yamux) to its seeder.
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { Cluster, CHUNK_SIZE, content, concat, equalBytes, drain, ddsStreams } from './helpers.js'
@@ -16,9 +16,9 @@ describe('request groups', () => {
   afterEach(async () => { await cluster.stop() })
 
   /**
-   * Retrieves CHUNKS chunks from one seeder and counts, on the seeder's
-   * stream, the messages received and the request frames they carried, from
-   * the moment the first chunk was out.
+   * Retrieves CHUNKS chunks from one seeder and counts, on the retriever's
+   * stream to it, the messages sent and the request frames they carried,
+   * from the moment the first chunk was out.
    */
   async function countsFor (retrieval: RetrievalInit): Promise<{ messages: number, requests: number }> {
     const data = content(CHUNKS * CHUNK_SIZE, 61)
@@ -29,19 +29,16 @@ describe('request groups', () => {
     let requests = 0
     const out = await drain(r.retrieve(cid), (index) => {
       if (index === 0) {
-        const streams = ddsStreams(seed, r)
+        const streams = ddsStreams(r, seed)
         expect(streams.length).toBeGreaterThan(0)
         for (const stream of streams) {
-          // the first message may begin mid-frame: count only whole frames after it
-          let decoder: FrameDecoder | undefined
-          stream.addEventListener('message', (evt) => {
-            if (decoder == null) {
-              decoder = new FrameDecoder(1024, 1024 * 1024)
-              return
-            }
+          const decoder = new FrameDecoder(1024, 1024 * 1024)
+          const send = stream.send.bind(stream)
+          stream.send = (data) => {
             messages++
-            requests += [...decoder.decode(evt.data)].length
-          })
+            requests += [...decoder.decode(data)].length
+            return send(data)
+          }
         }
       }
     })
