@@ -10,31 +10,12 @@ import type { CID } from 'multiformats/cid'
 import { cidForBlock } from '../../src/cid.js'
 import { AbortError, DdsError, TimeoutError } from '../../src/errors.js'
 import { Status } from '../../src/pb/index.js'
-import { memoryStorage } from '../../src/storage/memory/index.js'
 import type { StorageProvider } from '../../src/storage/index.js'
 import { PENALTY_TIMEOUT } from '../../src/network/constants.js'
 import { learn, scriptedResponder, serviceNode, sleep, until, type ServiceNode } from './harness.js'
+import { slowStorage } from '../fixtures/slow-storage.js'
 
 const CHUNK = 262144
-
-/** A memory store whose reads take `delayMs`. */
-function slowStorage (delayMs: number): StorageProvider {
-  const inner = memoryStorage()
-  return Object.assign(Object.create(inner) as StorageProvider, {
-    open: inner.open.bind(inner),
-    close: inner.close.bind(inner),
-    put: inner.put.bind(inner),
-    putMany: inner.putMany.bind(inner),
-    has: inner.has.bind(inner),
-    delete: inner.delete.bind(inner),
-    list: inner.list.bind(inner),
-    stats: inner.stats.bind(inner),
-    get: async (cid: CID, options?: { signal?: AbortSignal }) => {
-      await sleep(delayMs)
-      return inner.get(cid, options)
-    }
-  })
-}
 
 describe('requester', () => {
   const nodes: Array<{ stop(): Promise<void> | void }> = []

@@ -4,30 +4,8 @@
  * so the output does not stall for the slow peer's full answer time.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import type { CID } from 'multiformats/cid'
 import { Cluster, CHUNK_SIZE, content, concat, equalBytes, drain, recorder, chunkCid } from './helpers.js'
-import { memoryStorage, type StorageProvider } from '../../src/index.js'
-
-/** A memory store whose reads of `slow` blocks take `delayMs`. */
-function slowOn (slow: Set<string>, delayMs: number): StorageProvider {
-  const inner = memoryStorage()
-  return Object.assign(Object.create(inner) as StorageProvider, {
-    open: inner.open.bind(inner),
-    close: inner.close.bind(inner),
-    put: inner.put.bind(inner),
-    putMany: inner.putMany.bind(inner),
-    has: inner.has.bind(inner),
-    delete: inner.delete.bind(inner),
-    list: inner.list.bind(inner),
-    stats: inner.stats.bind(inner),
-    get: async (cid: CID, options?: { signal?: AbortSignal }) => {
-      if (slow.has(cid.toString())) {
-        await new Promise(resolve => setTimeout(resolve, delayMs))
-      }
-      return inner.get(cid, options)
-    }
-  })
-}
+import { slowStorage } from '../fixtures/slow-storage.js'
 
 describe('a late peer', () => {
   const cluster = new Cluster()
@@ -39,7 +17,7 @@ describe('a late peer', () => {
     // every chunk from the 8th on takes 2.5 s from the slow seeder (its
     // deadline is 3 s, so it never times out)
     const slowCids = new Set(Array.from({ length: chunks - 8 }, (_, i) => chunkCid(data, i + 8).toString()))
-    const slow = await cluster.node({ storage: slowOn(slowCids, 2_500), announce: 'manifest' })
+    const slow = await cluster.node({ storage: slowStorage(2_500, cid => slowCids.has(cid.toString())), announce: 'manifest' })
     const cid = await slow.publish(data)
     const fast = await cluster.node({ bootstrap: [slow.getMultiaddrs()[0]!], announce: 'manifest' })
     expect(await fast.publish(data)).toBe(cid)
