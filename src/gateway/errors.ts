@@ -41,6 +41,9 @@ const STATUS_BY_NAME: Record<string, number> = {
   RejectedError: 409,
   PayloadTooLargeError: 413,
   RangeNotSatisfiableError: 416,
+  // a peer failed us: unreachable, broken, or it sent bytes that do not match their CID
+  RemoteError: 502,
+  IntegrityError: 502,
   TimeoutError: 504
 }
 
@@ -50,8 +53,9 @@ export interface ErrorBody {
 }
 
 /**
- * The status and JSON body for an error: DDS errors by their class, errors
- * fastify raises on a bad request by their own 4xx status, anything else 500.
+ * The status and JSON body for an error: DDS errors by their class (502 when
+ * a peer failed), errors fastify raises on a bad request by their own 4xx
+ * status, anything else 500.
  */
 export function errorResponse (err: unknown): { status: number, body: ErrorBody } {
   const error = err instanceof Error ? err : new Error(String(err))

@@ -189,6 +189,12 @@ describe('the /api/v1 routes', () => {
     expect(missing.status).toBe(400)
     const bad = await http(`${gateway.url}/api/v1/connect?addr=nonsense`, { method: 'POST' })
     expect(bad.status).toBe(400)
+
+    // a peer nobody answers for (nothing listens on port 1): the gateway is fine, the peer is not
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const unreachable = await http(`${gateway.url}/api/v1/connect?addr=${encodeURIComponent(`/ip4/127.0.0.1/tcp/1/p2p/${stranger.toString()}`)}`, { method: 'POST' })
+    expect(unreachable.status).toBe(502)
+    expect(json(unreachable).error.code).toBe('RemoteError')
   })
 
   it('answers unknown routes and methods with a JSON 404', async () => {
