@@ -846,17 +846,7 @@ export class Dds {
     // every StoreChunk in flight listens to this one signal, not to the caller's
     const linked = deadlineSignal(options.signal)
     setMaxListeners(Infinity, linked.signal)
-    try {
-      await this.seedEach(blocks, options, linked.signal, errors)
-    } finally {
-      linked.clear()
-    }
-    if (errors.length === this.seedPeers.length) {
-      throw new RemoteError(`the content is stored locally, but no seed peer took it: ${errors.join('; ')}`)
-    }
-  }
-
-  private async seedEach (blocks: () => AsyncIterable<CID>, options: PublishOptions, signal: AbortSignal, errors: string[]): Promise<void> {
+    const signal = linked.signal
     await Promise.all(this.seedPeers.map(async (peer) => {
       try {
         let count = 0
@@ -874,7 +864,10 @@ export class Dds {
         errors.push(`${peer.toString()}: ${(err as Error).message}`)
         options.onProgress?.(new CustomProgressEvent('dds:publish:seed-failed', { peer: peer.toString(), error: err as Error }))
       }
-    }))
+    })).finally(() => { linked.clear() })
+    if (errors.length === this.seedPeers.length) {
+      throw new RemoteError(`the content is stored locally, but no seed peer took it: ${errors.join('; ')}`)
+    }
   }
 
   /** Dials peers and waits until the DHT knows at least one of them. */

@@ -69,7 +69,7 @@ export class PeerState {
   }
 
   succeeded (elapsedMs: number): void {
-    this.latency = this.latency == null ? elapsedMs : this.latency + EWMA_WEIGHT * (elapsedMs - this.latency)
+    this.sample(elapsedMs)
     this.window = Math.min(this.limits.maxWindow, this.window + 1)
   }
 
@@ -79,7 +79,11 @@ export class PeerState {
 
   /** A request of this peer has taken `elapsedMs` so far and was asked of another peer too. */
   late (elapsedMs: number): void {
-    this.latency = this.latency == null ? elapsedMs : this.latency + EWMA_WEIGHT * (elapsedMs - this.latency)
+    this.sample(elapsedMs)
     this.failed()
+  }
+
+  private sample (elapsedMs: number): void {
+    this.latency = this.latency == null ? elapsedMs : this.latency + EWMA_WEIGHT * (elapsedMs - this.latency)
   }
 }
