@@ -10,7 +10,7 @@ import { cidToString, type CID } from './cid.js'
 import { throwIfAborted } from './errors.js'
 import { decodeManifest, descriptionOf } from './manifest/index.js'
 import type { CatalogItem } from './network/index.js'
-import type { PinIndex } from './replication/index.js'
+import type { ReplicationManager } from './replication/index.js'
 import type { StorageProvider } from './storage/index.js'
 
 /** What `stat` tells about content, read from its manifest alone. */
@@ -134,9 +134,9 @@ export function catalogEntry (item: CatalogItem): CatalogEntry {
  * or pinned here, not replicas kept for others) with their descriptions, in
  * CID string order, from after `after`.
  */
-export async function localCatalog (pins: PinIndex, storage: StorageProvider, after: string | undefined, limit: number, options: AbortOptions = {}): Promise<{ items: CatalogItem[], more: boolean }> {
+export async function localCatalog (pins: Pick<ReplicationManager, 'listPins'>, storage: StorageProvider, after: string | undefined, limit: number, options: AbortOptions = {}): Promise<{ items: CatalogItem[], more: boolean }> {
   const items: CatalogItem[] = []
-  for await (const pin of pins.list({ after })) {
+  for await (const pin of pins.listPins({ after })) {
     throwIfAborted(options.signal, 'listing the catalog')
     if (pin.kind !== 'local' || pin.state !== 'complete') {
       continue

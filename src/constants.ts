@@ -7,9 +7,6 @@ export const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 10_000
 /** StoreChunk requests in flight to one seed peer during a publish. */
 export const DEFAULT_SEED_CONCURRENCY = 8
 
-/** Chunks per LevelDB batch during a publish (16 x 256 KiB = 4 MiB). */
-export const PUBLISH_BATCH_BLOCKS = 16
-
 /** Wait after a new connection before announcing again what reached no DHT peer, in ms (lets the routing table fill). */
 export const REANNOUNCE_DELAY_MS = 500
 

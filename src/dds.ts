@@ -24,15 +24,15 @@ import {
 import { assertSupportedRuntime } from './runtime.js'
 import { chunkContent, ContentHasher, type ContentInput } from './chunker/index.js'
 import { ManifestBuilder, chunkCidsOf, chunkCount, decodeManifest, decodeManifestNode, descriptionOf, DEFAULT_CHUNKS_PER_BLOCK, MAX_MANIFEST_BLOCK_SIZE, type ContentDescription, type Manifest } from './manifest/index.js'
-import { GcLock, PinIndex, PINS_TABLE, replicationManager, resolveReplicationInit, type GcResult, type Pin, type ReplicationInit, type ReplicationManager, type ReplicationStatus } from './replication/index.js'
+import { replicationManager, resolveReplicationInit, type GcResult, type Pin, type ReplicationInit, type ReplicationManager, type ReplicationStatus } from './replication/index.js'
 import { Status } from './pb/index.js'
-import { createStorage, persistentPrivateKey, recordStore, type Block, type StorageProvider } from './storage/index.js'
+import { BatchWriter, createStorage, persistentPrivateKey, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { AnnounceQueue } from './discovery/announce-queue.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService, type RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
 import {
-  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_BROWSE_TIMEOUT_MS, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, DEFAULT_SEED_CONCURRENCY, PUBLISH_BATCH_BLOCKS, REANNOUNCE_DELAY_MS
+  DEFAULT_ANNOUNCE, DEFAULT_BOOTSTRAP_TIMEOUT_MS, DEFAULT_BROWSE_TIMEOUT_MS, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, DEFAULT_SEED_CONCURRENCY, REANNOUNCE_DELAY_MS
 } from './constants.js'
 
 /** Which blocks `publish` announces on the DHT. */
@@ -158,7 +158,7 @@ export class Dds {
    * `replication:status` events (`detail` is a `ReplicationStatus`) to follow
    * checks and repairs.
    */
-  readonly replication: ReplicationManager & { pins: PinIndex }
+  readonly replication: ReplicationManager
   private readonly factor: number
   private readonly announcer: AnnounceQueue
   private readonly announce: AnnounceStrategy
@@ -178,7 +178,7 @@ export class Dds {
     libp2p: DdsLibp2p, storage: StorageProvider, network: NetworkService, discovery: Discovery,
     retrieval: RetrievalService, announcer: AnnounceQueue, announce: AnnounceStrategy,
     seedPeers: PeerId[], ownsLibp2p: boolean, unannounced: Unannounced, chunksPerBlock: number,
-    replication: ReplicationManager & { pins: PinIndex }, factor: number, providersFound: { count: number }
+    replication: ReplicationManager, factor: number, providersFound: { count: number }
   }) {
     this.providersFound = parts.providersFound
     this.chunksPerBlock = parts.chunksPerBlock
@@ -237,13 +237,12 @@ export class Dds {
       const discovery = countingProviders(init.discovery ?? discoveryFor(node, init.discoveryOptions), providersFound)
       const queue = new AnnounceQueue(discovery)
       announcer = queue
-      let replication: (ReplicationManager & { pins: PinIndex }) | undefined
+      let replication: ReplicationManager | undefined
       network = networkService({
         ...init.network,
         onBlockStored: (cid, from) => {
-          replication?.noteStored(cid)
+          replication?.blockStored(cid, from)
           queue.add([cid])
-          pinIfManifest(storage, replication, cid, from)
           init.network?.onBlockStored?.(cid, from)
         },
         onReplicate: async (cid, sources, from, signal) => {
@@ -256,7 +255,7 @@ export class Dds {
           if (replication == null) {
             return { items: [], more: false }
           }
-          return localCatalog(replication.pins, storage, after != null ? cidToString(after) : undefined, limit, { signal })
+          return localCatalog(replication, storage, after != null ? cidToString(after) : undefined, limit, { signal })
         }
       })({ libp2p: node, storage })
       await network.start()
@@ -276,8 +275,6 @@ export class Dds {
       replication = replicationManager(init.replication)({
         peerId: node.peerId,
         storage,
-        pins: new PinIndex(recordStore(storage, PINS_TABLE)),
-        lock: new GcLock(),
         network,
         discovery,
         retrieval,
@@ -388,11 +385,7 @@ export class Dds {
    */
   async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
     this.assertRunning()
-    const { cid, size, manifest } = await this.replication.lock.withShared(async () => {
-      const stored = await this.store(input, options)
-      await this.replication.pins.put({ cid: cidToString(stored.cid), kind: 'local', state: 'complete', size: stored.size, pinnedAt: Date.now() })
-      return stored
-    })
+    const { cid, size, manifest } = await this.replication.pinWritten(async () => this.store(input, options))
     const cidString = cidToString(cid)
     const chunks = chunkCount(size)
     options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks }))
@@ -443,17 +436,14 @@ export class Dds {
   async unpin (cid: CIDLike): Promise<boolean> {
     this.assertRunning()
     const parsed = parseCid(cid)
-    const existed = (await this.replication.pins.get(parsed)) != null
-    this.replication.cancelFetch(parsed)
-    await this.replication.pins.delete(parsed)
-    return existed
+    return this.replication.unpin(parsed)
   }
 
   /** Lists the pins (local and replica) with their sizes and states. */
   async pins (): Promise<Pin[]> {
     this.assertRunning()
     const all: Pin[] = []
-    for await (const { manifest: _manifest, ...pin } of this.replication.pins.list()) {
+    for await (const { manifest: _manifest, ...pin } of this.replication.listPins()) {
       all.push(pin)
     }
     return all
@@ -472,7 +462,7 @@ export class Dds {
   async dropReplica (cid: CIDLike): Promise<boolean> {
     this.assertRunning()
     const parsed = parseCid(cid)
-    const pin = await this.replication.pins.get(parsed)
+    const pin = await this.replication.getPin(parsed)
     if (pin?.kind !== 'replica') {
       return false
     }
@@ -613,7 +603,7 @@ export class Dds {
     const resolved = await this.retrieval.resolveManifest(parsed, { signal: options.signal })
     resolved.feed?.stop()
     const { manifest } = resolved
-    const pin = await this.replication.pins.get(parsed)
+    const pin = await this.replication.getPin(parsed)
     return {
       cid: cidToString(parsed),
       size: manifest.size,
@@ -695,7 +685,7 @@ export class Dds {
     const after = options.after != null ? parseCid(options.after) : undefined
     const target = peer != null ? toPeerId(peer) : undefined
     const page = target == null || target.equals(this.libp2p.peerId)
-      ? await localCatalog(this.replication.pins, this.storage, after != null ? cidToString(after) : undefined, limit, options)
+      ? await localCatalog(this.replication, this.storage, after != null ? cidToString(after) : undefined, limit, options)
       : await this.network.catalog(target, { after, limit, signal: options.signal })
     const entries = page.items.map(catalogEntry)
     const last = entries.at(-1)
@@ -796,35 +786,23 @@ export class Dds {
   private async store (input: ContentInput, options: PublishOptions): Promise<{ cid: CID, size: number, manifest: Manifest }> {
     const hasher = new ContentHasher()
     const builder = new ManifestBuilder(this.chunksPerBlock, { name: options.name, mediaType: options.mediaType, metadata: options.metadata })
-    let batch: Block[] = []
-    let writing: Promise<void> = Promise.resolve()
+    const writer = new BatchWriter(this.storage, options.signal)
     try {
       for await (const chunk of chunkContent(input, { signal: options.signal })) {
         hasher.update(chunk.bytes)
-        batch.push({ cid: chunk.cid, bytes: chunk.bytes })
+        await writer.add(chunk.cid, chunk.bytes)
         const node = builder.add(chunk.cid)
         if (node != null) {
-          batch.push(node)
+          await writer.add(node.cid, node.bytes)
         }
         options.onProgress?.(new CustomProgressEvent('dds:publish:chunk', { index: chunk.index, bytes: chunk.bytes.byteLength, totalBytes: hasher.size }))
-        if (batch.length >= PUBLISH_BATCH_BLOCKS) {
-          // one write in flight while the next batch is hashed
-          await writing
-          writing = this.storage.putMany(batch, { signal: options.signal })
-          // a failed write is reported by the next `await writing`, never as
-          // an unhandled rejection while the input is still being read
-          writing.catch(() => {})
-          batch = []
-        }
       }
-    } catch (err) {
-      await writing.catch(() => {})
-      throw err
+      const { node, root, manifest } = builder.finish(hasher.digest(), hasher.size)
+      await writer.flush(...(node != null ? [node] : []), root)
+      return { cid: root.cid, size: hasher.size, manifest }
+    } finally {
+      await writer.settle()
     }
-    await writing
-    const { node, root, manifest } = builder.finish(hasher.digest(), hasher.size)
-    await this.storage.putMany([...batch, ...(node != null ? [node] : []), root], { signal: options.signal })
-    return { cid: root.cid, size: hasher.size, manifest }
   }
 
   /** Every block of stored content: chunks, then tree nodes, then the manifest; read from the local store as it goes. */
@@ -914,29 +892,6 @@ function parsePeerAddrs (addrs: string[], option: string): ParsedPeerAddr[] {
     }
     return { text, multiaddr: ma, peerId: peerIdFromString(id) }
   })
-}
-
-/**
- * A seed peer receives a content's blocks by StoreChunk, the manifest last:
- * once the manifest is there, the content is pinned as a replica (completed
- * from the blocks already stored), so gc keeps it and it counts against the
- * replica quota like any copy held for another peer.
- */
-function pinIfManifest (storage: StorageProvider, replication: ReplicationManager | undefined, cid: CID, from: PeerId): void {
-  if (replication == null) {
-    return
-  }
-  storage.get(cid).then(async (bytes) => {
-    if (bytes == null || bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
-      return
-    }
-    try {
-      decodeManifest(bytes)
-    } catch {
-      return // a data chunk
-    }
-    await replication.fetchAndPin(cid, 'replica', { for: from.toString() })
-  }).catch(() => {})
 }
 
 function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {

@@ -30,8 +30,7 @@ import { InvalidInputError } from '../errors.js'
 import { validateReplicaPolicy, type ReplicaPolicy } from './accept.js'
 import { DdsReplicationManager } from './manager.js'
 import type { GcResult } from './gc.js'
-import type { Pin, PinIndex } from './pins.js'
-import type { GcLock } from './lock.js'
+import type { Pin } from './pins.js'
 import * as c from './constants.js'
 
 export { PinIndex, type Pin, type PinKind } from './pins.js'
@@ -98,8 +97,6 @@ export type ResolvedReplicationInit = Required<ReplicationInit>
 export interface ReplicationComponents {
   peerId: PeerId
   storage: StorageProvider
-  pins: PinIndex
-  lock: GcLock
   network: Pick<NetworkService, 'retrieveBlock' | 'replicate' | 'isBanned'>
   discovery: Discovery
   retrieval: RetrievalService
@@ -127,12 +124,26 @@ export interface ReplicationManager extends Startable, EventTarget {
   cancelFetch(cid: CID): void
   /** Stops holding a replica: its pin and manifest block go at once, the rest at the next gc. */
   dropReplica(cid: CID): Promise<void>
-  /** Spares a block a peer just stored from gc until its manifest pins it. */
-  noteStored(cid: CID): void
   /** Removes every block no pin references. */
   gc(signal?: AbortSignal): Promise<GcResult>
-  readonly pins: PinIndex
-  readonly lock: GcLock
+  /**
+   * Runs `write` while gc waits (the write lock, shared with other writers),
+   * then pins what it wrote as complete local content, before gc may run:
+   * how `publish` stores content that no pin references yet.
+   */
+  pinWritten<T extends { cid: CID, size: number }>(write: () => Promise<T>): Promise<T>
+  /** The pin of `cid`, if it is pinned. */
+  getPin(cid: CID): Promise<Pin | undefined>
+  /** Every pin, in the order of their CID strings; from the first CID string greater than `after` when given. */
+  listPins(options?: { after?: string }): AsyncIterable<Pin & { manifest: CID }>
+  /** Removes the pin of `cid` and stops its fetch; false when it was not pinned. Its blocks go at the next gc. */
+  unpin(cid: CID): Promise<boolean>
+  /**
+   * A peer stored a block here (StoreChunk): it is spared by gc for a grace
+   * period, and when it is a manifest the content is pinned as a replica for
+   * that peer (completed from the blocks already stored).
+   */
+  blockStored(cid: CID, from: PeerId): void
 }
 
 function check (name: string, value: number, ok: boolean): number {
@@ -160,7 +171,7 @@ export function resolveReplicationInit (init: ReplicationInit = {}): ResolvedRep
 }
 
 /** Creates the replication manager. */
-export function replicationManager (init: ReplicationInit = {}): (components: ReplicationComponents) => ReplicationManager & { pins: PinIndex } {
+export function replicationManager (init: ReplicationInit = {}): (components: ReplicationComponents) => ReplicationManager {
   const resolved = resolveReplicationInit(init)
   return (components) => new DdsReplicationManager(components, resolved)
 }

@@ -10,8 +10,11 @@ import { Status } from '../pb/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { refusal } from './accept.js'
 import { collectGarbage, type GcResult } from './gc.js'
-import type { Pin, PinIndex } from './pins.js'
-import type { GcLock } from './lock.js'
+import { PinIndex, type Pin } from './pins.js'
+import { GcLock } from './lock.js'
+import { PINS_TABLE } from './constants.js'
+import { recordStore } from '../storage/index.js'
+import { decodeManifest, MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 import type { ReplicationComponents, ReplicationStatus, ResolvedReplicationInit, ReplicationManager } from './index.js'
 
 /** Peers that refused a copy are not asked again for this long, in ms. */
@@ -34,21 +37,60 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   private readonly controller = new AbortController()
   private timer?: ReturnType<typeof setInterval>
   private checking = false
+  private readonly pins: PinIndex
+  private readonly lock = new GcLock()
 
   constructor (components: ReplicationComponents, init: ResolvedReplicationInit) {
     super()
     this.components = components
     this.init = init
+    this.pins = new PinIndex(recordStore(components.storage, PINS_TABLE))
     // every probe and fetch in progress listens to it
     setMaxListeners(Infinity, this.controller.signal)
   }
 
-  get pins (): PinIndex {
-    return this.components.pins
+  async pinWritten<T extends { cid: CID, size: number }> (write: () => Promise<T>): Promise<T> {
+    return this.lock.withShared(async () => {
+      const written = await write()
+      await this.pins.put({ cid: cidToString(written.cid), kind: 'local', state: 'complete', size: written.size, pinnedAt: Date.now() })
+      return written
+    })
   }
 
-  get lock (): GcLock {
-    return this.components.lock
+  async getPin (cid: CID): Promise<Pin | undefined> {
+    return this.pins.get(cid)
+  }
+
+  listPins (options: { after?: string } = {}): AsyncIterable<Pin & { manifest: CID }> {
+    return this.pins.list(options)
+  }
+
+  async unpin (cid: CID): Promise<boolean> {
+    const existed = (await this.pins.get(cid)) != null
+    this.cancelFetch(cid)
+    await this.pins.delete(cid)
+    return existed
+  }
+
+  /**
+   * A seed peer receives a content's blocks by StoreChunk, the manifest last:
+   * once the manifest is there, the content is pinned as a replica (completed
+   * from the blocks already stored), so gc keeps it and it counts against the
+   * replica quota like any copy held for another peer.
+   */
+  blockStored (cid: CID, from: PeerId): void {
+    this.noteStored(cid)
+    this.components.storage.get(cid).then(async (bytes) => {
+      if (bytes == null || bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
+        return
+      }
+      try {
+        decodeManifest(bytes)
+      } catch {
+        return // a data chunk
+      }
+      await this.fetchAndPin(cid, 'replica', { for: from.toString() })
+    }).catch(() => {})
   }
 
   async start (): Promise<void> {
@@ -76,7 +118,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   }
 
   /** Remembers a block a peer stored here (StoreChunk), so garbage collection spares it until its manifest pins it. */
-  noteStored (cid: CID): void {
+  private noteStored (cid: CID): void {
     const now = Date.now()
     this.recentlyStored.set(cidToString(cid), now)
     for (const [key, at] of this.recentlyStored) {

@@ -9,6 +9,7 @@ import { chunkCount, chunkSpan, decodeManifest, decodeManifestNode, nodeChunkCou
 import { ProviderFeed } from './feed.js'
 import { RECENT_MANIFEST_BYTES, RECENT_MANIFESTS } from './constants.js'
 import { LruMap } from '../lru.js'
+import { BatchWriter } from '../storage/index.js'
 import { RetrievalSession, type ChunkList } from './session.js'
 import type {
   ResolvedManifest, ResolvedRetrievalInit, RetrievalComponents, RetrievalService, RetrieveOptions
@@ -161,7 +162,7 @@ export class Retriever implements RetrievalService {
     const unsubscribe = feed.subscribe(peer => { session.addPeer(peer) })
     resolved.providers.forEach(peer => session.addPeer(peer))
     const hasher = range.whole ? new ContentHasher() : undefined
-    const writer = options.store === true ? new BlockWriter(this.components.storage, options.signal) : undefined
+    const writer = options.store === true ? new BatchWriter(this.components.storage, options.signal) : undefined
     try {
       for await (const { index, cid, bytes, from } of session.deliver()) {
         const span = chunkSpan(manifest.size, index)
@@ -412,52 +413,6 @@ export class Retriever implements RetrievalService {
     }
   }
 }
-
-/**
- * Writes fetched blocks to the store in batches, one batch in flight while
- * the next fills; a failed write surfaces at the next `add` or at `flush`.
- */
-class BlockWriter {
-  private batch: Array<{ cid: CID, bytes: Uint8Array }> = []
-  private writing: Promise<void> = Promise.resolve()
-  private readonly storage: RetrievalComponents['storage']
-  private readonly signal?: AbortSignal
-
-  constructor (storage: RetrievalComponents['storage'], signal?: AbortSignal) {
-    this.storage = storage
-    this.signal = signal
-  }
-
-  async add (cid: CID, bytes: Uint8Array): Promise<void> {
-    this.batch.push({ cid, bytes })
-    if (this.batch.length >= STORE_BATCH_BLOCKS) {
-      await this.write()
-    }
-  }
-
-  async flush (): Promise<void> {
-    await this.write()
-    await this.writing
-  }
-
-  /** Waits for a write still in flight, ignoring its outcome (used on the way out of an error). */
-  async settle (): Promise<void> {
-    await this.writing.catch(() => {})
-  }
-
-  private async write (): Promise<void> {
-    await this.writing
-    if (this.batch.length === 0) {
-      return
-    }
-    this.writing = this.storage.putMany(this.batch, { signal: this.signal })
-    this.writing.catch(() => {})
-    this.batch = []
-  }
-}
-
-/** Fetched chunks written to the store per batch when a retrieval stores what it fetches. */
-const STORE_BATCH_BLOCKS = 16
 
 function flatChunkList (manifest: Manifest): ChunkList {
   return {

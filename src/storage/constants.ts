@@ -21,3 +21,9 @@ export const RESERVED_SUBLEVELS: readonly string[] = [BLOCKS_SUBLEVEL, META_SUBL
 
 /** Sublevel holding the node's private key (see identity.ts). */
 export const IDENTITY_SUBLEVEL = 'identity'
+
+/**
+ * Blocks per store batch when content is written as it streams (publish, and
+ * fetches that store what they receive): 16 x 256 KiB = 4 MiB per batch.
+ */
+export const WRITE_BATCH_BLOCKS = 16

@@ -73,3 +73,5 @@ export type { LevelStorageInit, LevelStorageProvider, LevelSublevel } from './le
 export { DEFAULT_LEVEL_SYNC, MEMORY_SPEC } from './constants.js'
 export { persistentPrivateKey } from './identity.js'
 export { recordStore, type RecordStore } from './records.js'
+export { BatchWriter } from './batch-writer.js'
+export { WRITE_BATCH_BLOCKS } from './constants.js'

@@ -1,0 +1,39 @@
+/**
+ * The one validator of numeric options: every `init` object of the library
+ * fills in its defaults and checks its limits through these, so every limit
+ * follows the same rules and a bad value names its option.
+ *
+ * @module
+ */
+
+import { InvalidInputError } from './errors.js'
+
+/** The rule a numeric option obeys. */
+export interface NumberRule {
+  /** Smallest allowed value. @default 1 */
+  min?: number
+  /** Largest allowed value. @default Number.MAX_SAFE_INTEGER */
+  max?: number
+  /** Whole numbers only. @default true */
+  integer?: boolean
+}
+
+/**
+ * Returns `value`, or `fallback` when it is undefined, after checking it
+ * against `rule`: a finite number (a whole one unless `integer: false`)
+ * from `min` to `max`.
+ *
+ * @throws {InvalidInputError} naming the option, the rule and the value given
+ */
+export function numberOption (name: string, value: number | undefined, fallback: number, rule: NumberRule = {}): number {
+  const v = value ?? fallback
+  const min = rule.min ?? 1
+  const max = rule.max ?? Number.MAX_SAFE_INTEGER
+  const integer = rule.integer ?? true
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v)) || v < min || v > max) {
+    const kind = integer ? 'an integer' : 'a number'
+    const bounds = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
+    throw new InvalidInputError(`${name} must be ${kind} ${bounds}, got ${String(value)}`)
+  }
+  return v
+}
