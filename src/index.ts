@@ -24,36 +24,32 @@ assertSupportedRuntime()
 
 export { Dds } from './dds.js'
 export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions } from './dds.js'
-export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions, DdsStats, RetrievalOutcomes } from './catalog.js'
-export * from './errors.js'
+export type { RetrieveProgressEvents, RetrievalInit, SessionStats } from './retrieval/index.js'
+export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions } from './catalog/index.js'
+export type { DdsStats, RetrievalOutcomes } from './stats/index.js'
+export type { Pin, PinKind, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager } from './replication/index.js'
+export {
+  DdsError, InvalidInputError, NotFoundError, IntegrityError, TimeoutError, AbortError, RejectedError, ProtocolError, RemoteError,
+  StorageError, NotStartedError, UnsupportedRuntimeError
+} from './errors.js'
+
+// content addressing: CIDs, chunks and manifests, for tools that check or build content without a node
 export { parseCid, cidToString, cidForBlock, blockMatchesCid, CID } from './cid.js'
 export type { CIDLike } from './cid.js'
 export { CHUNK_SIZE, chunkContent, ContentHasher } from './chunker/index.js'
 export type { Chunk, ChunkContentOptions, ContentInput } from './chunker/index.js'
-export { MAX_MANIFEST_BLOCK_SIZE, MAX_CONTENT_SIZE, MAX_CHUNKS_PER_MANIFEST, DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, chunkCidsOf, encodeManifestNode, decodeManifestNode, chunkCount, chunkSpan, createManifest, encodeManifest, decodeManifest, manifestBlock, verifyManifestBlock } from './manifest/index.js'
-export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan } from './manifest/index.js'
 export {
-  checkDescription, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LENGTH,
-  MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES
+  MAX_MANIFEST_BLOCK_SIZE, MAX_CONTENT_SIZE, MAX_CHUNKS_PER_MANIFEST, DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, chunkCidsOf, encodeManifestNode,
+  decodeManifestNode, chunkCount, chunkSpan, createManifest, encodeManifest, decodeManifest, manifestBlock, verifyManifestBlock,
+  checkDescription, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES
 } from './manifest/index.js'
-export type { ContentDescription, CheckedDescription } from './manifest/index.js'
-export { createStorage, levelStorage, memoryStorage, persistentPrivateKey } from './storage/index.js'
+export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan, ContentDescription, CheckedDescription } from './manifest/index.js'
+
+// the parts a caller may bring or build: a store, a libp2p node with the DDS DHT, a discovery
+export { createStorage, levelStorage, memoryStorage } from './storage/index.js'
 export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel } from './storage/index.js'
+export { DDS_PROTOCOL, createDdsLibp2p } from './network/index.js'
+export type { NetworkService, NetworkInit, StorePolicy, CatalogPolicy, CatalogItem, CatalogRequestOptions, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'
 export { kadDiscovery, ddsDht } from './discovery/index.js'
 export { DDS_KAD_PROTOCOL } from './discovery/constants.js'
 export type { Discovery, Provider, ProvideResult, KadDiscoveryInit, KadDiscoveryComponents, DdsDhtInit } from './discovery/index.js'
-export { AnnounceQueue, DEFAULT_ANNOUNCE_CONCURRENCY } from './discovery/announce-queue.js'
-export type { AnnounceQueueInit } from './discovery/announce-queue.js'
-export { DDS_PROTOCOL, createDdsLibp2p, networkService } from './network/index.js'
-export type { NetworkService, NetworkInit, NetworkComponents, StorePolicy, CatalogPolicy, CatalogItem, CatalogRequestOptions, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'
-export { retrievalService } from './retrieval/index.js'
-export type { RetrievalInit, RetrievalService, RetrievalComponents, ResolvedManifest, RetrieveProgressEvents, SessionStats } from './retrieval/index.js'
-export type { RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
-export { Status } from './pb/index.js'
-export { MIN_NODE_MAJOR } from './runtime.js'
-export { replicationManager, PinIndex, GcLock, DEFAULT_REPLICATION_FACTOR } from './replication/index.js'
-export type { Pin, PinKind, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager, ReplicationComponents } from './replication/index.js'
-export { recordStore } from './storage/index.js'
-export type { RecordStore } from './storage/index.js'
-export { startGateway, ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './gateway/index.js'
-export type { Gateway, GatewayOptions, GatewayNode } from './gateway/index.js'

@@ -10,7 +10,7 @@ import { InvalidInputError } from './errors.js'
 
 /** The rule a numeric option obeys. */
 export interface NumberRule {
-  /** Smallest allowed value. @default 1 */
+  /** Smallest allowed value. @default 1 for integers; for other numbers, anything above 0 */
   min?: number
   /** Largest allowed value. @default Number.MAX_SAFE_INTEGER */
   max?: number
@@ -27,12 +27,15 @@ export interface NumberRule {
  */
 export function numberOption (name: string, value: number | undefined, fallback: number, rule: NumberRule = {}): number {
   const v = value ?? fallback
-  const min = rule.min ?? 1
-  const max = rule.max ?? Number.MAX_SAFE_INTEGER
   const integer = rule.integer ?? true
-  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v)) || v < min || v > max) {
+  const positive = !integer && rule.min == null
+  const min = rule.min ?? (integer ? 1 : 0)
+  const max = rule.max ?? Number.MAX_SAFE_INTEGER
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v)) || v < min || (positive && v === 0) || v > max) {
     const kind = integer ? 'an integer' : 'a number'
-    const bounds = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
+    const bounds = positive
+      ? (max === Number.MAX_SAFE_INTEGER ? 'above 0' : `above 0 and at most ${max}`)
+      : (max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`)
     throw new InvalidInputError(`${name} must be ${kind} ${bounds}, got ${String(value)}`)
   }
   return v

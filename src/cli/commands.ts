@@ -9,7 +9,7 @@
 import { DaemonError } from './errors.js'
 import { formatBytes, formatFields, formatTable } from './format.js'
 import type { ApiClient } from './client.js'
-import type { CatalogEntry, ContentStat } from '../catalog.js'
+import type { CatalogEntry, ContentStat } from '../catalog/index.js'
 
 /** `GET /api/v1/stat/<cid>`: the core's ContentStat as JSON. */
 export type ContentStatJson = ContentStat

@@ -1,6 +1,7 @@
 import type { Dds } from '../dds.js'
 
-export type { CatalogEntry, ContentStat, DdsStats, PeerCatalog } from '../catalog.js'
+export type { CatalogEntry, ContentStat, PeerCatalog } from '../catalog/index.js'
+export type { DdsStats } from '../stats/index.js'
 
 /** What the gateway uses of a DDS node: a `Dds`, or any object with these members. */
 export type GatewayNode = Pick<Dds,

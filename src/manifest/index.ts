@@ -35,6 +35,7 @@ export { encodeManifest, decodeManifest, encodeManifestNode, decodeManifestNode,
 export { ManifestBuilder, chunkCidsOf, nodeOf, nodeChunkCount } from './tree.js'
 export { manifestBlock, verifyManifestBlock, type ManifestBlock } from './block.js'
 export { chunkCount, chunkSpan, type ChunkSpan } from './layout.js'
+export { contentBlocks, type ContentBlocksOptions, type ReadBlock } from './blocks.js'
 export {
   checkDescription, descriptionOf, metadataEntries, metadataFromEntries, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES,
   MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES,

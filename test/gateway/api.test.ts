@@ -8,7 +8,8 @@ import { base32 } from 'multiformats/bases/base32'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PEER_CATALOG_TIMEOUT_MS } from '../../src/gateway/api.js'
-import { cidForBlock, parseCid, startGateway, type Dds, type Gateway } from '../../src/index.js'
+import { cidForBlock, parseCid, type Dds } from '../../src/index.js'
+import { startGateway, type Gateway } from '../../src/gateway/index.js'
 import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json, rawHttp, watchPublishes, type HttpResult } from './helpers.js'
 
 async function * slices (bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {

@@ -7,7 +7,8 @@
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { startGateway, type Dds } from '../../src/index.js'
+import type { Dds } from '../../src/index.js'
+import { startGateway } from '../../src/gateway/index.js'
 import { CHUNK_SIZE, Cluster, content, http, waitFor, watchPublishes } from './helpers.js'
 
 /** TCP sockets and servers this process holds open. */

@@ -6,7 +6,8 @@
 import { request as httpRequest } from 'node:http'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { base32 } from 'multiformats/bases/base32'
-import { InvalidInputError, cidForBlock, parseCid, type Dds, type Gateway } from '../../src/index.js'
+import { InvalidInputError, cidForBlock, parseCid, type Dds } from '../../src/index.js'
+import type { Gateway } from '../../src/gateway/index.js'
 import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json, waitFor } from './helpers.js'
 
 /** 1 MiB and an odd number of bytes: four full chunks and a short fifth. */

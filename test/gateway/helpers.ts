@@ -5,7 +5,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { connect } from 'node:net'
-import { startGateway, type Gateway, type GatewayNode, type GatewayOptions } from '../../src/index.js'
+import { startGateway, type Gateway, type GatewayNode, type GatewayOptions } from '../../src/gateway/index.js'
 
 export { Cluster, CHUNK_SIZE, content, equalBytes, waitFor, sleep } from '../retrieval/helpers.js'
 

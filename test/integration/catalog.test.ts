@@ -6,8 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import {
-  CHUNK_SIZE, InvalidInputError, NotFoundError, ProtocolError, RejectedError, Status, cidForBlock, type Dds
+  CHUNK_SIZE, InvalidInputError, NotFoundError, ProtocolError, RejectedError, cidForBlock, type Dds
 } from '../../src/index.js'
+import { Status } from '../../src/pb/index.js'
 import { Cluster } from '../retrieval/helpers.js'
 import { scriptedResponder } from '../network/harness.js'
 

@@ -40,8 +40,10 @@ import { fileURLToPath } from 'node:url'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   Dds, blockMatchesCid, cidToString, parseCid, chunkContent, ContentHasher, ManifestBuilder,
-  createStorage, recordStore, PinIndex, type Pin, type StorageProvider
+  createStorage, type Pin, type StorageProvider
 } from '../../src/index.js'
+import { recordStore } from '../../src/storage/index.js'
+import { PinIndex } from '../../src/replication/pins.js'
 import { PINS_TABLE } from '../../src/replication/index.js'
 import { contentSha256, contentSize, contentStream, type Segment, MiB } from './fixtures/crash-content.mjs'
 

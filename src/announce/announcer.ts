@@ -1,0 +1,165 @@
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { cidToString } from '../cid.js'
+import { throwIfAborted } from '../errors.js'
+import { AnnounceQueue } from '../discovery/announce-queue.js'
+import type { ProvideResult } from '../discovery/index.js'
+import { chunkCount, contentBlocks, decodeManifest, type Manifest } from '../manifest/index.js'
+import { REANNOUNCE_DELAY_MS, REANNOUNCE_PEER_WAIT_MS } from './constants.js'
+import type { AnnounceStrategy, Announcer, AnnouncerComponents } from './index.js'
+
+/** The Announcer implementation; created through `announcer()`. */
+export class DdsAnnouncer implements Announcer {
+  readonly strategy: AnnounceStrategy
+  private readonly components: AnnouncerComponents
+  private readonly queue: AnnounceQueue
+  private readonly unannounced = new Unannounced()
+  private readonly onPeerConnect = (): void => { this.scheduleReannounce() }
+  private timer?: ReturnType<typeof setTimeout>
+  /** Settles when the re-announcement scheduled on a new connection has queued its announcements. */
+  private reannouncing?: PromiseWithResolvers<void>
+  private running = false
+
+  constructor (components: AnnouncerComponents, strategy: AnnounceStrategy) {
+    this.components = components
+    this.strategy = strategy
+    this.queue = new AnnounceQueue(components.discovery)
+  }
+
+  get pending (): number {
+    return this.queue.pending
+  }
+
+  start (): void {
+    this.running = true
+    // Content announced while this node knew no DHT peer is announced again
+    // as soon as it connects to one (the DHT itself would wait 24 hours).
+    this.components.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+  }
+
+  stop (): void {
+    this.running = false
+    clearTimeout(this.timer)
+    this.settleReannouncing()
+    this.components.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+    this.queue.stop()
+  }
+
+  async announcePublished (cid: CID, manifest: Manifest, options: AbortOptions = {}): Promise<ProvideResult | undefined> {
+    if (this.strategy === 'none') {
+      return undefined
+    }
+    const result = await this.components.discovery.provide(cid, options).catch((err: Error) => {
+      throwIfAborted(options.signal, 'publish')
+      return { peers: 0, error: err }
+    })
+    this.unannounced.record(cid, result.peers)
+    if (result.peers === 0 && this.components.libp2p.getConnections().length > 0) {
+      // connected, but the DHT may not have taken the peer into its routing table yet
+      this.scheduleReannounce()
+    }
+    this.announceOtherBlocks(cid, manifest)
+    return result
+  }
+
+  announceHeld (cid: CID): void {
+    if (this.strategy === 'none' || !this.running) {
+      return
+    }
+    this.queue.add([cid])
+    if (this.strategy === 'all') {
+      this.components.storage.get(cid).then(bytes => {
+        if (bytes != null && this.running) {
+          this.announceOtherBlocks(cid, decodeManifest(bytes))
+        }
+      }).catch(() => {})
+    }
+  }
+
+  announceBlock (cid: CID): void {
+    this.queue.add([cid])
+  }
+
+  async onIdle (): Promise<void> {
+    await this.reannouncing?.promise
+    await this.queue.onIdle()
+  }
+
+  /** With strategy `'all'`, queues every block of the content but its manifest, read back from the store as the queue gets to them. */
+  private announceOtherBlocks (cid: CID, manifest: Manifest): void {
+    if (this.strategy === 'all') {
+      const blocks = contentBlocks(cid, manifest, async (node) => this.components.storage.get(node))
+      this.queue.addSource(withoutLast(blocks), chunkCount(manifest.size) + (manifest.children?.length ?? 0))
+    }
+  }
+
+  /**
+   * Announces again, shortly, what reached no DHT peer: called when a peer
+   * connects, and when an announcement reached nobody while this node had
+   * connections. The re-announcement waits for a DHT peer, up to
+   * `REANNOUNCE_PEER_WAIT_MS`.
+   */
+  private scheduleReannounce (): void {
+    if (this.unannounced.size > 0 && this.running) {
+      clearTimeout(this.timer)
+      this.reannouncing ??= Promise.withResolvers<void>()
+      this.timer = setTimeout(() => {
+        this.reannounce().catch(() => {}).finally(() => { this.settleReannouncing() })
+      }, REANNOUNCE_DELAY_MS)
+      this.timer.unref?.()
+    }
+  }
+
+  private async reannounce (): Promise<void> {
+    const ready = await this.components.discovery.waitForPeers?.({ signal: AbortSignal.timeout(REANNOUNCE_PEER_WAIT_MS) }) ?? true
+    if (ready && this.running) {
+      for (const cid of this.unannounced.take()) {
+        this.announceHeld(cid)
+      }
+    }
+  }
+
+  private settleReannouncing (): void {
+    const pending = this.reannouncing
+    this.reannouncing = undefined
+    pending?.resolve()
+  }
+}
+
+/** Every CID a source yields but the last (the manifest, announced on its own). */
+async function * withoutLast (source: AsyncIterable<CID>): AsyncGenerator<CID> {
+  let previous: CID | undefined
+  for await (const cid of source) {
+    if (previous != null) {
+      yield previous
+    }
+    previous = cid
+  }
+}
+
+/**
+ * Manifest CIDs whose announcement reached no DHT peer (this node knew none),
+ * to be announced again, with their blocks, once it does. Holds manifest CIDs
+ * only; the blocks are read back from the store when they are announced.
+ */
+class Unannounced {
+  private readonly cids = new Map<string, CID>()
+
+  get size (): number {
+    return this.cids.size
+  }
+
+  record (cid: CID, peers: number): void {
+    if (peers > 0) {
+      this.cids.delete(cidToString(cid))
+    } else {
+      this.cids.set(cidToString(cid), cid)
+    }
+  }
+
+  take (): CID[] {
+    const all = [...this.cids.values()]
+    this.cids.clear()
+    return all
+  }
+}

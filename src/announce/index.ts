@@ -1,0 +1,70 @@
+/**
+ * Announcing: what a node tells the DHT it holds. The announcer owns the
+ * queue of announcements that run in the background, remembers content
+ * whose announcement reached no DHT peer and announces it again once a peer
+ * connects.
+ *
+ * @module
+ */
+
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Discovery, ProvideResult } from '../discovery/index.js'
+import type { DdsLibp2p } from '../network/index.js'
+import type { StorageProvider } from '../storage/index.js'
+import type { Manifest } from '../manifest/index.js'
+import { InvalidInputError } from '../errors.js'
+import { DdsAnnouncer } from './announcer.js'
+import { DEFAULT_ANNOUNCE } from './constants.js'
+
+export { DEFAULT_ANNOUNCE } from './constants.js'
+
+/** Which blocks `publish` announces on the DHT. */
+export type AnnounceStrategy = 'all' | 'manifest' | 'none'
+
+/** What the announcer needs from the node. */
+export interface AnnouncerComponents {
+  discovery: Discovery
+  /** Reads back the blocks of held content to announce them. */
+  storage: Pick<StorageProvider, 'get'>
+  /** Tells of new connections (a DHT peer to announce to) and counts them. */
+  libp2p: Pick<DdsLibp2p, 'addEventListener' | 'removeEventListener' | 'getConnections'>
+}
+
+/** Options of the announcer. */
+export interface AnnouncerInit {
+  /** What to announce of content: every block, only manifests, or nothing. @default 'all' */
+  strategy?: AnnounceStrategy
+}
+
+/** Announces content on the DHT, now and in the background. */
+export interface Announcer {
+  readonly strategy: AnnounceStrategy
+  /** Announcements queued or running in the background. */
+  readonly pending: number
+  /** Starts listening for new connections. */
+  start(): void
+  /** Drops what is queued and stops listening. */
+  stop(): void
+  /**
+   * Announces just-published content: the manifest now (resolving with how
+   * many DHT peers took the record, or `undefined` with strategy `'none'`),
+   * its other blocks in the background with strategy `'all'`.
+   */
+  announcePublished(cid: CID, manifest: Manifest, options?: AbortOptions): Promise<ProvideResult | undefined>
+  /** Announces content this node holds (pinned or replicated), all in the background. */
+  announceHeld(cid: CID): void
+  /** Announces one block a peer stored here. */
+  announceBlock(cid: CID): void
+  /** Resolves when every queued announcement has finished, including those made again because a peer connected. */
+  onIdle(): Promise<void>
+}
+
+/** Creates the announcer. */
+export function announcer (init: AnnouncerInit = {}): (components: AnnouncerComponents) => Announcer {
+  const strategy = init.strategy ?? DEFAULT_ANNOUNCE
+  if (!['all', 'manifest', 'none'].includes(strategy)) {
+    throw new InvalidInputError("announce must be 'all', 'manifest' or 'none'")
+  }
+  return (components) => new DdsAnnouncer(components, strategy)
+}

@@ -1,0 +1,213 @@
+/**
+ * What `Dds.create` builds: the options of a node and how its parts are
+ * wired, each given only the components it uses.
+ *
+ * @module
+ */
+
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { InvalidInputError } from './errors.js'
+import { cidToString } from './cid.js'
+import { createStorage, persistentPrivateKey, type StorageProvider } from './storage/index.js'
+import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
+import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
+import { retrievalService, type RetrievalInit, type RetrievalService } from './retrieval/index.js'
+import { replicationManager, resolveReplicationInit, type ReplicationInit, type ReplicationManager } from './replication/index.js'
+import { announcer, type AnnounceStrategy, type Announcer } from './announce/index.js'
+import { publisher, type Publisher } from './publish/index.js'
+import { catalog, localCatalog, type Catalog } from './catalog/index.js'
+import { NodeStats } from './stats/index.js'
+import { DEFAULT_BOOTSTRAP_TIMEOUT_MS, join, parsePeerAddrs } from './join/index.js'
+
+/** Options of `Dds.create`. */
+export interface DdsInit {
+  /**
+   * Where blocks are kept: `'memory'`, a directory path for a LevelDB store
+   * (created if missing; survives restarts), or your own `StorageProvider`.
+   *
+   * @default 'memory'
+   */
+  storage?: 'memory' | string | StorageProvider
+
+  /**
+   * Multiaddrs to listen on. Ignored when `libp2p` is given.
+   *
+   * @default ['/ip4/127.0.0.1/tcp/0']
+   */
+  listen?: string[]
+
+  /** Multiaddrs (with `/p2p/<peer id>`) of peers to join the network through. */
+  bootstrap?: string[]
+
+  /**
+   * Multiaddrs (with `/p2p/<peer id>`) of peers that every `publish` pushes
+   * its blocks to with StoreChunk, so content has copies before its publisher
+   * goes away. Those peers must accept StoreChunk from this node (their
+   * `network.storePolicy`).
+   */
+  seedPeers?: string[]
+
+  /**
+   * The node's identity. When omitted, a LevelDB store keeps one (created on
+   * first start) so the peer id survives restarts; a memory store gets a new
+   * Ed25519 key each start. Ignored when `libp2p` is given.
+   */
+  privateKey?: PrivateKey
+
+  /**
+   * An existing, started libp2p node to run on, with a kad-dht service at
+   * `services.dht` (see `createDdsLibp2p`) unless `discovery` is given. DDS
+   * registers its protocol on it and leaves it running on `stop()`.
+   */
+  libp2p?: DdsLibp2p
+
+  /** A Discovery to use instead of the DHT one. */
+  discovery?: Discovery
+
+  /**
+   * What `publish` announces: the manifest and every chunk (chunks in the
+   * background), only the manifest, or nothing.
+   *
+   * @default 'all'
+   */
+  announce?: AnnounceStrategy
+
+  /**
+   * Chunks per manifest block: content of up to this many chunks gets a
+   * single-block manifest, larger content a two-level tree. Leave it alone
+   * unless you know why: the manifest CID of larger content depends on it.
+   *
+   * @default 27593 (the most one 1 MiB block holds: ~6.7 GiB of content)
+   */
+  manifestChunksPerBlock?: number
+
+  /** How long `create` waits for bootstrap peers to connect and join the DHT, in ms. @default 10000 */
+  bootstrapTimeoutMs?: number
+
+  /** Options of the DDS protocol service (limits, store policy). */
+  network?: NetworkInit
+
+  /** Options of the retrieval engine. */
+  retrieval?: RetrievalInit
+
+  /** Replication: the factor, how often to recheck, and what this node holds for others (`ReplicationInit`). */
+  replication?: ReplicationInit
+
+  /** Options of the DHT discovery (timeouts). */
+  discoveryOptions?: KadDiscoveryInit
+}
+
+/** The parts of a running node. */
+export interface DdsParts {
+  libp2p: DdsLibp2p
+  /** Whether the node created its libp2p node (and so stops it). */
+  ownsLibp2p: boolean
+  storage: StorageProvider
+  network: NetworkService
+  discovery: Discovery
+  retrieval: RetrievalService
+  replication: ReplicationManager
+  announcer: Announcer
+  publisher: Publisher
+  catalog: Catalog
+  counts: NodeStats
+  /** Whether content is kept at more than one copy (the replication factor is above 1). */
+  replicate: boolean
+}
+
+/**
+ * Opens the store, starts libp2p (unless given), wires the parts, registers
+ * the DDS protocol, joins the bootstrap and seed peers and starts
+ * replication. On failure, what was started is stopped again.
+ */
+export async function composeNode (init: DdsInit): Promise<DdsParts> {
+  // every option is checked before anything opens or listens
+  const announce = announcer({ strategy: init.announce })
+  const bootstrap = parsePeerAddrs(init.bootstrap ?? [], 'bootstrap')
+  const seeds = parsePeerAddrs(init.seedPeers ?? [], 'seedPeers')
+  const replicate = resolveReplicationInit(init.replication).factor > 1
+  const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers: seeds.map(s => s.peerId), replicate })
+  const storage = createStorage(init.storage ?? 'memory')
+  await storage.open()
+  const started: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean } = { storage, ownsLibp2p: init.libp2p == null }
+  try {
+    const libp2p = started.libp2p = init.libp2p ?? await createDdsLibp2p({
+      listen: init.listen,
+      privateKey: init.privateKey ?? await persistentPrivateKey(storage)
+    })
+    const counts = new NodeStats()
+    const discovery = counts.countProviders(init.discovery ?? discoveryFor(libp2p, init.discoveryOptions))
+    const announcer = started.announcer = announce({ discovery, storage, libp2p })
+    announcer.start()
+    // The network's hooks reach the replication manager and the catalog,
+    // which need the network themselves: they are created below, before
+    // `network.start()` registers the protocol handler that calls the hooks.
+    const parts = started as DdsParts
+    const network = started.network = networkService({
+      ...init.network,
+      onBlockStored: (cid, from) => {
+        parts.replication.blockStored(cid, from)
+        announcer.announceBlock(cid)
+        init.network?.onBlockStored?.(cid, from)
+      },
+      onReplicate: async (cid, sources, from, signal) => parts.replication.handleInstruction(cid, sources, from, signal),
+      onCatalog: async (after, limit, signal) => localCatalog({ pins: parts.replication, storage }, after != null ? cidToString(after) : undefined, limit, { signal })
+    })({ libp2p, storage })
+    const addPeerAddresses = async (peer: PeerId, multiaddrs: Multiaddr[]): Promise<void> => {
+      if (multiaddrs.length > 0) {
+        await libp2p.peerStore.merge(peer, { multiaddrs })
+      }
+    }
+    const peers = (): PeerId[] => libp2p.getPeers()
+    const retrieval = retrievalService(init.retrieval)({ network, discovery, storage, connectedPeers: peers, addPeerAddresses })
+    const replication = started.replication = replicationManager(init.replication)({
+      peerId: libp2p.peerId,
+      storage,
+      network,
+      discovery,
+      retrieval,
+      peers,
+      peerFromString: (id) => { try { return peerIdFromString(id) } catch { return undefined } },
+      announceContent: (cid) => { announcer.announceHeld(cid) },
+      addPeerAddresses
+    })
+    Object.assign(started, {
+      discovery,
+      retrieval,
+      counts,
+      replicate,
+      publisher: publish({ storage, replication, announcer, network }),
+      catalog: catalog({ peerId: libp2p.peerId, storage, pins: replication, network, retrieval, peers })
+    })
+    await network.start()
+    await join({ libp2p, discovery }, [...bootstrap, ...seeds], { required: bootstrap.length > 0, timeoutMs: init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS })
+    await replication.start()
+    return parts
+  } catch (err) {
+    await stopParts(started).catch(() => {})
+    throw err
+  }
+}
+
+/** Stops what a node started, the last-started first: replication, announcements, the protocol, libp2p (if the node created it), the store. */
+export async function stopParts (parts: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean }): Promise<void> {
+  try {
+    await parts.replication?.stop()
+    parts.announcer?.stop()
+    await parts.network?.stop()
+    if (parts.ownsLibp2p) {
+      await parts.libp2p?.stop()
+    }
+  } finally {
+    await parts.storage.close()
+  }
+}
+
+function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
+  if (node.services.dht == null) {
+    throw new InvalidInputError('the given libp2p node has no kad-dht service at services.dht; add ddsDht() or pass a discovery')
+  }
+  return kadDiscovery(init)({ dht: node.services.dht, peerId: node.peerId })
+}

@@ -1,0 +1,65 @@
+/**
+ * Publishing: content in, a manifest CID out. The publisher chunks and
+ * hashes the input as it streams, writes chunks and manifest in batches,
+ * pins the content, pushes its blocks to seed peers, has it announced and
+ * asks for copies.
+ *
+ * @module
+ */
+
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { ProgressEvent, ProgressOptions } from 'progress-events'
+import type { ContentInput } from '../chunker/index.js'
+import { DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, type ContentDescription } from '../manifest/index.js'
+import type { Announcer } from '../announce/index.js'
+import type { NetworkService } from '../network/index.js'
+import type { ReplicationManager } from '../replication/index.js'
+import type { StorageProvider } from '../storage/index.js'
+import { DdsPublisher } from './publisher.js'
+
+export type PublishProgressEvents =
+  | ProgressEvent<'dds:publish:chunk', { index: number, bytes: number, totalBytes: number }>
+  | ProgressEvent<'dds:publish:stored', { cid: string, size: number, chunks: number }>
+  | ProgressEvent<'dds:publish:announced', { cid: string, peers: number }>
+  | ProgressEvent<'dds:publish:seeded', { peer: string, blocks: number }>
+  | ProgressEvent<'dds:publish:seed-failed', { peer: string, error: Error }>
+
+/**
+ * Options of `publish`: besides a signal and a progress listener, a
+ * description of the content (`name`, `mediaType`, `metadata`) recorded in
+ * its manifest, so it is part of the CID and travels with the content.
+ */
+export interface PublishOptions extends AbortOptions, ProgressOptions<PublishProgressEvents>, ContentDescription {}
+
+/** What the publisher needs from the node. */
+export interface PublisherComponents {
+  storage: StorageProvider
+  /** Pins what a publish wrote (under the gc lock) and keeps it at the replication factor. */
+  replication: Pick<ReplicationManager, 'pinWritten' | 'ensureReplication'>
+  announcer: Pick<Announcer, 'announcePublished'>
+  /** Pushes blocks to seed peers. */
+  network: Pick<NetworkService, 'storeBlock'>
+}
+
+/** Options of the publisher. */
+export interface PublisherInit {
+  /** Chunks per manifest block (see `DdsInit.manifestChunksPerBlock`). @default 27593 */
+  chunksPerBlock?: number
+  /** Peers every publish pushes its blocks to. @default [] */
+  seedPeers?: PeerId[]
+  /** Ask for copies right after publishing (the replication factor is above 1). @default true */
+  replicate?: boolean
+}
+
+/** Publishes content. */
+export interface Publisher {
+  /** Stores, pins, seeds and announces content; resolves to its manifest CID (base58btc). */
+  publish(input: ContentInput, options?: PublishOptions): Promise<string>
+}
+
+/** Creates the publisher. */
+export function publisher (init: PublisherInit = {}): (components: PublisherComponents) => Publisher {
+  const chunksPerBlock = init.chunksPerBlock ?? DEFAULT_CHUNKS_PER_BLOCK
+  void new ManifestBuilder(chunksPerBlock) // checks the value before anything starts
+  return (components) => new DdsPublisher(components, { chunksPerBlock, seedPeers: init.seedPeers ?? [], replicate: init.replicate ?? true })
+}

@@ -1,0 +1,64 @@
+import { CustomProgressEvent } from 'progress-events'
+import type { CID } from 'multiformats/cid'
+import { cidToString } from '../cid.js'
+import { chunkContent, ContentHasher, type ContentInput } from '../chunker/index.js'
+import { ManifestBuilder, chunkCount, type Manifest } from '../manifest/index.js'
+import { BatchWriter } from '../storage/index.js'
+import { seed } from './seed.js'
+import type { Publisher, PublisherComponents, PublisherInit, PublishOptions } from './index.js'
+
+/** The Publisher implementation; created through `publisher()`. */
+export class DdsPublisher implements Publisher {
+  private readonly components: PublisherComponents
+  private readonly init: Required<PublisherInit>
+
+  constructor (components: PublisherComponents, init: Required<PublisherInit>) {
+    this.components = components
+    this.init = init
+  }
+
+  async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
+    const { cid, size, manifest } = await this.components.replication.pinWritten(async () => this.store(input, options))
+    const cidString = cidToString(cid)
+    options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks: chunkCount(size) }))
+    if (this.init.seedPeers.length > 0) {
+      await seed(cid, manifest, this.init.seedPeers, this.components, options)
+    }
+    const announced = await this.components.announcer.announcePublished(cid, manifest, { signal: options.signal })
+    if (announced != null) {
+      options.onProgress?.(new CustomProgressEvent('dds:publish:announced', { cid: cidString, peers: announced.peers }))
+    }
+    if (this.init.replicate) {
+      this.components.replication.ensureReplication(cid, [], true).catch(() => {})
+    }
+    return cidString
+  }
+
+  /**
+   * Chunks, hashes and stores content and its manifest (and, for large
+   * content, the nodes of its manifest tree) in batches, holding at most one
+   * manifest block's worth of chunk CIDs. If aborted, what was already
+   * written stays in the store unreferenced, for gc.
+   */
+  private async store (input: ContentInput, options: PublishOptions): Promise<{ cid: CID, size: number, manifest: Manifest }> {
+    const hasher = new ContentHasher()
+    const builder = new ManifestBuilder(this.init.chunksPerBlock, { name: options.name, mediaType: options.mediaType, metadata: options.metadata })
+    const writer = new BatchWriter(this.components.storage, options.signal)
+    try {
+      for await (const chunk of chunkContent(input, { signal: options.signal })) {
+        hasher.update(chunk.bytes)
+        await writer.add(chunk.cid, chunk.bytes)
+        const node = builder.add(chunk.cid)
+        if (node != null) {
+          await writer.add(node.cid, node.bytes)
+        }
+        options.onProgress?.(new CustomProgressEvent('dds:publish:chunk', { index: chunk.index, bytes: chunk.bytes.byteLength, totalBytes: hasher.size }))
+      }
+      const { node, root, manifest } = builder.finish(hasher.digest(), hasher.size)
+      await writer.flush(...(node != null ? [node] : []), root)
+      return { cid: root.cid, size: hasher.size, manifest }
+    } finally {
+      await writer.settle()
+    }
+  }
+}

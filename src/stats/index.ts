@@ -1,0 +1,121 @@
+/**
+ * A node's counters since it started, in one place: blocks served and
+ * fetched, retrievals by how they ended, provider records found, peers.
+ *
+ * @module
+ */
+
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { AbortError, IntegrityError, NotFoundError, TimeoutError } from '../errors.js'
+import type { Discovery, Provider, ProvideResult } from '../discovery/index.js'
+import type { NetworkService } from '../network/index.js'
+import type { RetrievalService } from '../retrieval/index.js'
+
+/** Finished retrievals, by how they ended. */
+export interface RetrievalOutcomes {
+  ok: number
+  notFound: number
+  integrity: number
+  aborted: number
+  timeout: number
+  error: number
+}
+
+/** Counters of a node since it started. */
+export interface DdsStats {
+  /** Blocks this node answered OK to peers' RetrieveChunk requests, and their bytes. */
+  chunksServed: number
+  bytesServed: number
+  /** Verified chunks received from peers by retrievals (pins and replicas included), and their bytes. */
+  chunksFetched: number
+  bytesFetched: number
+  /** `retrieve` calls that ended, by outcome. */
+  retrievals: RetrievalOutcomes
+  /** Provider records found by DHT lookups. */
+  providersFound: number
+  /** Peers connected now. */
+  peers: number
+}
+
+/** The parts that keep counters of their own. */
+export interface StatsComponents {
+  network: Pick<NetworkService, 'served'>
+  retrieval: Pick<RetrievalService, 'fetched'>
+  peers(): PeerId[]
+}
+
+/**
+ * Counts what no part counts itself (retrieval outcomes, provider records
+ * found) and gathers the counters the parts keep into one `DdsStats`.
+ */
+export class NodeStats {
+  private readonly outcomes: RetrievalOutcomes = { ok: 0, notFound: 0, integrity: 0, aborted: 0, timeout: 0, error: 0 }
+  private providersFound = 0
+
+  /** The discovery, counting the provider records its lookups find. */
+  countProviders (discovery: Discovery): Discovery {
+    const found = (): void => { this.providersFound++ }
+    return {
+      provide: async (cid: CID, options?: AbortOptions): Promise<ProvideResult> => discovery.provide(cid, options),
+      findProviders: async function * (cid: CID, count: number, options?: AbortOptions): AsyncGenerator<Provider> {
+        for await (const provider of discovery.findProviders(cid, count, options)) {
+          found()
+          yield provider
+        }
+      },
+      ...(discovery.waitForPeers != null ? { waitForPeers: discovery.waitForPeers.bind(discovery) } : {})
+    }
+  }
+
+  /**
+   * Wraps a retrieval, counting how it ends: the outcome of its error, or
+   * `ok`; a consumer that stops reading early counts as an abort.
+   */
+  countRetrieval (source: () => AsyncGenerator<Uint8Array>): AsyncIterable<Uint8Array> {
+    const outcomes = this.outcomes
+    return {
+      async * [Symbol.asyncIterator] () {
+        let outcome: keyof RetrievalOutcomes = 'aborted'
+        try {
+          yield * source()
+          outcome = 'ok'
+        } catch (err) {
+          outcome = outcomeOf(err)
+          throw err
+        } finally {
+          outcomes[outcome]++
+        }
+      }
+    }
+  }
+
+  /** These counts with those the parts keep. */
+  stats ({ network, retrieval, peers }: StatsComponents): DdsStats {
+    return {
+      chunksServed: network.served.blocks,
+      bytesServed: network.served.bytes,
+      chunksFetched: retrieval.fetched.chunks,
+      bytesFetched: retrieval.fetched.bytes,
+      retrievals: { ...this.outcomes },
+      providersFound: this.providersFound,
+      peers: peers().length
+    }
+  }
+}
+
+function outcomeOf (err: unknown): keyof RetrievalOutcomes {
+  if (err instanceof NotFoundError) {
+    return 'notFound'
+  }
+  if (err instanceof IntegrityError) {
+    return 'integrity'
+  }
+  if (err instanceof AbortError) {
+    return 'aborted'
+  }
+  if (err instanceof TimeoutError) {
+    return 'timeout'
+  }
+  return 'error'
+}
