@@ -27,7 +27,8 @@ describe('the gateway is loaded on demand', () => {
     expect(idle).not.toContain('prom-client')
 
     const serving = await loadedPackages(`
-      const { Dds, startGateway } = await import('./dist/index.js')
+      const { Dds } = await import('./dist/index.js')
+      const { startGateway } = await import('./dist/gateway/index.js')
       const node = await Dds.create({ storage: 'memory', replication: { factor: 1 } })
       const gateway = await startGateway(node, { port: 0 })
       await gateway.close()
