@@ -12,8 +12,7 @@ import { InvalidInputError, RemoteError, abortReason } from '../errors.js'
 import type { Discovery } from '../discovery/index.js'
 import type { DdsLibp2p } from '../network/index.js'
 
-/** How long `Dds.create` and `connect` wait for peers to connect and join the DHT, in ms. */
-export const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 10_000
+export { DEFAULT_BOOTSTRAP_TIMEOUT_MS } from './constants.js'
 
 /** A peer address as given, parsed. */
 export interface PeerAddress {
