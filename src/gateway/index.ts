@@ -15,6 +15,7 @@
  */
 
 import { InvalidInputError } from '../errors.js'
+import { numberOption } from '../options.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './constants.js'
 import type { GatewayNode } from './types.js'
 
@@ -71,13 +72,6 @@ export interface Gateway {
   close(): Promise<void>
 }
 
-function optionalCount (name: string, value: number | undefined, min: number): number | undefined {
-  if (value != null && (!Number.isSafeInteger(value) || value < min)) {
-    throw new InvalidInputError(`${name} must be an integer >= ${min}, got ${String(value)}`)
-  }
-  return value
-}
-
 /**
  * Starts an HTTP gateway serving `node`.
  *
@@ -86,10 +80,7 @@ function optionalCount (name: string, value: number | undefined, min: number): n
  */
 export async function startGateway (node: GatewayNode, options: GatewayOptions = {}): Promise<Gateway> {
   const host = options.host ?? DEFAULT_GATEWAY_HOST
-  const port = optionalCount('port', options.port, 0) ?? DEFAULT_GATEWAY_PORT
-  if (port > 65535) {
-    throw new InvalidInputError(`port must be 0 to 65535, got ${port}`)
-  }
+  const port = numberOption('port', options.port, DEFAULT_GATEWAY_PORT, { min: 0, max: 65535 })
   if (typeof host !== 'string' || host === '') {
     throw new InvalidInputError('host must be a non-empty address such as 127.0.0.1')
   }
@@ -103,8 +94,8 @@ export async function startGateway (node: GatewayNode, options: GatewayOptions =
     host,
     port,
     apiToken: options.apiToken,
-    notFoundTimeoutMs: optionalCount('notFoundTimeoutMs', options.notFoundTimeoutMs, 1) ?? DEFAULT_NOT_FOUND_TIMEOUT_MS,
-    maxUploadBytes: optionalCount('maxUploadBytes', options.maxUploadBytes, 0)
+    notFoundTimeoutMs: numberOption('notFoundTimeoutMs', options.notFoundTimeoutMs, DEFAULT_NOT_FOUND_TIMEOUT_MS),
+    maxUploadBytes: options.maxUploadBytes != null ? numberOption('maxUploadBytes', options.maxUploadBytes, 0, { min: 0 }) : undefined
   })
   await server.listen()
   return {
