@@ -4,7 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError, abortReason, throwIfAborted } from '../errors.js'
 import { MAX_UNREAD_BYTES } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
-import { raceSignal } from './async.js'
+import { raceSignal } from '../signals.js'
 
 /**
  * Reads length-prefixed frames from a stream through its 'message' events,
