@@ -87,7 +87,6 @@ export interface NetworkService extends Startable {
   isBanned(peer: PeerId): boolean
 }
 
-/** What the network service needs from the node. */
 /** Options of `NetworkService.catalog`. */
 export interface CatalogRequestOptions extends RequestOptions {
   /** The CID of the last item of the previous page; omitted for the first page. */
@@ -96,6 +95,7 @@ export interface CatalogRequestOptions extends RequestOptions {
   limit?: number
 }
 
+/** What the network service needs from the node. */
 export interface NetworkComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   storage: StorageProvider
