@@ -40,3 +40,19 @@ export function numberOption (name: string, value: number | undefined, fallback:
   }
   return v
 }
+
+/**
+ * Longest delay a Node.js timer takes (2^31 - 1 ms, ~24.8 days): a longer one
+ * fires after 1 ms instead, so no timeout option may exceed it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * `numberOption` for a timeout or interval in milliseconds: a whole number
+ * from 1 to `MAX_TIMER_MS`.
+ *
+ * @throws {InvalidInputError} naming the option, the rule and the value given
+ */
+export function timeoutOption (name: string, value: number | undefined, fallback: number): number {
+  return numberOption(name, value, fallback, { max: MAX_TIMER_MS })
+}

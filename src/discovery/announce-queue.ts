@@ -1,12 +1,17 @@
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
+import { numberOption } from '../options.js'
+import { DEFAULT_ANNOUNCE_CONCURRENCY } from './constants.js'
 import type { Discovery } from './index.js'
+
+export { DEFAULT_ANNOUNCE_CONCURRENCY }
 
 /** Options of an announce queue. */
 export interface AnnounceQueueInit {
   /**
-   * Announcements running at once. kad-dht loses records past ~16 concurrent
-   * provides per connection, so keep this modest.
+   * Announcements running at once (a whole number of at least 1). kad-dht
+   * loses records past ~16 concurrent provides per connection, so keep this
+   * modest.
    *
    * @default 8
    */
@@ -15,9 +20,6 @@ export interface AnnounceQueueInit {
   /** Called after each announcement, with how many DHT peers took the record, or the error. */
   onAnnounced?(cid: CID, result: { peers: number } | { error: Error }): void
 }
-
-/** Announcements running at once by default. */
-export const DEFAULT_ANNOUNCE_CONCURRENCY = 8
 
 /**
  * Announces blocks in the background, a bounded number at a time, so that a
@@ -37,9 +39,10 @@ export class AnnounceQueue {
   private running = 0
   private idleWaiters: Array<() => void> = []
 
+  /** @throws {InvalidInputError} when `concurrency` is not a whole number of at least 1 */
   constructor (discovery: Discovery, init: AnnounceQueueInit = {}) {
     this.discovery = discovery
-    this.concurrency = init.concurrency ?? DEFAULT_ANNOUNCE_CONCURRENCY
+    this.concurrency = numberOption('concurrency', init.concurrency, DEFAULT_ANNOUNCE_CONCURRENCY)
     this.onAnnounced = init.onAnnounced
   }
 

@@ -17,5 +17,11 @@ export const DEFAULT_PROVIDE_TIMEOUT_MS = 30_000
 /** How long `findProviders` searches before it ends with what it found (30 s). */
 export const DEFAULT_FIND_TIMEOUT_MS = 30_000
 
+/**
+ * Background announcements an `AnnounceQueue` runs at once by default
+ * (kad-dht loses records past ~16 concurrent provides per connection).
+ */
+export const DEFAULT_ANNOUNCE_CONCURRENCY = 8
+
 /** How often `waitForPeers` looks at the routing table, in ms. */
 export const PEER_POLL_MS = 20

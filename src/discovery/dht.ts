@@ -7,6 +7,7 @@ import {
   DEFAULT_REPROVIDE_INTERVAL_MS,
   DEFAULT_REPROVIDE_THRESHOLD_MS
 } from './constants.js'
+import { numberOption } from '../options.js'
 
 export interface DdsDhtInit {
   /**
@@ -25,7 +26,8 @@ export interface DdsDhtInit {
   addresses?: 'private' | 'all'
 
   /**
-   * Streams per connection the DHT protocol may open or accept.
+   * Streams per connection the DHT protocol may open or accept (a whole
+   * number of at least 1).
    *
    * @default 256
    */
@@ -35,9 +37,11 @@ export interface DdsDhtInit {
 /**
  * The libp2p service factory of the DDS DHT: kad-dht in server mode under the
  * DDS protocol id, with the re-announcement settings every DDS node shares.
+ *
+ * @throws {InvalidInputError} when `maxStreams` is not a whole number of at least 1
  */
 export function ddsDht (init: DdsDhtInit = {}): (components: KadDHTComponents) => KadDHT {
-  const maxStreams = init.maxStreams ?? DEFAULT_DHT_MAX_STREAMS
+  const maxStreams = numberOption('maxStreams', init.maxStreams, DEFAULT_DHT_MAX_STREAMS)
   return kadDHT({
     protocol: init.protocol ?? DDS_KAD_PROTOCOL,
     clientMode: false,

@@ -12,6 +12,7 @@
 import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
 import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '../errors.js'
+import { numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS } from './constants.js'
 import type { Discovery, Provider, ProvideResult } from './index.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -19,7 +20,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 
 export interface KadDiscoveryInit {
   /**
-   * Milliseconds a `provide` may run: the walk to the closest peers plus the
+   * Milliseconds a `provide` may run (a whole number from 1 to 2147483647): the walk to the closest peers plus the
    * ADD_PROVIDER messages. Applies whether or not the caller passes a signal
    * (the earlier of the two ends the call). When it runs out after at least
    * one peer took the record, `provide` resolves with that count; with none it
@@ -30,7 +31,8 @@ export interface KadDiscoveryInit {
   provideTimeout?: number
 
   /**
-   * Milliseconds a `findProviders` search may run. When it runs out the
+   * Milliseconds a `findProviders` search may run (a whole number from 1 to
+   * 2147483647). When it runs out the
    * iteration simply ends with the providers found so far (finding none is
    * not an error here; callers decide whether that means NotFoundError).
    *
@@ -99,8 +101,8 @@ class KadDiscovery implements Discovery {
   constructor (components: KadDiscoveryComponents, init: KadDiscoveryInit) {
     this.dht = components.dht
     this.peerId = components.peerId
-    this.provideTimeout = checkTimeout(init.provideTimeout ?? DEFAULT_PROVIDE_TIMEOUT_MS, 'provideTimeout')
-    this.findTimeout = checkTimeout(init.findTimeout ?? DEFAULT_FIND_TIMEOUT_MS, 'findTimeout')
+    this.provideTimeout = timeoutOption('provideTimeout', init.provideTimeout, DEFAULT_PROVIDE_TIMEOUT_MS)
+    this.findTimeout = timeoutOption('findTimeout', init.findTimeout, DEFAULT_FIND_TIMEOUT_MS)
   }
 
   async provide (cid: CID, options: AbortOptions = {}): Promise<ProvideResult> {
@@ -153,9 +155,7 @@ class KadDiscovery implements Discovery {
   findProviders (cid: CID, count: number, options: AbortOptions = {}): AsyncIterable<Provider> {
     // validated here so a bad argument throws at the call, not at the first next()
     checkCid(cid)
-    if (!Number.isSafeInteger(count) || count < 1) {
-      throw new InvalidInputError(`findProviders needs a positive integer count of providers, got ${String(count)}`)
-    }
+    numberOption('findProviders count', count, count)
     return this.find(cid, count, options)
   }
 
@@ -259,15 +259,9 @@ function checkCid (cid: CID): void {
   }
 }
 
-function checkTimeout (ms: number, name: string): number {
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new InvalidInputError(`${name} must be a positive number of milliseconds, got ${String(ms)}`)
-  }
-  return ms
-}
-
 /**
- * Creates the DDS Discovery on a node's kad-dht service.
+ * Creates the DDS Discovery on a node's kad-dht service. The options are
+ * checked when the factory is given its components.
  *
  * @example
  * ```ts

@@ -22,6 +22,12 @@ export interface CatalogItem {
 
 type EntryProps = dds.v1.CatalogEntry.$Properties
 
+/**
+ * Bytes an entry adds to a CatalogResponse beyond its own encoding: its field
+ * tag (1) and length prefix (at most 3 for an entry under 2 MiB).
+ */
+const ENTRY_FRAMING_BYTES = 4
+
 /** The protobuf form of an item and its encoded size. */
 export function encodeCatalogEntry (item: CatalogItem): { props: EntryProps, size: number } {
   const props: EntryProps = {
@@ -31,9 +37,8 @@ export function encodeCatalogEntry (item: CatalogItem): { props: EntryProps, siz
     mediaType: item.mediaType ?? '',
     metadata: metadataEntries(item.metadata)
   }
-  // the entry itself, plus its field tag and length prefix in the response
   const length = pb.CatalogEntry.encode(props).len
-  return { props, size: length + 4 }
+  return { props, size: length + ENTRY_FRAMING_BYTES }
 }
 
 /**

@@ -3,8 +3,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { pb, uint64ToNumber, type RequestProps } from '../pb/index.js'
 import { ProtocolError, RemoteError, abortReason } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
-import { raceSignal } from './async.js'
-import { deadlineSignal, type DeadlineSignal } from '../signals.js'
+import { deadlineSignal, raceSignal, type DeadlineSignal } from '../signals.js'
 import { decodeResponse, type ReceivedResponse } from './response.js'
 
 /** Limits of one requester-side channel. */

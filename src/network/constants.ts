@@ -8,6 +8,12 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 export const DEFAULT_MAX_CONNECTIONS = 300
 
 /**
+ * Address ranges whose peers bypass libp2p's per-IP inbound connection rate
+ * limit on a node DDS creates (many nodes on one machine dial from one IP).
+ */
+export const DEFAULT_ALLOW: readonly string[] = ['/ip4/127.0.0.1']
+
+/**
  * Largest frame (one encoded Request or Response, without its length prefix)
  * a node reads or writes: a 1 MiB manifest block plus envelope overhead. A
  * bigger frame resets the stream before any of it is buffered.
@@ -21,6 +27,27 @@ export const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024 + 1024
  * well below this bound for an honest peer.
  */
 export const MAX_UNREAD_BYTES = 32 * 1024 * 1024
+
+/**
+ * Whole frames a frame reader can always hold, whatever `maxFrameSize`: its
+ * bound is the larger of `MAX_UNREAD_BYTES` and this many frames.
+ */
+export const MIN_UNREAD_FRAMES = 2
+
+/**
+ * Most bytes of frames a coalescing writer puts in one stream message:
+ * requests are tens of bytes, so a group of them fits many times over, while
+ * large frames (a StoreChunk's block) still go out about one at a time, each
+ * after the stream has room again.
+ */
+export const COALESCE_BYTES = 64 * 1024
+
+/**
+ * Data of a RetrieveChunk answer at least this long is sent as its own piece
+ * after a short header instead of being copied into one encoded frame; below
+ * it the copy costs less than a second piece.
+ */
+export const SEPARATE_DATA_MIN = 4096
 
 /** Inbound DDS streams a peer may have open on one connection. */
 export const DEFAULT_MAX_INBOUND_STREAMS = 32
@@ -61,6 +88,14 @@ export const DEFAULT_HANDLER_TIMEOUT_MS = 20_000
 /** A stream with no traffic for this long is closed, on both sides. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 60_000
 
+/**
+ * A responder resets an inbound stream with no answers outstanding that has
+ * been silent for this many idle timeouts (the requester closes its streams
+ * after one; this catches those that never do). It checks once per idle
+ * timeout.
+ */
+export const RESPONDER_IDLE_FACTOR = 2
+
 /** Bytes of accepted StoreChunk data after which this node refuses more (REJECTED). */
 export const DEFAULT_MAX_STORED_BYTES = 10 * 1024 * 1024 * 1024
 
@@ -81,6 +116,9 @@ export const PENALTY_PROTOCOL_VIOLATION = 50
 
 /** Penalty for a request that timed out. */
 export const PENALTY_TIMEOUT = 5
+
+/** Score a peer regains for a verified answer (a score never rises above 0, so good answers cannot bank credit). */
+export const REWARD_GOOD_ANSWER = 1
 
 /** Characters of a peer's `error` text kept in the messages of the errors we throw. */
 export const MAX_PEER_TEXT_LENGTH = 200

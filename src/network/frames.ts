@@ -2,9 +2,9 @@ import * as lp from 'it-length-prefixed'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError, abortReason, throwIfAborted } from '../errors.js'
-import { MAX_UNREAD_BYTES } from './constants.js'
+import { COALESCE_BYTES, MAX_UNREAD_BYTES, MIN_UNREAD_FRAMES } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
-import { raceSignal } from './async.js'
+import { raceSignal } from '../signals.js'
 
 /**
  * Reads length-prefixed frames from a stream through its 'message' events,
@@ -27,7 +27,7 @@ export class FrameReader {
     this.stream = stream
     this.onFrame = onFrame
     this.onError = onError
-    this.decoder = new FrameDecoder(maxFrameSize, Math.max(MAX_UNREAD_BYTES, 2 * maxFrameSize))
+    this.decoder = new FrameDecoder(maxFrameSize, Math.max(MAX_UNREAD_BYTES, MIN_UNREAD_FRAMES * maxFrameSize))
     this.listener = (evt) => { this.push(evt.data) }
     stream.addEventListener('message', this.listener)
   }
@@ -101,20 +101,12 @@ export interface FrameWriterOptions {
   /**
    * Send the frames written within one run of the event loop (the promise
    * reactions of the current job) together, as one stream message of up to
-   * 64 KiB. Small frames written in bursts, such as a requester's requests,
+   * `COALESCE_BYTES` (64 KiB). Small frames written in bursts, such as a requester's requests,
    * then cost one muxer frame, one Noise message and one socket write per
    * burst instead of per frame. Default false: each frame goes out on its own.
    */
   coalesce?: boolean
 }
-
-/**
- * Most bytes of frames a coalescing writer puts in one message: requests are
- * tens of bytes, so a group of them fits many times over, while large frames
- * (a StoreChunk's block) still go out about one at a time, each after the
- * stream has room again.
- */
-const COALESCE_BYTES = 64 * 1024
 
 /** A frame waiting in a coalescing writer's queue. */
 interface QueuedFrame {

@@ -7,7 +7,8 @@ import { catalogAllowed, storeAllowed, type CatalogPolicy, type StorePolicy } fr
 import { DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_BYTES, MAX_CATALOG_PAGE_SIZE, PENALTY_WRONG_BYTES } from './constants.js'
 import { encodeCatalogEntry, type CatalogItem } from './catalog.js'
 import type { PeerScores } from './scores.js'
-import { raceSignal, type SerialQueue } from './async.js'
+import type PQueue from 'p-queue'
+import { raceSignal, runInTurn } from '../signals.js'
 
 type ResponseInit = ResponseProps
 
@@ -31,8 +32,9 @@ export interface HandlerContext {
    * Runs accepted StoreChunks one at a time, so the store-size check and the
    * write of one cannot interleave with another's (concurrent stores would
    * otherwise all see the same size and together overshoot `maxStoredBytes`).
+   * A p-queue of concurrency 1, used through `runInTurn`.
    */
-  storeQueue: SerialQueue
+  storeQueue: PQueue
   /** Told about every block a peer stored here (DDS announces it). */
   onBlockStored?(cid: CID, from: PeerId): void
   /** Handles a ReplicationInstruction; without it they are answered REJECTED. */
@@ -84,7 +86,7 @@ async function storeChunk (req: NonNullable<RequestMessage['storeChunk']>, peer:
     ctx.scores.penalise(peer.toString(), PENALTY_WRONG_BYTES, `sent bytes that do not match ${cidToString(cid)}`)
     return reply(Status.INVALID, `the bytes do not hash to ${cidToString(cid)}`)
   }
-  return ctx.storeQueue.run(async () => {
+  return runInTurn(ctx.storeQueue, async () => {
     if (await ctx.storage.has(cid, { signal })) {
       return reply(Status.OK)
     }
@@ -95,7 +97,7 @@ async function storeChunk (req: NonNullable<RequestMessage['storeChunk']>, peer:
     await ctx.storage.put(cid, data, { signal })
     ctx.onBlockStored?.(cid, peer)
     return reply(Status.OK)
-  }, signal)
+  }, signal, 'a queued StoreChunk')
 }
 
 async function replicate (req: NonNullable<RequestMessage['replicate']>, peer: PeerId, ctx: HandlerContext, signal: AbortSignal): Promise<ResponseInit> {

@@ -15,7 +15,7 @@ import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
-import { InvalidInputError } from '../errors.js'
+import { numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_CATALOG_POLICY, DEFAULT_STORE_POLICY, validateCatalogPolicy, validateStorePolicy, type CatalogPolicy, type StorePolicy } from './policy.js'
 import type { CatalogItem } from './catalog.js'
 import { DdsNetworkService } from './service.js'
@@ -87,7 +87,6 @@ export interface NetworkService extends Startable {
   isBanned(peer: PeerId): boolean
 }
 
-/** What the network service needs from the node. */
 /** Options of `NetworkService.catalog`. */
 export interface CatalogRequestOptions extends RequestOptions {
   /** The CID of the last item of the previous page; omitted for the first page. */
@@ -96,12 +95,17 @@ export interface CatalogRequestOptions extends RequestOptions {
   limit?: number
 }
 
+/** What the network service needs from the node. */
 export interface NetworkComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   storage: StorageProvider
 }
 
-/** Options of the network service. Every limit is listed in doc/LIMITS.md. */
+/**
+ * Options of the network service. Every limit is listed in doc/LIMITS.md;
+ * each is a whole number of at least 1, and the timeouts are at most
+ * 2147483647 ms (the longest Node.js timer).
+ */
 export interface NetworkInit {
   /** @default '/digisocialblock/dds/0.1.0' */
   protocol?: string
@@ -165,32 +169,30 @@ type Hooks = 'onBlockStored' | 'onReplicate' | 'onCatalog'
 /** `NetworkInit` with every default filled in. */
 export type ResolvedNetworkInit = Required<Omit<NetworkInit, Hooks>> & Pick<NetworkInit, Hooks>
 
-function positive (name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!(v > 0) || !Number.isFinite(v)) {
-    throw new InvalidInputError(`${name} must be a positive number, got ${String(value)}`)
-  }
-  return v
-}
-
-/** Fills in defaults and checks every option. */
+/**
+ * Fills in defaults and checks every option: each limit is a whole number of
+ * at least 1 (streams, requests, bytes and milliseconds alike), and a
+ * timeout is at most `MAX_TIMER_MS` (~24.8 days).
+ *
+ * @throws {InvalidInputError} naming the first option that breaks its rule
+ */
 export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit {
   return {
     protocol: init.protocol ?? c.DDS_PROTOCOL,
-    maxFrameSize: positive('maxFrameSize', init.maxFrameSize, c.DEFAULT_MAX_FRAME_SIZE),
-    maxBlockSize: positive('maxBlockSize', init.maxBlockSize, MAX_MANIFEST_BLOCK_SIZE),
-    maxInboundStreams: positive('maxInboundStreams', init.maxInboundStreams, c.DEFAULT_MAX_INBOUND_STREAMS),
-    maxOutboundStreams: positive('maxOutboundStreams', init.maxOutboundStreams, c.DEFAULT_MAX_OUTBOUND_STREAMS),
-    maxRequestsPerStream: positive('maxRequestsPerStream', init.maxRequestsPerStream, c.DEFAULT_MAX_REQUESTS_PER_STREAM),
-    maxRequestsPerPeer: positive('maxRequestsPerPeer', init.maxRequestsPerPeer, c.DEFAULT_MAX_REQUESTS_PER_PEER),
-    maxConcurrentRequests: positive('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
-    maxInFlightPerPeer: positive('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
-    requestTimeoutMs: positive('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
-    handlerTimeoutMs: positive('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),
-    idleTimeoutMs: positive('idleTimeoutMs', init.idleTimeoutMs, c.DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    maxFrameSize: numberOption('maxFrameSize', init.maxFrameSize, c.DEFAULT_MAX_FRAME_SIZE),
+    maxBlockSize: numberOption('maxBlockSize', init.maxBlockSize, MAX_MANIFEST_BLOCK_SIZE),
+    maxInboundStreams: numberOption('maxInboundStreams', init.maxInboundStreams, c.DEFAULT_MAX_INBOUND_STREAMS),
+    maxOutboundStreams: numberOption('maxOutboundStreams', init.maxOutboundStreams, c.DEFAULT_MAX_OUTBOUND_STREAMS),
+    maxRequestsPerStream: numberOption('maxRequestsPerStream', init.maxRequestsPerStream, c.DEFAULT_MAX_REQUESTS_PER_STREAM),
+    maxRequestsPerPeer: numberOption('maxRequestsPerPeer', init.maxRequestsPerPeer, c.DEFAULT_MAX_REQUESTS_PER_PEER),
+    maxConcurrentRequests: numberOption('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
+    maxInFlightPerPeer: numberOption('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
+    requestTimeoutMs: timeoutOption('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
+    handlerTimeoutMs: timeoutOption('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),
+    idleTimeoutMs: timeoutOption('idleTimeoutMs', init.idleTimeoutMs, c.DEFAULT_STREAM_IDLE_TIMEOUT_MS),
     storePolicy: validateStorePolicy(init.storePolicy ?? DEFAULT_STORE_POLICY),
-    maxStoredBytes: positive('maxStoredBytes', init.maxStoredBytes, c.DEFAULT_MAX_STORED_BYTES),
-    banDurationMs: positive('banDurationMs', init.banDurationMs, c.DEFAULT_BAN_DURATION_MS),
+    maxStoredBytes: numberOption('maxStoredBytes', init.maxStoredBytes, c.DEFAULT_MAX_STORED_BYTES),
+    banDurationMs: numberOption('banDurationMs', init.banDurationMs, c.DEFAULT_BAN_DURATION_MS),
     catalogPolicy: validateCatalogPolicy(init.catalogPolicy ?? DEFAULT_CATALOG_POLICY),
     onBlockStored: init.onBlockStored,
     onReplicate: init.onReplicate,

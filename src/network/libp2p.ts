@@ -7,7 +7,8 @@ import { ping, type Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PrivateKey } from '@libp2p/interface'
 import { ddsDht, type DdsDhtInit } from '../discovery/dht.js'
-import { DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.js'
+import { numberOption } from '../options.js'
+import { DEFAULT_ALLOW, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.js'
 
 /** The services a DDS libp2p node carries. */
 export interface DdsLibp2pServices {
@@ -54,6 +55,8 @@ export interface DdsLibp2pInit {
 /**
  * Creates (and starts) the libp2p node DDS runs on when the caller gives none:
  * TCP, Noise, Yamux, identify, ping and the DDS DHT.
+ *
+ * @throws {InvalidInputError} when `maxConnections` or a DHT option is not a whole number of at least 1
  */
 export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLibp2p> {
   return createLibp2p({
@@ -63,8 +66,8 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
-      allow: init.allow ?? ['/ip4/127.0.0.1'],
-      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+      allow: init.allow ?? [...DEFAULT_ALLOW],
+      maxConnections: numberOption('maxConnections', init.maxConnections, DEFAULT_MAX_CONNECTIONS)
     },
     services: {
       identify: identify(),

@@ -1,6 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import protobuf from 'protobufjs/minimal.js'
 import { pb, type ResponseMessage, type ResponseProps } from '../pb/index.js'
+import { SEPARATE_DATA_MIN } from './constants.js'
 
 /**
  * A Response frame, decoded. The data of a RetrieveChunk answer stays in the
@@ -24,10 +25,10 @@ const CHUNK_STATUS = 1
 const CHUNK_ERROR = 2
 const CHUNK_DATA = 3
 
-const utf8 = new TextDecoder()
+/** Longest protobuf varint (a 64-bit value). */
+const MAX_VARINT_BYTES = 10
 
-/** Below this many bytes of data, copying it into one encoded frame costs less than a second piece. */
-const SEPARATE_DATA_MIN = 4096
+const utf8 = new TextDecoder()
 
 /**
  * Encodes a Response, byte for byte as `pb.Response.encode` does. A
@@ -80,11 +81,11 @@ export function decodeResponse (frame: Uint8ArrayList): ReceivedResponse {
   return { response }
 }
 
-/** Reads an unsigned varint at `pos`; undefined if it is cut off, over 10 bytes or past 2^53. */
+/** Reads an unsigned varint at `pos`; undefined if it is cut off, over `MAX_VARINT_BYTES` or past 2^53. */
 function readVarint (list: Uint8ArrayList, pos: number, end: number): { value: number, next: number } | undefined {
   let value = 0
   let scale = 1
-  for (let i = pos; i < end && i < pos + 10; i++) {
+  for (let i = pos; i < end && i < pos + MAX_VARINT_BYTES; i++) {
     const byte = list.get(i)
     value += (byte & 0x7f) * scale
     if (byte < 0x80) {

@@ -1,4 +1,4 @@
-import { BAN_SCORE, DEFAULT_BAN_DURATION_MS, MAX_SCORED_PEERS } from './constants.js'
+import { BAN_SCORE, DEFAULT_BAN_DURATION_MS, MAX_SCORED_PEERS, REWARD_GOOD_ANSWER } from './constants.js'
 
 interface Entry {
   score: number
@@ -44,7 +44,7 @@ export class PeerScores {
   }
 
   /** Raises a peer's score a little after a good answer (never above zero). */
-  reward (peer: string, amount = 1): void {
+  reward (peer: string, amount = REWARD_GOOD_ANSWER): void {
     const entry = this.entries.get(peer)
     if (entry == null) {
       return

@@ -6,7 +6,7 @@ import { ProtocolError, TimeoutError } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
 import { encodeResponse } from './response.js'
 import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
-import { PENALTY_PROTOCOL_VIOLATION } from './constants.js'
+import { PENALTY_PROTOCOL_VIOLATION, RESPONDER_IDLE_FACTOR } from './constants.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 
 /** Limits of the responder side. */
@@ -193,10 +193,11 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     finishIfDone()
   })
   // A requester closes a stream it no longer uses after `idleTimeoutMs`; one
-  // that leaves a stream open and silent for twice that loses it. A stream
-  // with answers outstanding is bounded by their deadlines instead.
+  // that leaves a stream open and silent for RESPONDER_IDLE_FACTOR times that
+  // loses it. A stream with answers outstanding is bounded by their deadlines
+  // instead.
   const idleCheck = setInterval(() => {
-    if (active === 0 && Date.now() - lastActivity >= 2 * limits.idleTimeoutMs) {
+    if (active === 0 && Date.now() - lastActivity >= RESPONDER_IDLE_FACTOR * limits.idleTimeoutMs) {
       stream.abort(new ProtocolError('the stream was idle too long'))
     }
   }, limits.idleTimeoutMs)

@@ -1,5 +1,6 @@
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import PQueue from 'p-queue'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { cidToString, piecesMatchCid } from '../cid.js'
 import {
@@ -14,7 +15,6 @@ import {
   DDS_PROTOCOL, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
 } from './constants.js'
 import type { HandlerContext } from './handlers.js'
-import { SerialQueue } from './async.js'
 import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
 import { decodeCatalogEntry, type CatalogItem } from './catalog.js'
 import type { ReceivedResponse } from './response.js'
@@ -42,7 +42,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       storePolicy: init.storePolicy,
       maxBlockSize: init.maxBlockSize,
       maxStoredBytes: init.maxStoredBytes,
-      storeQueue: new SerialQueue(),
+      storeQueue: new PQueue({ concurrency: 1 }),
       onBlockStored: init.onBlockStored,
       onReplicate: init.onReplicate,
       served: this.served,

@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
+import PQueue from 'p-queue'
 import { InvalidInputError, StorageError, throwIfAborted } from '../../errors.js'
 import { RESERVED_SUBLEVELS } from '../constants.js'
-import { SerialQueue } from '../serial-queue.js'
+import { runInTurn } from '../../signals.js'
 import { assertBytes, assertCid, collectBlocks } from '../validate.js'
 import { binarySublevel, createDb } from './db.js'
 import { closedError, toStorageError } from './errors.js'
@@ -17,7 +18,11 @@ export class LevelStorage implements LevelStorageProvider {
   readonly kind = 'level'
   readonly path: string
   readonly #sync: boolean
-  readonly #writes = new SerialQueue()
+  /**
+   * Writes run one at a time, in order, so a write's presence check, its
+   * batch and its counter update never interleave with another write's.
+   */
+  readonly #writes = new PQueue({ concurrency: 1 })
   #db?: LevelDb
   #opening?: Promise<LevelDb>
   #closing?: Promise<void>
@@ -62,8 +67,7 @@ export class LevelStorage implements LevelStorageProvider {
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     const key = assertCid(cid, 'delete').bytes
     const db = await this.#ready('delete', options)
-    await this.#writes.run(async () => {
-      throwIfAborted(options?.signal, 'storage delete')
+    await runInTurn(this.#writes, async () => {
       try {
         // The value is read only for its length: deletes are rare (garbage
         // collection), so this is cheaper than keeping a size per block.
@@ -80,7 +84,7 @@ export class LevelStorage implements LevelStorageProvider {
       } catch (err) {
         throw toStorageError(err, this.path, 'delete')
       }
-    })
+    }, options?.signal, 'storage delete')
   }
 
   async * list (options?: AbortOptions): AsyncGenerator<CID> {
@@ -164,7 +168,7 @@ export class LevelStorage implements LevelStorageProvider {
     }
     const db = await opening.catch(() => undefined)
     // Writes queued before close() still complete; later calls were refused by #ready.
-    await this.#writes.drain()
+    await this.#writes.onIdle()
     if (db != null) {
       try {
         await db.root.close()
@@ -186,12 +190,13 @@ export class LevelStorage implements LevelStorageProvider {
   /**
    * Writes the blocks that are not stored yet, and the updated counters, in
    * one LevelDB batch. Runs in the write queue so the presence check and the
-   * counter update see no other write in between.
+   * counter update see no other write in between; a write whose signal
+   * aborts while it waits for its turn is dropped from the queue (with its
+   * blocks) and rejects with `AbortError`/`TimeoutError`.
    */
   async #write (blocks: Block[], what: string, options?: AbortOptions): Promise<void> {
     const db = await this.#ready(what, options)
-    await this.#writes.run(async () => {
-      throwIfAborted(options?.signal, `storage ${what}`)
+    await runInTurn(this.#writes, async () => {
       if (blocks.length === 0) {
         return
       }
@@ -214,7 +219,7 @@ export class LevelStorage implements LevelStorageProvider {
       } catch (err) {
         throw toStorageError(err, this.path, what)
       }
-    })
+    }, options?.signal, `storage ${what}`)
   }
 }
 
