@@ -14,7 +14,7 @@ import type { ContentInput } from './chunker/index.js'
 import type { StorageProvider } from './storage/index.js'
 import type { Discovery } from './discovery/index.js'
 import type { DdsLibp2p, NetworkService } from './network/index.js'
-import type { RetrieveOptions as EngineRetrieveOptions } from './retrieval/index.js'
+import type { RetrieveOptions } from './retrieval/index.js'
 import type { GcResult, Pin, ReplicationManager, ReplicationStatus } from './replication/index.js'
 import type { PublishOptions } from './publish/index.js'
 import type { BrowseOptions, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions } from './catalog/index.js'
@@ -27,8 +27,7 @@ export type { DdsInit } from './compose.js'
 export type { AnnounceStrategy } from './announce/index.js'
 export type { PublishOptions, PublishProgressEvents } from './publish/index.js'
 
-/** Options of `retrieve`: a signal, a progress listener and an optional byte range (`offset`, `length`). */
-export type RetrieveOptions = EngineRetrieveOptions
+export type { RetrieveOptions } from './retrieval/index.js'
 
 /**
  * One DDS node.

@@ -49,6 +49,7 @@ export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, Chun
 export { createStorage, levelStorage, memoryStorage } from './storage/index.js'
 export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel } from './storage/index.js'
 export { DDS_PROTOCOL, createDdsLibp2p } from './network/index.js'
+export { Status } from './pb/index.js'
 export type { NetworkService, NetworkInit, StorePolicy, CatalogPolicy, CatalogItem, CatalogRequestOptions, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'
 export { kadDiscovery, ddsDht } from './discovery/index.js'
 export { DDS_KAD_PROTOCOL } from './discovery/constants.js'
