@@ -14,6 +14,7 @@ import type { NetworkService } from '../network/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { InvalidInputError } from '../errors.js'
+import { numberOption } from '../options.js'
 import { Retriever } from './retriever.js'
 import type { ProviderFeed } from './feed.js'
 import type { SessionStats } from './session.js'
@@ -63,6 +64,13 @@ export interface ResolvedManifest {
   feed?: ProviderFeed
   /** The verified manifest block. */
   bytes: Uint8Array
+  /**
+   * Stops the search for more holders that runs on in the background after
+   * the manifest was found. `content()` calls it when it ends; a caller that
+   * resolves a manifest without reading its content calls it when done with
+   * the manifest. Idempotent.
+   */
+  close(): void
 }
 
 /** What the retrieval engine does. */
@@ -115,26 +123,18 @@ export interface RetrievalInit {
 export type ResolvedRetrievalInit = Required<RetrievalInit>
 export type { SessionStats } from './session.js'
 
-function positiveInt (name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    throw new InvalidInputError(`${name} must be a positive integer, got ${String(value)}`)
-  }
-  return v
-}
-
 /** Creates the retrieval engine. */
 export function retrievalService (init: RetrievalInit = {}): (components: RetrievalComponents) => RetrievalService {
   const resolved: ResolvedRetrievalInit = {
-    window: positiveInt('window', init.window, c.DEFAULT_WINDOW),
-    maxProviders: positiveInt('maxProviders', init.maxProviders, c.DEFAULT_MAX_PROVIDERS),
-    maxPeers: positiveInt('maxPeers', init.maxPeers, c.DEFAULT_MAX_PEERS),
-    initialPeerWindow: positiveInt('initialPeerWindow', init.initialPeerWindow, c.DEFAULT_INITIAL_PEER_WINDOW),
-    maxPeerWindow: positiveInt('maxPeerWindow', init.maxPeerWindow, c.DEFAULT_MAX_PEER_WINDOW),
-    requestBatch: positiveInt('requestBatch', init.requestBatch, c.DEFAULT_REQUEST_BATCH),
-    providerTimeoutMs: positiveInt('providerTimeoutMs', init.providerTimeoutMs, c.DEFAULT_PROVIDER_TIMEOUT_MS),
-    blockTimeoutMs: positiveInt('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS),
-    minBlockTimeoutMs: positiveInt('minBlockTimeoutMs', init.minBlockTimeoutMs, Math.min(c.DEFAULT_MIN_BLOCK_TIMEOUT_MS, init.blockTimeoutMs ?? c.DEFAULT_BLOCK_TIMEOUT_MS))
+    window: numberOption('window', init.window, c.DEFAULT_WINDOW),
+    maxProviders: numberOption('maxProviders', init.maxProviders, c.DEFAULT_MAX_PROVIDERS),
+    maxPeers: numberOption('maxPeers', init.maxPeers, c.DEFAULT_MAX_PEERS),
+    initialPeerWindow: numberOption('initialPeerWindow', init.initialPeerWindow, c.DEFAULT_INITIAL_PEER_WINDOW),
+    maxPeerWindow: numberOption('maxPeerWindow', init.maxPeerWindow, c.DEFAULT_MAX_PEER_WINDOW),
+    requestBatch: numberOption('requestBatch', init.requestBatch, c.DEFAULT_REQUEST_BATCH),
+    providerTimeoutMs: numberOption('providerTimeoutMs', init.providerTimeoutMs, c.DEFAULT_PROVIDER_TIMEOUT_MS),
+    blockTimeoutMs: numberOption('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS),
+    minBlockTimeoutMs: numberOption('minBlockTimeoutMs', init.minBlockTimeoutMs, Math.min(c.DEFAULT_MIN_BLOCK_TIMEOUT_MS, init.blockTimeoutMs ?? c.DEFAULT_BLOCK_TIMEOUT_MS))
   }
   if (resolved.initialPeerWindow > resolved.maxPeerWindow) {
     throw new InvalidInputError('initialPeerWindow must not exceed maxPeerWindow')
