@@ -4,7 +4,7 @@ import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { blockMatchesCid } from '../cid.js'
 import { IntegrityError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
-import { deadlineSignal } from '../signals.js'
+import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 import type { ChunkList } from './chunk-list.js'
 import { MAX_TIMEOUTS_PER_PEER } from './constants.js'
 import { Failures } from './failures.js'
@@ -43,7 +43,8 @@ export class RetrievalSession implements SessionCore {
   private readonly queue: number[] = []
   private readonly parked: ParkedChunks
   private readonly rescue: LateRescue
-  private readonly controller = new AbortController()
+  /** The session's own signal: follows the caller's, and aborts when the session ends. */
+  private readonly lifetime: DeadlineSignal
   private readonly callerSignal?: AbortSignal
   private readonly onPeerFailed?: (peer: string, cid: CID, err: Error) => void
   private nextToOpen: number
@@ -59,7 +60,9 @@ export class RetrievalSession implements SessionCore {
     this.nextToOpen = range.first
     this.outIndex = range.first
     this.callerSignal = signal
-    this.signal = signal != null ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal
+    // one listener on the caller's signal, let go of when the session ends
+    this.lifetime = deadlineSignal(signal)
+    this.signal = this.lifetime.signal
     // every request in flight listens to it (see deadlineSignal)
     setMaxListeners(Infinity, this.signal)
     // one listener for the session, not one per chunk the output waits for
@@ -99,7 +102,7 @@ export class RetrievalSession implements SessionCore {
       }
     } finally {
       this.rescue.stop()
-      this.controller.abort(new AbortError('the retrieval ended'))
+      this.lifetime.abort(new AbortError('the retrieval ended'))
       this.rejectWaiters(new AbortError('the retrieval ended'))
       this.slots.clear()
     }
