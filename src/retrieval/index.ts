@@ -2,6 +2,19 @@
  * The fetch engine: finds who holds content, fetches its manifest and chunks
  * from them, verifies every block and yields the content in order.
  *
+ * Where each part lives:
+ * - `retriever.ts`: the service; streams a resolved manifest's content (range
+ *   checks, chunk sizes, the whole-content SHA-256).
+ * - `manifests.ts`: finds a manifest (local store, recent ones, peers) and
+ *   the chunk list it describes (`chunk-list.ts`: a tree's nodes read lazily);
+ *   `block-fetch.ts` fetches such single blocks from peers.
+ * - `session.ts`: one read's scheduler over many peers (`peer-state.ts`: each
+ *   peer's window and deadline; `late.ts`: the rescue of a late chunk and the
+ *   endgame; `parked.ts`: the search for holders of chunks nobody serves).
+ * - `provider-search.ts`: the one DHT search for holders, which `feed.ts`
+ *   hands to a running session; `failures.ts`: the error when nobody delivers.
+ * - `constants.ts`: every default and limit (listed in doc/LIMITS.md).
+ *
  * @module
  */
 
