@@ -30,3 +30,18 @@ export const RECENT_MANIFESTS = 32
 
 /** Encoded bytes of the recent manifests kept, at most (a 1 MiB manifest lists ~6.7 GiB of content). */
 export const RECENT_MANIFEST_BYTES = 2 * 1024 * 1024
+
+/** Timeouts one peer may have on one chunk before the chunk is asked of other peers only (a timeout may be passing load, so the peer gets a second try). */
+export const MAX_TIMEOUTS_PER_PEER = 2
+
+/** The chunk the output waits for is late once its request has taken this many times its peer's usual answer time; it is then asked of a second peer too. */
+export const LATE_FACTOR = 2
+
+/** Weight of the newest sample in a peer's moving average of answer times. */
+export const LATENCY_EWMA_WEIGHT = 0.2
+
+/** A block request may take this many times its peer's average answer time before it times out (within `minBlockTimeoutMs` and `blockTimeoutMs`). */
+export const TIMEOUT_FACTOR = 8
+
+/** Nodes of a manifest tree one retrieval keeps decoded: the one the output reads from and the one before it (1 MiB each at most). */
+export const TREE_NODES_KEPT = 2

@@ -2,6 +2,19 @@
  * The fetch engine: finds who holds content, fetches its manifest and chunks
  * from them, verifies every block and yields the content in order.
  *
+ * Where each part lives:
+ * - `retriever.ts`: the service; streams a resolved manifest's content (range
+ *   checks, chunk sizes, the whole-content SHA-256).
+ * - `manifests.ts`: finds a manifest (local store, recent ones, peers) and
+ *   the chunk list it describes (`chunk-list.ts`: a tree's nodes read lazily);
+ *   `block-fetch.ts` fetches such single blocks from peers.
+ * - `session.ts`: one read's scheduler over many peers (`peer-state.ts`: each
+ *   peer's window and deadline; `late.ts`: the rescue of a late chunk and the
+ *   endgame; `parked.ts`: the search for holders of chunks nobody serves).
+ * - `provider-search.ts`: the one DHT search for holders, which `feed.ts`
+ *   hands to a running session; `failures.ts`: the error when nobody delivers.
+ * - `constants.ts`: every default and limit (listed in doc/LIMITS.md).
+ *
  * @module
  */
 
@@ -14,6 +27,7 @@ import type { NetworkService } from '../network/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { InvalidInputError } from '../errors.js'
+import { numberOption } from '../options.js'
 import { Retriever } from './retriever.js'
 import type { ProviderFeed } from './feed.js'
 import type { SessionStats } from './session.js'
@@ -63,6 +77,13 @@ export interface ResolvedManifest {
   feed?: ProviderFeed
   /** The verified manifest block. */
   bytes: Uint8Array
+  /**
+   * Stops the search for more holders that runs on in the background after
+   * the manifest was found. `content()` calls it when it ends; a caller that
+   * resolves a manifest without reading its content calls it when done with
+   * the manifest. Idempotent.
+   */
+  close(): void
 }
 
 /** What the retrieval engine does. */
@@ -115,26 +136,18 @@ export interface RetrievalInit {
 export type ResolvedRetrievalInit = Required<RetrievalInit>
 export type { SessionStats } from './session.js'
 
-function positiveInt (name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    throw new InvalidInputError(`${name} must be a positive integer, got ${String(value)}`)
-  }
-  return v
-}
-
 /** Creates the retrieval engine. */
 export function retrievalService (init: RetrievalInit = {}): (components: RetrievalComponents) => RetrievalService {
   const resolved: ResolvedRetrievalInit = {
-    window: positiveInt('window', init.window, c.DEFAULT_WINDOW),
-    maxProviders: positiveInt('maxProviders', init.maxProviders, c.DEFAULT_MAX_PROVIDERS),
-    maxPeers: positiveInt('maxPeers', init.maxPeers, c.DEFAULT_MAX_PEERS),
-    initialPeerWindow: positiveInt('initialPeerWindow', init.initialPeerWindow, c.DEFAULT_INITIAL_PEER_WINDOW),
-    maxPeerWindow: positiveInt('maxPeerWindow', init.maxPeerWindow, c.DEFAULT_MAX_PEER_WINDOW),
-    requestBatch: positiveInt('requestBatch', init.requestBatch, c.DEFAULT_REQUEST_BATCH),
-    providerTimeoutMs: positiveInt('providerTimeoutMs', init.providerTimeoutMs, c.DEFAULT_PROVIDER_TIMEOUT_MS),
-    blockTimeoutMs: positiveInt('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS),
-    minBlockTimeoutMs: positiveInt('minBlockTimeoutMs', init.minBlockTimeoutMs, Math.min(c.DEFAULT_MIN_BLOCK_TIMEOUT_MS, init.blockTimeoutMs ?? c.DEFAULT_BLOCK_TIMEOUT_MS))
+    window: numberOption('window', init.window, c.DEFAULT_WINDOW),
+    maxProviders: numberOption('maxProviders', init.maxProviders, c.DEFAULT_MAX_PROVIDERS),
+    maxPeers: numberOption('maxPeers', init.maxPeers, c.DEFAULT_MAX_PEERS),
+    initialPeerWindow: numberOption('initialPeerWindow', init.initialPeerWindow, c.DEFAULT_INITIAL_PEER_WINDOW),
+    maxPeerWindow: numberOption('maxPeerWindow', init.maxPeerWindow, c.DEFAULT_MAX_PEER_WINDOW),
+    requestBatch: numberOption('requestBatch', init.requestBatch, c.DEFAULT_REQUEST_BATCH),
+    providerTimeoutMs: numberOption('providerTimeoutMs', init.providerTimeoutMs, c.DEFAULT_PROVIDER_TIMEOUT_MS),
+    blockTimeoutMs: numberOption('blockTimeoutMs', init.blockTimeoutMs, c.DEFAULT_BLOCK_TIMEOUT_MS),
+    minBlockTimeoutMs: numberOption('minBlockTimeoutMs', init.minBlockTimeoutMs, Math.min(c.DEFAULT_MIN_BLOCK_TIMEOUT_MS, init.blockTimeoutMs ?? c.DEFAULT_BLOCK_TIMEOUT_MS))
   }
   if (resolved.initialPeerWindow > resolved.maxPeerWindow) {
     throw new InvalidInputError('initialPeerWindow must not exceed maxPeerWindow')

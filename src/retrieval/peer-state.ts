@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import { LATENCY_EWMA_WEIGHT, TIMEOUT_FACTOR } from './constants.js'
 
 /** Limits of the per-peer flow control. */
 export interface PeerWindowLimits {
@@ -7,11 +8,6 @@ export interface PeerWindowLimits {
   minTimeoutMs: number
   maxTimeoutMs: number
 }
-
-/** Weight of the newest sample in the moving averages. */
-const EWMA_WEIGHT = 0.2
-/** A request may take this many times the peer's average before it times out. */
-const TIMEOUT_FACTOR = 8
 
 /**
  * What one retrieval knows about one peer: how many requests it may have in
@@ -84,6 +80,17 @@ export class PeerState {
   }
 
   private sample (elapsedMs: number): void {
-    this.latency = this.latency == null ? elapsedMs : this.latency + EWMA_WEIGHT * (elapsedMs - this.latency)
+    this.latency = this.latency == null ? elapsedMs : this.latency + LATENCY_EWMA_WEIGHT * (elapsedMs - this.latency)
   }
+}
+
+/** The peer expected to answer first (lowest `cost`); undefined when `peers` is empty. */
+export function cheapest (peers: Iterable<PeerState>): PeerState | undefined {
+  let chosen: PeerState | undefined
+  for (const peer of peers) {
+    if (chosen == null || peer.cost < chosen.cost) {
+      chosen = peer
+    }
+  }
+  return chosen
 }

@@ -2,85 +2,19 @@ import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { blockMatchesCid, cidToString } from '../cid.js'
-import { IntegrityError, NotFoundError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
-
-/** Timeouts of one peer for one chunk before the chunk is asked of others only. */
-const MAX_TIMEOUTS_PER_PEER = 2
-/** A chunk at the head of the window is late once its request has taken this many times its peer's usual answer time. */
-const LATE_FACTOR = 2
-import { PeerState, type PeerWindowLimits } from './peer-state.js'
-import type { RetrievalComponents } from './index.js'
+import { blockMatchesCid } from '../cid.js'
+import { IntegrityError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
+import type { ChunkList } from './chunk-list.js'
+import { MAX_TIMEOUTS_PER_PEER } from './constants.js'
+import { Failures } from './failures.js'
+import { LateRescue, endgame } from './late.js'
+import { ParkedChunks } from './parked.js'
+import { PeerState, cheapest } from './peer-state.js'
+import { newSlot, settled, type DeliveredChunk, type SessionCore, type SessionLimits, type SessionStats, type Slot } from './session-state.js'
+import type { RetrievalComponents } from './index.js'
 
-/** The chunk CIDs of one content, read on demand (a manifest tree loads its nodes lazily). */
-export interface ChunkList {
-  readonly count: number
-  cidAt(index: number, signal: AbortSignal): Promise<CID>
-}
-
-/** Limits of one session. */
-export interface SessionLimits extends PeerWindowLimits {
-  /** Chunks held or in flight ahead of the output. */
-  window: number
-  /** Peers one session uses at most. */
-  maxPeers: number
-  /** Providers a search for more holders asks the DHT for. */
-  maxProviders: number
-  /**
-   * A peer with at least this many requests in flight is given more only
-   * once it has room for this many, so that requests go out in groups.
-   */
-  requestBatch: number
-  /** How long one search for more holders may take. */
-  providerTimeoutMs: number
-}
-
-/** Totals of one session, reported when it ends. */
-export interface SessionStats {
-  /** Bytes of verified blocks received from peers, duplicates included. */
-  bytesReceived: number
-  /** Blocks received that another peer had already delivered (endgame and rescue duplicates). */
-  duplicates: number
-  /** Chunks asked of a second peer because the first was late with the chunk the output waited for. */
-  rescued: number
-  /** Blocks read from the local store. */
-  localBlocks: number
-  /** Peers that delivered at least one block. */
-  peersUsed: number
-}
-
-/** One chunk of the range being retrieved. */
-interface Slot {
-  index: number
-  cid?: CID
-  state: 'preparing' | 'queued' | 'fetching' | 'parked' | 'done' | 'failed'
-  attempts: Map<string, DeadlineSignal>
-  tried: Set<string>
-  integrity: boolean
-  /** True once the DHT has been searched for this chunk's holders. */
-  searched: boolean
-  /** Timeouts per peer for this chunk. */
-  timeouts: Map<string, number>
-  reasons: string[]
-  /** When the chunk was last handed to a peer (performance.now()). */
-  startedAt?: number
-  /** True once the chunk was asked of a second peer because its first was late. */
-  rescued: boolean
-  bytes?: Uint8ArrayList
-  from?: string
-  error?: Error
-  waiter?: { resolve: () => void, reject: (err: Error) => void }
-}
-
-/** What one delivered chunk looks like to the consumer. */
-export interface DeliveredChunk {
-  index: number
-  cid: CID
-  /** The verified chunk, in the pieces it arrived in. */
-  bytes: Uint8ArrayList
-  from: string
-}
+export type { DeliveredChunk, SessionLimits, SessionStats } from './session-state.js'
 
 /**
  * One retrieval's scheduler. It keeps up to `window` chunks in flight or
@@ -93,28 +27,28 @@ export interface DeliveredChunk {
  * has been requested (endgame), and searches for more holders only when no
  * known peer can serve a chunk.
  */
-export class RetrievalSession {
+export class RetrievalSession implements SessionCore {
   readonly stats: SessionStats = { bytesReceived: 0, duplicates: 0, rescued: 0, localBlocks: 0, peersUsed: 0 }
+  readonly peers = new Map<string, PeerState>()
+  readonly slots = new Map<number, Slot>()
+  /** Aborts when the caller's signal does, or when the session ends. */
+  readonly signal: AbortSignal
   private readonly components: RetrievalComponents
   private readonly limits: SessionLimits
   private readonly chunks: ChunkList
   private readonly first: number
   private readonly last: number
-  private readonly peers = new Map<string, PeerState>()
   private readonly known = new Set<string>()
   private readonly used = new Set<string>()
-  private readonly slots = new Map<number, Slot>()
   private readonly queue: number[] = []
-  private readonly parked = new Set<number>()
-  private readonly controller = new AbortController()
-  private readonly signal: AbortSignal
+  private readonly parked: ParkedChunks
+  private readonly rescue: LateRescue
+  /** The session's own signal: follows the caller's, and aborts when the session ends. */
+  private readonly lifetime: DeadlineSignal
   private readonly callerSignal?: AbortSignal
+  private readonly onPeerFailed?: (peer: string, cid: CID, err: Error) => void
   private nextToOpen: number
   private outIndex: number
-  private searching = false
-  private rescueTimer?: ReturnType<typeof setTimeout>
-  private rescueDue = 0
-  private readonly onPeerFailed?: (peer: string, cid: CID, err: Error) => void
 
   constructor (components: RetrievalComponents, limits: SessionLimits, chunks: ChunkList, range: { first: number, last: number }, signal?: AbortSignal, onPeerFailed?: (peer: string, cid: CID, err: Error) => void) {
     this.onPeerFailed = onPeerFailed
@@ -126,9 +60,15 @@ export class RetrievalSession {
     this.nextToOpen = range.first
     this.outIndex = range.first
     this.callerSignal = signal
-    this.signal = signal != null ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal
+    // one listener on the caller's signal, let go of when the session ends
+    this.lifetime = deadlineSignal(signal)
+    this.signal = this.lifetime.signal
     // every request in flight listens to it (see deadlineSignal)
     setMaxListeners(Infinity, this.signal)
+    // one listener for the session, not one per chunk the output waits for
+    this.signal.addEventListener('abort', () => { this.rejectWaiters(abortReason(this.signal, 'retrieve')) }, { once: true })
+    this.parked = new ParkedChunks(this, components, limits)
+    this.rescue = new LateRescue(this)
   }
 
   /** Adds a peer that may hold the content. Returns false if it is known, banned or over the limit. */
@@ -141,10 +81,7 @@ export class RetrievalSession {
     this.known.add(key)
     this.peers.set(key, new PeerState(peer, this.limits))
     // chunks that no peer could serve get another chance with this one
-    for (const index of this.parked) {
-      this.parked.delete(index)
-      this.requeue(this.slots.get(index)!)
-    }
+    this.parked.retryAll()
     this.pump()
     return true
   }
@@ -164,11 +101,9 @@ export class RetrievalSession {
         yield { index, cid: slot.cid!, bytes: slot.bytes!, from: slot.from! }
       }
     } finally {
-      clearTimeout(this.rescueTimer)
-      this.controller.abort(new AbortError('the retrieval ended'))
-      for (const slot of this.slots.values()) {
-        slot.waiter?.reject(new AbortError('the retrieval ended'))
-      }
+      this.rescue.stop()
+      this.lifetime.abort(new AbortError('the retrieval ended'))
+      this.rejectWaiters(new AbortError('the retrieval ended'))
       this.slots.clear()
     }
   }
@@ -177,23 +112,23 @@ export class RetrievalSession {
     if (this.signal.aborted) {
       throw abortReason(this.signal, 'retrieve')
     }
-    if (slot.state !== 'done' && slot.state !== 'failed') {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => { reject(abortReason(this.signal, 'retrieve')) }
-        this.signal.addEventListener('abort', onAbort, { once: true })
-        slot.waiter = {
-          resolve: () => { this.signal.removeEventListener('abort', onAbort); resolve() },
-          reject: (err) => { this.signal.removeEventListener('abort', onAbort); reject(err) }
-        }
-      })
+    if (!settled(slot)) {
+      slot.waiter = Promise.withResolvers()
+      await slot.waiter.promise
     }
     if (slot.state === 'failed') {
       throw slot.error!
     }
   }
 
+  private rejectWaiters (err: Error): void {
+    for (const slot of this.slots.values()) {
+      slot.waiter?.reject(err)
+    }
+  }
+
   /** Opens slots inside the window and hands queued chunks to peers with room. */
-  private pump (): void {
+  pump (): void {
     if (this.signal.aborted) {
       return
     }
@@ -201,17 +136,7 @@ export class RetrievalSession {
       this.open(this.nextToOpen++)
     }
     this.queue.sort((a, b) => a - b)
-    // Peers that take requests in this pass: a peer kept busy gets them in
-    // groups of `requestBatch`, which the channel sends as one message (one
-    // write here, one wake-up of the peer) instead of one per answer it
-    // gives. In flight it keeps between its window minus the group and its
-    // window. A peer with fewer than a group in flight is topped up at once.
-    const taking = new Set<PeerState>()
-    for (const peer of this.peers.values()) {
-      if (peer.capacity >= this.limits.requestBatch || (peer.free && peer.inFlight < this.limits.requestBatch)) {
-        taking.add(peer)
-      }
-    }
+    const taking = this.takingPeers()
     for (let i = 0; i < this.queue.length;) {
       const slot = this.slots.get(this.queue[i]!)
       if (slot == null || slot.state !== 'queued') {
@@ -221,10 +146,10 @@ export class RetrievalSession {
       const candidates = this.candidates(slot)
       if (candidates.length === 0) {
         this.queue.splice(i, 1)
-        this.park(slot)
+        this.parked.park(slot)
         continue
       }
-      const peer = best(candidates.filter(p => p.free && taking.has(p)))
+      const peer = cheapest(candidates.filter(p => p.free && taking.has(p)))
       if (peer == null) {
         i++
         continue
@@ -232,90 +157,38 @@ export class RetrievalSession {
       this.queue.splice(i, 1)
       this.start(slot, peer)
     }
-    this.rescueHead()
-    this.endgame()
+    const allRequested = this.nextToOpen > this.last
+    if (!allRequested && this.nextToOpen >= this.outIndex + this.limits.window) {
+      this.rescue.check(this.slots.get(this.outIndex))
+    }
+    if (allRequested && this.queue.length === 0) {
+      endgame(this)
+    }
   }
 
   /**
-   * The window is full, every chunk in it has been asked for, and the chunk
-   * the output waits for has been with its peer for more than
-   * LATE_FACTOR times that peer's usual answer time (or, for a peer that has
-   * not answered yet, the quickest peer's): that peer is late (slow to
-   * start, or overloaded) and holds up everything behind it. A free peer is
-   * asked too; the first answer wins, as in the endgame. At most one
-   * duplicate per chunk, and only for the chunk at the head of the window.
+   * Peers that take requests in this pass: a peer kept busy gets them in
+   * groups of `requestBatch`, which the channel sends as one message (one
+   * write here, one wake-up of the peer) instead of one per answer it gives.
+   * In flight it keeps between its window minus the group and its window. A
+   * peer with fewer than a group in flight is topped up at once.
    */
-  private rescueHead (): void {
-    if (this.nextToOpen > this.last || this.nextToOpen < this.outIndex + this.limits.window) {
-      return
-    }
-    const slot = this.slots.get(this.outIndex)
-    if (slot == null || slot.state !== 'fetching' || slot.rescued || slot.attempts.size !== 1 || slot.startedAt == null) {
-      return
-    }
-    const holder = this.peers.get(slot.attempts.keys().next().value!)
-    const usual = holder?.latencyMs ?? Math.min(...[...this.peers.values()].map(p => p.latencyMs ?? Infinity))
-    if (!Number.isFinite(usual)) {
-      return
-    }
-    const elapsed = performance.now() - slot.startedAt
-    const lateIn = LATE_FACTOR * usual - elapsed
-    if (lateIn > 0) {
-      // nothing else may happen before then (the late peer may hold everything in flight)
-      this.scheduleRescue(lateIn)
-      return
-    }
-    const peer = best(this.candidates(slot).filter(p => p.free))
-    if (peer != null) {
-      slot.rescued = true
-      this.stats.rescued++
-      // the late peer gets less work until it catches up
-      holder?.late(elapsed)
-      this.start(slot, peer)
-    }
-  }
-
-  /** Runs the scheduler again in `ms` (or sooner, if a check is already due sooner). */
-  private scheduleRescue (ms: number): void {
-    const due = performance.now() + ms
-    if (this.rescueTimer != null && this.rescueDue <= due) {
-      return
-    }
-    clearTimeout(this.rescueTimer)
-    this.rescueDue = due
-    this.rescueTimer = setTimeout(() => {
-      this.rescueTimer = undefined
-      this.pump()
-    }, Math.ceil(ms))
-    this.rescueTimer.unref?.()
-  }
-
-  /**
-   * Once every chunk of the range has been requested, idle peers race the
-   * slowest outstanding requests; the first answer wins and the other request
-   * is cancelled. At most one duplicate per chunk.
-   */
-  private endgame (): void {
-    if (this.nextToOpen <= this.last || this.queue.length > 0) {
-      return
-    }
-    for (const slot of this.slots.values()) {
-      if (slot.state !== 'fetching' || slot.attempts.size !== 1) {
-        continue
-      }
-      const peer = best(this.candidates(slot).filter(p => p.free && p.inFlight === 0))
-      if (peer != null) {
-        this.start(slot, peer)
+  private takingPeers (): Set<PeerState> {
+    const taking = new Set<PeerState>()
+    for (const peer of this.peers.values()) {
+      if (peer.capacity >= this.limits.requestBatch || (peer.free && peer.inFlight < this.limits.requestBatch)) {
+        taking.add(peer)
       }
     }
+    return taking
   }
 
-  private candidates (slot: Slot): PeerState[] {
+  candidates (slot: Slot): PeerState[] {
     return [...this.peers.values()].filter(p => !p.dropped && !slot.tried.has(p.key) && !slot.attempts.has(p.key))
   }
 
   private open (index: number): void {
-    const slot: Slot = { index, state: 'preparing', attempts: new Map(), tried: new Set(), integrity: false, searched: false, rescued: false, timeouts: new Map(), reasons: [] }
+    const slot = newSlot(index)
     this.slots.set(index, slot)
     this.prepare(slot).catch(err => { this.fail(slot, err as Error) })
   }
@@ -333,7 +206,7 @@ export class RetrievalSession {
     this.pump()
   }
 
-  private start (slot: Slot, peer: PeerState): void {
+  start (slot: Slot, peer: PeerState): void {
     // aborted when the session ends, or when another peer delivered the chunk first
     const attempt = deadlineSignal(this.signal)
     slot.attempts.set(peer.key, attempt)
@@ -345,16 +218,7 @@ export class RetrievalSession {
       .then(bytes => {
         slot.attempts.delete(peer.key)
         peer.succeeded(performance.now() - started)
-        this.stats.bytesReceived += bytes.byteLength
-        if (!this.used.has(peer.key)) {
-          this.used.add(peer.key)
-          this.stats.peersUsed++
-        }
-        if (slot.state === 'done') {
-          this.stats.duplicates++
-          return
-        }
-        this.complete(slot, bytes, peer.key)
+        this.received(slot, peer, bytes)
       }, (err: Error) => {
         slot.attempts.delete(peer.key)
         this.onFailure(slot, peer, err, attempt.signal.aborted)
@@ -367,8 +231,21 @@ export class RetrievalSession {
       .catch(() => {})
   }
 
+  private received (slot: Slot, peer: PeerState, bytes: Uint8ArrayList): void {
+    this.stats.bytesReceived += bytes.byteLength
+    if (!this.used.has(peer.key)) {
+      this.used.add(peer.key)
+      this.stats.peersUsed++
+    }
+    if (slot.state === 'done') {
+      this.stats.duplicates++
+      return
+    }
+    this.complete(slot, bytes, peer.key)
+  }
+
   private onFailure (slot: Slot, peer: PeerState, err: Error, cancelled: boolean): void {
-    if (this.signal.aborted || slot.state === 'done' || slot.state === 'failed') {
+    if (this.signal.aborted || settled(slot)) {
       return
     }
     if (!cancelled) {
@@ -380,16 +257,13 @@ export class RetrievalSession {
       if (!(err instanceof TimeoutError) || timeouts >= MAX_TIMEOUTS_PER_PEER) {
         slot.tried.add(peer.key)
       }
-      slot.reasons.push(`${peer.key}: ${err.name}`)
-      if (err instanceof IntegrityError) {
-        slot.integrity = true
-      }
+      (slot.failures ??= new Failures()).add(peer.key, err)
       if (err instanceof IntegrityError || err instanceof ProtocolError) {
         this.drop(peer)
       }
     }
     if (slot.attempts.size === 0) {
-      this.parked.delete(slot.index)
+      this.parked.remove(slot.index)
       this.requeue(slot)
     }
   }
@@ -409,8 +283,8 @@ export class RetrievalSession {
     }
   }
 
-  private requeue (slot: Slot): void {
-    if (slot.state === 'done' || slot.state === 'failed') {
+  requeue (slot: Slot): void {
+    if (settled(slot)) {
       return
     }
     slot.state = 'queued'
@@ -427,100 +301,12 @@ export class RetrievalSession {
     slot.waiter?.resolve()
   }
 
-  private fail (slot: Slot, err: Error): void {
-    if (slot.state === 'done' || slot.state === 'failed') {
+  fail (slot: Slot, err: Error): void {
+    if (settled(slot)) {
       return
     }
     slot.state = 'failed'
     slot.error = err
     slot.waiter?.reject(err)
   }
-
-  /** No known peer can serve this chunk: look for more holders (one search at a time). */
-  private park (slot: Slot): void {
-    slot.state = 'parked'
-    this.parked.add(slot.index)
-    this.searchNext()
-    if (!this.searching) {
-      // nothing left to search for: settle now rather than wait forever
-      this.settleParked()
-    }
-  }
-
-  private searchNext (): void {
-    if (this.searching || this.signal.aborted) {
-      return
-    }
-    const slot = [...this.parked].sort((a, b) => a - b).map(i => this.slots.get(i)).find(s => s != null && !s.searched)
-    if (slot == null) {
-      return
-    }
-    slot.searched = true
-    this.searching = true
-    this.search(slot.cid!).finally(() => {
-      this.searching = false
-      this.settleParked()
-      this.searchNext()
-      this.pump()
-    }).catch(() => {})
-  }
-
-  private async search (cid: CID): Promise<void> {
-    const timeout = AbortSignal.timeout(this.limits.providerTimeoutMs)
-    const signal = AbortSignal.any([this.signal, timeout])
-    try {
-      for await (const provider of this.components.discovery.findProviders(cid, this.limits.maxProviders, { signal })) {
-        await this.components.addPeerAddresses?.(provider.peerId, provider.multiaddrs)
-        this.addPeer(provider.peerId)
-      }
-    } catch {
-      // a failed or timed-out search just finds nobody new
-    }
-    if (this.signal.aborted) {
-      return
-    }
-    for (const peer of this.components.connectedPeers?.() ?? []) {
-      this.addPeer(peer)
-    }
-  }
-
-  /**
-   * After a search: a parked chunk that now has a peer to try goes back in the
-   * queue; one not searched for yet waits for its own search; one that was
-   * searched for and still has nobody fails with the reasons its peers gave.
-   */
-  private settleParked (): void {
-    for (const index of this.parked) {
-      const slot = this.slots.get(index)
-      if (slot == null) {
-        this.parked.delete(index)
-        continue
-      }
-      if (this.candidates(slot).length > 0) {
-        this.parked.delete(index)
-        this.requeue(slot)
-        continue
-      }
-      if (!slot.searched || slot.attempts.size > 0) {
-        // wait for its own search, or for the request still in flight
-        continue
-      }
-      this.parked.delete(index)
-      const tried = slot.reasons.length === 0 ? 'no provider was found' : `tried ${slot.reasons.join(', ')}`
-      const cid = cidToString(slot.cid!)
-      this.fail(slot, slot.integrity
-        ? new IntegrityError(`no peer sent valid bytes for ${cid} (${tried})`)
-        : new NotFoundError(`no reachable peer holds ${cid} (${tried}); check that a node holding it is online and connected to this network`))
-    }
-  }
-}
-
-function best (peers: PeerState[]): PeerState | undefined {
-  let chosen: PeerState | undefined
-  for (const peer of peers) {
-    if (chosen == null || peer.cost < chosen.cost) {
-      chosen = peer
-    }
-  }
-  return chosen
 }
