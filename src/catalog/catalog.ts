@@ -64,7 +64,7 @@ export class DdsCatalog implements Catalog {
 
   async stat (cid: CID, options: StatOptions = {}): Promise<ContentStat> {
     const resolved = await this.components.retrieval.resolveManifest(cid, { signal: options.signal })
-    resolved.feed?.stop()
+    resolved.close()
     const { manifest } = resolved
     const pin = await this.components.pins.getPin(cid)
     return {
