@@ -30,3 +30,21 @@ export const DEFAULT_MAX_REPLICA_FETCHES = 4
 
 /** Live holders above the factor tolerated before replica holders drop copies (the band's width). */
 export const DEFAULT_COPIES_ABOVE_FACTOR = 2
+
+/** Peers that refused a copy of a content are not asked for it again for this long, in ms. */
+export const REFUSAL_MEMORY_MS = 10 * 60 * 1000
+
+/** Probes of holders one check runs at once. */
+export const PROBE_CONCURRENCY = 8
+
+/**
+ * The search for holders of a content gets this many probe deadlines
+ * (`probeTimeoutMs`): a DHT walk takes several round trips where a probe takes one.
+ */
+export const HOLDER_SEARCH_PROBE_DEADLINES = 2
+
+/**
+ * A ReplicationInstruction gets this many probe deadlines (`probeTimeoutMs`):
+ * the peer fetches and checks the manifest before it answers.
+ */
+export const INSTRUCTION_PROBE_DEADLINES = 4

@@ -1,8 +1,10 @@
 import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
 import { throwIfAborted } from '../errors.js'
 import { chunkCidsOf, decodeManifest, decodeManifestNode } from '../manifest/index.js'
 import type { StorageProvider } from '../storage/index.js'
+import type { GcLock } from './lock.js'
 import type { PinIndex } from './pins.js'
 
 /** What one garbage collection removed. */
@@ -61,4 +63,53 @@ export async function collectGarbage (storage: StorageProvider, pins: PinIndex, 
     result.bytesRemoved += bytes?.byteLength ?? 0
   }
   return result
+}
+
+/** What the garbage collector needs. */
+export interface GarbageCollectorComponents {
+  storage: StorageProvider
+  pins: PinIndex
+  lock: GcLock
+}
+
+/**
+ * Garbage collection under the gc lock, with a grace period for blocks peers
+ * stored here (StoreChunk): a seed peer receives a content's blocks before
+ * the manifest that pins them, so a gc in between must spare them.
+ */
+export class GarbageCollector {
+  private readonly components: GarbageCollectorComponents
+  private readonly init: { storedGraceMs: number }
+  /** When each block a peer stored here arrived (ms since the epoch), oldest first. */
+  private readonly recentlyStored = new Map<string, number>()
+
+  constructor (components: GarbageCollectorComponents, init: { storedGraceMs: number }) {
+    this.components = components
+    this.init = init
+  }
+
+  /** Remembers a block a peer stored here, so gc spares it until its manifest pins it (or the grace period ends). */
+  noteStored (cid: CID): void {
+    const now = Date.now()
+    const key = cidToString(cid)
+    // re-inserted at the end, so the map stays in arrival order
+    this.recentlyStored.delete(key)
+    this.recentlyStored.set(key, now)
+    for (const [stored, at] of this.recentlyStored) {
+      if (now - at < this.init.storedGraceMs) {
+        break
+      }
+      this.recentlyStored.delete(stored)
+    }
+  }
+
+  async gc (signal?: AbortSignal): Promise<GcResult> {
+    const { storage, pins, lock } = this.components
+    return lock.withExclusive(async () => collectGarbage(storage, pins, (key) => this.isRecent(key), { signal }))
+  }
+
+  private isRecent (key: string): boolean {
+    const at = this.recentlyStored.get(key)
+    return at != null && Date.now() - at < this.init.storedGraceMs
+  }
 }

@@ -27,6 +27,7 @@ import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { InvalidInputError } from '../errors.js'
+import { numberOption } from '../options.js'
 import { validateReplicaPolicy, type ReplicaPolicy } from './accept.js'
 import { DdsReplicationManager } from './manager.js'
 import type { GcResult } from './gc.js'
@@ -81,9 +82,9 @@ export interface ReplicationInit {
   maxHoldersSearched?: number
   /** Whose content this node holds copies of. @default 'any' */
   accept?: ReplicaPolicy
-  /** Bytes of replicas held for others at most. @default 1073741824 (1 GiB) */
+  /** Bytes of replicas held for others at most; 0 holds none. @default 1073741824 (1 GiB) */
   quotaBytes?: number
-  /** Share of the quota one peer may fill, from 0 to 1. @default 0.5 */
+  /** Share of the quota one peer may fill: above 0, at most 1. @default 0.5 */
   perPeerShare?: number
   /** How long a block a peer stored here (StoreChunk) is spared by gc before a pin references it, in ms. @default 600000 */
   storedGraceMs?: number
@@ -146,27 +147,26 @@ export interface ReplicationManager extends Startable, EventTarget {
   blockStored(cid: CID, from: PeerId): void
 }
 
-function check (name: string, value: number, ok: boolean): number {
-  if (!ok) {
-    throw new InvalidInputError(`replication.${name} is out of range: ${String(value)}`)
-  }
-  return value
-}
-
+/** Fills in the defaults of `init` and checks every limit. */
 export function resolveReplicationInit (init: ReplicationInit = {}): ResolvedReplicationInit {
-  const int = (name: string, v: number | undefined, d: number): number => check(name, v ?? d, Number.isSafeInteger(v ?? d) && (v ?? d) >= 1)
+  const factor = numberOption('replication.factor', init.factor, c.DEFAULT_REPLICATION_FACTOR)
+  const perPeerShare = numberOption('replication.perPeerShare', init.perPeerShare, c.DEFAULT_PER_PEER_SHARE, { min: 0, max: 1, integer: false })
+  if (perPeerShare === 0) {
+    // numberOption's bounds are inclusive; a share of 0 would refuse every replica, which is accept: 'none'
+    throw new InvalidInputError("replication.perPeerShare must be a number above 0 and at most 1, got 0; to hold no replicas set replication.accept to 'none'")
+  }
   return {
-    factor: int('factor', init.factor, c.DEFAULT_REPLICATION_FACTOR),
-    maxCopies: check('maxCopies', init.maxCopies ?? (init.factor ?? c.DEFAULT_REPLICATION_FACTOR) + c.DEFAULT_COPIES_ABOVE_FACTOR, (init.maxCopies ?? (init.factor ?? c.DEFAULT_REPLICATION_FACTOR) + c.DEFAULT_COPIES_ABOVE_FACTOR) >= (init.factor ?? c.DEFAULT_REPLICATION_FACTOR)),
-    checkIntervalMs: int('checkIntervalMs', init.checkIntervalMs, c.DEFAULT_CHECK_INTERVAL_MS),
-    repairAfterChecks: int('repairAfterChecks', init.repairAfterChecks, c.DEFAULT_REPAIR_AFTER_CHECKS),
-    probeTimeoutMs: int('probeTimeoutMs', init.probeTimeoutMs, c.DEFAULT_PROBE_TIMEOUT_MS),
-    maxHoldersSearched: int('maxHoldersSearched', init.maxHoldersSearched, c.DEFAULT_MAX_HOLDERS_SEARCHED),
+    factor,
+    maxCopies: numberOption('replication.maxCopies', init.maxCopies, factor + c.DEFAULT_COPIES_ABOVE_FACTOR, { min: factor }),
+    checkIntervalMs: numberOption('replication.checkIntervalMs', init.checkIntervalMs, c.DEFAULT_CHECK_INTERVAL_MS),
+    repairAfterChecks: numberOption('replication.repairAfterChecks', init.repairAfterChecks, c.DEFAULT_REPAIR_AFTER_CHECKS),
+    probeTimeoutMs: numberOption('replication.probeTimeoutMs', init.probeTimeoutMs, c.DEFAULT_PROBE_TIMEOUT_MS),
+    maxHoldersSearched: numberOption('replication.maxHoldersSearched', init.maxHoldersSearched, c.DEFAULT_MAX_HOLDERS_SEARCHED),
     accept: validateReplicaPolicy(init.accept ?? 'any'),
-    quotaBytes: check('quotaBytes', init.quotaBytes ?? c.DEFAULT_REPLICA_QUOTA_BYTES, (init.quotaBytes ?? c.DEFAULT_REPLICA_QUOTA_BYTES) >= 0),
-    perPeerShare: check('perPeerShare', init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE, (init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE) > 0 && (init.perPeerShare ?? c.DEFAULT_PER_PEER_SHARE) <= 1),
-    storedGraceMs: int('storedGraceMs', init.storedGraceMs, c.DEFAULT_STORED_GRACE_MS),
-    maxReplicaFetches: int('maxReplicaFetches', init.maxReplicaFetches, c.DEFAULT_MAX_REPLICA_FETCHES)
+    quotaBytes: numberOption('replication.quotaBytes', init.quotaBytes, c.DEFAULT_REPLICA_QUOTA_BYTES, { min: 0 }),
+    perPeerShare,
+    storedGraceMs: numberOption('replication.storedGraceMs', init.storedGraceMs, c.DEFAULT_STORED_GRACE_MS),
+    maxReplicaFetches: numberOption('replication.maxReplicaFetches', init.maxReplicaFetches, c.DEFAULT_MAX_REPLICA_FETCHES)
   }
 }
 

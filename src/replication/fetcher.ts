@@ -1,0 +1,159 @@
+import type { CID } from 'multiformats/cid'
+import { cidToString } from '../cid.js'
+import { AbortError } from '../errors.js'
+import type { Manifest } from '../manifest/index.js'
+import type { RetrievalService } from '../retrieval/index.js'
+import type { StorageProvider } from '../storage/index.js'
+import type { GcLock } from './lock.js'
+import type { Pin, PinIndex } from './pins.js'
+
+/** What a pin fetch may know before it starts. */
+export interface FetchExtra {
+  /** For replicas: the peer that asked for the copy. */
+  for?: string
+  /** Peers the fetch may start from. */
+  sources?: string[]
+  /** The manifest, when the caller has already checked it. */
+  manifest?: Manifest
+}
+
+/** What pin fetching needs. */
+export interface PinFetcherComponents {
+  storage: StorageProvider
+  retrieval: Pick<RetrievalService, 'resolveManifest' | 'content'>
+  pins: PinIndex
+  lock: GcLock
+  /** Announces content this node now holds. */
+  announceContent(cid: CID): void
+  /** Aborted when the node stops: every fetch ends, and keeps its pin for the next start. */
+  shutdown: AbortSignal
+}
+
+/**
+ * Fetches content into the store and pins it, one fetch per content at a
+ * time: a second request for a content being fetched joins the running one.
+ */
+export class PinFetcher {
+  private readonly components: PinFetcherComponents
+  private readonly fetching = new Map<string, { work: Promise<Pin>, controller: AbortController }>()
+
+  constructor (components: PinFetcherComponents) {
+    this.components = components
+  }
+
+  /** True while `key` (a manifest CID string) is being fetched. */
+  isFetching (key: string): boolean {
+    return this.fetching.has(key)
+  }
+
+  /**
+   * Fetches content into the store (verified, through the retrieval engine)
+   * and pins it. The manifest is checked before anything is written; the pin
+   * is written as `fetching` first and `complete` after the last block, and
+   * the manifest block itself is stored last, so a peer that serves the
+   * manifest holds the whole content. A fetch that fails removes its pin; one
+   * interrupted by a crash is resumed at the next start. `unpin` during the
+   * fetch cancels it.
+   */
+  async fetchAndPin (cid: CID, kind: Pin['kind'], extra: FetchExtra = {}, signal?: AbortSignal): Promise<Pin> {
+    const key = cidToString(cid)
+    const running = this.fetching.get(key)
+    if (running != null) {
+      const pin = await running.work
+      return kind === 'local' ? this.promote(pin) : pin
+    }
+    const controller = new AbortController()
+    const work = this.components.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller))
+    this.fetching.set(key, { work, controller })
+    try {
+      return await work
+    } finally {
+      this.fetching.delete(key)
+    }
+  }
+
+  /** Stops a running fetch of `cid` (its pin is being removed). */
+  cancelFetch (cid: CID): void {
+    this.fetching.get(cidToString(cid))?.controller.abort(new AbortError('the pin was removed'))
+  }
+
+  /**
+   * Stops holding a replica: removes its pin and its manifest block at once
+   * (so this node no longer answers probes for it and is no longer counted
+   * as a holder); the other blocks go at the next gc.
+   */
+  async dropReplica (cid: CID): Promise<void> {
+    this.cancelFetch(cid)
+    await this.components.pins.delete(cid)
+    await this.components.storage.delete(cid)
+  }
+
+  /** Finishes what a restart interrupted, and announces again what is held. */
+  async resume (): Promise<void> {
+    for await (const pin of this.components.pins.list()) {
+      if (pin.state === 'fetching') {
+        this.fetchAndPin(pin.manifest, pin.kind, { for: pin.for, sources: pin.sources }).catch(() => {})
+      } else {
+        this.components.announceContent(pin.manifest)
+      }
+    }
+  }
+
+  /** Settles once every running fetch has ended (after `shutdown` aborted them). */
+  async settled (): Promise<void> {
+    await Promise.allSettled([...this.fetching.values()].map(async f => f.work))
+  }
+
+  private async promote (pin: Pin): Promise<Pin> {
+    if (pin.kind !== 'replica') {
+      return pin
+    }
+    const promoted: Pin = { ...pin, kind: 'local' }
+    delete promoted.for
+    await this.components.pins.put(promoted)
+    return promoted
+  }
+
+  private async fetchLocked (cid: CID, key: string, kind: Pin['kind'], extra: FetchExtra, signal: AbortSignal | undefined, controller: AbortController): Promise<Pin> {
+    const { pins, retrieval, storage, shutdown } = this.components
+    const existing = await pins.get(cid)
+    if (existing?.state === 'complete') {
+      return kind === 'local' ? this.promote(existing) : existing
+    }
+    const combined = AbortSignal.any([controller.signal, shutdown, ...(signal != null ? [signal] : [])])
+    // the manifest is fetched and checked before any pin is written
+    const resolved = await retrieval.resolveManifest(cid, { signal: combined })
+    const pin: Pin = {
+      cid: key,
+      kind: existing?.kind === 'local' ? 'local' : kind,
+      state: 'fetching',
+      size: resolved.manifest.size,
+      pinnedAt: existing?.pinnedAt ?? Date.now(),
+      ...(extra.for != null && kind === 'replica' ? { for: extra.for } : {}),
+      ...(extra.sources != null ? { sources: extra.sources } : {})
+    }
+    await pins.put(pin)
+    try {
+      for await (const bytes of retrieval.content(resolved, { signal: combined, store: true })) {
+        void bytes
+      }
+      await storage.put(cid, resolved.bytes)
+    } catch (err) {
+      // A new fetch that fails leaves no pin behind. A resumed one (its pin
+      // was already `fetching` when this call began, e.g. after a crash) keeps
+      // its pin and its blocks for the next start: a node that comes back up
+      // while its sources are unreachable does not throw away the progress.
+      if (!shutdown.aborted && existing?.state !== 'fetching') {
+        await pins.delete(cid)
+      }
+      throw err
+    }
+    if ((await pins.get(cid)) == null) {
+      throw new AbortError('the pin was removed while its content was fetched')
+    }
+    const done: Pin = { ...pin, state: 'complete' }
+    await pins.put(done)
+    this.components.announceContent(cid)
+    return done
+  }
+}

@@ -1,0 +1,249 @@
+import type { PeerId, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+import PQueue from 'p-queue'
+import { CustomProgressEvent } from 'progress-events'
+import { cidToString } from '../cid.js'
+import { DdsError } from '../errors.js'
+import type { Discovery } from '../discovery/index.js'
+import type { NetworkService } from '../network/index.js'
+import type { PinFetcher } from './fetcher.js'
+import type { PinIndex } from './pins.js'
+import type { ReplicationStatus } from './index.js'
+import { HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
+
+/** What the health checks and repairs need. */
+export interface HealthComponents {
+  peerId: PeerId
+  network: Pick<NetworkService, 'retrieveBlock' | 'replicate' | 'isBanned'>
+  discovery: Pick<Discovery, 'findProviders'>
+  pins: PinIndex
+  fetcher: Pick<PinFetcher, 'dropReplica'>
+  /** Peers this node is connected to: candidates for new copies. */
+  peers(): PeerId[]
+  peerFromString(id: string): PeerId | undefined
+  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
+  /** Where `replication:status` events are dispatched (the manager). */
+  events: Pick<EventTarget, 'dispatchEvent'>
+  /** Aborted when the node stops: probes and instructions in progress end. */
+  shutdown: AbortSignal
+}
+
+/** The limits of checks and repairs (a slice of the resolved ReplicationInit). */
+export interface HealthInit {
+  factor: number
+  maxCopies: number
+  checkIntervalMs: number
+  repairAfterChecks: number
+  probeTimeoutMs: number
+  maxHoldersSearched: number
+}
+
+/**
+ * Keeps pinned content between the factor and `maxCopies` live holders:
+ * counts them, asks connected peers for copies when there are too few, drops
+ * this node's replica when there are too many, and rechecks every pin
+ * periodically.
+ */
+export class Health implements Startable {
+  private readonly components: HealthComponents
+  private readonly init: HealthInit
+  private readonly statuses = new Map<string, ReplicationStatus>()
+  /** When a peer refused a copy of a content, by `<cid>/<peer id>`. */
+  private readonly refused = new Map<string, number>()
+  private readonly checks = new Map<string, Promise<ReplicationStatus>>()
+  private timer?: ReturnType<typeof setInterval>
+  private checking = false
+
+  constructor (components: HealthComponents, init: HealthInit) {
+    this.components = components
+    this.init = init
+  }
+
+  start (): void {
+    this.timer = setInterval(() => { this.checkAll().catch(() => {}) }, this.init.checkIntervalMs)
+    this.timer.unref?.()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  status (cid: CID): ReplicationStatus | undefined {
+    const status = this.statuses.get(cidToString(cid))
+    return status == null ? undefined : { ...status, live: [...status.live] }
+  }
+
+  async instructReplicate (target: PeerId, cid: CID, sourceHint: PeerId[], signal?: AbortSignal): Promise<void> {
+    await this.components.network.replicate(target, cid, sourceHint, { signal, timeoutMs: this.init.probeTimeoutMs * INSTRUCTION_PROBE_DEADLINES })
+  }
+
+  /**
+   * Counts the live holders of `cid` (this node, if it holds it, and every
+   * peer that answers a probe for the manifest) and asks more peers to hold
+   * a copy when there are fewer than the factor: at once when `immediate`,
+   * otherwise only after `repairAfterChecks` low checks in a row.
+   */
+  async ensureReplication (cid: CID, knownProviders: PeerId[] = [], immediate = true): Promise<ReplicationStatus> {
+    const key = cidToString(cid)
+    // one check per content at a time: two overlapping checks would both see
+    // too few holders and ask for twice the copies
+    const running = this.checks.get(key)
+    if (running != null) {
+      return running
+    }
+    const check = this.check(cid, key, knownProviders, immediate).finally(() => { this.checks.delete(key) })
+    this.checks.set(key, check)
+    return check
+  }
+
+  private async check (cid: CID, key: string, knownProviders: PeerId[], immediate: boolean): Promise<ReplicationStatus> {
+    const { factor, maxCopies, repairAfterChecks } = this.init
+    const status = this.statuses.get(key) ?? { cid: key, target: factor, live: [], lastCheck: 0, repairing: false, copiesRequested: 0, copiesDropped: 0, lowChecks: 0 }
+    this.statuses.set(key, status)
+    const live = await this.liveHolders(cid, [...knownProviders, ...status.live])
+    status.live = live
+    status.lastCheck = Date.now()
+    status.lowChecks = live.length < factor ? status.lowChecks + 1 : 0
+    if (live.length < factor && (immediate || status.lowChecks >= repairAfterChecks) && await this.leads(cid, live, immediate || status.lowChecks > repairAfterChecks)) {
+      await this.repair(cid, status)
+    }
+    if (live.length > maxCopies && await this.trims(cid, live)) {
+      await this.dropOwnReplica(cid, status)
+    }
+    this.emit(status)
+    return this.status(cid)!
+  }
+
+  /**
+   * Every holder checks what it holds, so copies are healed after the
+   * publisher is gone too; to keep several holders from repairing the same
+   * loss at once, a replica holder repairs only when it has the lowest peer
+   * id among the live holders, and one check later than a local pin would
+   * (`late`), so a publisher still online repairs first.
+   */
+  private async leads (cid: CID, live: string[], late: boolean): Promise<boolean> {
+    const pin = await this.components.pins.get(cid)
+    if (pin?.kind !== 'replica') {
+      return true
+    }
+    const self = this.components.peerId.toString()
+    return late && live.every(id => id >= self)
+  }
+
+  /**
+   * Above the band's upper bound (`maxCopies`) the live holders with the
+   * `maxCopies` lowest peer ids keep their copies and every replica holder
+   * above them drops its own (each decides alone, from the same live list).
+   * Local pins are never dropped, so a local owner above the cut stays as
+   * one extra copy. Nothing changes between the factor and the upper bound,
+   * so a peer that comes back after a repair sets off no wave of drops.
+   */
+  private async trims (cid: CID, live: string[]): Promise<boolean> {
+    const pin = await this.components.pins.get(cid)
+    const self = this.components.peerId.toString()
+    return pin?.kind === 'replica' && live.filter(id => id < self).length >= this.init.maxCopies
+  }
+
+  private async dropOwnReplica (cid: CID, status: ReplicationStatus): Promise<void> {
+    await this.components.fetcher.dropReplica(cid)
+    status.live = status.live.filter(id => id !== this.components.peerId.toString())
+    status.copiesDropped++
+  }
+
+  private async liveHolders (cid: CID, known: Array<string | PeerId>): Promise<string[]> {
+    const { peerId, pins, discovery, shutdown } = this.components
+    const self = peerId.toString()
+    const pin = await pins.get(cid)
+    const candidates = new Map<string, PeerId>()
+    for (const peer of known) {
+      const id = typeof peer === 'string' ? this.components.peerFromString(peer) : peer
+      if (id != null) {
+        candidates.set(id.toString(), id)
+      }
+    }
+    try {
+      const signal = AbortSignal.any([shutdown, AbortSignal.timeout(this.init.probeTimeoutMs * HOLDER_SEARCH_PROBE_DEADLINES)])
+      for await (const provider of discovery.findProviders(cid, this.init.maxHoldersSearched, { signal })) {
+        await this.components.addPeerAddresses?.(provider.peerId, provider.multiaddrs)
+        candidates.set(provider.peerId.toString(), provider.peerId)
+      }
+    } catch {
+      // a search that fails finds nobody new
+    }
+    candidates.delete(self)
+    const probes = new PQueue({ concurrency: PROBE_CONCURRENCY })
+    const alive = await probes.addAll([...candidates.values()].map(peer => async () => this.probe(peer, cid)))
+    const live = [...candidates.keys()].filter((_, i) => alive[i])
+    return pin?.state === 'complete' ? [self, ...live] : live
+  }
+
+  /** True when `peer` answers with the manifest block (it is online and holds the content). */
+  private async probe (peer: PeerId, cid: CID): Promise<boolean> {
+    const { network, shutdown } = this.components
+    if (network.isBanned(peer)) {
+      return false
+    }
+    try {
+      await network.retrieveBlock(peer, cid, { signal: shutdown, timeoutMs: this.init.probeTimeoutMs })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private async repair (cid: CID, status: ReplicationStatus): Promise<void> {
+    status.repairing = true
+    this.emit(status)
+    const { peerId: self, network, shutdown } = this.components
+    const key = cidToString(cid)
+    const holders = new Set(status.live)
+    const sources = [self, ...status.live.flatMap(id => { const p = this.components.peerFromString(id); return p != null && !p.equals(self) ? [p] : [] })]
+    try {
+      for (const target of this.components.peers()) {
+        if (holders.size >= this.init.factor) {
+          break
+        }
+        const id = target.toString()
+        const refusedAt = this.refused.get(`${key}/${id}`)
+        if (holders.has(id) || target.equals(self) || network.isBanned(target) || (refusedAt != null && Date.now() - refusedAt < REFUSAL_MEMORY_MS)) {
+          continue
+        }
+        try {
+          await this.instructReplicate(target, cid, sources, shutdown)
+          holders.add(id)
+          status.copiesRequested++
+        } catch (err) {
+          if (err instanceof DdsError) {
+            this.refused.set(`${key}/${id}`, Date.now())
+          }
+          status.lastError = `${id}: ${(err as Error).message}`
+        }
+      }
+      // peers that accepted count as holders until a later check finds otherwise
+      status.live = [...holders]
+    } finally {
+      status.repairing = false
+    }
+  }
+
+  private async checkAll (): Promise<void> {
+    if (this.checking || this.components.shutdown.aborted) {
+      return
+    }
+    this.checking = true
+    try {
+      for await (const pin of this.components.pins.list()) {
+        if (pin.state === 'complete') {
+          await this.ensureReplication(pin.manifest, [], false).catch(() => {})
+        }
+      }
+    } finally {
+      this.checking = false
+    }
+  }
+
+  private emit (status: ReplicationStatus): void {
+    this.components.events.dispatchEvent(new CustomProgressEvent('replication:status', { ...status, live: [...status.live] }))
+  }
+}
