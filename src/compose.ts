@@ -14,7 +14,7 @@ import { createStorage, persistentPrivateKey, type StorageProvider } from './sto
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService } from './retrieval/index.js'
-import { replicationManager, resolveReplicationInit, type ReplicationInit, type ReplicationManager } from './replication/index.js'
+import { replicationManager, type ReplicationInit, type ReplicationManager } from './replication/index.js'
 import { announcer, type AnnounceStrategy, type Announcer } from './announce/index.js'
 import { publisher, type Publisher } from './publish/index.js'
 import { catalog, localCatalog, type Catalog } from './catalog/index.js'
@@ -113,8 +113,6 @@ export interface DdsParts {
   publisher: Publisher
   catalog: Catalog
   counts: NodeStats
-  /** Whether content is kept at more than one copy (the replication factor is above 1). */
-  replicate: boolean
 }
 
 /**
@@ -127,8 +125,8 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
   const announce = announcer({ strategy: init.announce })
   const bootstrap = parsePeerAddrs(init.bootstrap ?? [], 'bootstrap')
   const seeds = parsePeerAddrs(init.seedPeers ?? [], 'seedPeers')
-  const replicate = resolveReplicationInit(init.replication).factor > 1
-  const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers: seeds.map(s => s.peerId), replicate })
+  const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers: seeds.map(s => s.peerId) })
+  const replication = replicationManager(init.replication)
   const storage = createStorage(init.storage ?? 'memory')
   await storage.open()
   const started: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean } = { storage, ownsLibp2p: init.libp2p == null }
@@ -162,7 +160,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
     }
     const peers = (): PeerId[] => libp2p.getPeers()
     const retrieval = retrievalService(init.retrieval)({ network, discovery, storage, connectedPeers: peers, addPeerAddresses })
-    const replication = started.replication = replicationManager(init.replication)({
+    const replicating = started.replication = replication({
       peerId: libp2p.peerId,
       storage,
       network,
@@ -177,13 +175,12 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       discovery,
       retrieval,
       counts,
-      replicate,
-      publisher: publish({ storage, replication, announcer, network }),
-      catalog: catalog({ peerId: libp2p.peerId, storage, pins: replication, network, retrieval, peers })
+      publisher: publish({ storage, replication: replicating, announcer, network }),
+      catalog: catalog({ peerId: libp2p.peerId, storage, pins: replicating, network, retrieval, peers })
     })
     await network.start()
     await join({ libp2p, discovery }, [...bootstrap, ...seeds], { required: bootstrap.length > 0, timeoutMs: init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS })
-    await replication.start()
+    await replicating.start()
     return parts
   } catch (err) {
     await stopParts(started).catch(() => {})

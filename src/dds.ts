@@ -147,12 +147,7 @@ export class Dds {
    */
   async pin (cid: CIDLike, options: AbortOptions = {}): Promise<Pin> {
     this.assertRunning()
-    const parsed = parseCid(cid)
-    const pin = await this.replication.fetchAndPin(parsed, 'local', {}, options.signal)
-    if (this.parts.replicate) {
-      this.replication.ensureReplication(parsed, [], true).catch(() => {})
-    }
-    return pin
+    return this.replication.pin(parseCid(cid), options.signal)
   }
 
   /**

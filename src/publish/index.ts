@@ -35,7 +35,7 @@ export interface PublishOptions extends AbortOptions, ProgressOptions<PublishPro
 export interface PublisherComponents {
   storage: StorageProvider
   /** Pins what a publish wrote (under the gc lock) and keeps it at the replication factor. */
-  replication: Pick<ReplicationManager, 'pinWritten' | 'ensureReplication'>
+  replication: Pick<ReplicationManager, 'pinWritten' | 'replicate'>
   announcer: Pick<Announcer, 'announcePublished'>
   /** Pushes blocks to seed peers. */
   network: Pick<NetworkService, 'storeBlock'>
@@ -47,8 +47,6 @@ export interface PublisherInit {
   chunksPerBlock?: number
   /** Peers every publish pushes its blocks to. @default [] */
   seedPeers?: PeerId[]
-  /** Ask for copies right after publishing (the replication factor is above 1). @default true */
-  replicate?: boolean
 }
 
 /** Publishes content. */
@@ -61,5 +59,5 @@ export interface Publisher {
 export function publisher (init: PublisherInit = {}): (components: PublisherComponents) => Publisher {
   const chunksPerBlock = init.chunksPerBlock ?? DEFAULT_CHUNKS_PER_BLOCK
   void new ManifestBuilder(chunksPerBlock) // checks the value before anything starts
-  return (components) => new DdsPublisher(components, { chunksPerBlock, seedPeers: init.seedPeers ?? [], replicate: init.replicate ?? true })
+  return (components) => new DdsPublisher(components, { chunksPerBlock, seedPeers: init.seedPeers ?? [] })
 }

@@ -28,9 +28,7 @@ export class DdsPublisher implements Publisher {
     if (announced != null) {
       options.onProgress?.(new CustomProgressEvent('dds:publish:announced', { cid: cidString, peers: announced.peers }))
     }
-    if (this.init.replicate) {
-      this.components.replication.ensureReplication(cid, [], true).catch(() => {})
-    }
+    this.components.replication.replicate(cid)
     return cidString
   }
 

@@ -80,7 +80,7 @@ export class Admission {
     } catch (err) {
       return { status: Status.NOT_FOUND, error: `could not fetch the manifest: ${(err as Error).message}` }
     } finally {
-      resolved?.feed?.stop()
+      resolved?.close()
     }
     const manifest = resolved.manifest
     // check and reserve as one step, so concurrent instructions see each other's reservations

@@ -2,7 +2,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
 import { throwIfAborted } from '../errors.js'
-import { chunkCidsOf, decodeManifest, decodeManifestNode } from '../manifest/index.js'
+import { contentBlocks, decodeManifest } from '../manifest/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { GcLock } from './lock.js'
 import type { PinIndex } from './pins.js'
@@ -29,24 +29,17 @@ export async function collectGarbage (storage: StorageProvider, pins: PinIndex, 
     throwIfAborted(options.signal, 'gc')
     referenced.add(pin.cid)
     const bytes = await storage.get(pin.manifest, options)
-    if (bytes == null) {
-      continue
-    }
     let manifest
     try {
-      manifest = decodeManifest(bytes)
+      manifest = bytes != null ? decodeManifest(bytes) : undefined
     } catch {
-      continue // not a manifest: nothing of it to keep beyond the block itself
+      // not a manifest: nothing of it to keep beyond the block itself
     }
-    for (const node of manifest.children ?? []) {
-      referenced.add(cidToString(node))
-    }
-    const chunks = chunkCidsOf(manifest, async (node, _index, expected) => {
-      const nodeBytes = await storage.get(node, options)
-      return nodeBytes == null ? [] : decodeManifestNode(nodeBytes, expected)
-    })
-    for await (const chunk of chunks) {
-      referenced.add(cidToString(chunk))
+    if (manifest != null) {
+      // a tree node already gone cannot list its chunks: they are swept
+      for await (const block of contentBlocks(pin.manifest, manifest, async (cid) => storage.get(cid, options), { missing: 'skip', signal: options.signal })) {
+        referenced.add(cidToString(block))
+      }
     }
   }
   const result: GcResult = { blocksRemoved: 0, bytesRemoved: 0, blocksKept: 0 }

@@ -117,6 +117,14 @@ export interface ReplicationManager extends Startable, EventTarget {
   instructReplicate(target: PeerId, cid: CID, sourceHint: PeerId[], signal?: AbortSignal): Promise<void>
   /** The last known status of `cid`, if it was checked. */
   status(cid: CID): ReplicationStatus | undefined
+  /**
+   * Fetches content (verified) into the store and pins it as local content
+   * (a replica held for another peer becomes a local pin), then asks for
+   * copies as `replicate` does. An interrupted pin resumes at the next start.
+   */
+  pin(cid: CID, signal?: AbortSignal): Promise<Pin>
+  /** Asks peers for copies of `cid` now, in the background, when the factor is above 1. */
+  replicate(cid: CID): void
   /** Fetches content into the store and pins it. */
   fetchAndPin(cid: CID, kind: Pin['kind'], extra?: { for?: string, sources?: string[], manifest?: Manifest }, signal?: AbortSignal): Promise<Pin>
   /** Answers a ReplicationInstruction (the accepting side). */

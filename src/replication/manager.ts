@@ -37,10 +37,12 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   private readonly admission: Admission
   private readonly health: Health
   private readonly collector: GarbageCollector
+  private readonly factor: number
 
   constructor (components: ReplicationComponents, init: ResolvedReplicationInit) {
     super()
     this.components = components
+    this.factor = init.factor
     this.pins = new PinIndex(recordStore(components.storage, PINS_TABLE))
     setMaxListeners(Infinity, this.controller.signal)
     const { pins, lock } = this
@@ -138,6 +140,18 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
 
   async gc (signal?: AbortSignal): Promise<GcResult> {
     return this.collector.gc(signal)
+  }
+
+  async pin (cid: CID, signal?: AbortSignal): Promise<Pin> {
+    const pin = await this.fetcher.fetchAndPin(cid, 'local', {}, signal)
+    this.replicate(cid)
+    return pin
+  }
+
+  replicate (cid: CID): void {
+    if (this.factor > 1) {
+      this.health.ensureReplication(cid, [], true).catch(() => {})
+    }
   }
 
   async fetchAndPin (cid: CID, kind: Pin['kind'], extra?: FetchExtra, signal?: AbortSignal): Promise<Pin> {

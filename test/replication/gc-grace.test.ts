@@ -5,7 +5,8 @@
  * far as each test says (the store and the lock keep their real timers).
  */
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
-import { cidForBlock, cidToString, ManifestBuilder, memoryStorage, recordStore, type StorageProvider } from '../../src/index.js'
+import { cidForBlock, cidToString, ManifestBuilder, memoryStorage, type StorageProvider } from '../../src/index.js'
+import { recordStore } from '../../src/storage/index.js'
 import { PINS_TABLE } from '../../src/replication/constants.js'
 import { GarbageCollector } from '../../src/replication/gc.js'
 import { GcLock } from '../../src/replication/lock.js'
