@@ -182,12 +182,7 @@ export class Dds {
    */
   async dropReplica (cid: CIDLike): Promise<boolean> {
     this.assertRunning()
-    const parsed = parseCid(cid)
-    if ((await this.replication.getPin(parsed))?.kind !== 'replica') {
-      return false
-    }
-    await this.replication.dropReplica(parsed)
-    return true
+    return this.replication.dropReplica(parseCid(cid))
   }
 
   /**

@@ -131,8 +131,8 @@ export interface ReplicationManager extends Startable, EventTarget {
   handleInstruction(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
   /** Stops a running fetch of `cid` (its pin is being removed). */
   cancelFetch(cid: CID): void
-  /** Stops holding a replica: its pin and manifest block go at once, the rest at the next gc. */
-  dropReplica(cid: CID): Promise<void>
+  /** Stops holding a replica: its pin and manifest block go at once, the rest at the next gc. False when `cid` is not a replica (a local pin is never dropped). */
+  dropReplica(cid: CID): Promise<boolean>
   /** Removes every block no pin references. */
   gc(signal?: AbortSignal): Promise<GcResult>
   /**

@@ -162,8 +162,12 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     this.fetcher.cancelFetch(cid)
   }
 
-  async dropReplica (cid: CID): Promise<void> {
+  async dropReplica (cid: CID): Promise<boolean> {
+    if ((await this.pins.get(cid))?.kind !== 'replica') {
+      return false
+    }
     await this.fetcher.dropReplica(cid)
+    return true
   }
 
   async handleInstruction (cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<InstructionAnswer> {
