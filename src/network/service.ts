@@ -12,7 +12,7 @@ import { PeerChannel } from './channel.js'
 import { serveStream, type ServerState } from './server.js'
 import { PeerScores } from './scores.js'
 import {
-  DDS_PROTOCOL, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
+  DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
 } from './constants.js'
 import type { HandlerContext } from './handlers.js'
 import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
