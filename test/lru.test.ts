@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { LruMap } from '../../src/lru.js'
+import { LruMap } from '../src/lru.js'
 
 describe('LruMap', () => {
   it('keeps at most maxEntries, dropping the least recently used first', () => {
