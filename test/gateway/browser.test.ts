@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { chromium, type BrowserContext } from 'playwright-core'
 import type { Dds, Gateway } from '../../src/index.js'
-import { Cluster, Gateways } from './helpers.js'
+import { Gateways } from './helpers.js'
+import { Cluster } from '../utils/cluster.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 

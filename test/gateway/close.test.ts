@@ -8,7 +8,10 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { startGateway, type Dds } from '../../src/index.js'
-import { CHUNK_SIZE, Cluster, content, http, waitFor, watchPublishes } from './helpers.js'
+import { http, watchPublishes } from './helpers.js'
+import { CHUNK_SIZE, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
 
 /** TCP sockets and servers this process holds open. */
 function tcpHandles (): number {
@@ -35,7 +38,7 @@ describe('gateway.close() with clients connected', () => {
     baseline = tcpHandles()
     a = await cluster.node()
     b = await cluster.node({ bootstrap: a.getMultiaddrs(), retrieval: { window: 4 } })
-    cid = await a.publish(content(size, 50))
+    cid = await a.publish(pseudoRandomBytes(size, 50))
   })
   afterAll(async () => {
     await cluster.stop()
@@ -71,7 +74,7 @@ describe('gateway.close() with clients connected', () => {
     // an upload whose client sent part of its body and then nothing
     const upload = httpRequest(`${gateway.url}/api/v1/publish`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, agent: false })
     upload.on('error', () => {})
-    upload.write(content(2 * CHUNK_SIZE, 51))
+    upload.write(pseudoRandomBytes(2 * CHUNK_SIZE, 51))
     while (watched.publishes.length === 0) {
       await new Promise(resolve => setImmediate(resolve))
     }
@@ -89,13 +92,13 @@ describe('gateway.close() with clients connected', () => {
     expect(download.complete).toBe(false)
     expect(received).toBeLessThan(size)
     await expect(watched.publishes[0]!.result).rejects.toThrow()
-    await waitFor(() => b.stats().retrievals.aborted > abortedBefore, 20_000, 'the download\'s retrieval to end as aborted')
+    await waitFor(() => b.stats().retrievals.aborted > abortedBefore, 'the download\'s retrieval to end as aborted')
     expect(b.stats().chunksFetched).toBeLessThan(size / CHUNK_SIZE)
     expect(await b.pins()).toEqual([])
     await expect(http(`${gateway.url}/health`)).rejects.toThrow(/ECONNREFUSED/)
 
     agent.destroy()
     await cluster.stop()
-    await waitFor(() => tcpHandles() <= baseline, 20_000, `the TCP handles to go back to ${baseline} (open: ${tcpHandles()})`)
+    await waitFor(() => tcpHandles() <= baseline, `the TCP handles to go back to ${baseline} (open: ${tcpHandles()})`)
   })
 })

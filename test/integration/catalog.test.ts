@@ -8,8 +8,8 @@ import type { Libp2p } from '@libp2p/interface'
 import {
   CHUNK_SIZE, InvalidInputError, NotFoundError, ProtocolError, RejectedError, Status, cidForBlock, type Dds
 } from '../../src/index.js'
-import { Cluster } from '../retrieval/helpers.js'
 import { scriptedResponder } from '../network/harness.js'
+import { Cluster } from '../utils/cluster.js'
 
 describe('descriptions, stat and the catalog', () => {
   const cluster = new Cluster()

@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto'
 import {
   AbortError, DDS_PROTOCOL, cidForBlock, createDdsLibp2p, type Dds, type DdsLibp2p
 } from '../../src/index.js'
-import {
-  CHUNK_SIZE, Cluster, chunkCid, concat, content, ddsStreams, drain, equalBytes, errorOf, expectChunksCorrect, recorder,
-  sleep, waitFor
-} from './helpers.js'
+import { ddsStreams, drain, errorOf, expectChunksCorrect, recorder } from './helpers.js'
+import { CHUNK_SIZE, chunkCid, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
 
 /** Idle DDS streams close after this long, so a test can see that nothing is left in flight. */
 const IDLE_MS = 1_000
@@ -26,9 +26,9 @@ const SIZE = 6 * 1024 * 1024
 async function expectReleased (r: Dds, p: Dds): Promise<void> {
   // A requester closes its idle stream only once no request is in flight on
   // it; a leaked request slot keeps it open for good.
-  await waitFor(() => ddsStreams(r, p).length === 0, 10 * IDLE_MS, "the retriever's DDS streams to the seeder to close")
+  await waitFor(() => ddsStreams(r, p).length === 0, "the retriever's DDS streams to the seeder to close")
   // and the seeder sees its side closed too
-  await waitFor(() => ddsStreams(p, r).length === 0, 10 * IDLE_MS, "the seeder's DDS streams from the retriever to close")
+  await waitFor(() => ddsStreams(p, r).length === 0, "the seeder's DDS streams from the retriever to close")
 }
 
 describe('aborting a retrieval', () => {
@@ -40,9 +40,9 @@ describe('aborting a retrieval', () => {
   })
 
   async function setup (): Promise<{ p: Dds, r: Dds, data: Uint8Array, cid: string }> {
-    const p = await cluster.node({ storage: await cluster.levelDir(), network: { idleTimeoutMs: IDLE_MS } })
+    const p = await cluster.node({ storage: await cluster.dir(), network: { idleTimeoutMs: IDLE_MS } })
     const r = await cluster.node({ bootstrap: p.getMultiaddrs(), network: { idleTimeoutMs: IDLE_MS } })
-    const data = content(SIZE, 21)
+    const data = pseudoRandomBytes(SIZE, 21)
     const cid = await p.publish(data)
     await p.awaitAnnouncements()
     return { p, r, data, cid }
@@ -78,13 +78,14 @@ describe('aborting a retrieval', () => {
   }, 60_000)
 
   it('yields no chunk after the abort, even when the chunks ahead have already arrived', async () => {
-    const { r, data, cid } = await setup()
+    const { p, r, data, cid } = await setup()
     const controller = new AbortController()
     const abortAfter = 4
     const out = await drain(r.retrieve(cid, { signal: controller.signal }), async (index) => {
       if (index === abortAfter - 1) {
-        // a slow consumer: meanwhile the window of chunks ahead has been fetched
-        await sleep(300)
+        // a slow consumer: meanwhile chunks ahead are fetched (the seeder
+        // served more blocks than the manifest and the chunks yielded)
+        await waitFor(() => p.stats().chunksServed > abortAfter + 1, 'the seeder to serve chunks ahead of the output')
         controller.abort()
       }
     })
@@ -116,7 +117,7 @@ describe('aborting a retrieval', () => {
     // P holds the manifest and chunk 0; chunks 1..3 are announced only by a
     // peer that never answers, so their requests hang (blockTimeoutMs is a
     // minute) until the retrieval lets go of them.
-    const data = content(4 * CHUNK_SIZE, 22)
+    const data = pseudoRandomBytes(4 * CHUNK_SIZE, 22)
     const p = await cluster.node({ network: { idleTimeoutMs: IDLE_MS } })
     const r = await cluster.node({
       bootstrap: p.getMultiaddrs(),
@@ -143,7 +144,7 @@ describe('aborting a retrieval', () => {
       })
     })
     await r.connect(silent.getMultiaddrs()[0]!.toString())
-    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 10_000, 'a DHT peer')
+    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'a DHT peer')
     for (const i of [1, 2, 3]) {
       await p.storage.delete(chunkCid(data, i))
       try {
@@ -155,7 +156,7 @@ describe('aborting a retrieval', () => {
     for await (const piece of r.retrieve(cid)) {
       got.push(new Uint8Array(piece))
       // hold the first piece of chunk 0 until the requests for chunks 1..3 hang on the silent peer
-      await waitFor(() => requests >= 3, 20_000, 'requests for chunks 1..3 to reach the silent peer')
+      await waitFor(() => requests >= 3, 'requests for chunks 1..3 to reach the silent peer')
       expect(ddsStreams(r, silent.peerId).some(s => s.writeStatus === 'writable')).toBe(true)
       break
     }
@@ -163,7 +164,7 @@ describe('aborting a retrieval', () => {
     expect(equalBytes(got[0]!, data.subarray(0, got[0]!.byteLength))).toBe(true)
     // the hanging requests were cancelled: their slots are free, so the
     // requester closes its (now idle) side of the stream
-    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 10 * IDLE_MS, 'the requests to the silent peer to be released')
+    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 'the requests to the silent peer to be released')
     // cancelling is not the peer's fault
     expect(r.network.scores.standing(silent.peerId.toString()).score).toBe(0)
   }, 60_000)
@@ -209,14 +210,14 @@ describe('aborting a retrieval', () => {
     })
     await r.connect(silent.getMultiaddrs()[0]!.toString())
     const cid = cidForBlock(randomBytes(64))
-    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 10_000, 'a DHT peer')
+    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'a DHT peer')
     try {
       for await (const _ of silent.services.dht.provide(cid, { signal: AbortSignal.timeout(5_000) })) {}
     } catch {}
 
     const controller = new AbortController()
     const pending = drain(r.retrieve(cid, { signal: controller.signal }))
-    await waitFor(() => requests > 0, 10_000, 'the request to reach the silent peer')
+    await waitFor(() => requests > 0, 'the request to reach the silent peer')
     expect(ddsStreams(r, silent.peerId).length).toBeGreaterThan(0)
     controller.abort()
     const out = await pending
@@ -224,7 +225,7 @@ describe('aborting a retrieval', () => {
     expect(out.error).toBeInstanceOf(AbortError)
     // the aborted request no longer holds the stream: once idle, the
     // requester closes its side (the peer, which never answers, may keep its own)
-    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 10 * IDLE_MS, 'the requester to let go of the stream to the silent peer')
+    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 'the requester to let go of the stream to the silent peer')
     // an abort is not the peer's fault
     expect(r.network.scores.standing(silent.peerId.toString()).score).toBe(0)
   }, 20_000)
@@ -242,7 +243,7 @@ describe('aborting a retrieval', () => {
     const err = await errorOf(async () => r.network.retrieveBlock(silent.peerId, cid, { timeoutMs: 500 }))
     expect(err?.name).toBe('TimeoutError')
     expect(ddsStreams(r, silent.peerId).length).toBeGreaterThan(0)
-    await waitFor(() => ddsStreams(r, silent.peerId).length === 0, 10 * IDLE_MS, 'the idle stream to the silent peer to close')
+    await waitFor(() => ddsStreams(r, silent.peerId).length === 0, 'the idle stream to the silent peer to close')
   }, 20_000)
 })
 
@@ -258,7 +259,8 @@ describe('aborting a publish', () => {
       try {
         // endless: only an abort ends this publish
         while (true) {
-          await sleep(20)
+          // one chunk-half per turn of the event loop, so the publish works between them
+          await new Promise(resolve => setImmediate(resolve))
           produced++
           yield randomBytes(CHUNK_SIZE / 2)
         }
@@ -282,9 +284,10 @@ describe('aborting a publish', () => {
     expect(progress.of('dds:publish:chunk')).toHaveLength(3)
     expect(progress.of('dds:publish:stored')).toHaveLength(0)
     expect(progress.of('dds:publish:announced')).toHaveLength(0)
-    await waitFor(() => released, 5_000, 'the input to be released')
+    await waitFor(() => released, 'the input to be released')
     const producedAtEnd = produced
-    await sleep(200)
+    // nothing pulls the input any more, whatever the node does next
+    await p.publish(pseudoRandomBytes(2 * CHUNK_SIZE, 4))
     expect(produced).toBe(producedAtEnd)
   }, 20_000)
 
@@ -293,21 +296,20 @@ describe('aborting a publish', () => {
     let released = false
     const stream = new ReadableStream<Uint8Array>({
       start (ctl) { ctl.enqueue(new Uint8Array(1000)) },
-      // never enqueues more, never closes
-      pull () {},
+      // never enqueues more, never closes; the abort comes once publish waits for more
+      pull () { setImmediate(() => { controller.abort() }) },
       cancel () { released = true }
     })
     const controller = new AbortController()
-    setTimeout(() => { controller.abort() }, 300)
     const err = await errorOf(async () => p.publish(stream, { signal: controller.signal }))
     expect(err?.name).toBe('AbortError')
     expect(err).toBeInstanceOf(AbortError)
-    await waitFor(() => released, 5_000, 'the stream to be cancelled')
+    await waitFor(() => released, 'the stream to be cancelled')
   }, 20_000)
 
   it('rejects with AbortError on an already-aborted signal and stores nothing', async () => {
     const p = await cluster.node()
-    const err = await errorOf(async () => p.publish(content(1000, 3), { signal: AbortSignal.abort() }))
+    const err = await errorOf(async () => p.publish(pseudoRandomBytes(1000, 3), { signal: AbortSignal.abort() }))
     expect(err).toBeInstanceOf(AbortError)
     expect((await p.storage.stats()).blocks).toBe(0)
   })

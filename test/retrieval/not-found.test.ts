@@ -10,9 +10,10 @@ import {
   DdsError, DDS_PROTOCOL, InvalidInputError, NotFoundError, cidForBlock, cidToString, createDdsLibp2p, parseCid,
   type DdsLibp2p
 } from '../../src/index.js'
-import {
-  Cluster, chunkCid, content, ddsStreams, drain, errorOf, expectChunksCorrect, waitFor
-} from './helpers.js'
+import { ddsStreams, drain, errorOf, expectChunksCorrect } from './helpers.js'
+import { Cluster } from '../utils/cluster.js'
+import { chunkCid, pseudoRandomBytes } from '../utils/content.js'
+import { waitFor } from '../utils/wait.js'
 
 /**
  * A real libp2p node that speaks the DDS DHT and accepts DDS streams but
@@ -31,7 +32,7 @@ async function silentProvider (cid: ReturnType<typeof parseCid>, bootstrap: DdsL
 }
 
 async function announce (node: DdsLibp2p, cid: ReturnType<typeof parseCid>): Promise<void> {
-  await waitFor(() => (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 10_000, 'the silent node to have a DHT peer')
+  await waitFor(() => (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'the silent node to have a DHT peer')
   try {
     for await (const _ of node.services.dht.provide(cid, { signal: AbortSignal.timeout(5_000) })) {}
   } catch {}
@@ -47,7 +48,7 @@ describe('retrieval of content that cannot be had', () => {
 
   it('rejects a valid CID that nobody holds with NotFoundError (connected node)', async () => {
     const n = await cluster.node()
-    await n.publish(content(1000, 1))
+    await n.publish(pseudoRandomBytes(1000, 1))
     const r = await cluster.node({
       bootstrap: n.getMultiaddrs(),
       retrieval: { providerTimeoutMs: 2_000 },
@@ -73,7 +74,7 @@ describe('retrieval of content that cannot be had', () => {
   }, 20_000)
 
   it('rejects a CID that names a data chunk (held by a peer) with InvalidInputError', async () => {
-    const data = content(2 * 262144 + 10, 2)
+    const data = pseudoRandomBytes(2 * 262144 + 10, 2)
     const p = await cluster.node()
     const r = await cluster.node({ bootstrap: p.getMultiaddrs() })
     await p.publish(data)
@@ -91,7 +92,7 @@ describe('retrieval of content that cannot be had', () => {
   }, 30_000)
 
   it('rejects a CID that names a data chunk held locally with InvalidInputError', async () => {
-    const data = content(300_000, 3)
+    const data = pseudoRandomBytes(300_000, 3)
     const p = await cluster.node()
     await p.publish(data)
     const err = await errorOf(async () => p.retrieveBytes(chunkCid(data, 1)))
@@ -138,8 +139,8 @@ describe('retrieval of content that cannot be had', () => {
   })
 
   it('rejects with NotFoundError when the holder lost one chunk, after yielding the correct chunks before it', async () => {
-    const data = content(4 * 262144, 4)
-    const p = await cluster.node({ storage: await cluster.levelDir() })
+    const data = pseudoRandomBytes(4 * 262144, 4)
+    const p = await cluster.node({ storage: await cluster.dir() })
     const r = await cluster.node({ bootstrap: p.getMultiaddrs(), retrieval: { providerTimeoutMs: 2_000 } })
     const cid = await p.publish(data)
     await p.awaitAnnouncements()
@@ -155,7 +156,7 @@ describe('retrieval of content that cannot be had', () => {
   }, 30_000)
 
   it('rejects with NotFoundError when the only holder goes offline mid-retrieval', async () => {
-    const data = content(6 * 262144, 5)
+    const data = pseudoRandomBytes(6 * 262144, 5)
     const n = await cluster.node()
     const p = await cluster.node({ bootstrap: n.getMultiaddrs() })
     const r = await cluster.node({

@@ -3,14 +3,16 @@
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { cidToString } from '../../src/index.js'
-import { CHUNK_SIZE, Cluster, chunkCount, concat, content, drain, equalBytes, recorder } from './helpers.js'
+import { drain, recorder } from './helpers.js'
+import { CHUNK_SIZE, chunkCount, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
 
 describe('progress events', () => {
   const cluster = new Cluster()
   afterEach(async () => { await cluster.stop() })
 
   it('publish reports each chunk, then stored, then announced; retrieve reports the manifest and each chunk in order', async () => {
-    const data = content(4 * CHUNK_SIZE + 12345, 41)
+    const data = pseudoRandomBytes(4 * CHUNK_SIZE + 12345, 41)
     const n = chunkCount(data)
     const p = await cluster.node()
     const r = await cluster.node({ bootstrap: p.getMultiaddrs() })
@@ -57,7 +59,7 @@ describe('progress events', () => {
   }, 30_000)
 
   it("a local retrieve reports 'local' as the source", async () => {
-    const data = content(2 * CHUNK_SIZE + 1, 42)
+    const data = pseudoRandomBytes(2 * CHUNK_SIZE + 1, 42)
     const p = await cluster.node()
     const cid = await p.publish(data)
     const ret = recorder()

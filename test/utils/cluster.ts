@@ -18,14 +18,15 @@ import { waitFor } from './wait.js'
 
 /**
  * Short deadlines so that every failure path ends in seconds, and no
- * background replica fetches unless a test asks for them. Still long enough
- * for a loaded 2-core machine: a test that passes never waits them out.
+ * background replica fetches unless a test asks for them. A 256 KiB block
+ * between two nodes on loopback takes milliseconds, so a test that passes
+ * never waits these out, even on a loaded machine.
  */
 export const FAST: DdsInit = {
-  bootstrapTimeoutMs: 10_000,
-  retrieval: { providerTimeoutMs: 3_000, blockTimeoutMs: 5_000 },
-  discoveryOptions: { provideTimeout: 5_000, findTimeout: 5_000 },
-  network: { requestTimeoutMs: 10_000 },
+  bootstrapTimeoutMs: 5_000,
+  retrieval: { providerTimeoutMs: 3_000, blockTimeoutMs: 3_000 },
+  discoveryOptions: { provideTimeout: 3_000, findTimeout: 3_000 },
+  network: { requestTimeoutMs: 5_000 },
   replication: { factor: 1 }
 }
 

@@ -9,7 +9,7 @@ import { CHUNK_SIZE, cidForBlock } from '../../src/index.js'
 export { CHUNK_SIZE }
 
 /** `size` bytes from a seeded xorshift32 generator. */
-export function content (size: number, seed = 1): Uint8Array {
+export function pseudoRandomBytes (size: number, seed = 1): Uint8Array {
   const out = new Uint8Array(size)
   let x = (seed * 2654435761) >>> 0 || 1
   for (let i = 0; i < size; i++) {
