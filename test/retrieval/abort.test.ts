@@ -75,7 +75,7 @@ describe('aborting a retrieval', () => {
     const again = await drain(r.retrieve(cid))
     expect(again.error).toBeUndefined()
     expect(equalBytes(concat(again.chunks), data)).toBe(true)
-  }, 60_000)
+  })
 
   it('yields no chunk after the abort, even when the chunks ahead have already arrived', async () => {
     const { p, r, data, cid } = await setup()
@@ -93,7 +93,7 @@ describe('aborting a retrieval', () => {
     expectChunksCorrect(out.chunks, data)
     // the next step after abort() must reject; buffered chunks are not handed out
     expect(out.chunks).toHaveLength(abortAfter)
-  }, 60_000)
+  })
 
   it('breaking out of the loop early releases the streams, and the content can be retrieved again', async () => {
     const { p, r, data, cid } = await setup()
@@ -111,7 +111,7 @@ describe('aborting a retrieval', () => {
     await expectReleased(r, p)
 
     expect(equalBytes(await r.retrieveBytes(cid), data)).toBe(true)
-  }, 60_000)
+  })
 
   it('breaking out early cancels the requests still hanging on a peer that never answers', async () => {
     // P holds the manifest and chunk 0; chunks 1..3 are announced only by a
@@ -167,7 +167,7 @@ describe('aborting a retrieval', () => {
     await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 'the requests to the silent peer to be released')
     // cancelling is not the peer's fault
     expect(r.network.scores.standing(silent.peerId.toString()).score).toBe(0)
-  }, 60_000)
+  })
 
   it('an iterator closed with return() after its first chunk releases everything', async () => {
     const { p, r, data, cid } = await setup()
@@ -182,7 +182,7 @@ describe('aborting a retrieval', () => {
     // a closed iterator stays closed
     expect((await it.next()).done).toBe(true)
     await expectReleased(r, p)
-  }, 60_000)
+  })
 
   it('rejects with AbortError on an already-aborted signal, without asking any peer', async () => {
     const { p, r, cid } = await setup()
@@ -228,7 +228,7 @@ describe('aborting a retrieval', () => {
     await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 'the requester to let go of the stream to the silent peer')
     // an abort is not the peer's fault
     expect(r.network.scores.standing(silent.peerId.toString()).score).toBe(0)
-  }, 20_000)
+  })
 
   it('closes an idle stream to a peer that never answers within a bound set by idleTimeoutMs', async () => {
     // network.idleTimeoutMs is documented as "a stream with no traffic for
@@ -244,7 +244,7 @@ describe('aborting a retrieval', () => {
     expect(err?.name).toBe('TimeoutError')
     expect(ddsStreams(r, silent.peerId).length).toBeGreaterThan(0)
     await waitFor(() => ddsStreams(r, silent.peerId).length === 0, 'the idle stream to the silent peer to close')
-  }, 20_000)
+  })
 })
 
 describe('aborting a publish', () => {
@@ -289,7 +289,7 @@ describe('aborting a publish', () => {
     // nothing pulls the input any more, whatever the node does next
     await p.publish(pseudoRandomBytes(2 * CHUNK_SIZE, 4))
     expect(produced).toBe(producedAtEnd)
-  }, 20_000)
+  })
 
   it('rejects with AbortError while waiting on an input that never delivers', async () => {
     const p = await cluster.node()
@@ -305,7 +305,7 @@ describe('aborting a publish', () => {
     expect(err?.name).toBe('AbortError')
     expect(err).toBeInstanceOf(AbortError)
     await waitFor(() => released, 'the stream to be cancelled')
-  }, 20_000)
+  })
 
   it('rejects with AbortError on an already-aborted signal and stores nothing', async () => {
     const p = await cluster.node()

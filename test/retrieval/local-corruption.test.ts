@@ -74,5 +74,5 @@ describe('retrieval over a corrupted local store', () => {
     } else {
       expect(equalBytes(concat(out.chunks), data)).toBe(true)
     }
-  }, 30_000)
+  })
 })

@@ -63,7 +63,7 @@ describe('retrieval of content that cannot be had', () => {
     expect(out.chunks).toHaveLength(0)
 
     await expect(r.retrieveBytes(missing)).rejects.toBeInstanceOf(NotFoundError)
-  }, 30_000)
+  })
 
   it('rejects a valid CID that nobody holds with NotFoundError (lone node)', async () => {
     const r = await cluster.node({ retrieval: { providerTimeoutMs: 2_000 } })
@@ -71,7 +71,7 @@ describe('retrieval of content that cannot be had', () => {
     const err = await errorOf(async () => r.retrieveBytes(missing))
     expect(err?.name).toBe('NotFoundError')
     expect(err).toBeInstanceOf(DdsError)
-  }, 20_000)
+  })
 
   it('rejects a CID that names a data chunk (held by a peer) with InvalidInputError', async () => {
     const data = pseudoRandomBytes(2 * 262144 + 10, 2)
@@ -89,7 +89,7 @@ describe('retrieval of content that cannot be had', () => {
       expect(out.error?.message).toContain('not a DDS manifest')
       expect(out.chunks).toHaveLength(0)
     }
-  }, 30_000)
+  })
 
   it('rejects a CID that names a data chunk held locally with InvalidInputError', async () => {
     const data = pseudoRandomBytes(300_000, 3)
@@ -153,7 +153,7 @@ describe('retrieval of content that cannot be had', () => {
     expectChunksCorrect(out.chunks, data)
     // answering NOT_FOUND is honest: the holder is not penalised for it
     expect(r.network.scores.standing(p.peerId).score).toBe(0)
-  }, 30_000)
+  })
 
   it('rejects with NotFoundError when the only holder goes offline mid-retrieval', async () => {
     const data = pseudoRandomBytes(6 * 262144, 5)
@@ -177,7 +177,7 @@ describe('retrieval of content that cannot be had', () => {
     expect(out.error?.name).toBe('NotFoundError')
     expect(out.chunks).toHaveLength(1)
     expectChunksCorrect(out.chunks, data)
-  }, 30_000)
+  })
 
   it('rejects with NotFoundError when the only provider never answers, after blockTimeoutMs, and penalises it a little', async () => {
     const r = await cluster.node({ retrieval: { providerTimeoutMs: 3_000, blockTimeoutMs: 1_500 } })
@@ -194,5 +194,5 @@ describe('retrieval of content that cannot be had', () => {
     expect(standing.score).toBeLessThan(0)
     expect(standing.banned).toBe(false)
     expect(r.network.isBanned(peerIdFromString(silent.peerId.toString()))).toBe(false)
-  }, 30_000)
+  })
 })

@@ -56,7 +56,7 @@ describe('progress events', () => {
     expect(rtypes.indexOf('dds:retrieve:manifest')).toBeLessThan(rtypes.indexOf('dds:retrieve:chunk'))
     // nothing failed
     expect(ret.of('dds:retrieve:provider-failed')).toEqual([])
-  }, 30_000)
+  })
 
   it("a local retrieve reports 'local' as the source", async () => {
     const data = pseudoRandomBytes(2 * CHUNK_SIZE + 1, 42)
@@ -82,5 +82,5 @@ describe('progress events', () => {
     expect(out.chunks).toEqual([])
     expect(ret.of('dds:retrieve:manifest')).toMatchObject([{ size: 0, chunks: 0, from: p.peerId }])
     expect(ret.of('dds:retrieve:chunk')).toEqual([])
-  }, 30_000)
+  })
 })

@@ -52,7 +52,7 @@ describe('publishing to seed peers', () => {
     expect(equalBytes(concat(out.chunks), data)).toBe(true)
     expect(got.of('dds:retrieve:manifest')[0].from).toBe(s.peerId)
     expect(got.of('dds:retrieve:chunk').every(d => d.from === s.peerId)).toBe(true)
-  }, 60_000)
+  })
 
   it("a seed with the default policy refuses: publish rejects with RemoteError, and the content stays stored locally", async () => {
     const data = pseudoRandomBytes(2 * 262144 + 5, 32)
@@ -77,7 +77,7 @@ describe('publishing to seed peers', () => {
     expect(await holdsAll(s, cids)).toEqual(cids.map(() => false))
     // and it is readable locally
     expect(equalBytes(await p.retrieveBytes(stored[0].cid), data)).toBe(true)
-  }, 30_000)
+  })
 
   it("a seed whose allow-list names the publisher takes the content", async () => {
     const key = await generateKeyPair('Ed25519')
@@ -90,7 +90,7 @@ describe('publishing to seed peers', () => {
     const cids = allCids(data, cid)
     expect(await holdsAll(s, cids)).toEqual(cids.map(() => true))
     expect(equalBytes(await s.retrieveBytes(cid), data)).toBe(true)
-  }, 30_000)
+  })
 
   it("a seed whose allow-list names another peer refuses the publisher", async () => {
     const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -105,7 +105,7 @@ describe('publishing to seed peers', () => {
     const cids = allCids(data, cid)
     expect(await holdsAll(s, cids)).toEqual(cids.map(() => false))
     expect(await holdsAll(p, cids)).toEqual(cids.map(() => true))
-  }, 30_000)
+  })
 
   it('publish succeeds when one of two seeds refuses, and the willing one holds everything', async () => {
     const data = pseudoRandomBytes(2 * 262144, 35)
@@ -122,5 +122,5 @@ describe('publishing to seed peers', () => {
     expect(await holdsAll(refusing, cids)).toEqual(cids.map(() => false))
     expect(progress.of('dds:publish:seeded').map(d => d.peer)).toEqual([willing.peerId])
     expect(progress.of('dds:publish:seed-failed').map(d => d.peer)).toEqual([refusing.peerId])
-  }, 30_000)
+  })
 })
