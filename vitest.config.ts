@@ -2,9 +2,11 @@ import { defineConfig } from 'vitest/config'
 
 /**
  * Scenario suites: each runs several processes or many nodes, and heavy
- * work (hundreds of MiB published, replicated, killed and audited). They run
- * one at a time, beside the other suites, so that on two cores a scenario
- * never competes with another scenario.
+ * work (hundreds of MiB published, replicated, killed and audited). Their
+ * own project lets a quick loop leave them out (`npx vitest run --project
+ * unit`); in a whole run they start first (projects are queued by name, and
+ * the longest files first within one), so the short files fill the other
+ * worker at the end instead of a scenario running alone on one core.
  */
 const SCENARIOS = [
   'test/replication/crash.test.ts',
@@ -16,7 +18,8 @@ const SCENARIOS = [
 export default defineConfig({
   test: {
     // Real libp2p nodes over TCP in every process: forks isolate their
-    // sockets and timers. Two workers, one per core.
+    // sockets and timers. Two workers, one per core; a per-project worker
+    // limit would make vitest run the projects one after the other.
     pool: 'forks',
     maxWorkers: 2,
     // Deadlines for a loaded 2-core machine. A passing test never waits
@@ -37,8 +40,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'scenario',
-          include: SCENARIOS,
-          maxWorkers: 1
+          include: SCENARIOS
         }
       }
     ]

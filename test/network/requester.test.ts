@@ -14,7 +14,7 @@ import type { StorageProvider } from '../../src/storage/index.js'
 import { PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT } from '../../src/network/constants.js'
 import { learn, scriptedResponder, serviceNode, type ServiceNode } from './harness.js'
 import { heldStorage } from '../fixtures/slow-storage.js'
-import { aborted, waitFor } from '../utils/wait.js'
+import { waitFor, whenAborted } from '../utils/wait.js'
 
 const CHUNK = 262144
 
@@ -56,7 +56,7 @@ describe('requester', () => {
     await waitFor(() => held.reads() === 1, 'the first request to reach the target')
     const timeoutMs = 3_000
     const queued = Array.from({ length: 9 }, async () => requester.network.retrieveBlock(target.peerId, cid, { timeoutMs }))
-    await aborted(AbortSignal.timeout(timeoutMs))
+    await whenAborted(AbortSignal.timeout(timeoutMs))
     // they were queued, not sent: the target saw only the first
     expect(held.reads()).toBe(1)
     held.release()
@@ -110,7 +110,7 @@ describe('requester', () => {
     expect(aborted).toBeInstanceOf(AbortError)
     expect(aborted).toBeInstanceOf(DdsError)
     const timedOut = AbortSignal.timeout(1)
-    await aborted(timedOut)
+    await whenAborted(timedOut)
     const late = await requester.network.retrieveBlock(target.peerId, cid, { signal: timedOut }).catch(e => e)
     expect(late).toBeInstanceOf(TimeoutError)
   })

@@ -34,7 +34,7 @@ export async function waitForValue <T> (get: () => T | undefined | Promise<T | u
 }
 
 /** Resolves when `signal` aborts (e.g. `AbortSignal.timeout(ms)`, the clock a deadline under test also uses). */
-export async function aborted (signal: AbortSignal): Promise<void> {
+export async function whenAborted (signal: AbortSignal): Promise<void> {
   if (signal.aborted) {
     return
   }
