@@ -6,14 +6,12 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { join } from 'node:path'
 import { CHUNK_SIZE, type Dds } from '../../src/index.js'
-import { Cluster } from '../utils/cluster.js'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
 import { collect, pseudoRandomBytes, sha256Hex, sliced } from '../utils/content.js'
 
-/** The nodes' own DHT deadlines: finding a provider through B is what these tests are about. */
-const DEFAULT_DEADLINES = { replication: { factor: 1 } }
-
 describe('publish on A, retrieve on C through the DHT', () => {
-  const cluster = new Cluster(DEFAULT_DEADLINES)
+  // finding a provider through B is what these tests are about: the nodes' own DHT deadlines
+  const cluster = new Cluster(OWN_DEADLINES)
   let a: Dds, b: Dds, c: Dds
 
   beforeAll(async () => {
@@ -121,7 +119,7 @@ describe('publish on A, retrieve on C through the DHT', () => {
 })
 
 describe('a LevelDB node that restarts', () => {
-  const cluster = new Cluster(DEFAULT_DEADLINES)
+  const cluster = new Cluster(OWN_DEADLINES)
   afterEach(async () => { await cluster.stop() })
 
   it('keeps its peer id and still serves what it published', async () => {

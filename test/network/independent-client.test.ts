@@ -2,7 +2,7 @@
  * An independent client that knows only protos/dds_messages.proto and the
  * protocol id can fetch and verify blocks from a running DDS node.
  *
- * The client (test/fixtures/independent-client.ts) imports nothing from src/;
+ * The client (test/network/fixtures/independent-client.ts) imports nothing from src/;
  * only the server side here is a real `Dds` node, the system under test.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
@@ -13,7 +13,7 @@ import type { Dds } from '../../src/index.js'
 import { Cluster } from '../utils/cluster.js'
 import {
   IndependentClient, PROTOCOL_ID, blockMatches, parseCidString, rawCidBytes, type PlainResponse
-} from '../fixtures/independent-client.js'
+} from './fixtures/independent-client.js'
 
 const CHUNK = 262144
 
@@ -57,7 +57,7 @@ describe('an independent client (schema + protocol id only)', () => {
   })
 
   it('imports nothing from src/', async () => {
-    const source = await readFile(fileURLToPath(new URL('../fixtures/independent-client.ts', import.meta.url)), 'utf8')
+    const source = await readFile(fileURLToPath(new URL('./fixtures/independent-client.ts', import.meta.url)), 'utf8')
     const specifiers = [...source.matchAll(/^\s*import\s[^'"]*['"]([^'"]+)['"]/gm)].map(m => m[1]!)
     expect(specifiers.length).toBeGreaterThan(5)
     for (const specifier of specifiers) {

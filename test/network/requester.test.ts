@@ -13,7 +13,7 @@ import { Status } from '../../src/pb/index.js'
 import type { StorageProvider } from '../../src/storage/index.js'
 import { PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT } from '../../src/network/constants.js'
 import { learn, scriptedResponder, serviceNode, type ServiceNode } from './harness.js'
-import { heldStorage } from '../fixtures/slow-storage.js'
+import { heldStorage } from '../utils/slow-storage.js'
 import { waitFor, whenAborted } from '../utils/wait.js'
 
 const CHUNK = 262144

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Dds, parseCid, createStorage, recordStore, PinIndex, type Pin } from '../../src/index.js'
 import { PINS_TABLE } from '../../src/replication/index.js'
-import { Cluster } from '../utils/cluster.js'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
 import { Children, CHILD_WAIT_MS, assertBuilt, type ChildRun, type Line } from '../utils/child.js'
 import { waitForValue } from '../utils/wait.js'
 import { contentSize, contentStream, type Segment, MiB } from './fixtures/crash-content.mjs'
@@ -84,13 +84,13 @@ async function snapshot (dir: string): Promise<Snapshot> {
 describe('crash safety: SIGKILL a LevelDB node mid replica fetch, reopen, verify', () => {
   const children = new Children()
   // the nodes' own deadlines: a reopened store resumes a 224 MiB fetch on a loaded machine
-  const cluster = new Cluster({ replication: { factor: 1 } })
+  const cluster = new Cluster(OWN_DEADLINES)
   let publisher: Dds
   let content: Expected
   let publisherAddr: string
 
   // the publisher outlives every test; each test's nodes and dirs are its own
-  const publishers = new Cluster({ replication: { factor: 1 } })
+  const publishers = new Cluster(OWN_DEADLINES)
 
   beforeAll(async () => {
     assertBuilt()

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import {
   type Dds, cidToString, parseCid, decodeManifest, decodeManifestNode, chunkCidsOf, type CID, type StorageProvider, type Pin
 } from '../../src/index.js'
-import { Cluster } from '../utils/cluster.js'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
 import { Children, assertBuilt, type Line } from '../utils/child.js'
 import { SCENARIOS, contentSize, MiB } from './fixtures/crash-content.mjs'
 import { difference, expected, sha256Of, sorted, verifiedBlocks, type Expected } from './fixtures/crash-audit.js'
@@ -94,7 +94,7 @@ async function audit (dds: Dds): Promise<Audit> {
 
 describe('crash safety: SIGKILL a LevelDB node mid-operation, reopen, verify', () => {
   const children = new Children()
-  const cluster = new Cluster({ replication: { factor: 1 } })
+  const cluster = new Cluster(OWN_DEADLINES)
 
   beforeAll(assertBuilt)
 

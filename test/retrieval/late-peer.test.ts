@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { drain, recorder } from './helpers.js'
-import { slowStorage } from '../fixtures/slow-storage.js'
+import { slowStorage } from '../utils/slow-storage.js'
 import { Cluster } from '../utils/cluster.js'
 import { CHUNK_SIZE, chunkCid, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 

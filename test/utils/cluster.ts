@@ -30,8 +30,12 @@ export const FAST: DdsInit = {
   replication: { factor: 1 }
 }
 
-/** Nothing but the defaults of `Dds.create`, for tests of the defaults themselves. */
-export const DEFAULTS: DdsInit = {}
+/**
+ * The nodes' own deadlines (those of `Dds.create`), and no background
+ * replica fetches: for suites whose subject is a DHT lookup or a long fetch
+ * that the short deadlines of FAST would cut.
+ */
+export const OWN_DEADLINES: DdsInit = { replication: { factor: 1 } }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   return value != null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype
@@ -62,11 +66,6 @@ export class Cluster {
     const node = await Dds.create(withDefaults(this.defaults, init))
     this.nodes.push(node)
     return node
-  }
-
-  /** Starts `count` nodes side by side (no node knows another). */
-  async many (count: number, init: DdsInit = {}): Promise<Dds[]> {
-    return Promise.all(Array.from({ length: count }, async () => this.node(init)))
   }
 
   /**
