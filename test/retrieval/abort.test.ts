@@ -10,7 +10,7 @@ import { CID } from 'multiformats/cid'
 import { describe, it, expect, afterEach } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import {
-  AbortError, DDS_PROTOCOL, cidForBlock, createDdsLibp2p, type Dds, type DdsLibp2p
+  AbortError, DDS_PROTOCOL, cidForBlock, type Dds
 } from '../../src/index.js'
 import { ddsStreams, drain, errorOf, expectChunksCorrect, recorder } from './helpers.js'
 import { CHUNK_SIZE, chunkCid, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
@@ -33,11 +33,7 @@ async function expectReleased (r: Dds, p: Dds): Promise<void> {
 
 describe('aborting a retrieval', () => {
   const cluster = new Cluster()
-  const raw: DdsLibp2p[] = []
-  afterEach(async () => {
-    await Promise.all(raw.splice(0).map(async n => { await n.stop() }))
-    await cluster.stop()
-  })
+  afterEach(async () => { await cluster.stop() })
 
   async function setup (): Promise<{ p: Dds, r: Dds, data: Uint8Array, cid: string }> {
     const p = await cluster.node({ storage: await cluster.dir(), network: { idleTimeoutMs: IDLE_MS } })
@@ -127,8 +123,7 @@ describe('aborting a retrieval', () => {
     })
     const cid = await p.publish(data, { signal: AbortSignal.timeout(20_000) })
     await p.awaitAnnouncements()
-    const silent = await createDdsLibp2p()
-    raw.push(silent)
+    const silent = await cluster.libp2p()
     // count the chunk requests that reach it (frames may arrive coalesced)
     let requests = 0
     const wanted = new Set([1, 2, 3].map(i => chunkCid(data, i).toString()))
@@ -202,8 +197,7 @@ describe('aborting a retrieval', () => {
       retrieval: { blockTimeoutMs: 60_000, providerTimeoutMs: 60_000 },
       discoveryOptions: { findTimeout: 60_000 }
     })
-    const silent = await createDdsLibp2p()
-    raw.push(silent)
+    const silent = await cluster.libp2p()
     let requests = 0
     await silent.handle(DDS_PROTOCOL, (stream) => {
       stream.addEventListener('message', () => { requests++ })
@@ -235,8 +229,7 @@ describe('aborting a retrieval', () => {
     // this long is closed, on both sides"; a peer that never closes its side
     // must not keep this node's stream (and its buffers) open beyond that.
     const r = await cluster.node({ network: { idleTimeoutMs: IDLE_MS }, retrieval: { blockTimeoutMs: 500, providerTimeoutMs: 2_000 } })
-    const silent = await createDdsLibp2p()
-    raw.push(silent)
+    const silent = await cluster.libp2p()
     await silent.handle(DDS_PROTOCOL, (stream) => { stream.addEventListener('message', () => {}) })
     await r.connect(silent.getMultiaddrs()[0]!.toString())
     const cid = cidForBlock(randomBytes(64))

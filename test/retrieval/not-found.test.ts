@@ -7,7 +7,7 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  DdsError, DDS_PROTOCOL, InvalidInputError, NotFoundError, cidForBlock, cidToString, createDdsLibp2p, parseCid,
+  DdsError, DDS_PROTOCOL, InvalidInputError, NotFoundError, cidForBlock, cidToString, parseCid,
   type DdsLibp2p
 } from '../../src/index.js'
 import { ddsStreams, drain, errorOf, expectChunksCorrect } from './helpers.js'
@@ -19,8 +19,8 @@ import { waitFor } from '../utils/wait.js'
  * A real libp2p node that speaks the DDS DHT and accepts DDS streams but
  * never answers a request (a hung or overloaded peer). It announces `cid`.
  */
-async function silentProvider (cid: ReturnType<typeof parseCid>, bootstrap: DdsLibp2p | undefined): Promise<DdsLibp2p> {
-  const node = await createDdsLibp2p()
+async function silentProvider (cluster: Cluster, cid: ReturnType<typeof parseCid>, bootstrap: DdsLibp2p | undefined): Promise<DdsLibp2p> {
+  const node = await cluster.libp2p()
   await node.handle(DDS_PROTOCOL, (stream) => {
     // read and drop every request; never write a response
     stream.addEventListener('message', () => {})
@@ -40,11 +40,7 @@ async function announce (node: DdsLibp2p, cid: ReturnType<typeof parseCid>): Pro
 
 describe('retrieval of content that cannot be had', () => {
   const cluster = new Cluster()
-  const raw: DdsLibp2p[] = []
-  afterEach(async () => {
-    await Promise.all(raw.splice(0).map(async n => { await n.stop() }))
-    await cluster.stop()
-  })
+  afterEach(async () => { await cluster.stop() })
 
   it('rejects a valid CID that nobody holds with NotFoundError (connected node)', async () => {
     const n = await cluster.node()
@@ -182,8 +178,7 @@ describe('retrieval of content that cannot be had', () => {
   it('rejects with NotFoundError when the only provider never answers, after blockTimeoutMs, and penalises it a little', async () => {
     const r = await cluster.node({ retrieval: { providerTimeoutMs: 3_000, blockTimeoutMs: 1_500 } })
     const cid = cidForBlock(randomBytes(64))
-    const silent = await silentProvider(cid, undefined)
-    raw.push(silent)
+    const silent = await silentProvider(cluster, cid, undefined)
     await r.connect(silent.getMultiaddrs()[0]!.toString())
     await announce(silent, cid)
 
