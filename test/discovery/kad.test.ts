@@ -10,7 +10,7 @@ import type { DdsLibp2p } from '../../src/network/libp2p.js'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerId } from '@libp2p/interface'
 import { Cluster } from '../utils/cluster.js'
-import { waitFor } from '../utils/wait.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 const net = new Cluster()
 
@@ -105,7 +105,7 @@ describe('kadDiscovery on a star (A-B, C-B)', () => {
     const listening = a.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString())
     expect(addrs.map(ma => ma.decapsulateCode(421).toString())).toEqual(expect.arrayContaining(listening))
 
-    const connection = await c.dial(addrs, { signal: AbortSignal.timeout(10_000) })
+    const connection = await c.dial(addrs, { signal: AbortSignal.timeout(WAIT_MS) })
     expect(connection.remotePeer.equals(a.peerId)).toBe(true)
   })
 

@@ -2,6 +2,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { Cluster, FAST } from '../utils/cluster.js'
 import { chunkCid, pseudoRandomBytes, sha256Hex } from '../utils/content.js'
+import { WAIT_MS } from '../utils/wait.js'
 
 describe('announcements after a restart', () => {
   // a stranger finds its provider only through the DHT: give the lookup time
@@ -45,7 +46,7 @@ describe('announcements after a restart', () => {
     const stranger = await cluster.node({ bootstrap: hub.getMultiaddrs() })
     const found = new Set<string>()
     try {
-      for await (const evt of stranger.libp2p.services.dht.findProviders(last, { signal: AbortSignal.timeout(5_000) })) {
+      for await (const evt of stranger.libp2p.services.dht.findProviders(last, { signal: AbortSignal.timeout(WAIT_MS) })) {
         if (evt.name === 'PROVIDER') {
           evt.providers.forEach(p => found.add(p.id.toString()))
         }

@@ -15,7 +15,7 @@ import {
 import { ddsStreams, drain, errorOf, expectChunksCorrect, recorder } from './helpers.js'
 import { CHUNK_SIZE, chunkCid, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 import { Cluster } from '../utils/cluster.js'
-import { waitFor } from '../utils/wait.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 /** Idle DDS streams close after this long, so a test can see that nothing is left in flight. */
 const IDLE_MS = 1_000
@@ -143,7 +143,7 @@ describe('aborting a retrieval', () => {
     for (const i of [1, 2, 3]) {
       await p.storage.delete(chunkCid(data, i))
       try {
-        for await (const _ of silent.services.dht.provide(chunkCid(data, i), { signal: AbortSignal.timeout(5_000) })) {}
+        for await (const _ of silent.services.dht.provide(chunkCid(data, i), { signal: AbortSignal.timeout(WAIT_MS) })) {}
       } catch {}
     }
 
@@ -206,7 +206,7 @@ describe('aborting a retrieval', () => {
     const cid = cidForBlock(randomBytes(64))
     await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'a DHT peer')
     try {
-      for await (const _ of silent.services.dht.provide(cid, { signal: AbortSignal.timeout(5_000) })) {}
+      for await (const _ of silent.services.dht.provide(cid, { signal: AbortSignal.timeout(WAIT_MS) })) {}
     } catch {}
 
     const controller = new AbortController()

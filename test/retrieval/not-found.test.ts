@@ -13,7 +13,7 @@ import {
 import { ddsStreams, drain, errorOf, expectChunksCorrect } from './helpers.js'
 import { Cluster } from '../utils/cluster.js'
 import { chunkCid, pseudoRandomBytes } from '../utils/content.js'
-import { waitFor } from '../utils/wait.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 /**
  * A real libp2p node that speaks the DDS DHT and accepts DDS streams but
@@ -26,7 +26,7 @@ async function silentProvider (cluster: Cluster, cid: ReturnType<typeof parseCid
     stream.addEventListener('message', () => {})
   })
   if (bootstrap != null) {
-    await node.dial(bootstrap.getMultiaddrs(), { signal: AbortSignal.timeout(5_000) })
+    await node.dial(bootstrap.getMultiaddrs(), { signal: AbortSignal.timeout(WAIT_MS) })
   }
   return node
 }
@@ -34,7 +34,7 @@ async function silentProvider (cluster: Cluster, cid: ReturnType<typeof parseCid
 async function announce (node: DdsLibp2p, cid: ReturnType<typeof parseCid>): Promise<void> {
   await waitFor(() => (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'the silent node to have a DHT peer')
   try {
-    for await (const _ of node.services.dht.provide(cid, { signal: AbortSignal.timeout(5_000) })) {}
+    for await (const _ of node.services.dht.provide(cid, { signal: AbortSignal.timeout(WAIT_MS) })) {}
   } catch {}
 }
 

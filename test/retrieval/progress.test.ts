@@ -6,6 +6,7 @@ import { cidToString } from '../../src/index.js'
 import { drain, recorder } from './helpers.js'
 import { CHUNK_SIZE, chunkCount, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 import { Cluster } from '../utils/cluster.js'
+import { WAIT_MS } from '../utils/wait.js'
 
 describe('progress events', () => {
   const cluster = new Cluster()
@@ -17,7 +18,7 @@ describe('progress events', () => {
     const p = await cluster.node()
     const r = await cluster.node({ bootstrap: p.getMultiaddrs() })
     // R's create returns once R knows P; P adds R to its routing table a moment later
-    expect(await p.discovery.waitForPeers?.({ signal: AbortSignal.timeout(10_000) })).toBe(true)
+    expect(await p.discovery.waitForPeers?.({ signal: AbortSignal.timeout(WAIT_MS) })).toBe(true)
 
     const pub = recorder()
     const cid = await p.publish(data, { onProgress: pub.onProgress })
