@@ -178,8 +178,11 @@ describe('malformed frames on /digisocialblock/dds/0.1.0', () => {
   let publishedCid: string
 
   beforeEach(async () => {
-    target = await cluster.node({ storage: 'memory', network: { storePolicy: 'any' } })
-    honest = await cluster.node({ storage: 'memory', bootstrap: target.getMultiaddrs(), seedPeers: target.getMultiaddrs() })
+    // Nothing here is found through the DHT (the two nodes are connected, and
+    // honest seeds its publishes to target), so nothing is announced: a fresh
+    // node's first DHT query waits a second for kad-dht's initial self-query.
+    target = await cluster.node({ storage: 'memory', network: { storePolicy: 'any' }, announce: 'none' })
+    honest = await cluster.node({ storage: 'memory', bootstrap: target.getMultiaddrs(), seedPeers: target.getMultiaddrs(), announce: 'none' })
     published = randomBytes(262144 + 777)
     publishedCid = await target.publish(published, { signal: AbortSignal.timeout(WAIT_MS) })
     attacker = await bareNode()
