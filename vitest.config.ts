@@ -1,14 +1,48 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * Scenario suites: each runs several processes or many nodes, and heavy
+ * work (hundreds of MiB published, replicated, killed and audited). Their
+ * own project lets a quick loop leave them out (`npx vitest run --project
+ * unit`); in a whole run they start first (projects are queued by name, and
+ * the longest files first within one), so the short files fill the other
+ * worker at the end instead of a scenario running alone on one core.
+ */
+const SCENARIOS = [
+  'test/replication/crash.test.ts',
+  'test/replication/crash-replica.test.ts',
+  'test/replication/replication.test.ts',
+  'test/cli/cli.test.ts'
+]
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Integration tests start real libp2p nodes over TCP; give them room on a
-    // shared 2-core machine.
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
+    // Real libp2p nodes over TCP in every process: forks isolate their
+    // sockets and timers. Two workers, one per core; a per-project worker
+    // limit would make vitest run the projects one after the other.
     pool: 'forks',
     maxWorkers: 2,
-    teardownTimeout: 20_000
+    // Deadlines for a loaded 2-core machine. A passing test never waits
+    // them out: every wait inside a test polls a condition or an event.
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
+    teardownTimeout: 20_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: SCENARIOS
+        }
+      },
+      {
+        extends: true,
+        test: {
+          name: 'scenario',
+          include: SCENARIOS
+        }
+      }
+    ]
   }
 })

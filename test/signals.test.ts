@@ -1,10 +1,12 @@
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
 import { deadlineSignal } from '../src/signals.js'
 import { abortReason } from '../src/errors.js'
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
 describe('deadlineSignal', () => {
+  // the deadline's timer runs on a fake clock: exact, and no waiting
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
   it('aborts with the parent, with the parent\'s reason', () => {
     const parent = new AbortController()
     const d = deadlineSignal(parent.signal, 60_000)
@@ -19,7 +21,9 @@ describe('deadlineSignal', () => {
   it('aborts at its deadline with a TimeoutError, which DDS reports as TimeoutError', async () => {
     const parent = new AbortController()
     const d = deadlineSignal(parent.signal, 20)
-    await sleep(60)
+    vi.advanceTimersByTime(19)
+    expect(d.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
     expect(d.signal.aborted).toBe(true)
     expect(d.timedOut).toBe(true)
     expect((d.signal.reason as Error).name).toBe('TimeoutError')
@@ -33,7 +37,8 @@ describe('deadlineSignal', () => {
     const parent = new AbortController()
     const d = deadlineSignal(parent.signal, 20)
     d.clear()
-    await sleep(60)
+    expect(vi.getTimerCount()).toBe(0)
+    vi.advanceTimersByTime(60)
     parent.abort(new Error('after clear'))
     expect(d.signal.aborted).toBe(false)
   })
@@ -44,7 +49,8 @@ describe('deadlineSignal', () => {
     d.abort(reason)
     expect(d.signal.aborted).toBe(true)
     expect(d.signal.reason).toBe(reason)
-    await sleep(60)
+    expect(vi.getTimerCount()).toBe(0)
+    vi.advanceTimersByTime(60)
     expect(d.timedOut).toBe(false)
     expect(d.signal.reason).toBe(reason)
   })
@@ -55,7 +61,8 @@ describe('deadlineSignal', () => {
     expect(early.signal.aborted).toBe(true)
     expect(early.signal.reason).toBe(reason)
     const open = deadlineSignal(new AbortController().signal)
-    await sleep(30)
+    expect(vi.getTimerCount()).toBe(0)
+    vi.advanceTimersByTime(24 * 60 * 60 * 1000)
     expect(open.signal.aborted).toBe(false)
     open.clear()
   })

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import { waitFor } from '../utils/wait.js'
 import { CHUNK_SIZE, chunkContent } from '../../src/chunker/index.js'
 
 /** An async iterator of full chunks that records whether return() was called. */
@@ -62,7 +63,8 @@ describe('chunkContent abort', () => {
     const iterator = chunkContent(iterable, { signal: controller.signal })
     await expect(iterator.next()).resolves.toMatchObject({ done: false })
     const pending = iterator.next()
-    setTimeout(() => { controller.abort() }, 20)
+    // the read is pending on the stalled source when the abort comes
+    setImmediate(() => { controller.abort() })
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
     expect(state.returned).toBe(true)
   })
@@ -84,9 +86,9 @@ describe('chunkContent abort', () => {
     const iterator = chunkContent(stream, { signal: controller.signal })
     await expect(iterator.next()).resolves.toMatchObject({ done: false })
     const pending = iterator.next()
-    setTimeout(() => { controller.abort() }, 20)
+    // the read is pending on the stalled source when the abort comes
+    setImmediate(() => { controller.abort() })
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(cancelled).toBe(true)
+    await waitFor(() => cancelled, 'the stream to be cancelled')
   })
 })

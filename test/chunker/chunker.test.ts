@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest'
 import { CHUNK_SIZE, chunkContent, type Chunk, type ContentInput } from '../../src/chunker/index.js'
 import {
-  asyncSlices, collect, fileStream, nodeReadable, randomContent, randomLengths, readableStream, sha256, slices
+  asyncSlices, collect, fileStream, nodeReadable, randomLengths, readableStream, sha256, slices
 } from './fixtures/content.js'
+import { pseudoRandomBytes } from '../utils/content.js'
 
 const SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE + 7]
 
@@ -29,7 +30,7 @@ function cidStrings (chunks: Chunk[]): string[] {
 
 describe('chunkContent', () => {
   describe.each(SIZES)('content of %i bytes', (size) => {
-    const content = randomContent(size, size + 1)
+    const content = pseudoRandomBytes(size, size + 1)
 
     it('chunks one Uint8Array into 262144-byte chunks with a short last one', async () => {
       expectChunksOf(await collect(chunkContent(content)), content)
@@ -61,13 +62,13 @@ describe('chunkContent', () => {
   })
 
   it('gives the same chunks when the input comes one byte at a time', async () => {
-    const content = randomContent(CHUNK_SIZE + 300, 99)
+    const content = pseudoRandomBytes(CHUNK_SIZE + 300, 99)
     const chunks = await collect(chunkContent(asyncSlices(slices(content, () => 1))))
     expectChunksOf(chunks, content)
   })
 
   it('skips empty slices anywhere in the input', async () => {
-    const content = randomContent(2 * CHUNK_SIZE + 5, 3)
+    const content = pseudoRandomBytes(2 * CHUNK_SIZE + 5, 3)
     const empty = new Uint8Array(0)
     const parts = [empty, content.subarray(0, 1), empty, empty, content.subarray(1, CHUNK_SIZE), empty,
       content.subarray(CHUNK_SIZE), empty]
@@ -77,7 +78,7 @@ describe('chunkContent', () => {
   })
 
   it('gives every chunk its own memory, even when the input holds whole aligned chunks', async () => {
-    const content = randomContent(2 * CHUNK_SIZE + 10, 5)
+    const content = pseudoRandomBytes(2 * CHUNK_SIZE + 10, 5)
     const chunks = await collect(chunkContent(content))
     for (const chunk of chunks) {
       expect(chunk.bytes.buffer).not.toBe(content.buffer)
@@ -87,7 +88,7 @@ describe('chunkContent', () => {
   })
 
   it('keeps chunks intact when a source reuses a buffer larger than a chunk', async () => {
-    const content = randomContent(3 * 1024 * 1024, 12)
+    const content = pseudoRandomBytes(3 * 1024 * 1024, 12)
     const scratch = new Uint8Array(1024 * 1024)
     async function * reusing (): AsyncGenerator<Uint8Array> {
       for (let pos = 0; pos < content.byteLength; pos += scratch.byteLength) {
@@ -102,7 +103,7 @@ describe('chunkContent', () => {
   })
 
   it('never overwrites a chunk already handed out, even when input buffers are reused', async () => {
-    const content = randomContent(3 * CHUNK_SIZE + 1, 8)
+    const content = pseudoRandomBytes(3 * CHUNK_SIZE + 1, 8)
     const scratch = new Uint8Array(50_000)
     async function * reusing (): AsyncGenerator<Uint8Array> {
       for (let pos = 0; pos < content.byteLength; pos += scratch.byteLength) {

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { ContentHasher, chunkContent } from '../../src/chunker/index.js'
-import { hex, randomContent, randomLengths, sha256, slices } from './fixtures/content.js'
+import { hex, randomLengths, sha256, slices } from './fixtures/content.js'
+import { pseudoRandomBytes } from '../utils/content.js'
 
 describe('ContentHasher', () => {
   it('gives the SHA-256 of the empty content', () => {
@@ -10,7 +11,7 @@ describe('ContentHasher', () => {
   })
 
   it('equals the SHA-256 of the whole content, whatever the slicing', () => {
-    const content = randomContent(1_000_003, 11)
+    const content = pseudoRandomBytes(1_000_003, 11)
     const hasher = new ContentHasher()
     for (const part of slices(content, randomLengths(4, 70_000))) {
       hasher.update(part)
@@ -20,7 +21,7 @@ describe('ContentHasher', () => {
   })
 
   it('equals the SHA-256 of the content when fed the chunks', async () => {
-    const content = randomContent(600_000, 12)
+    const content = pseudoRandomBytes(600_000, 12)
     const hasher = new ContentHasher()
     for await (const chunk of chunkContent(content)) {
       hasher.update(chunk.bytes)

@@ -1,20 +1,21 @@
 /**
  * kadDiscovery on real libp2p nodes (TCP on 127.0.0.1, Noise, Yamux, the DDS
- * DHT), wired by the shared TestNetwork harness.
+ * DHT), wired by the shared Cluster harness.
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cidForBlock, type CID } from '../../src/cid.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit, type Provider } from '../../src/discovery/index.js'
-import { TestNetwork, waitFor } from '../utils/libp2p.js'
 import type { DdsLibp2p } from '../../src/network/libp2p.js'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerId } from '@libp2p/interface'
+import { Cluster } from '../utils/cluster.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
-const net = new TestNetwork()
+const net = new Cluster()
 
 afterEach(async () => {
-  await net.stopAll()
+  await net.stop()
 })
 
 /** Short deadlines keep a test that goes wrong from hanging the suite. */
@@ -31,12 +32,12 @@ function routingTableOf (node: DdsLibp2p): { size: number, remove(peer: PeerId):
 }
 
 /**
- * Waits until every node has a DHT peer. TestNetwork.connect returns once
+ * Waits until every node has a DHT peer. Cluster.connect returns once
  * identify has run; kad-dht adds the peer a few ms later, after pinging it,
  * and until then provide() sees an empty routing table and reports 0 peers.
  */
 async function tablesFilled (...nodes: DdsLibp2p[]): Promise<void> {
-  await waitFor(() => nodes.every(node => routingTableOf(node).size > 0), 10_000, 'DHT routing tables to hold a peer')
+  await waitFor(() => nodes.every(node => routingTableOf(node).size > 0), 'DHT routing tables to hold a peer')
 }
 
 async function collect (source: AsyncIterable<Provider>): Promise<Provider[]> {
@@ -80,7 +81,7 @@ const nodeIds = (nodes: DdsLibp2p[]): string[] => nodes.map(idOf).sort()
 
 describe('kadDiscovery on a star (A-B, C-B)', () => {
   it('announces on A, and C finds A through B with dialable 127.0.0.1 addresses', async () => {
-    const [a, b, c] = await net.spawn(3)
+    const [a, b, c] = await net.libp2ps(3)
     if (a == null || b == null || c == null) throw new Error('spawn failed')
     // A announces while only B knows it, so the record lives on B (and A)
     await net.connect(a, b)
@@ -104,12 +105,12 @@ describe('kadDiscovery on a star (A-B, C-B)', () => {
     const listening = a.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString())
     expect(addrs.map(ma => ma.decapsulateCode(421).toString())).toEqual(expect.arrayContaining(listening))
 
-    const connection = await c.dial(addrs, { signal: AbortSignal.timeout(10_000) })
+    const connection = await c.dial(addrs, { signal: AbortSignal.timeout(WAIT_MS) })
     expect(connection.remotePeer.equals(a.peerId)).toBe(true)
   })
 
   it('stops at count, never yields itself, and yields each provider once', async () => {
-    const [hub, p1, p2, p3, p4, seeker] = await net.spawn(6)
+    const [hub, p1, p2, p3, p4, seeker] = await net.libp2ps(6)
     if (hub == null || p1 == null || p2 == null || p3 == null || p4 == null || seeker == null) throw new Error('spawn failed')
     const providers = [p1, p2, p3, p4]
     await net.star(hub, [...providers, seeker])
@@ -140,7 +141,7 @@ describe('kadDiscovery on a star (A-B, C-B)', () => {
   })
 
   it('ends with nothing for a CID nobody provides', async () => {
-    const [a, b, c] = await net.spawn(3)
+    const [a, b, c] = await net.libp2ps(3)
     if (a == null || b == null || c == null) throw new Error('spawn failed')
     await net.star(b, [a, c])
     await tablesFilled(a, b, c)
@@ -150,7 +151,7 @@ describe('kadDiscovery on a star (A-B, C-B)', () => {
   })
 
   it('ends without an error when findTimeout runs out', async () => {
-    const [a, b, c] = await net.spawn(3)
+    const [a, b, c] = await net.libp2ps(3)
     if (a == null || b == null || c == null) throw new Error('spawn failed')
     await net.star(b, [a, c])
     await tablesFilled(a, b, c)
@@ -163,7 +164,7 @@ describe('kadDiscovery on a star (A-B, C-B)', () => {
   })
 
   it('throws TimeoutError from provide when no peer took the record in time', async () => {
-    const [a, b] = await net.spawn(2)
+    const [a, b] = await net.libp2ps(2)
     if (a == null || b == null) throw new Error('spawn failed')
     await net.connect(a, b)
     await tablesFilled(a, b)
@@ -176,7 +177,7 @@ describe('kadDiscovery on a star (A-B, C-B)', () => {
 
 describe('kadDiscovery on a lone node', () => {
   it('provide reports 0 peers and findProviders ends with nothing', async () => {
-    const [lone] = await net.spawn(1)
+    const [lone] = await net.libp2ps(1)
     if (lone == null) throw new Error('spawn failed')
     const discovery = discoveryOf(lone, { provideTimeout: 60_000, findTimeout: 60_000 })
     const cid = randomCid()
@@ -186,7 +187,7 @@ describe('kadDiscovery on a lone node', () => {
   })
 
   it('keeps the record, so a peer that joins later finds the node', async () => {
-    const [a, b] = await net.spawn(2)
+    const [a, b] = await net.libp2ps(2)
     if (a == null || b == null) throw new Error('spawn failed')
     const cid = randomCid()
     expect(await discoveryOf(a).provide(cid)).toEqual({ peers: 0 })
@@ -198,7 +199,7 @@ describe('kadDiscovery on a lone node', () => {
   })
 
   it('answers from its local provider store when it knows no DHT peer', async () => {
-    const [a, b] = await net.spawn(2)
+    const [a, b] = await net.libp2ps(2)
     if (a == null || b == null) throw new Error('spawn failed')
     await net.connect(a, b)
     await tablesFilled(a, b)
@@ -217,7 +218,7 @@ describe('kadDiscovery on a lone node', () => {
 
 describe('kadDiscovery cancellation and input checks', () => {
   it('throws AbortError for an already-aborted signal', async () => {
-    const [a, b] = await net.spawn(2)
+    const [a, b] = await net.libp2ps(2)
     if (a == null || b == null) throw new Error('spawn failed')
     await net.connect(a, b)
     await tablesFilled(a, b)
@@ -229,14 +230,14 @@ describe('kadDiscovery cancellation and input checks', () => {
       expect((await rejection(collect(discovery.findProviders(randomCid(), 1, { signal })))).name).toBe('AbortError')
     }
     // and on a lone node, which takes the shortcut
-    const [lone] = await net.spawn(1)
+    const [lone] = await net.libp2ps(1)
     if (lone == null) throw new Error('spawn failed')
     expect((await rejection(discoveryOf(lone).provide(randomCid(), { signal }))).name).toBe('AbortError')
     expect((await rejection(collect(discoveryOf(lone).findProviders(randomCid(), 1, { signal })))).name).toBe('AbortError')
   })
 
   it('throws AbortError when aborted mid-find, and cancels the DHT query', async () => {
-    const [hub, p1, p2, seeker] = await net.spawn(4)
+    const [hub, p1, p2, seeker] = await net.libp2ps(4)
     if (hub == null || p1 == null || p2 == null || seeker == null) throw new Error('spawn failed')
     await net.star(hub, [p1, p2, seeker])
     await tablesFilled(hub, p1, p2, seeker)
@@ -259,7 +260,7 @@ describe('kadDiscovery cancellation and input checks', () => {
   })
 
   it('cancels the DHT query when the caller stops iterating', async () => {
-    const [hub, p1, p2, seeker] = await net.spawn(4)
+    const [hub, p1, p2, seeker] = await net.libp2ps(4)
     if (hub == null || p1 == null || p2 == null || seeker == null) throw new Error('spawn failed')
     await net.star(hub, [p1, p2, seeker])
     await tablesFilled(hub, p1, p2, seeker)
@@ -276,7 +277,7 @@ describe('kadDiscovery cancellation and input checks', () => {
   })
 
   it('rejects a count that is not a positive integer', async () => {
-    const [node] = await net.spawn(1)
+    const [node] = await net.libp2ps(1)
     if (node == null) throw new Error('spawn failed')
     const discovery = discoveryOf(node)
     for (const count of [0, -1, 1.5, Number.NaN]) {
@@ -291,7 +292,7 @@ describe('kadDiscovery cancellation and input checks', () => {
   })
 
   it('rejects timeouts that are not positive', async () => {
-    const [node] = await net.spawn(1)
+    const [node] = await net.libp2ps(1)
     if (node == null) throw new Error('spawn failed')
     expect(() => discoveryOf(node, { provideTimeout: 0 })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }))
     expect(() => discoveryOf(node, { findTimeout: -5 })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }))

@@ -10,7 +10,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PEER_CATALOG_TIMEOUT_MS } from '../../src/gateway/api.js'
 import { cidForBlock, parseCid, type Dds } from '../../src/index.js'
 import { startGateway, type Gateway } from '../../src/gateway/index.js'
-import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json, rawHttp, watchPublishes, type HttpResult } from './helpers.js'
+import { Gateways, http, json, rawHttp, watchPublishes, type HttpResult } from './helpers.js'
+import { CHUNK_SIZE, equalBytes, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
 
 async function * slices (bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < bytes.byteLength; offset += size) {
@@ -38,7 +40,7 @@ describe('the /api/v1 routes', () => {
   })
 
   it('publishes a streamed upload with a name, media type and metadata, then stats it', async () => {
-    const data = content(2 * CHUNK_SIZE + 99, 11)
+    const data = pseudoRandomBytes(2 * CHUNK_SIZE + 99, 11)
     const url = `${gateway.url}/api/v1/publish?name=${encodeURIComponent('track one.wav')}&mediaType=audio%2Fwav` +
       `&meta=${encodeURIComponent('title=Night & Day')}&meta=${encodeURIComponent('artist=A=B')}`
     const res = await http(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }, body: slices(data, 70_000) })
@@ -78,7 +80,7 @@ describe('the /api/v1 routes', () => {
 
   it('keeps metadata keys named like Object.prototype members (__proto__, constructor) as entries', async () => {
     const meta = ['__proto__=x', 'constructor=c', 'title=T'].map(m => `meta=${encodeURIComponent(m)}`).join('&')
-    const res = await http(`${gateway.url}/api/v1/publish?${meta}`, { method: 'POST', body: content(100, 15) })
+    const res = await http(`${gateway.url}/api/v1/publish?${meta}`, { method: 'POST', body: pseudoRandomBytes(100, 15) })
     expect(res.status).toBe(200)
     const { cid } = json(res)
     const stored = (await a.stat(cid)).metadata
@@ -87,9 +89,9 @@ describe('the /api/v1 routes', () => {
     expect(Object.hasOwn(stat.metadata, '__proto__')).toBe(true)
     expect(Object.entries(stat.metadata)).toEqual([['__proto__', 'x'], ['constructor', 'c'], ['title', 'T']])
     // without it, the same bytes are other content
-    const plain = json(await http(`${gateway.url}/api/v1/publish?meta=constructor%3Dc&meta=title%3DT`, { method: 'POST', body: content(100, 15) }))
+    const plain = json(await http(`${gateway.url}/api/v1/publish?meta=constructor%3Dc&meta=title%3DT`, { method: 'POST', body: pseudoRandomBytes(100, 15) }))
     expect(plain.cid).not.toBe(cid)
-    const twice = await http(`${gateway.url}/api/v1/publish?meta=__proto__%3Dx&meta=__proto__%3Dy`, { method: 'POST', body: content(100, 15) })
+    const twice = await http(`${gateway.url}/api/v1/publish?meta=__proto__%3Dx&meta=__proto__%3Dy`, { method: 'POST', body: pseudoRandomBytes(100, 15) })
     expect(twice.status).toBe(400)
   })
 
@@ -106,13 +108,13 @@ describe('the /api/v1 routes', () => {
   it('answers stat errors: 400 for a bad CID, 404 for unknown content', async () => {
     const bad = await http(`${gateway.url}/api/v1/stat/zzz`)
     expect(bad.status).toBe(400)
-    const unknown = await http(`${gateway.url}/api/v1/stat/${cidForBlock(content(10, 12)).toString()}`)
+    const unknown = await http(`${gateway.url}/api/v1/stat/${cidForBlock(pseudoRandomBytes(10, 12)).toString()}`)
     expect(unknown.status).toBe(404)
     expect(json(unknown).error.code).toBe('NotFoundError')
   })
 
   it('lists the local catalog, a peer\'s, and all', async () => {
-    const cid = await a.publish(content(1000, 13), { name: 'cat.bin', metadata: { title: 'Catalogued' } })
+    const cid = await a.publish(pseudoRandomBytes(1000, 13), { name: 'cat.bin', metadata: { title: 'Catalogued' } })
     const local = json(await http(`${gateway.url}/api/v1/catalog`))
     expect(local.entries.find((e: any) => e.cid === cid)).toMatchObject({ size: 1000, name: 'cat.bin', metadata: { title: 'Catalogued' } })
 
@@ -152,7 +154,7 @@ describe('the /api/v1 routes', () => {
   }, PEER_CATALOG_TIMEOUT_MS + 15_000)
 
   it('pins, lists pins, unpins and collects garbage', async () => {
-    const data = content(CHUNK_SIZE + 5, 14)
+    const data = pseudoRandomBytes(CHUNK_SIZE + 5, 14)
     const cid = await a.publish(data)
     const pinned = await http(`${remote.url}/api/v1/pin/${cid}`, { method: 'POST' })
     expect(pinned.status).toBe(200)
@@ -199,7 +201,7 @@ describe('the /api/v1 routes', () => {
   })
 
   it('answers unknown routes and methods with a JSON 404', async () => {
-    const cid = await a.publish(content(10, 16))
+    const cid = await a.publish(pseudoRandomBytes(10, 16))
     for (const [method, path] of [
       ['GET', '/api/v1/nothing'], ['GET', '/nothing'], ['GET', '/api/v1/publish'], ['PUT', '/api/v1/publish'],
       ['DELETE', `/dds/${cid}`], ['POST', `/dds/${cid}`], ['OPTIONS', '/api/v1/pins'], ['GET', `/dds/${cid}/more`]
@@ -250,7 +252,7 @@ describe('the /api/v1 routes', () => {
   })
 
   it('takes repeated query parameters (the last one counts), HEAD on the API, and CIDs in base32', async () => {
-    const cid = await a.publish(content(10, 17), { name: 'b32.bin' })
+    const cid = await a.publish(pseudoRandomBytes(10, 17), { name: 'b32.bin' })
     const limited = await http(`${gateway.url}/api/v1/catalog?limit=5&limit=1`)
     expect(limited.status).toBe(200)
     expect(json(limited).entries).toHaveLength(1)
@@ -320,12 +322,12 @@ describe('the write-API guard', () => {
 
   it('takes uploads up to maxUploadBytes and refuses larger ones with 413', async () => {
     const limited = await gateways.start(node, { maxUploadBytes: 1000 })
-    const ok = await http(`${limited.url}/api/v1/publish`, { method: 'POST', body: content(1000, 20) })
+    const ok = await http(`${limited.url}/api/v1/publish`, { method: 'POST', body: pseudoRandomBytes(1000, 20) })
     expect(ok.status).toBe(200)
-    const declared = await http(`${limited.url}/api/v1/publish`, { method: 'POST', body: content(1001, 21) })
+    const declared = await http(`${limited.url}/api/v1/publish`, { method: 'POST', body: pseudoRandomBytes(1001, 21) })
     expect(declared.status).toBe(413)
     expect(json(declared).error.code).toBe('PayloadTooLargeError')
-    const streamed = await http(`${limited.url}/api/v1/publish`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, body: slices(content(5000, 22), 600) })
+    const streamed = await http(`${limited.url}/api/v1/publish`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, body: slices(pseudoRandomBytes(5000, 22), 600) })
     expect(streamed.status).toBe(413)
   })
 
@@ -333,7 +335,7 @@ describe('the write-API guard', () => {
     const limited = await gateways.start(node, { maxUploadBytes: 1000 })
     const pinsBefore = (await node.pins()).length
     // streamed: the answer comes while the client has not ended its body
-    const streamed = await unfinishedUpload(`${limited.url}/api/v1/publish`, { 'Transfer-Encoding': 'chunked' }, content(5000, 23))
+    const streamed = await unfinishedUpload(`${limited.url}/api/v1/publish`, { 'Transfer-Encoding': 'chunked' }, pseudoRandomBytes(5000, 23))
     expect(streamed.status).toBe(413)
     expect(json(streamed).error.code).toBe('PayloadTooLargeError')
     // declared: refused from the headers, before a byte of the body
@@ -390,7 +392,7 @@ describe('an upload whose client goes away', () => {
   it('is read as it arrives; hanging up mid-way aborts the publish, pins nothing, and the gateway serves on', async () => {
     const req = httpRequest(`${gateway.url}/api/v1/publish?name=half.bin`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, agent: false })
     req.on('error', () => {})
-    req.write(content(3 * CHUNK_SIZE, 40))
+    req.write(pseudoRandomBytes(3 * CHUNK_SIZE, 40))
     // publish reads the body while the client has not finished it: nothing buffers it whole
     await waitForCall(watched.publishes, 1)
     const upload = watched.publishes[0]!
@@ -401,7 +403,7 @@ describe('an upload whose client goes away', () => {
     expect(await node.pins()).toEqual([])
     expect(await node.catalog()).toEqual([])
 
-    const data = content(CHUNK_SIZE + 1, 41)
+    const data = pseudoRandomBytes(CHUNK_SIZE + 1, 41)
     const res = await http(`${gateway.url}/api/v1/publish`, { method: 'POST', body: data })
     expect(res.status).toBe(200)
     expect((await node.pins()).map(p => p.cid)).toEqual([json(res).cid])
@@ -438,7 +440,7 @@ describe('/health, /metrics and the / page', () => {
   })
 
   it('/metrics counts a retrieval through the gateway', async () => {
-    const data = content(3 * CHUNK_SIZE, 30)
+    const data = pseudoRandomBytes(3 * CHUNK_SIZE, 30)
     const cid = await a.publish(data)
     const got = await http(`${gateway.url}/dds/${cid}`)
     expect(equalBytes(got.body, data)).toBe(true)
@@ -466,8 +468,8 @@ describe('/health, /metrics and the / page', () => {
 
   it('/ lists local and peers\' content with escaped metadata and an audio player', async () => {
     const title = '<script>alert("x")</script> & "Friends"'
-    const track = await a.publish(content(5000, 31), { name: 'track.wav', mediaType: 'audio/wav', metadata: { title, artist: "O'Brien <b>" } })
-    const own = await b.publish(content(100, 32), { name: 'notes.txt', mediaType: 'text/plain' })
+    const track = await a.publish(pseudoRandomBytes(5000, 31), { name: 'track.wav', mediaType: 'audio/wav', metadata: { title, artist: "O'Brien <b>" } })
+    const own = await b.publish(pseudoRandomBytes(100, 32), { name: 'notes.txt', mediaType: 'text/plain' })
     const res = await http(`${gateway.url}/`)
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8')

@@ -12,7 +12,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { chromium, type BrowserContext } from 'playwright-core'
 import type { Dds } from '../../src/index.js'
 import type { Gateway } from '../../src/gateway/index.js'
-import { Cluster, Gateways } from './helpers.js'
+import { Gateways } from './helpers.js'
+import { Cluster } from '../utils/cluster.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 

@@ -9,7 +9,10 @@ import type { Socket } from 'node:net'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import type { Dds } from '../../src/index.js'
 import { startGateway } from '../../src/gateway/index.js'
-import { CHUNK_SIZE, Cluster, content, http, waitFor, watchPublishes } from './helpers.js'
+import { http, watchPublishes } from './helpers.js'
+import { CHUNK_SIZE, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
 
 /** TCP sockets and servers this process holds open. */
 function tcpHandles (): number {
@@ -36,7 +39,7 @@ describe('gateway.close() with clients connected', () => {
     baseline = tcpHandles()
     a = await cluster.node()
     b = await cluster.node({ bootstrap: a.getMultiaddrs(), retrieval: { window: 4 } })
-    cid = await a.publish(content(size, 50))
+    cid = await a.publish(pseudoRandomBytes(size, 50))
   })
   afterAll(async () => {
     await cluster.stop()
@@ -72,7 +75,7 @@ describe('gateway.close() with clients connected', () => {
     // an upload whose client sent part of its body and then nothing
     const upload = httpRequest(`${gateway.url}/api/v1/publish`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, agent: false })
     upload.on('error', () => {})
-    upload.write(content(2 * CHUNK_SIZE, 51))
+    upload.write(pseudoRandomBytes(2 * CHUNK_SIZE, 51))
     while (watched.publishes.length === 0) {
       await new Promise(resolve => setImmediate(resolve))
     }
@@ -90,13 +93,13 @@ describe('gateway.close() with clients connected', () => {
     expect(download.complete).toBe(false)
     expect(received).toBeLessThan(size)
     await expect(watched.publishes[0]!.result).rejects.toThrow()
-    await waitFor(() => b.stats().retrievals.aborted > abortedBefore, 20_000, 'the download\'s retrieval to end as aborted')
+    await waitFor(() => b.stats().retrievals.aborted > abortedBefore, 'the download\'s retrieval to end as aborted')
     expect(b.stats().chunksFetched).toBeLessThan(size / CHUNK_SIZE)
     expect(await b.pins()).toEqual([])
     await expect(http(`${gateway.url}/health`)).rejects.toThrow(/ECONNREFUSED/)
 
     agent.destroy()
     await cluster.stop()
-    await waitFor(() => tcpHandles() <= baseline, 20_000, `the TCP handles to go back to ${baseline} (open: ${tcpHandles()})`)
+    await waitFor(() => tcpHandles() <= baseline, `the TCP handles to go back to ${baseline} (open: ${tcpHandles()})`)
   })
 })

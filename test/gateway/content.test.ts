@@ -8,7 +8,10 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { base32 } from 'multiformats/bases/base32'
 import { InvalidInputError, cidForBlock, parseCid, type Dds } from '../../src/index.js'
 import type { Gateway } from '../../src/gateway/index.js'
-import { CHUNK_SIZE, Cluster, Gateways, content, equalBytes, http, json, waitFor } from './helpers.js'
+import { Gateways, http, json } from './helpers.js'
+import { CHUNK_SIZE, equalBytes, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
 
 /** 1 MiB and an odd number of bytes: four full chunks and a short fifth. */
 const SIZE = 1024 * 1024 + 777
@@ -16,7 +19,7 @@ const SIZE = 1024 * 1024 + 777
 describe('GET /dds/<cid> on the publishing node', () => {
   const cluster = new Cluster()
   const gateways = new Gateways()
-  const data = content(SIZE, 5)
+  const data = pseudoRandomBytes(SIZE, 5)
   let node: Dds
   let gateway: Gateway
   let cid: string
@@ -139,7 +142,7 @@ describe('GET /dds/<cid> on the publishing node', () => {
   })
 
   it('answers 404 for content nobody has, after notFoundTimeoutMs', async () => {
-    const unknown = cidForBlock(content(1000, 999)).toString()
+    const unknown = cidForBlock(pseudoRandomBytes(1000, 999)).toString()
     const res = await http(`${gateway.url}/dds/${unknown}`)
     expect(res.status).toBe(404)
     expect(json(res).error.code).toBe('NotFoundError')
@@ -160,7 +163,7 @@ describe('GET /dds/<cid> on the publishing node', () => {
   })
 
   it('gives the media type and, with ?download=1, the name as an attachment', async () => {
-    const named = await node.publish(content(3000, 6), { name: 'Süß (live).mp3', mediaType: 'audio/mpeg' })
+    const named = await node.publish(pseudoRandomBytes(3000, 6), { name: 'Süß (live).mp3', mediaType: 'audio/mpeg' })
     const res = await http(`${gateway.url}/dds/${named}?download=1`)
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toBe('audio/mpeg')
@@ -170,14 +173,14 @@ describe('GET /dds/<cid> on the publishing node', () => {
   })
 
   it('keeps a name that looks like header syntax inside filename*', async () => {
-    const named = await node.publish(content(10, 9), { name: 'a"; filename=evil.html; x=\u2028y' })
+    const named = await node.publish(pseudoRandomBytes(10, 9), { name: 'a"; filename=evil.html; x=\u2028y' })
     const res = await http(`${gateway.url}/dds/${named}?download=1`)
     expect(res.status).toBe(200)
     expect(res.headers['content-disposition']).toBe("attachment; filename*=UTF-8''a%22%3B%20filename%3Devil.html%3B%20x%3D%E2%80%A8y")
   })
 
   it('refuses at publish a media type that could not be a header value, and serves a plain one as given', async () => {
-    const bytes = content(500, 10)
+    const bytes = pseudoRandomBytes(500, 10)
     for (const mediaType of ['text/plain; title="日本"', 'text/plain; title="é"']) {
       await expect(node.publish(bytes, { mediaType }), mediaType).rejects.toThrow(InvalidInputError)
       const res = await http(`${gateway.url}/api/v1/publish?mediaType=${encodeURIComponent(mediaType)}`, { method: 'POST', body: bytes })
@@ -191,7 +194,7 @@ describe('GET /dds/<cid> on the publishing node', () => {
 describe('GET /dds/<cid> through a second node', () => {
   const cluster = new Cluster()
   const gateways = new Gateways()
-  const data = content(SIZE, 7)
+  const data = pseudoRandomBytes(SIZE, 7)
   let a: Dds
   let b: Dds
   let gateway: Gateway
@@ -251,7 +254,7 @@ describe('a client that hangs up mid-download', () => {
     a = await cluster.node()
     b = await cluster.node({ bootstrap: a.getMultiaddrs(), retrieval: { window: 4 } })
     gateway = await gateways.start(b)
-    cid = await a.publish(content(size, 8))
+    cid = await a.publish(pseudoRandomBytes(size, 8))
   })
   afterAll(async () => {
     await gateways.close()
@@ -273,7 +276,7 @@ describe('a client that hangs up mid-download', () => {
       req.on('error', (err) => { if (!req.destroyed) reject(err) })
       req.end()
     })
-    await waitFor(() => b.stats().retrievals.aborted > abortedBefore, 20_000, 'the retrieval to end as aborted')
+    await waitFor(() => b.stats().retrievals.aborted > abortedBefore, 'the retrieval to end as aborted')
     const fetched = b.stats().chunksFetched
     expect(fetched).toBeLessThan(chunks)
     // the gateway still serves

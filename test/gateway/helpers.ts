@@ -7,8 +7,6 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { connect } from 'node:net'
 import { startGateway, type Gateway, type GatewayNode, type GatewayOptions } from '../../src/gateway/index.js'
 
-export { Cluster, CHUNK_SIZE, content, equalBytes, waitFor, sleep } from '../retrieval/helpers.js'
-
 /** The gateways of one test file; `close()` in afterAll. */
 export class Gateways {
   private readonly started: Gateway[] = []

@@ -36,5 +36,5 @@ describe('the gateway is loaded on demand', () => {
     `)
     expect(serving).toContain('fastify')
     expect(serving).toContain('prom-client')
-  }, 60_000)
+  })
 })

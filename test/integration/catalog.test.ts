@@ -9,8 +9,8 @@ import {
   CHUNK_SIZE, InvalidInputError, NotFoundError, ProtocolError, RejectedError, cidForBlock, type Dds
 } from '../../src/index.js'
 import { Status } from '../../src/pb/index.js'
-import { Cluster } from '../retrieval/helpers.js'
 import { scriptedResponder } from '../network/harness.js'
+import { Cluster } from '../utils/cluster.js'
 
 describe('descriptions, stat and the catalog', () => {
   const cluster = new Cluster()

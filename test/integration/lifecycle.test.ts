@@ -4,25 +4,16 @@
  * writing a publish, and what a stopped node refuses.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { Dds, memoryStorage, DDS_PROTOCOL, StorageError, type StorageProvider, type Block } from '../../src/index.js'
-import { createDdsLibp2p, type DdsLibp2p } from '../../src/network/libp2p.js'
+import { memoryStorage, DDS_PROTOCOL, StorageError, type StorageProvider, type Block } from '../../src/index.js'
+import { Cluster } from '../utils/cluster.js'
 import { pseudoRandomBytes, sha256Hex } from '../utils/content.js'
 
 describe('node lifecycle', () => {
-  const nodes: Dds[] = []
-  const raw: DdsLibp2p[] = []
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map(async n => n.stop()))
-    await Promise.all(raw.splice(0).map(async n => { await n.stop() }))
-  })
-  const node = async (init: Parameters<typeof Dds.create>[0] = {}): Promise<Dds> => {
-    const n = await Dds.create({ replication: { factor: 1 }, ...init })
-    nodes.push(n)
-    return n
-  }
+  const cluster = new Cluster()
+  afterEach(async () => { await cluster.stop() })
 
   it('announces content published while alone once it joins a network', async () => {
-    const a = await node()
+    const a = await cluster.node()
     const content = pseudoRandomBytes(2 * 262144 + 9, 77)
     const announced: number[] = []
     const cid = await a.publish(content, {
@@ -30,9 +21,9 @@ describe('node lifecycle', () => {
     })
     expect(announced).toEqual([0])
 
-    const hub = await node()
+    const hub = await cluster.node()
     await a.connect(hub.getMultiaddrs()[0]!)
-    const c = await node({ bootstrap: hub.getMultiaddrs(), retrieval: { providerTimeoutMs: 10_000 } })
+    const c = await cluster.node({ bootstrap: hub.getMultiaddrs(), retrieval: { providerTimeoutMs: 10_000 } })
     // C only knows the hub: it can find A only through A's provider record
     expect(c.libp2p.getConnections(a.libp2p.peerId).filter(conn => conn.direction === 'outbound')).toHaveLength(0)
     let manifestFrom = ''
@@ -45,10 +36,11 @@ describe('node lifecycle', () => {
 
   it('rejects a publish whose store write fails, without crashing the process', async () => {
     const failing = failingStore(2)
-    const a = await node({ storage: failing })
+    const a = await cluster.node({ storage: failing })
     async function * slow (): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < 64; i++) {
-        await new Promise(resolve => setTimeout(resolve, 2))
+        // one chunk per turn of the event loop: the failing write comes mid-way through the input
+        await new Promise(resolve => setImmediate(resolve))
         yield pseudoRandomBytes(262144, i + 1)
       }
     }
@@ -59,17 +51,16 @@ describe('node lifecycle', () => {
   })
 
   it('releases everything when create fails, including the protocol on a given libp2p node', async () => {
-    const libp2p = await createDdsLibp2p()
-    raw.push(libp2p)
+    const libp2p = await cluster.libp2p()
     const unreachable = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp'
-    await expect(Dds.create({ libp2p, bootstrap: [unreachable], bootstrapTimeoutMs: 2_000 }))
+    await expect(cluster.node({ libp2p, bootstrap: [unreachable], bootstrapTimeoutMs: 2_000 }))
       .rejects.toThrowError(expect.objectContaining({ name: 'RemoteError' }))
     expect(libp2p.getProtocols()).not.toContain(DDS_PROTOCOL)
     expect(libp2p.status).toBe('started')
   })
 
   it('refuses calls after stop with NotStartedError', async () => {
-    const a = await Dds.create()
+    const a = await cluster.node()
     await a.stop()
     await a.stop()
     expect(() => a.retrieve('zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA')).toThrowError(expect.objectContaining({ name: 'NotStartedError' }))
@@ -91,7 +82,7 @@ function failingStore (n: number): StorageProvider {
       calls++
       if (failing && calls >= n) {
         failing = false
-        await new Promise(resolve => setTimeout(resolve, 5))
+        await new Promise(resolve => setImmediate(resolve))
         throw new StorageError('disk full')
       }
       await store.putMany(blocks)

@@ -3,28 +3,27 @@
  * B only, so C finds A's content on the DHT and fetches it from A without
  * ever having been connected to it.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { join } from 'node:path'
-import { Dds, CHUNK_SIZE } from '../../src/index.js'
-import { pseudoRandomBytes, sliced, collect, sha256Hex } from '../utils/content.js'
+import { CHUNK_SIZE, type Dds } from '../../src/index.js'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
+import { collect, pseudoRandomBytes, sha256Hex, sliced } from '../utils/content.js'
 
 describe('publish on A, retrieve on C through the DHT', () => {
-  let dir: string
+  // finding a provider through B is what these tests are about: the nodes' own DHT deadlines
+  const cluster = new Cluster(OWN_DEADLINES)
   let a: Dds, b: Dds, c: Dds
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dds-e2e-'))
-    b = await Dds.create({ storage: join(dir, 'b'), replication: { factor: 1 } })
-    a = await Dds.create({ storage: join(dir, 'a'), bootstrap: b.getMultiaddrs(), replication: { factor: 1 } })
-    c = await Dds.create({ storage: join(dir, 'c'), bootstrap: b.getMultiaddrs(), replication: { factor: 1 } })
+    const dir = await cluster.dir('dds-e2e-')
+    b = await cluster.node({ storage: join(dir, 'b') })
+    ;[a, c] = await Promise.all([
+      cluster.node({ storage: join(dir, 'a'), bootstrap: b.getMultiaddrs() }),
+      cluster.node({ storage: join(dir, 'c'), bootstrap: b.getMultiaddrs() })
+    ])
   })
 
-  afterAll(async () => {
-    await Promise.all([a, b, c].map(async n => n?.stop()))
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(async () => { await cluster.stop() })
 
   it.each([
     ['0 bytes', 0],
@@ -47,7 +46,7 @@ describe('publish on A, retrieve on C through the DHT', () => {
   })
 
   it('C finds A on the DHT when it is not connected to A', async () => {
-    const d = await Dds.create({ bootstrap: b.getMultiaddrs(), replication: { factor: 1 } })
+    const d = await cluster.node({ bootstrap: b.getMultiaddrs() })
     try {
       const content = pseudoRandomBytes(3 * CHUNK_SIZE, 99)
       const cid = await a.publish(content)
@@ -73,7 +72,7 @@ describe('publish on A, retrieve on C through the DHT', () => {
       expect(manifestFrom).toBe(a.peerId)
       expect(providersFound).toBeGreaterThan(0)
     } finally {
-      await d.stop()
+      await cluster.stopNode(d)
     }
   })
 
@@ -120,28 +119,23 @@ describe('publish on A, retrieve on C through the DHT', () => {
 })
 
 describe('a LevelDB node that restarts', () => {
+  const cluster = new Cluster(OWN_DEADLINES)
+  afterEach(async () => { await cluster.stop() })
+
   it('keeps its peer id and still serves what it published', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dds-restart-'))
+    const dir = join(await cluster.dir('dds-restart-'), 'repo')
     const content = pseudoRandomBytes(2 * CHUNK_SIZE + 17, 42)
-    let reader: Dds | undefined
-    let reopened: Dds | undefined
-    try {
-      const first = await Dds.create({ storage: join(dir, 'repo') })
-      const peerId = first.peerId
-      const cid = await first.publish(content)
-      await first.stop()
+    const first = await cluster.node({ storage: dir })
+    const peerId = first.peerId
+    const cid = await first.publish(content)
+    await cluster.stopNode(first)
 
-      reopened = await Dds.create({ storage: join(dir, 'repo') })
-      expect(reopened.peerId).toBe(peerId)
-      expect(await reopened.has(cid)).toBe(true)
-      expect(sha256Hex(await reopened.retrieveBytes(cid))).toBe(sha256Hex(content))
+    const reopened = await cluster.node({ storage: dir })
+    expect(reopened.peerId).toBe(peerId)
+    expect(await reopened.has(cid)).toBe(true)
+    expect(sha256Hex(await reopened.retrieveBytes(cid))).toBe(sha256Hex(content))
 
-      reader = await Dds.create({ bootstrap: reopened.getMultiaddrs(), replication: { factor: 1 } })
-      expect(sha256Hex(await reader.retrieveBytes(cid))).toBe(sha256Hex(content))
-    } finally {
-      await reader?.stop()
-      await reopened?.stop()
-      await rm(dir, { recursive: true, force: true })
-    }
+    const reader = await cluster.node({ bootstrap: reopened.getMultiaddrs() })
+    expect(sha256Hex(await reader.retrieveBytes(cid))).toBe(sha256Hex(content))
   })
 })

@@ -9,7 +9,8 @@ import type { Libp2p } from 'libp2p'
 import type { Stream } from '@libp2p/interface'
 import { FrameWriter } from '../../src/network/frames.js'
 import { FrameDecoder } from '../../src/network/frame-decoder.js'
-import { bareNode, learn, until, WAIT_MS } from './harness.js'
+import { bareNode, learn } from './harness.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 const PROTOCOL = '/dds-test/frames/1.0.0'
 
@@ -59,7 +60,7 @@ describe('FrameWriter', () => {
     await Promise.all(writes)
     expect(sends()).toBe(1)
     expect(sent).toEqual([1, 2, 3, 4, 5])
-    await until(() => received.length === 5, 'five frames')
+    await waitFor(() => received.length === 5, 'five frames')
     expect(received).toEqual([1, 2, 3, 4, 5])
     expect(messages()).toBe(1)
 
@@ -67,7 +68,7 @@ describe('FrameWriter', () => {
     await Promise.all([writer.write(frame(6)), writer.write(frame(7))])
     await writer.flush()
     expect(sends()).toBe(2)
-    await until(() => received.length === 7, 'seven frames')
+    await waitFor(() => received.length === 7, 'seven frames')
     expect(received).toEqual([1, 2, 3, 4, 5, 6, 7])
   })
 
@@ -76,7 +77,7 @@ describe('FrameWriter', () => {
     const writer = new FrameWriter(stream)
     await Promise.all([1, 2, 3].map(async i => writer.write(frame(i))))
     expect(sends()).toBe(3)
-    await until(() => received.length === 3, 'three frames')
+    await waitFor(() => received.length === 3, 'three frames')
     expect(received).toEqual([1, 2, 3])
   })
 
@@ -93,7 +94,7 @@ describe('FrameWriter', () => {
     await Promise.all([kept, last])
     expect(dropped).toBe(false)
     expect(sends()).toBe(1)
-    await until(() => received.length === 2, 'two frames')
+    await waitFor(() => received.length === 2, 'two frames')
     expect(received).toEqual([1, 3])
 
     // a signal that aborted already: refused at once
@@ -109,7 +110,7 @@ describe('FrameWriter', () => {
     await Promise.all([writer.write(big(1)), writer.write(big(2)), writer.write(frame(3)), writer.write(big(4))])
     // 40 KiB + 40 KiB would pass 64 KiB: the second starts a new message, which the small one joins
     expect(sends()).toBe(3)
-    await until(() => received.length === 4, 'four frames')
+    await waitFor(() => received.length === 4, 'four frames')
     expect(received).toEqual([40 * 1024, 40 * 1024, 3, 40 * 1024])
   })
 

@@ -16,9 +16,7 @@ import { DDS_PROTOCOL } from '../../src/network/constants.js'
 import { FrameDecoder } from '../../src/network/frame-decoder.js'
 import { memoryStorage } from '../../src/storage/memory/index.js'
 import type { StorageProvider } from '../../src/storage/index.js'
-
-/** How long any single wait in these tests may take. */
-export const WAIT_MS = 10_000
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 /** A bare libp2p node listening on 127.0.0.1. */
 export async function bareNode (): Promise<Libp2p> {
@@ -62,21 +60,6 @@ export async function serviceNode (init: NetworkInit = {}, storage: StorageProvi
 /** Tells `from` where `to` listens, so `dialProtocol(to.peerId)` works. */
 export async function learn (from: Libp2p, to: Libp2p): Promise<void> {
   await from.peerStore.merge(to.peerId, { multiaddrs: to.getMultiaddrs() })
-}
-
-/** Polls `check` every 10 ms until it holds; throws after `ms`. */
-export async function until (check: () => boolean | Promise<boolean>, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 /** A response's status, whatever its arm. */
@@ -151,7 +134,7 @@ export class RawStream {
   }
 
   async waitForResponses (count: number, ms = WAIT_MS): Promise<ResponseMessage[]> {
-    await until(() => this.responses().length >= count || this.done, `${count} response(s)`, ms)
+    await waitFor(() => this.responses().length >= count || this.done, `${count} response(s)`, ms)
     return this.responses()
   }
 

@@ -2,17 +2,18 @@
  * An independent client that knows only protos/dds_messages.proto and the
  * protocol id can fetch and verify blocks from a running DDS node.
  *
- * The client (test/fixtures/independent-client.ts) imports nothing from src/;
+ * The client (test/network/fixtures/independent-client.ts) imports nothing from src/;
  * only the server side here is a real `Dds` node, the system under test.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { Dds } from '../../src/index.js'
+import type { Dds } from '../../src/index.js'
+import { Cluster } from '../utils/cluster.js'
 import {
   IndependentClient, PROTOCOL_ID, blockMatches, parseCidString, rawCidBytes, type PlainResponse
-} from '../fixtures/independent-client.js'
+} from './fixtures/independent-client.js'
 
 const CHUNK = 262144
 
@@ -36,6 +37,7 @@ function okData (response: PlainResponse | undefined, id: number): Uint8Array {
 describe('an independent client (schema + protocol id only)', () => {
   // Content of 2 full chunks and a short third one.
   const content = randomBytes(2 * CHUNK + 1234)
+  const cluster = new Cluster()
   let server: Dds
   let client: IndependentClient
   let address: string
@@ -43,18 +45,19 @@ describe('an independent client (schema + protocol id only)', () => {
 
   beforeAll(async () => {
     // No DHT peers: nothing to announce to.
-    server = await Dds.create({ storage: 'memory', announce: 'none' })
+    server = await cluster.node({ storage: 'memory', announce: 'none' })
     manifestCid = await server.publish(content)
     address = server.getMultiaddrs()[0]!
     client = await IndependentClient.create()
   })
 
   afterAll(async () => {
-    await Promise.allSettled([client?.stop(), server?.stop()])
+    await client?.stop()
+    await cluster.stop()
   })
 
   it('imports nothing from src/', async () => {
-    const source = await readFile(fileURLToPath(new URL('../fixtures/independent-client.ts', import.meta.url)), 'utf8')
+    const source = await readFile(fileURLToPath(new URL('./fixtures/independent-client.ts', import.meta.url)), 'utf8')
     const specifiers = [...source.matchAll(/^\s*import\s[^'"]*['"]([^'"]+)['"]/gm)].map(m => m[1]!)
     expect(specifiers.length).toBeGreaterThan(5)
     for (const specifier of specifiers) {

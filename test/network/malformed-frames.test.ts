@@ -13,21 +13,18 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { Dds } from '../../src/index.js'
+import type { Dds } from '../../src/index.js'
 import { pb, Status, uint64ToNumber, type ResponseMessage, type RequestProps } from '../../src/pb/index.js'
 import { cidForBlock, parseCid } from '../../src/cid.js'
 import { DDS_PROTOCOL, DEFAULT_MAX_FRAME_SIZE } from '../../src/network/constants.js'
-
-/** How long any single wait in this file may take. */
-const WAIT_MS = 10_000
+import { Cluster } from '../utils/cluster.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
+import { bareNode } from './harness.js'
 
 /** What became of a raw stream. */
 interface Ending {
@@ -99,7 +96,7 @@ class RawStream {
 
   /** Waits until `count` Responses arrived. */
   async waitForResponses (count: number, ms = WAIT_MS): Promise<ResponseMessage[]> {
-    await until(() => this.responses().length >= count || this.done, `${count} response(s)`, ms)
+    await waitFor(() => this.responses().length >= count || this.done, `${count} response(s)`, ms)
     const got = this.responses()
     expect(got.length, `responses received before the stream ${this.done ? 'ended' : 'timed out'}`).toBeGreaterThanOrEqual(count)
     return got
@@ -112,31 +109,11 @@ class RawStream {
 
   /** Waits until the stream is closed (both sides) or reset, and says which. */
   async ended (ms = WAIT_MS): Promise<Ending> {
-    await until(() => this.done, 'the stream to end', ms)
+    await waitFor(() => this.done, 'the stream to end', ms)
     const status = this.stream.status
     const error = this.closeEvent?.error
     return { reset: error != null || status === 'reset' || status === 'aborted', error, status }
   }
-}
-
-/** Polls `check` every 10 ms until it holds; throws after WAIT_MS. */
-async function until (check: () => boolean | Promise<boolean>, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
-
-/** A bare libp2p node: TCP, Noise, Yamux, nothing else. */
-async function bareNode (): Promise<Libp2p> {
-  return createLibp2p({
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
 }
 
 /** A varint-length-delimited field `field` (wire type 2) holding `size` zero bytes: padding protobuf decoders skip. */
@@ -195,13 +172,17 @@ describe('malformed frames on /digisocialblock/dds/0.1.0', () => {
   let target: Dds
   let honest: Dds
   let attacker: Libp2p
+  const cluster = new Cluster()
   const extra: Array<{ stop(): Promise<void> | void }> = []
   let published: Uint8Array
   let publishedCid: string
 
   beforeEach(async () => {
-    target = await Dds.create({ storage: 'memory', network: { storePolicy: 'any' }, replication: { factor: 1 } })
-    honest = await Dds.create({ storage: 'memory', bootstrap: target.getMultiaddrs(), seedPeers: target.getMultiaddrs(), replication: { factor: 1 } })
+    // Nothing here is found through the DHT (the two nodes are connected, and
+    // honest seeds its publishes to target), so nothing is announced: a fresh
+    // node's first DHT query waits a second for kad-dht's initial self-query.
+    target = await cluster.node({ storage: 'memory', network: { storePolicy: 'any' }, announce: 'none' })
+    honest = await cluster.node({ storage: 'memory', bootstrap: target.getMultiaddrs(), seedPeers: target.getMultiaddrs(), announce: 'none' })
     published = randomBytes(262144 + 777)
     publishedCid = await target.publish(published, { signal: AbortSignal.timeout(WAIT_MS) })
     attacker = await bareNode()
@@ -210,10 +191,9 @@ describe('malformed frames on /digisocialblock/dds/0.1.0', () => {
   afterEach(async () => {
     await Promise.allSettled([
       attacker?.stop(),
-      ...extra.splice(0).map(async n => n.stop()),
-      honest?.stop(),
-      target?.stop()
+      ...extra.splice(0).map(async n => n.stop())
     ])
+    await cluster.stop()
   })
 
   /**
@@ -432,7 +412,7 @@ describe('malformed frames on /digisocialblock/dds/0.1.0', () => {
       await attack(raw)
       await raw.closeWrite()
       // Give the node a moment to act on the bytes, then drop the stream whatever happened.
-      await until(() => raw.done, `the ${name} stream to end`, 2000).catch(() => { raw.stream.abort(new Error('test done')) })
+      await waitFor(() => raw.done, `the ${name} stream to end`, 2000).catch(() => { raw.stream.abort(new Error('test done')) })
       const got = await honest.retrieveBytes(publishedCid, { signal: AbortSignal.timeout(WAIT_MS) })
       expect(Buffer.from(got).equals(published), `retrieval after "${name}"`).toBe(true)
     }
@@ -448,7 +428,7 @@ describe('malformed frames on /digisocialblock/dds/0.1.0', () => {
       if (!(await raw.writeFrame(Uint8Array.from([0xff, 0xff, 0xff])))) {
         break
       }
-      await until(() => raw.responses().length > i || target.network.isBanned(attacker.peerId), 'the violation to be counted')
+      await waitFor(() => raw.responses().length > i || target.network.isBanned(attacker.peerId), 'the violation to be counted')
     }
     expect(target.network.isBanned(attacker.peerId)).toBe(true)
     expect(attackerStanding().banned).toBe(true)

@@ -5,24 +5,24 @@
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Libp2p } from 'libp2p'
-import { Dds, DDS_PROTOCOL } from '../../src/index.js'
-import { createDdsLibp2p, type DdsLibp2p } from '../../src/network/libp2p.js'
+import { DDS_PROTOCOL } from '../../src/index.js'
 import { parseCid } from '../../src/cid.js'
 import { Status } from '../../src/pb/index.js'
-import { RawStream, bareNode, idOf, learn, statusOf, until, WAIT_MS } from './harness.js'
+import { RawStream, bareNode, idOf, learn, statusOf } from './harness.js'
+import { Cluster } from '../utils/cluster.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 describe('stopping the network service', () => {
-  let libp2p: DdsLibp2p | undefined
-  let dds: Dds | undefined
+  const cluster = new Cluster()
   let client: Libp2p | undefined
   afterEach(async () => {
-    await Promise.allSettled([client?.stop(), dds?.stop()])
-    await libp2p?.stop()
+    await client?.stop()
+    await cluster.stop()
   })
 
   it('closes inbound streams and unregisters the protocol when the libp2p node lives on', async () => {
-    libp2p = await createDdsLibp2p()
-    dds = await Dds.create({ libp2p, storage: 'memory', announce: 'none' })
+    const libp2p = await cluster.libp2p()
+    const dds = await cluster.node({ libp2p, storage: 'memory', announce: 'none' })
     const cid = await dds.publish(new TextEncoder().encode('served until stop'), { signal: AbortSignal.timeout(WAIT_MS) })
     client = await bareNode()
     await learn(client, libp2p)
@@ -34,9 +34,9 @@ describe('stopping the network service', () => {
     expect(statusOf(response)).toBe(Status.OK)
     expect(raw.done).toBe(false)
 
-    await dds.stop()
+    await cluster.stopNode(dds)
     expect(libp2p.status).toBe('started')
-    await until(() => raw.done, 'the inbound stream to be closed', 3000)
+    await waitFor(() => raw.done, 'the inbound stream to be closed')
     expect(libp2p.getProtocols()).not.toContain(DDS_PROTOCOL)
     await expect(client.dialProtocol(libp2p.peerId, DDS_PROTOCOL, { signal: AbortSignal.timeout(WAIT_MS) })).rejects.toThrow()
   })

@@ -29,209 +29,39 @@
  * builds first.
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { peerIdFromString } from '@libp2p/peer-id'
-import {
-  Dds, blockMatchesCid, cidToString, parseCid, chunkContent, ContentHasher, ManifestBuilder,
-  createStorage, type Pin, type StorageProvider
-} from '../../src/index.js'
+import { type Dds, parseCid, createStorage, type Pin } from '../../src/index.js'
 import { recordStore } from '../../src/storage/index.js'
 import { PinIndex } from '../../src/replication/pins.js'
 import { PINS_TABLE } from '../../src/replication/index.js'
-import { contentSha256, contentSize, contentStream, type Segment, MiB } from './fixtures/crash-content.mjs'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
+import { Children, CHILD_WAIT_MS, assertBuilt, type ChildRun, type Line } from '../utils/child.js'
+import { waitForValue } from '../utils/wait.js'
+import { contentSize, contentStream, type Segment, MiB } from './fixtures/crash-content.mjs'
+import { difference, expected, sha256Of, sorted, verifiedBlocks, type Expected } from './fixtures/crash-audit.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CHILD = fileURLToPath(new URL('./fixtures/replica-child.mjs', import.meta.url))
 const GiB = 1024 * MiB
-/** How long the child may take to reach a point the test waits for. */
-const WAIT_MS = 30_000
 
 /** The replicated content: 224 MiB and a bit (897 chunks), with a manifest tree (a node per 64 chunks). */
 const CONTENT: Segment[] = [{ seed: 'replica-crash', bytes: 224 * MiB + 4321 }]
 const CHUNKS_PER_BLOCK = 64
 const REPLICATION = { factor: 1, quotaBytes: 4 * GiB, perPeerShare: 1 }
 
-// ---------------------------------------------------------------------------
-// The child process
-
-interface Line { tag: string, detail: any }
-
-/** A running replica-child.mjs: its stdout as parsed lines, its stderr, its exit. */
-class ChildRun {
-  readonly child: ChildProcess
-  readonly lines: Line[] = []
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-  stderr = ''
-  private readonly listeners = new Set<() => void>()
-  private done = false
-
-  constructor (dir: string, bootstrap: string) {
-    this.child = spawn(process.execPath, [CHILD, dir, bootstrap], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.child.stderr!.setEncoding('utf8')
-    this.child.stderr!.on('data', (text: string) => { this.stderr += text })
-    const reader = createInterface({ input: this.child.stdout! })
-    reader.on('line', (text) => {
-      const space = text.indexOf(' ')
-      const tag = space < 0 ? text : text.slice(0, space)
-      let detail: any = {}
-      try { detail = space < 0 ? {} : JSON.parse(text.slice(space + 1)) } catch { detail = { raw: text } }
-      this.lines.push({ tag, detail })
-      this.notify()
-    })
-    const stdoutClosed = new Promise<void>(resolve => { reader.on('close', resolve) })
-    this.exited = new Promise((resolve) => {
-      this.child.on('error', (err) => {
-        if (this.child.pid == null) {
-          this.stderr += `could not start the child: ${err.message}\n`
-          this.done = true
-          this.notify()
-          resolve({ code: null, signal: null })
-        }
-      })
-      this.child.on('exit', (code, signal) => {
-        void stdoutClosed.then(() => {
-          this.done = true
-          this.notify()
-          resolve({ code, signal })
-        })
-      })
-    })
-  }
-
-  get running (): boolean {
-    return this.child.exitCode == null && this.child.signalCode == null
-  }
-
-  /** Resolves with the first line (seen so far or later) that matches; rejects if the child exits first or on timeout. */
-  async waitFor (what: string, match: (line: Line) => boolean, timeoutMs = WAIT_MS): Promise<Line> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.lines.find(match)
-        if (found != null) {
-          finish()
-          resolve(found)
-          return true
-        }
-        if (this.done) {
-          finish()
-          reject(new Error(`the child exited before ${what} (exit code ${String(this.child.exitCode)}, signal ${String(this.child.signalCode)}); stderr:\n${this.stderr}\nlast lines: ${this.tail()}`))
-          return true
-        }
-        return false
-      }
-      const timer = setTimeout(() => {
-        finish()
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${this.stderr}\nlast lines: ${this.tail()}`))
-      }, timeoutMs)
-      const finish = (): void => {
-        clearTimeout(timer)
-        this.listeners.delete(listener)
-      }
-      const listener = (): void => { check() }
-      if (!check()) {
-        this.listeners.add(listener)
-      }
-    })
-  }
-
-  /** SIGKILL, then wait until the process is gone and its output read. */
-  async kill (): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
-    if (this.running) {
-      this.child.kill('SIGKILL')
-    }
-    return this.exited
-  }
-
-  /** The highest block count the child reported. */
-  get blocks (): number {
-    return this.lines.reduce((max, l) => (l.tag === 'blocks' || l.tag === 'ready') && typeof l.detail.blocks === 'number' ? Math.max(max, l.detail.blocks) : max, 0)
-  }
-
-  /** True when the child ever listed `cid` as a complete pin. */
-  sawComplete (cid: string): boolean {
-    return this.lines.some(l => (l.tag === 'pins' && Array.isArray(l.detail) && l.detail.some((p: Pin) => p.cid === cid && p.state === 'complete')) ||
-      (l.tag === 'ready' && (l.detail.pins as Pin[]).some(p => p.cid === cid && p.state === 'complete')))
-  }
-
-  tail (): string {
-    return this.lines.slice(-5).map(l => `${l.tag} ${JSON.stringify(l.detail)}`).join(' | ')
-  }
-
-  private notify (): void {
-    for (const listener of [...this.listeners]) {
-      listener()
-    }
-  }
+/** The highest block count a replica-child reported. */
+function blocksReported (child: ChildRun): number {
+  return child.lines.reduce((max, l) => (l.tag === 'blocks' || l.tag === 'ready') && typeof l.detail.blocks === 'number' ? Math.max(max, l.detail.blocks) : max, 0)
 }
 
-// ---------------------------------------------------------------------------
-// The content, derived independently of any node
-
-interface Expected {
-  cid: string
-  size: number
-  sha256: string
-  /** Every block of the content: chunks, tree nodes, manifest (base58btc). */
-  blocks: Set<string>
-}
-
-async function expected (segments: Segment[], chunksPerBlock: number): Promise<Expected> {
-  const hasher = new ContentHasher()
-  const builder = new ManifestBuilder(chunksPerBlock)
-  const blocks = new Set<string>()
-  for await (const chunk of chunkContent(contentStream(segments))) {
-    hasher.update(chunk.bytes)
-    blocks.add(cidToString(chunk.cid))
-    const node = builder.add(chunk.cid)
-    if (node != null) {
-      blocks.add(cidToString(node.cid))
-    }
-  }
-  const sha256 = hasher.digest()
-  const { node, root } = builder.finish(sha256, hasher.size)
-  if (node != null) {
-    blocks.add(cidToString(node.cid))
-  }
-  blocks.add(cidToString(root.cid))
-  const hex = Buffer.from(sha256).toString('hex')
-  expect(hex).toBe(await contentSha256(segments))
-  return { cid: cidToString(root.cid), size: hasher.size, sha256: hex, blocks }
+/** True when a replica-child ever listed `cid` as a complete pin. */
+function sawComplete (child: ChildRun, cid: string): boolean {
+  return child.lines.some(l => (l.tag === 'pins' && Array.isArray(l.detail) && l.detail.some((p: Pin) => p.cid === cid && p.state === 'complete')) ||
+    (l.tag === 'ready' && (l.detail.pins as Pin[]).some(p => p.cid === cid && p.state === 'complete')))
 }
 
 // ---------------------------------------------------------------------------
 // Checking a store
-
-/** Every stored block, each read and checked against its CID; the counters checked against the recount. */
-async function verifiedBlocks (storage: StorageProvider, checkStats: boolean): Promise<Set<string>> {
-  const stored = new Set<string>()
-  const corrupt: string[] = []
-  let bytes = 0
-  for await (const cid of storage.list()) {
-    const key = cidToString(cid)
-    const value = await storage.get(cid)
-    if (value == null) {
-      corrupt.push(`${key}: listed but get() returns nothing`)
-      continue
-    }
-    if (!blockMatchesCid(cid, value)) {
-      corrupt.push(`${key}: ${value.byteLength} bytes that do not match the CID`)
-    }
-    stored.add(key)
-    bytes += value.byteLength
-  }
-  expect(corrupt, 'blocks whose bytes do not match their CID').toEqual([])
-  if (checkStats) {
-    expect(await storage.stats(), 'stats() counters against a recount with list() + get()').toEqual({ blocks: stored.size, bytes })
-  }
-  return stored
-}
 
 interface Snapshot { stored: Set<string>, pins: Pin[] }
 
@@ -240,7 +70,7 @@ async function snapshot (dir: string): Promise<Snapshot> {
   const storage = createStorage(dir)
   await storage.open()
   try {
-    const stored = await verifiedBlocks(storage, true)
+    const stored = await verifiedBlocks(storage)
     const pins: Pin[] = []
     for await (const { manifest: _manifest, ...pin } of new PinIndex(recordStore(storage, PINS_TABLE)).list()) {
       pins.push(pin)
@@ -251,64 +81,43 @@ async function snapshot (dir: string): Promise<Snapshot> {
   }
 }
 
-function difference (a: Set<string>, b: Set<string>): string[] {
-  return [...a].filter(x => !b.has(x))
-}
-
-function sorted (values: Iterable<string>): string[] {
-  return [...values].sort()
-}
-
-async function sha256Of (dds: Dds, cid: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const part of dds.retrieve(cid)) {
-    hash.update(part)
-  }
-  return hash.digest('hex')
-}
-
-const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
 // ---------------------------------------------------------------------------
 
 describe('crash safety: SIGKILL a LevelDB node mid replica fetch, reopen, verify', () => {
-  const children: ChildRun[] = []
-  const nodes: Dds[] = []
-  const dirs: string[] = []
+  const children = new Children()
+  // the nodes' own deadlines: a reopened store resumes a 224 MiB fetch on a loaded machine
+  const cluster = new Cluster(OWN_DEADLINES)
   let publisher: Dds
   let content: Expected
   let publisherAddr: string
 
+  // the publisher outlives every test; each test's nodes and dirs are its own
+  const publishers = new Cluster(OWN_DEADLINES)
+
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/index.js'))) {
-      throw new Error('dist/index.js is missing: run `npm run build` first (`npm test` does). The crash tests run a child process that imports the built package, since plain node cannot load the .ts sources.')
-    }
+    assertBuilt()
     content = await expected(CONTENT, CHUNKS_PER_BLOCK)
-    publisher = await Dds.create({ replication: { factor: 1 }, announce: 'manifest', manifestChunksPerBlock: CHUNKS_PER_BLOCK })
+    publisher = await publishers.node({ announce: 'manifest', manifestChunksPerBlock: CHUNKS_PER_BLOCK })
     const cid = await publisher.publish(contentStream(CONTENT))
     expect(cid).toBe(content.cid)
     publisherAddr = publisher.getMultiaddrs()[0]!
   })
 
   afterAll(async () => {
-    await publisher?.stop()
+    await publishers.stop()
   })
 
   afterEach(async () => {
-    await Promise.all(children.splice(0).map(async c => c.kill()))
-    await Promise.all(nodes.splice(0).map(async n => n.stop().catch(() => {})))
-    await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true })))
+    await children.killAll()
+    await cluster.stop()
   })
 
   async function tempDir (): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'dds-crash-replica-'))
-    dirs.push(dir)
-    return dir
+    return cluster.dir('dds-crash-replica-')
   }
 
   async function startChild (dir: string): Promise<{ child: ChildRun, ready: Line }> {
-    const child = new ChildRun(dir, publisherAddr)
-    children.push(child)
+    const child = children.start(CHILD, [dir, publisherAddr])
     const ready = await child.waitFor('the child node to start', l => l.tag === 'ready')
     return { child, ready }
   }
@@ -319,9 +128,9 @@ describe('crash safety: SIGKILL a LevelDB node mid replica fetch, reopen, verify
     await child.waitFor(`the child to hold ${atBlocks} blocks`, l => l.tag === 'blocks' && l.detail.blocks >= atBlocks)
     const exit = await child.kill()
     expect(exit.signal, `the child should die of SIGKILL; stderr:\n${child.stderr}`).toBe('SIGKILL')
-    const reported = child.blocks
+    const reported = blocksReported(child)
     expect(reported, `the fetch finished before the kill (${reported} of ${total} blocks); the kill point is too late`).toBeLessThan(total)
-    expect(child.sawComplete(content.cid), 'the child reported the replica complete before the kill').toBe(false)
+    expect(sawComplete(child, content.cid), 'the child reported the replica complete before the kill').toBe(false)
     return reported
   }
 
@@ -343,8 +152,7 @@ describe('crash safety: SIGKILL a LevelDB node mid replica fetch, reopen, verify
   /** Reopens the directory with a node that bootstraps to the publisher, and waits for the resumed fetch. */
   async function reopenAndResume (dir: string, childPeerId: string): Promise<{ first: Pin[], done: Pin, ms: number }> {
     const started = Date.now()
-    const dds = await Dds.create({ storage: dir, bootstrap: [publisherAddr], replication: REPLICATION, announce: 'none' })
-    nodes.push(dds)
+    const dds = await cluster.node({ storage: dir, bootstrap: [publisherAddr], replication: REPLICATION, announce: 'none' })
     // the same identity: the LevelDB store keeps the key
     expect(dds.peerId).toBe(childPeerId)
     // at once: start() resumes the fetch in the background, so the pin is
@@ -359,43 +167,33 @@ describe('crash safety: SIGKILL a LevelDB node mid replica fetch, reopen, verify
         expect(await dds.has(key), `block ${key} of a pin listed complete`).toBe(true)
       }
     }
-    // wait for the resumed fetch to finish
-    const deadline = Date.now() + WAIT_MS
-    let done: Pin | undefined
-    while (Date.now() < deadline) {
-      const pins = await dds.pins()
-      const pin = pins.find(p => p.cid === content.cid)
+    // wait for the resumed fetch to finish; the pin must never vanish meanwhile
+    const done = await waitForValue(async () => {
+      const pin = (await dds.pins()).find(p => p.cid === content.cid)
       expect(pin, 'the replica pin vanished: the resumed fetch failed though the publisher is online').toBeDefined()
-      if (pin!.state === 'complete') {
-        done = pin
-        break
-      }
-      await sleep(50)
-    }
-    expect(done, `the resumed fetch did not complete within ${WAIT_MS} ms (${(await dds.storage.stats()).blocks} of ${content.blocks.size} blocks)`).toBeDefined()
+      return pin!.state === 'complete' ? pin : undefined
+    }, `the resumed fetch to complete (${content.blocks.size} blocks)`, CHILD_WAIT_MS)
     const ms = Date.now() - started
     expect(done).toMatchObject({ cid: content.cid, kind: 'replica', state: 'complete', size: content.size, for: publisher.peerId })
     expect(await dds.replicas()).toEqual([done])
     // the store: exactly the content's blocks, every one verified, counters right
-    const stored = await verifiedBlocks(dds.storage, true)
+    const stored = await verifiedBlocks(dds.storage)
     expect(difference(content.blocks, stored), 'blocks of the complete replica missing from the store').toEqual([])
     expect(sorted(stored)).toEqual(sorted(content.blocks))
     const gc = await dds.gc()
     expect(gc.blocksRemoved, 'a gc after the resume removes nothing: every block belongs to the replica').toBe(0)
-    await dds.stop()
-    nodes.splice(nodes.indexOf(dds), 1)
-    return { first, done: done!, ms }
+    await cluster.stopNode(dds)
+    return { first, done, ms }
   }
 
   /** Restarts the node with no peers at all and reads the content from its own store. */
   async function retrieveOffline (dir: string): Promise<void> {
-    const dds = await Dds.create({ storage: dir, replication: REPLICATION, announce: 'none' })
-    nodes.push(dds)
+    const dds = await cluster.node({ storage: dir, replication: REPLICATION, announce: 'none' })
     expect(dds.libp2p.getPeers(), 'the offline node has no peer to fetch from').toEqual([])
     const pins = await dds.pins()
     expect(pins.map(p => ({ cid: p.cid, kind: p.kind, state: p.state }))).toEqual([{ cid: content.cid, kind: 'replica', state: 'complete' }])
     expect(await sha256Of(dds, content.cid)).toBe(content.sha256)
-    expect(sorted(await verifiedBlocks(dds.storage, true))).toEqual(sorted(content.blocks))
+    expect(sorted(await verifiedBlocks(dds.storage))).toEqual(sorted(content.blocks))
   }
 
   it(`a replica fetch of ${Math.round(contentSize(CONTENT) / MiB)} MiB killed mid-fetch leaves a consistent store and resumes on restart`, async () => {

@@ -18,177 +18,16 @@
  * hashes itself instead of trusting the child.
  */
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import {
-  Dds, blockMatchesCid, cidToString, parseCid, chunkContent, ContentHasher, ManifestBuilder,
-  decodeManifest, decodeManifestNode, chunkCidsOf, type CID, type StorageProvider, type Pin
+  type Dds, cidToString, parseCid, decodeManifest, decodeManifestNode, chunkCidsOf, type CID, type StorageProvider, type Pin
 } from '../../src/index.js'
-import { SCENARIOS, contentSha256, contentSize, contentStream, type Segment, MiB } from './fixtures/crash-content.mjs'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
+import { Children, assertBuilt, type Line } from '../utils/child.js'
+import { SCENARIOS, contentSize, MiB } from './fixtures/crash-content.mjs'
+import { difference, expected, sha256Of, sorted, verifiedBlocks, type Expected } from './fixtures/crash-audit.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url))
-/** How long the child may take to reach a point the test waits for. */
-const WAIT_MS = 60_000
-
-// ---------------------------------------------------------------------------
-// The child process
-
-interface Line { tag: string, detail: any }
-
-/** A running crash-child.mjs: its stdout as parsed lines, its stderr, its exit. */
-class ChildRun {
-  readonly child: ChildProcess
-  readonly lines: Line[] = []
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-  stderr = ''
-  private readonly listeners = new Set<() => void>()
-  private done = false
-
-  constructor (mode: 'publish' | 'gc' | 'control', dir: string, stepMiB = 8) {
-    this.child = spawn(process.execPath, [CHILD, mode, dir, String(stepMiB)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.child.stderr!.setEncoding('utf8')
-    this.child.stderr!.on('data', (text: string) => { this.stderr += text })
-    const reader = createInterface({ input: this.child.stdout! })
-    reader.on('line', (text) => {
-      const space = text.indexOf(' ')
-      const tag = space < 0 ? text : text.slice(0, space)
-      let detail: any = {}
-      try { detail = space < 0 ? {} : JSON.parse(text.slice(space + 1)) } catch { detail = { raw: text } }
-      this.lines.push({ tag, detail })
-      this.notify()
-    })
-    const stdoutClosed = new Promise<void>(resolve => { reader.on('close', resolve) })
-    this.exited = new Promise((resolve) => {
-      // a child that could not be spawned emits 'error' and no 'exit'
-      this.child.on('error', (err) => {
-        if (this.child.pid == null) {
-          this.stderr += `could not start the child: ${err.message}\n`
-          this.done = true
-          this.notify()
-          resolve({ code: null, signal: null })
-        }
-      })
-      this.child.on('exit', (code, signal) => {
-        // every line the child wrote before it died is read before `exited` resolves
-        void stdoutClosed.then(() => {
-          this.done = true
-          this.notify()
-          resolve({ code, signal })
-        })
-      })
-    })
-  }
-
-  get running (): boolean {
-    return this.child.exitCode == null && this.child.signalCode == null
-  }
-
-  /** Resolves with the first line (seen so far or later) that matches; rejects if the child exits first or on timeout. */
-  async waitFor (what: string, match: (line: Line) => boolean, timeoutMs = WAIT_MS): Promise<Line> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.lines.find(match)
-        if (found != null) {
-          finish()
-          resolve(found)
-          return true
-        }
-        if (this.done) {
-          finish()
-          reject(new Error(`the child exited before ${what} (exit code ${String(this.child.exitCode)}, signal ${String(this.child.signalCode)}); stderr:\n${this.stderr}\nlast lines: ${this.tail()}`))
-          return true
-        }
-        return false
-      }
-      const timer = setTimeout(() => {
-        finish()
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${this.stderr}\nlast lines: ${this.tail()}`))
-      }, timeoutMs)
-      const finish = (): void => {
-        clearTimeout(timer)
-        this.listeners.delete(listener)
-      }
-      const listener = (): void => { check() }
-      if (!check()) {
-        this.listeners.add(listener)
-      }
-    })
-  }
-
-  /** SIGKILL, then wait until the process is gone and its output read. */
-  async kill (): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
-    if (this.running) {
-      this.child.kill('SIGKILL')
-    }
-    return this.exited
-  }
-
-  has (tag: string, match: (detail: any) => boolean = () => true): boolean {
-    return this.lines.some(l => l.tag === tag && match(l.detail))
-  }
-
-  tail (): string {
-    return this.lines.slice(-5).map(l => `${l.tag} ${JSON.stringify(l.detail)}`).join(' | ')
-  }
-
-  private notify (): void {
-    for (const listener of [...this.listeners]) {
-      listener()
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------
-// What the child published, derived independently
-
-interface Expected {
-  cid: string
-  size: number
-  sha256: string
-  /** Every block of the content: chunks, tree nodes, manifest (base58btc). */
-  blocks: Set<string>
-}
-
-const expectedCache = new Map<string, Promise<Expected>>()
-
-/** The manifest CID and blocks `publish` gives `segments` on a node with `chunksPerBlock`. */
-async function expected (segments: Segment[], chunksPerBlock: number): Promise<Expected> {
-  const key = JSON.stringify([segments, chunksPerBlock])
-  let result = expectedCache.get(key)
-  if (result == null) {
-    result = (async () => {
-      const hasher = new ContentHasher()
-      const builder = new ManifestBuilder(chunksPerBlock)
-      const blocks = new Set<string>()
-      for await (const chunk of chunkContent(contentStream(segments))) {
-        hasher.update(chunk.bytes)
-        blocks.add(cidToString(chunk.cid))
-        const node = builder.add(chunk.cid)
-        if (node != null) {
-          blocks.add(cidToString(node.cid))
-        }
-      }
-      const sha256 = hasher.digest()
-      const { node, root } = builder.finish(sha256, hasher.size)
-      if (node != null) {
-        blocks.add(cidToString(node.cid))
-      }
-      blocks.add(cidToString(root.cid))
-      const hex = Buffer.from(sha256).toString('hex')
-      expect(hex).toBe(await contentSha256(segments)) // the generator is deterministic
-      return { cid: cidToString(root.cid), size: hasher.size, sha256: hex, blocks }
-    })()
-    expectedCache.set(key, result)
-  }
-  return result
-}
 
 // ---------------------------------------------------------------------------
 // Checking a reopened store
@@ -236,25 +75,7 @@ interface Audit {
  * its blocks and the size its manifest says.
  */
 async function audit (dds: Dds): Promise<Audit> {
-  const stored = new Set<string>()
-  const corrupt: string[] = []
-  let bytes = 0
-  for await (const cid of dds.storage.list()) {
-    const key = cidToString(cid)
-    const value = await dds.storage.get(cid)
-    if (value == null) {
-      corrupt.push(`${key}: listed but get() returns nothing`)
-      continue
-    }
-    if (!blockMatchesCid(cid, value)) {
-      corrupt.push(`${key}: ${value.byteLength} bytes that do not match the CID`)
-    }
-    stored.add(key)
-    bytes += value.byteLength
-  }
-  expect(corrupt, 'blocks whose bytes do not match their CID').toEqual([])
-  expect(await dds.storage.stats(), 'stats() counters against a recount with list() + get()').toEqual({ blocks: stored.size, bytes })
-
+  const stored = await verifiedBlocks(dds.storage)
   const pins = await dds.pins()
   const referenced = new Set<string>()
   for (const pin of pins) {
@@ -269,62 +90,33 @@ async function audit (dds: Dds): Promise<Audit> {
   return { stored, pins, referenced }
 }
 
-async function sha256Of (dds: Dds, cid: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const part of dds.retrieve(cid)) {
-    hash.update(part)
-  }
-  return hash.digest('hex')
-}
-
-function difference (a: Set<string>, b: Set<string>): string[] {
-  return [...a].filter(x => !b.has(x))
-}
-
-function sorted (values: Iterable<string>): string[] {
-  return [...values].sort()
-}
-
 // ---------------------------------------------------------------------------
 
 describe('crash safety: SIGKILL a LevelDB node mid-operation, reopen, verify', () => {
-  const children: ChildRun[] = []
-  const nodes: Dds[] = []
-  const dirs: string[] = []
+  const children = new Children()
+  const cluster = new Cluster(OWN_DEADLINES)
 
-  beforeAll(() => {
-    if (!existsSync(join(ROOT, 'dist/index.js'))) {
-      throw new Error('dist/index.js is missing: run `npm run build` first (`npm test` does). The crash tests run a child process that imports the built package, since plain node cannot load the .ts sources.')
-    }
-  })
+  beforeAll(assertBuilt)
 
   afterEach(async () => {
-    await Promise.all(children.splice(0).map(async c => c.kill()))
-    await Promise.all(nodes.splice(0).map(async n => n.stop().catch(() => {})))
-    await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true })))
+    await children.killAll()
+    await cluster.stop()
   })
 
   async function tempDir (): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'dds-crash-'))
-    dirs.push(dir)
-    return dir
+    return cluster.dir('dds-crash-')
   }
 
-  function run (mode: 'publish' | 'gc' | 'control', dir: string): ChildRun {
-    const child = new ChildRun(mode, dir)
-    children.push(child)
-    return child
+  function run (mode: 'publish' | 'gc' | 'control', dir: string): ReturnType<Children['start']> {
+    return children.start(CHILD, [mode, dir, '8'])
   }
 
   async function reopen (dir: string): Promise<Dds> {
-    const dds = await Dds.create({ storage: dir, replication: { factor: 1 }, announce: 'none' })
-    nodes.push(dds)
-    return dds
+    return cluster.node({ storage: dir, announce: 'none' })
   }
 
   async function stop (dds: Dds): Promise<void> {
-    await dds.stop()
-    nodes.splice(nodes.indexOf(dds), 1)
+    await cluster.stopNode(dds)
   }
 
   const { publish } = SCENARIOS

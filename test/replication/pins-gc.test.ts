@@ -1,29 +1,17 @@
 /** Pins and garbage collection: dedup, unpin + gc, pin of remote content. */
 import { describe, it, expect, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Dds, CHUNK_SIZE, parseCid } from '../../src/index.js'
-import { waitFor } from '../utils/libp2p.js'
+import { CHUNK_SIZE, parseCid } from '../../src/index.js'
+import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
 import { pseudoRandomBytes, sha256Hex } from '../utils/content.js'
 
 describe('pins and gc', () => {
-  const nodes: Dds[] = []
-  const dirs: string[] = []
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map(async n => n.stop().catch(() => {})))
-    await Promise.all(dirs.splice(0).map(async d => rm(d, { recursive: true, force: true })))
-  })
-  async function node (init: Parameters<typeof Dds.create>[0] = {}): Promise<Dds> {
-    const n = await Dds.create({ replication: { factor: 1 }, ...init })
-    nodes.push(n)
-    return n
-  }
+  const cluster = new Cluster()
+  afterEach(async () => { await cluster.stop() })
 
   it('stores shared chunks once, keeps them while any pin needs them, and empties the store when none does', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dds-gc-'))
-    dirs.push(dir)
-    const a = await node({ storage: dir })
+    const dir = await cluster.dir('dds-gc-')
+    const a = await cluster.node({ storage: dir })
     const shared = pseudoRandomBytes(4 * CHUNK_SIZE, 71)
     const one = new Uint8Array([...shared, ...pseudoRandomBytes(CHUNK_SIZE, 72)])
     const two = new Uint8Array([...shared, ...pseudoRandomBytes(CHUNK_SIZE + 5, 73)])
@@ -48,22 +36,21 @@ describe('pins and gc', () => {
   })
 
   it('pin() fetches remote content into the store so it survives its publisher and gc', async () => {
-    const a = await node()
-    const b = await node({ bootstrap: a.getMultiaddrs() })
+    const a = await cluster.node()
+    const b = await cluster.node({ bootstrap: a.getMultiaddrs() })
     const content = pseudoRandomBytes(3 * CHUNK_SIZE + 1, 74)
     const cid = await a.publish(content)
     const pin = await b.pin(cid)
     expect(pin).toMatchObject({ cid, kind: 'local', state: 'complete', size: content.byteLength })
     await b.gc()
-    await a.stop()
-    nodes.splice(nodes.indexOf(a), 1)
+    await cluster.stopNode(a)
     expect(sha256Hex(await b.retrieveBytes(cid))).toBe(sha256Hex(content))
     expect((await b.storage.stats()).blocks).toBe(5) // 4 chunks + manifest
   })
 
   it('gc spares nothing unpinned that is not recent, and never touches pinned blocks', async () => {
-    const a = await node()
-    const b = await node({ bootstrap: a.getMultiaddrs() })
+    const a = await cluster.node()
+    const b = await cluster.node({ bootstrap: a.getMultiaddrs() })
     const cid = await a.publish(pseudoRandomBytes(2 * CHUNK_SIZE, 75))
     // retrieve does not store, so b has nothing to collect; a keeps everything pinned
     await b.retrieveBytes(cid)
@@ -73,12 +60,12 @@ describe('pins and gc', () => {
   })
 
   it('lists a replica held for another peer, and drops it so gc frees its blocks', async () => {
-    const a = await node()
-    const b = await node({ bootstrap: a.getMultiaddrs() })
+    const a = await cluster.node()
+    const b = await cluster.node({ bootstrap: a.getMultiaddrs() })
     const content = pseudoRandomBytes(2 * CHUNK_SIZE + 7, 76)
     const cid = await a.publish(content)
     await a.replication.instructReplicate(b.libp2p.peerId, parseCid(cid), [a.libp2p.peerId])
-    await waitFor(async () => (await b.replicas()).some(p => p.cid === cid && p.state === 'complete'), 20_000, 'the replica')
+    await waitFor(async () => (await b.replicas()).some(p => p.cid === cid && p.state === 'complete'), 'the replica')
     const [replica] = await b.replicas()
     expect(replica).toMatchObject({ cid, kind: 'replica', for: a.peerId, size: content.byteLength })
     expect((await b.storage.stats()).blocks).toBe(4)

@@ -10,12 +10,12 @@ import { CID } from 'multiformats/cid'
 import { describe, it, expect, afterEach } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import {
-  AbortError, DDS_PROTOCOL, cidForBlock, createDdsLibp2p, type Dds, type DdsLibp2p
+  AbortError, DDS_PROTOCOL, cidForBlock, type Dds
 } from '../../src/index.js'
-import {
-  CHUNK_SIZE, Cluster, chunkCid, concat, content, ddsStreams, drain, equalBytes, errorOf, expectChunksCorrect, recorder,
-  sleep, waitFor
-} from './helpers.js'
+import { ddsStreams, drain, errorOf, expectChunksCorrect, recorder } from './helpers.js'
+import { CHUNK_SIZE, chunkCid, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
+import { WAIT_MS, waitFor } from '../utils/wait.js'
 
 /** Idle DDS streams close after this long, so a test can see that nothing is left in flight. */
 const IDLE_MS = 1_000
@@ -26,23 +26,19 @@ const SIZE = 6 * 1024 * 1024
 async function expectReleased (r: Dds, p: Dds): Promise<void> {
   // A requester closes its idle stream only once no request is in flight on
   // it; a leaked request slot keeps it open for good.
-  await waitFor(() => ddsStreams(r, p).length === 0, 10 * IDLE_MS, "the retriever's DDS streams to the seeder to close")
+  await waitFor(() => ddsStreams(r, p).length === 0, "the retriever's DDS streams to the seeder to close")
   // and the seeder sees its side closed too
-  await waitFor(() => ddsStreams(p, r).length === 0, 10 * IDLE_MS, "the seeder's DDS streams from the retriever to close")
+  await waitFor(() => ddsStreams(p, r).length === 0, "the seeder's DDS streams from the retriever to close")
 }
 
 describe('aborting a retrieval', () => {
   const cluster = new Cluster()
-  const raw: DdsLibp2p[] = []
-  afterEach(async () => {
-    await Promise.all(raw.splice(0).map(async n => { await n.stop() }))
-    await cluster.stop()
-  })
+  afterEach(async () => { await cluster.stop() })
 
   async function setup (): Promise<{ p: Dds, r: Dds, data: Uint8Array, cid: string }> {
-    const p = await cluster.node({ storage: await cluster.levelDir(), network: { idleTimeoutMs: IDLE_MS } })
+    const p = await cluster.node({ storage: await cluster.dir(), network: { idleTimeoutMs: IDLE_MS } })
     const r = await cluster.node({ bootstrap: p.getMultiaddrs(), network: { idleTimeoutMs: IDLE_MS } })
-    const data = content(SIZE, 21)
+    const data = pseudoRandomBytes(SIZE, 21)
     const cid = await p.publish(data)
     await p.awaitAnnouncements()
     return { p, r, data, cid }
@@ -75,16 +71,17 @@ describe('aborting a retrieval', () => {
     const again = await drain(r.retrieve(cid))
     expect(again.error).toBeUndefined()
     expect(equalBytes(concat(again.chunks), data)).toBe(true)
-  }, 60_000)
+  })
 
   it('yields no chunk after the abort, even when the chunks ahead have already arrived', async () => {
-    const { r, data, cid } = await setup()
+    const { p, r, data, cid } = await setup()
     const controller = new AbortController()
     const abortAfter = 4
     const out = await drain(r.retrieve(cid, { signal: controller.signal }), async (index) => {
       if (index === abortAfter - 1) {
-        // a slow consumer: meanwhile the window of chunks ahead has been fetched
-        await sleep(300)
+        // a slow consumer: meanwhile chunks ahead are fetched (the seeder
+        // served more blocks than the manifest and the chunks yielded)
+        await waitFor(() => p.stats().chunksServed > abortAfter + 1, 'the seeder to serve chunks ahead of the output')
         controller.abort()
       }
     })
@@ -92,7 +89,7 @@ describe('aborting a retrieval', () => {
     expectChunksCorrect(out.chunks, data)
     // the next step after abort() must reject; buffered chunks are not handed out
     expect(out.chunks).toHaveLength(abortAfter)
-  }, 60_000)
+  })
 
   it('breaking out of the loop early releases the streams, and the content can be retrieved again', async () => {
     const { p, r, data, cid } = await setup()
@@ -110,13 +107,13 @@ describe('aborting a retrieval', () => {
     await expectReleased(r, p)
 
     expect(equalBytes(await r.retrieveBytes(cid), data)).toBe(true)
-  }, 60_000)
+  })
 
   it('breaking out early cancels the requests still hanging on a peer that never answers', async () => {
     // P holds the manifest and chunk 0; chunks 1..3 are announced only by a
     // peer that never answers, so their requests hang (blockTimeoutMs is a
     // minute) until the retrieval lets go of them.
-    const data = content(4 * CHUNK_SIZE, 22)
+    const data = pseudoRandomBytes(4 * CHUNK_SIZE, 22)
     const p = await cluster.node({ network: { idleTimeoutMs: IDLE_MS } })
     const r = await cluster.node({
       bootstrap: p.getMultiaddrs(),
@@ -126,8 +123,7 @@ describe('aborting a retrieval', () => {
     })
     const cid = await p.publish(data, { signal: AbortSignal.timeout(20_000) })
     await p.awaitAnnouncements()
-    const silent = await createDdsLibp2p()
-    raw.push(silent)
+    const silent = await cluster.libp2p()
     // count the chunk requests that reach it (frames may arrive coalesced)
     let requests = 0
     const wanted = new Set([1, 2, 3].map(i => chunkCid(data, i).toString()))
@@ -143,11 +139,11 @@ describe('aborting a retrieval', () => {
       })
     })
     await r.connect(silent.getMultiaddrs()[0]!.toString())
-    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 10_000, 'a DHT peer')
+    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'a DHT peer')
     for (const i of [1, 2, 3]) {
       await p.storage.delete(chunkCid(data, i))
       try {
-        for await (const _ of silent.services.dht.provide(chunkCid(data, i), { signal: AbortSignal.timeout(5_000) })) {}
+        for await (const _ of silent.services.dht.provide(chunkCid(data, i), { signal: AbortSignal.timeout(WAIT_MS) })) {}
       } catch {}
     }
 
@@ -155,7 +151,7 @@ describe('aborting a retrieval', () => {
     for await (const piece of r.retrieve(cid)) {
       got.push(new Uint8Array(piece))
       // hold the first piece of chunk 0 until the requests for chunks 1..3 hang on the silent peer
-      await waitFor(() => requests >= 3, 20_000, 'requests for chunks 1..3 to reach the silent peer')
+      await waitFor(() => requests >= 3, 'requests for chunks 1..3 to reach the silent peer')
       expect(ddsStreams(r, silent.peerId).some(s => s.writeStatus === 'writable')).toBe(true)
       break
     }
@@ -163,10 +159,10 @@ describe('aborting a retrieval', () => {
     expect(equalBytes(got[0]!, data.subarray(0, got[0]!.byteLength))).toBe(true)
     // the hanging requests were cancelled: their slots are free, so the
     // requester closes its (now idle) side of the stream
-    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 10 * IDLE_MS, 'the requests to the silent peer to be released')
+    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 'the requests to the silent peer to be released')
     // cancelling is not the peer's fault
     expect(r.network.scores.standing(silent.peerId.toString()).score).toBe(0)
-  }, 60_000)
+  })
 
   it('an iterator closed with return() after its first chunk releases everything', async () => {
     const { p, r, data, cid } = await setup()
@@ -181,7 +177,7 @@ describe('aborting a retrieval', () => {
     // a closed iterator stays closed
     expect((await it.next()).done).toBe(true)
     await expectReleased(r, p)
-  }, 60_000)
+  })
 
   it('rejects with AbortError on an already-aborted signal, without asking any peer', async () => {
     const { p, r, cid } = await setup()
@@ -201,22 +197,21 @@ describe('aborting a retrieval', () => {
       retrieval: { blockTimeoutMs: 60_000, providerTimeoutMs: 60_000 },
       discoveryOptions: { findTimeout: 60_000 }
     })
-    const silent = await createDdsLibp2p()
-    raw.push(silent)
+    const silent = await cluster.libp2p()
     let requests = 0
     await silent.handle(DDS_PROTOCOL, (stream) => {
       stream.addEventListener('message', () => { requests++ })
     })
     await r.connect(silent.getMultiaddrs()[0]!.toString())
     const cid = cidForBlock(randomBytes(64))
-    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 10_000, 'a DHT peer')
+    await waitFor(() => (silent.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, 'a DHT peer')
     try {
-      for await (const _ of silent.services.dht.provide(cid, { signal: AbortSignal.timeout(5_000) })) {}
+      for await (const _ of silent.services.dht.provide(cid, { signal: AbortSignal.timeout(WAIT_MS) })) {}
     } catch {}
 
     const controller = new AbortController()
     const pending = drain(r.retrieve(cid, { signal: controller.signal }))
-    await waitFor(() => requests > 0, 10_000, 'the request to reach the silent peer')
+    await waitFor(() => requests > 0, 'the request to reach the silent peer')
     expect(ddsStreams(r, silent.peerId).length).toBeGreaterThan(0)
     controller.abort()
     const out = await pending
@@ -224,26 +219,25 @@ describe('aborting a retrieval', () => {
     expect(out.error).toBeInstanceOf(AbortError)
     // the aborted request no longer holds the stream: once idle, the
     // requester closes its side (the peer, which never answers, may keep its own)
-    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 10 * IDLE_MS, 'the requester to let go of the stream to the silent peer')
+    await waitFor(() => ddsStreams(r, silent.peerId).every(s => s.writeStatus === 'closed'), 'the requester to let go of the stream to the silent peer')
     // an abort is not the peer's fault
     expect(r.network.scores.standing(silent.peerId.toString()).score).toBe(0)
-  }, 20_000)
+  })
 
   it('closes an idle stream to a peer that never answers within a bound set by idleTimeoutMs', async () => {
     // network.idleTimeoutMs is documented as "a stream with no traffic for
     // this long is closed, on both sides"; a peer that never closes its side
     // must not keep this node's stream (and its buffers) open beyond that.
     const r = await cluster.node({ network: { idleTimeoutMs: IDLE_MS }, retrieval: { blockTimeoutMs: 500, providerTimeoutMs: 2_000 } })
-    const silent = await createDdsLibp2p()
-    raw.push(silent)
+    const silent = await cluster.libp2p()
     await silent.handle(DDS_PROTOCOL, (stream) => { stream.addEventListener('message', () => {}) })
     await r.connect(silent.getMultiaddrs()[0]!.toString())
     const cid = cidForBlock(randomBytes(64))
     const err = await errorOf(async () => r.network.retrieveBlock(silent.peerId, cid, { timeoutMs: 500 }))
     expect(err?.name).toBe('TimeoutError')
     expect(ddsStreams(r, silent.peerId).length).toBeGreaterThan(0)
-    await waitFor(() => ddsStreams(r, silent.peerId).length === 0, 10 * IDLE_MS, 'the idle stream to the silent peer to close')
-  }, 20_000)
+    await waitFor(() => ddsStreams(r, silent.peerId).length === 0, 'the idle stream to the silent peer to close')
+  })
 })
 
 describe('aborting a publish', () => {
@@ -258,7 +252,8 @@ describe('aborting a publish', () => {
       try {
         // endless: only an abort ends this publish
         while (true) {
-          await sleep(20)
+          // one chunk-half per turn of the event loop, so the publish works between them
+          await new Promise(resolve => setImmediate(resolve))
           produced++
           yield randomBytes(CHUNK_SIZE / 2)
         }
@@ -282,32 +277,32 @@ describe('aborting a publish', () => {
     expect(progress.of('dds:publish:chunk')).toHaveLength(3)
     expect(progress.of('dds:publish:stored')).toHaveLength(0)
     expect(progress.of('dds:publish:announced')).toHaveLength(0)
-    await waitFor(() => released, 5_000, 'the input to be released')
+    await waitFor(() => released, 'the input to be released')
     const producedAtEnd = produced
-    await sleep(200)
+    // nothing pulls the input any more, whatever the node does next
+    await p.publish(pseudoRandomBytes(2 * CHUNK_SIZE, 4))
     expect(produced).toBe(producedAtEnd)
-  }, 20_000)
+  })
 
   it('rejects with AbortError while waiting on an input that never delivers', async () => {
     const p = await cluster.node()
     let released = false
     const stream = new ReadableStream<Uint8Array>({
       start (ctl) { ctl.enqueue(new Uint8Array(1000)) },
-      // never enqueues more, never closes
-      pull () {},
+      // never enqueues more, never closes; the abort comes once publish waits for more
+      pull () { setImmediate(() => { controller.abort() }) },
       cancel () { released = true }
     })
     const controller = new AbortController()
-    setTimeout(() => { controller.abort() }, 300)
     const err = await errorOf(async () => p.publish(stream, { signal: controller.signal }))
     expect(err?.name).toBe('AbortError')
     expect(err).toBeInstanceOf(AbortError)
-    await waitFor(() => released, 5_000, 'the stream to be cancelled')
-  }, 20_000)
+    await waitFor(() => released, 'the stream to be cancelled')
+  })
 
   it('rejects with AbortError on an already-aborted signal and stores nothing', async () => {
     const p = await cluster.node()
-    const err = await errorOf(async () => p.publish(content(1000, 3), { signal: AbortSignal.abort() }))
+    const err = await errorOf(async () => p.publish(pseudoRandomBytes(1000, 3), { signal: AbortSignal.abort() }))
     expect(err).toBeInstanceOf(AbortError)
     expect((await p.storage.stats()).blocks).toBe(0)
   })

@@ -4,8 +4,10 @@
  * so the output does not stall for the slow peer's full answer time.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { Cluster, CHUNK_SIZE, content, concat, equalBytes, drain, recorder, chunkCid } from './helpers.js'
-import { slowStorage } from '../fixtures/slow-storage.js'
+import { drain, recorder } from './helpers.js'
+import { slowStorage } from '../utils/slow-storage.js'
+import { Cluster } from '../utils/cluster.js'
+import { CHUNK_SIZE, chunkCid, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 describe('a late peer', () => {
   const cluster = new Cluster()
@@ -13,7 +15,7 @@ describe('a late peer', () => {
 
   it('has the chunk the output waits for asked of another peer', async () => {
     const chunks = 32
-    const data = content(chunks * CHUNK_SIZE, 71)
+    const data = pseudoRandomBytes(chunks * CHUNK_SIZE, 71)
     // every chunk from the 8th on takes 2.5 s from the slow seeder (its
     // deadline is 3 s, so it never times out)
     const slowCids = new Set(Array.from({ length: chunks - 8 }, (_, i) => chunkCid(data, i + 8).toString()))

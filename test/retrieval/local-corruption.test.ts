@@ -7,18 +7,18 @@
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { DdsError, parseCid } from '../../src/index.js'
-import {
-  Cluster, chunkCid, chunkOf, concat, content, corrupt, drain, equalBytes, expectChunksCorrect, overwriteBlock
-} from './helpers.js'
+import { drain, expectChunksCorrect, overwriteBlock } from './helpers.js'
+import { Cluster } from '../utils/cluster.js'
+import { chunkCid, chunkOf, concat, corrupt, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 describe('retrieval over a corrupted local store', () => {
   const cluster = new Cluster()
   afterEach(async () => { await cluster.stop() })
 
   it('never yields a corrupted local chunk', async () => {
-    const data = content(4 * 262144, 51)
+    const data = pseudoRandomBytes(4 * 262144, 51)
     const bad = 1
-    const node = await cluster.node({ storage: await cluster.levelDir() })
+    const node = await cluster.node({ storage: await cluster.dir() })
     const cid = await node.publish(data)
     await overwriteBlock(node, chunkCid(data, bad), corrupt(chunkOf(data, bad)))
 
@@ -37,8 +37,8 @@ describe('retrieval over a corrupted local store', () => {
   })
 
   it('does not return other content when the local manifest block was replaced', async () => {
-    const wanted = content(2 * 262144, 52)
-    const other = content(3 * 262144, 53)
+    const wanted = pseudoRandomBytes(2 * 262144, 52)
+    const other = pseudoRandomBytes(3 * 262144, 53)
     const node = await cluster.node()
     const cid = await node.publish(wanted)
     const otherCid = await node.publish(other)
@@ -57,7 +57,7 @@ describe('retrieval over a corrupted local store', () => {
   })
 
   it('with an honest peer holding the content, a corrupted local chunk is never yielded', async () => {
-    const data = content(3 * 262144, 54)
+    const data = pseudoRandomBytes(3 * 262144, 54)
     const h = await cluster.node()
     const node = await cluster.node({ bootstrap: h.getMultiaddrs() })
     const cid = await h.publish(data)
@@ -74,5 +74,5 @@ describe('retrieval over a corrupted local store', () => {
     } else {
       expect(equalBytes(concat(out.chunks), data)).toBe(true)
     }
-  }, 30_000)
+  })
 })

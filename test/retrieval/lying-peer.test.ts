@@ -8,10 +8,9 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DdsError, blockMatchesCid, cidToString, parseCid, type Dds } from '../../src/index.js'
-import {
-  Cluster, chunkCid, chunkCount, chunkOf, concat, content, corrupt, drain, equalBytes, expectChunksCorrect,
-  overwriteBlock, recorder
-} from './helpers.js'
+import { drain, expectChunksCorrect, overwriteBlock, recorder } from './helpers.js'
+import { Cluster } from '../utils/cluster.js'
+import { chunkCid, chunkCount, chunkOf, concat, corrupt, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 /** Every block `node` holds matches its CID (nothing unverified was stored). */
 async function expectStoreClean (node: Dds): Promise<void> {
@@ -27,12 +26,12 @@ describe('retrieval from a peer that lies', () => {
 
   it('routes around a liar that corrupted one chunk, bans it, and yields only correct bytes', async () => {
     // 7 chunks, the last one short
-    const data = content(6 * 262144 + 1000, 11)
+    const data = pseudoRandomBytes(6 * 262144 + 1000, 11)
     const n = chunkCount(data)
     const bad = 3
 
     const h = await cluster.node()
-    const l = await cluster.node({ storage: await cluster.levelDir(), bootstrap: h.getMultiaddrs() })
+    const l = await cluster.node({ storage: await cluster.dir(), bootstrap: h.getMultiaddrs() })
     const cid = await h.publish(data)
     expect(await l.publish(data)).toBe(cid)
     await Promise.all([h.awaitAnnouncements(), l.awaitAnnouncements()])
@@ -78,7 +77,7 @@ describe('retrieval from a peer that lies', () => {
   })
 
   it('routes around a liar that corrupted the first and the last (short) chunk', async () => {
-    const data = content(4 * 262144 + 77, 12)
+    const data = pseudoRandomBytes(4 * 262144 + 77, 12)
     const n = chunkCount(data)
     const h = await cluster.node()
     const l = await cluster.node({ bootstrap: h.getMultiaddrs() })
@@ -106,9 +105,9 @@ describe('retrieval from a peer that lies', () => {
   })
 
   it('when the only holder lies about a chunk, rejects with IntegrityError after yielding only correct chunks', async () => {
-    const data = content(5 * 262144, 13)
+    const data = pseudoRandomBytes(5 * 262144, 13)
     const bad = 2
-    const l = await cluster.node({ storage: await cluster.levelDir() })
+    const l = await cluster.node({ storage: await cluster.dir() })
     const r = await cluster.node({ bootstrap: l.getMultiaddrs() })
     const cid = await l.publish(data)
     await l.awaitAnnouncements()
@@ -127,7 +126,7 @@ describe('retrieval from a peer that lies', () => {
   })
 
   it('when the only holder lies about the last chunk, rejects with IntegrityError and never yields it', async () => {
-    const data = content(3 * 262144 + 4096, 14)
+    const data = pseudoRandomBytes(3 * 262144 + 4096, 14)
     const n = chunkCount(data)
     const l = await cluster.node()
     const r = await cluster.node({ bootstrap: l.getMultiaddrs() })
@@ -144,7 +143,7 @@ describe('retrieval from a peer that lies', () => {
   })
 
   it('when the only holder lies about the manifest, rejects with IntegrityError and yields nothing', async () => {
-    const data = content(2 * 262144, 15)
+    const data = pseudoRandomBytes(2 * 262144, 15)
     const l = await cluster.node()
     const r = await cluster.node({ bootstrap: l.getMultiaddrs() })
     const cid = await l.publish(data)
@@ -164,7 +163,7 @@ describe('retrieval from a peer that lies', () => {
   })
 
   it('a banned liar is not asked again by the next retrieval', async () => {
-    const data = content(3 * 262144, 16)
+    const data = pseudoRandomBytes(3 * 262144, 16)
     const h = await cluster.node()
     const l = await cluster.node({ bootstrap: h.getMultiaddrs() })
     const cid = await h.publish(data)

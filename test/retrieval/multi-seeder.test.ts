@@ -1,7 +1,9 @@
 /** Several holders: the work is spread, duplicates stay few, and a holder that vanishes is routed around. */
 import { describe, it, expect, afterEach } from 'vitest'
-import { Cluster, CHUNK_SIZE, content, concat, equalBytes, recorder, drain } from './helpers.js'
+import { recorder, drain } from './helpers.js'
 import type { Dds } from '../../src/index.js'
+import { Cluster } from '../utils/cluster.js'
+import { CHUNK_SIZE, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 describe('retrieval from several seeders', () => {
   const cluster = new Cluster()
@@ -19,7 +21,7 @@ describe('retrieval from several seeders', () => {
   }
 
   it('uses every seeder and receives each chunk about once', async () => {
-    const data = content(96 * CHUNK_SIZE, 51)
+    const data = pseudoRandomBytes(96 * CHUNK_SIZE, 51)
     const { seeds, cid } = await seeders(3, data)
     const r = await cluster.node({ bootstrap: seeds.map(s => s.getMultiaddrs()[0]!) })
     const progress = recorder()
@@ -36,7 +38,7 @@ describe('retrieval from several seeders', () => {
   })
 
   it('finishes from the others when a seeder stops mid-transfer', async () => {
-    const data = content(64 * CHUNK_SIZE, 52)
+    const data = pseudoRandomBytes(64 * CHUNK_SIZE, 52)
     const { seeds, cid } = await seeders(2, data)
     const r = await cluster.node({ bootstrap: seeds.map(s => s.getMultiaddrs()[0]!), retrieval: { window: 8 } })
     const out = await drain(r.retrieve(cid), async (index) => {

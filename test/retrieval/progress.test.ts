@@ -3,19 +3,22 @@
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { cidToString } from '../../src/index.js'
-import { CHUNK_SIZE, Cluster, chunkCount, concat, content, drain, equalBytes, recorder } from './helpers.js'
+import { drain, recorder } from './helpers.js'
+import { CHUNK_SIZE, chunkCount, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
+import { Cluster } from '../utils/cluster.js'
+import { WAIT_MS } from '../utils/wait.js'
 
 describe('progress events', () => {
   const cluster = new Cluster()
   afterEach(async () => { await cluster.stop() })
 
   it('publish reports each chunk, then stored, then announced; retrieve reports the manifest and each chunk in order', async () => {
-    const data = content(4 * CHUNK_SIZE + 12345, 41)
+    const data = pseudoRandomBytes(4 * CHUNK_SIZE + 12345, 41)
     const n = chunkCount(data)
     const p = await cluster.node()
     const r = await cluster.node({ bootstrap: p.getMultiaddrs() })
     // R's create returns once R knows P; P adds R to its routing table a moment later
-    expect(await p.discovery.waitForPeers?.({ signal: AbortSignal.timeout(10_000) })).toBe(true)
+    expect(await p.discovery.waitForPeers?.({ signal: AbortSignal.timeout(WAIT_MS) })).toBe(true)
 
     const pub = recorder()
     const cid = await p.publish(data, { onProgress: pub.onProgress })
@@ -54,10 +57,10 @@ describe('progress events', () => {
     expect(rtypes.indexOf('dds:retrieve:manifest')).toBeLessThan(rtypes.indexOf('dds:retrieve:chunk'))
     // nothing failed
     expect(ret.of('dds:retrieve:provider-failed')).toEqual([])
-  }, 30_000)
+  })
 
   it("a local retrieve reports 'local' as the source", async () => {
-    const data = content(2 * CHUNK_SIZE + 1, 42)
+    const data = pseudoRandomBytes(2 * CHUNK_SIZE + 1, 42)
     const p = await cluster.node()
     const cid = await p.publish(data)
     const ret = recorder()
@@ -80,5 +83,5 @@ describe('progress events', () => {
     expect(out.chunks).toEqual([])
     expect(ret.of('dds:retrieve:manifest')).toMatchObject([{ size: 0, chunks: 0, from: p.peerId }])
     expect(ret.of('dds:retrieve:chunk')).toEqual([])
-  }, 30_000)
+  })
 })

@@ -1,12 +1,14 @@
 /** Byte ranges: only the chunks covering the range are fetched, and exactly its bytes come out. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { Cluster, CHUNK_SIZE, content, concat, equalBytes, recorder, errorOf } from './helpers.js'
+import { recorder, errorOf } from './helpers.js'
 import type { Dds } from '../../src/index.js'
+import { Cluster } from '../utils/cluster.js'
+import { CHUNK_SIZE, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 describe('retrieve with a byte range', () => {
   const cluster = new Cluster()
   const size = 3 * CHUNK_SIZE + CHUNK_SIZE / 2
-  const data = content(size, 31)
+  const data = pseudoRandomBytes(size, 31)
   let a: Dds, b: Dds, cid: string
 
   beforeAll(async () => {

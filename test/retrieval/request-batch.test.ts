@@ -5,9 +5,11 @@
  * retriever's real stream (TCP on 127.0.0.1, Noise, Yamux) to its seeder.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { Cluster, CHUNK_SIZE, content, concat, equalBytes, drain, ddsStreams } from './helpers.js'
+import { drain, ddsStreams } from './helpers.js'
 import type { Dds, RetrievalInit } from '../../src/index.js'
 import { FrameDecoder } from '../../src/network/frame-decoder.js'
+import { Cluster } from '../utils/cluster.js'
+import { CHUNK_SIZE, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 const CHUNKS = 64
 
@@ -21,7 +23,7 @@ describe('request groups', () => {
    * from the moment the first chunk was out.
    */
   async function countsFor (retrieval: RetrievalInit): Promise<{ messages: number, requests: number }> {
-    const data = content(CHUNKS * CHUNK_SIZE, 61)
+    const data = pseudoRandomBytes(CHUNKS * CHUNK_SIZE, 61)
     const seed = await cluster.node({ announce: 'manifest' })
     const cid = await seed.publish(data)
     const r: Dds = await cluster.node({ bootstrap: [seed.getMultiaddrs()[0]!], retrieval })

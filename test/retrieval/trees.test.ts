@@ -4,10 +4,12 @@
  * no gigabytes.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { Cluster, CHUNK_SIZE, content, concat, equalBytes, recorder, drain, expectChunksCorrect } from './helpers.js'
+import { recorder, drain, expectChunksCorrect } from './helpers.js'
 import {
   ManifestBuilder, decodeManifest, decodeManifestNode, parseCid, cidForBlock, chunkCidsOf
 } from '../../src/index.js'
+import { Cluster } from '../utils/cluster.js'
+import { CHUNK_SIZE, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 describe('manifest trees', () => {
   const cluster = new Cluster()
@@ -52,9 +54,9 @@ describe('manifest trees', () => {
   })
 
   it('publishes and retrieves a tree manifest end to end, ranges included, from LevelDB', async () => {
-    const a = await cluster.node({ storage: await cluster.levelDir(), manifestChunksPerBlock: 3 })
+    const a = await cluster.node({ storage: await cluster.dir(), manifestChunksPerBlock: 3 })
     const b = await cluster.node({ bootstrap: a.getMultiaddrs(), retrieval: { window: 4 } })
-    const data = content(10 * CHUNK_SIZE + 123, 41)
+    const data = pseudoRandomBytes(10 * CHUNK_SIZE + 123, 41)
     const cid = await a.publish(data)
     const root = decodeManifest((await a.storage.get(parseCid(cid)))!)
     expect(root.children).toHaveLength(4)
@@ -77,7 +79,7 @@ describe('manifest trees', () => {
   it('retrieves content many times larger than the reorder window', async () => {
     const a = await cluster.node({ manifestChunksPerBlock: 16 })
     const b = await cluster.node({ bootstrap: a.getMultiaddrs(), retrieval: { window: 2 } })
-    const data = content(60 * CHUNK_SIZE + 1, 43)
+    const data = pseudoRandomBytes(60 * CHUNK_SIZE + 1, 43)
     const cid = await a.publish(data)
     const out = await drain(b.retrieve(cid))
     expect(out.error).toBeUndefined()
@@ -86,9 +88,9 @@ describe('manifest trees', () => {
   })
 
   it('refuses a tree node that lists the wrong chunks (IntegrityError, nothing wrong yielded)', async () => {
-    const a = await cluster.node({ storage: await cluster.levelDir(), manifestChunksPerBlock: 2 })
+    const a = await cluster.node({ storage: await cluster.dir(), manifestChunksPerBlock: 2 })
     const b = await cluster.node({ bootstrap: a.getMultiaddrs() })
-    const data = content(5 * CHUNK_SIZE, 44)
+    const data = pseudoRandomBytes(5 * CHUNK_SIZE, 44)
     const cid = await a.publish(data)
     const root = decodeManifest((await a.storage.get(parseCid(cid)))!)
     // replace node 1's bytes with node 0's: the CID no longer matches

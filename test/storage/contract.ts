@@ -4,6 +4,7 @@
  */
 
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { whenAborted } from '../utils/wait.js'
 import { equals } from 'multiformats/bytes'
 import { cidForBlock } from '../../src/cid.js'
 import type { CID } from '../../src/cid.js'
@@ -262,7 +263,7 @@ export function storageContract (name: string, hooks: ContractHooks): void {
 
     it('reports a timeout signal as TimeoutError', async () => {
       const signal = AbortSignal.timeout(1)
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await whenAborted(signal)
       expect(signal.aborted).toBe(true)
       await rejectsWithName(store.stats({ signal }), 'TimeoutError')
     })
