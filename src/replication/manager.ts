@@ -118,10 +118,13 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   }
 
   /**
-   * A seed peer receives a content's blocks by StoreChunk, the manifest last:
-   * once the manifest is there, the content is pinned as a replica (completed
-   * from the blocks already stored), so gc keeps it and it counts against the
-   * replica quota like any copy held for another peer.
+   * A seed peer receives a content's blocks by StoreChunk, the manifest last.
+   * A manifest that arrives this way is an offer of content like a
+   * ReplicationInstruction from the peer that pushed it, and goes through
+   * the same admission: the accept policy, the quota and the peer's share of
+   * it, and the fetch limit. Accepted, the content is pinned as a replica
+   * (completed from the blocks already stored); refused, its blocks stay
+   * unpinned and the next gc after the grace period removes them.
    */
   blockStored (cid: CID, from: PeerId): void {
     this.collector.noteStored(cid)
@@ -134,7 +137,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
       } catch {
         return // a data chunk
       }
-      await this.fetcher.fetchAndPin(cid, 'replica', { for: from.toString() })
+      await this.admission.handleInstruction(cid, [from.toMultihash().bytes], from, this.controller.signal)
     }).catch(() => {})
   }
 

@@ -9,6 +9,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { RemoteError, blockMatchesCid, parseCid, type Dds } from '../../src/index.js'
 import { drain, errorOf, recorder } from './helpers.js'
 import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
 import { chunkCid, chunkCount, concat, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 
 /** The manifest CID and every chunk CID of `data`. */
@@ -122,5 +123,27 @@ describe('publishing to seed peers', () => {
     expect(await holdsAll(refusing, cids)).toEqual(cids.map(() => false))
     expect(progress.of('dds:publish:seeded').map(d => d.peer)).toEqual([willing.peerId])
     expect(progress.of('dds:publish:seed-failed').map(d => d.peer)).toEqual([refusing.peerId])
+  })
+
+  it('a pushed manifest goes through replica admission: the seed within its policy and quota pins it, the others keep nothing', async () => {
+    const data = pseudoRandomBytes(3 * 262144, 36)
+    const taking = await cluster.node({ network: { storePolicy: 'any' } })
+    // both take the blocks (their store policy), but neither holds replicas of this size for others
+    const refusing = await cluster.node({ network: { storePolicy: 'any' }, replication: { accept: 'none', storedGraceMs: 1 } })
+    const small = await cluster.node({ network: { storePolicy: 'any' }, replication: { quotaBytes: 262144, storedGraceMs: 1 } })
+    const p = await cluster.node({ bootstrap: taking.getMultiaddrs(), seedPeers: [taking, refusing, small].flatMap(n => n.getMultiaddrs()) })
+    const cid = await p.publish(data)
+    await waitFor(async () => (await taking.replicas()).some(pin => pin.cid === cid && pin.state === 'complete'), 'the willing seed to pin the content as a replica')
+    expect((await taking.replicas()).map(pin => ({ cid: pin.cid, for: pin.for }))).toEqual([{ cid, for: p.peerId }])
+
+    const cids = allCids(data, cid)
+    for (const seed of [refusing, small]) {
+      expect(await holdsAll(seed, cids)).toEqual(cids.map(() => true))
+      expect(await seed.pins()).toEqual([])
+      // unpinned, the pushed blocks go at the first gc after the grace period
+      const swept = await seed.gc()
+      expect(swept.blocksRemoved).toBe(cids.length)
+      expect(await holdsAll(seed, cids)).toEqual(cids.map(() => false))
+    }
   })
 })
