@@ -1,13 +1,13 @@
 /**
- * The `Dds` class: one DDS node. A facade: each verb is one delegation to
- * the part that does the work (publish/, retrieval/, replication/,
- * catalog/, announce/, join/, stats/); compose.ts builds and wires them.
+ * The `Dds` class: one DDS node, a facade whose verbs each pass on to the
+ * part that does the work; compose.ts builds and wires the parts.
  *
  * @module
  */
 
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import { parseCid, type CIDLike } from './cid.js'
+import { concatBytes } from './bytes.js'
 import { NotStartedError } from './errors.js'
 import { assertSupportedRuntime } from './runtime.js'
 import type { ContentInput } from './chunker/index.js'
@@ -25,7 +25,6 @@ import { composeNode, stopParts, type DdsInit, type DdsParts } from './compose.j
 export type { DdsInit } from './compose.js'
 export type { AnnounceStrategy } from './announce/index.js'
 export type { PublishOptions, PublishProgressEvents } from './publish/index.js'
-
 export type { RetrieveOptions } from './retrieval/index.js'
 
 /**
@@ -237,19 +236,7 @@ export class Dds {
    * use `retrieve` to stream anything large.
    */
   async retrieveBytes (cid: CIDLike, options: RetrieveOptions = {}): Promise<Uint8Array> {
-    const parts: Uint8Array[] = []
-    let length = 0
-    for await (const part of this.retrieve(cid, options)) {
-      parts.push(part)
-      length += part.byteLength
-    }
-    const out = new Uint8Array(length)
-    let offset = 0
-    for (const part of parts) {
-      out.set(part, offset)
-      offset += part.byteLength
-    }
-    return out
+    return concatBytes(this.retrieve(cid, options))
   }
 
   /** True when the block named by `cid` is in the local store. */
