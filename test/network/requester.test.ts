@@ -70,11 +70,22 @@ describe('requester', () => {
   })
 
   it('penalises a peer for a request it was sent and did not answer in time', async () => {
-    const silent = await responder(() => {})
+    const block = randomBytes(100)
+    const cid = cidForBlock(block)
+    // answers the first request, which opens the stream, and no other: the
+    // request that times out is then handed to the stream at once, however
+    // loaded the machine (only a request that was sent costs a penalty)
+    let answered = false
+    const silent = await responder((req, reply) => {
+      if (!answered) {
+        answered = true
+        reply({ id: req.id, retrieveChunk: { status: Status.OK, data: block } })
+      }
+    })
     const requester = await service()
     await learn(requester.libp2p, silent)
-    const cid = cidForBlock(randomBytes(100))
-    const err = await requester.network.retrieveBlock(silent.peerId, cid, { timeoutMs: 300 }).catch(e => e)
+    await requester.network.retrieveBlock(silent.peerId, cid, { timeoutMs: 10_000 })
+    const err = await requester.network.retrieveBlock(silent.peerId, cid, { timeoutMs: 1000 }).catch(e => e)
     expect(err).toBeInstanceOf(TimeoutError)
     expect(requester.network.scores.standing(silent.peerId.toString()).score).toBe(-PENALTY_TIMEOUT)
   })
@@ -118,13 +129,15 @@ describe('requester', () => {
   it('accepts a late answer to a request it gave up on, and counts a duplicate answer as a violation', async () => {
     const block = randomBytes(1000)
     const cid = cidForBlock(block)
-    let mode: 'late' | 'twice' = 'late'
+    let mode: 'once' | 'late' | 'twice' = 'once'
     // The late answer goes out just before the answer to the next request,
     // so it has been read by the time that request resolves.
     let late: (() => void) | undefined
     const peer = await responder((req, reply) => {
       const answer = { id: req.id, retrieveChunk: { status: Status.OK, data: block } }
-      if (mode === 'late') {
+      if (mode === 'once') {
+        reply(answer)
+      } else if (mode === 'late') {
         late = () => { reply(answer) }
       } else {
         late?.()
@@ -136,9 +149,14 @@ describe('requester', () => {
     const requester = await service()
     await learn(requester.libp2p, peer)
     const key = peer.peerId.toString()
+    // the stream is open before the request that times out, so that request
+    // is handed to it at once, however loaded the machine: only a request
+    // that was sent costs the peer a timeout penalty
+    await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 10_000 })
 
     // Timed out after it was sent: a timeout penalty.
-    await expect(requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError)
+    mode = 'late'
+    await expect(requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 1000 })).rejects.toBeInstanceOf(TimeoutError)
     await waitFor(() => requester.network.scores.standing(key).score === -PENALTY_TIMEOUT, 'the timeout penalty')
     expect(late).toBeDefined()
 
