@@ -35,7 +35,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   constructor (components: NetworkComponents, init: ResolvedNetworkInit) {
     this.components = components
     this.init = init
-    this.scores = new PeerScores(init.banDurationMs)
+    this.scores = new PeerScores(init.banDurationMs, Date.now, (peer, reason) => { this.cutOff(peer, reason) })
     this.handlerContext = {
       storage: components.storage,
       scores: this.scores,
@@ -56,6 +56,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       return
     }
     this.serving = true
+    this.components.libp2p.addEventListener('connection:open', this.refuseBanned)
     await this.components.libp2p.handle(this.init.protocol, (stream: Stream, connection: Connection) => {
       if (!this.serving) {
         stream.abort(new RemoteError('the DDS service is stopping'))
@@ -75,6 +76,7 @@ export class DdsNetworkService implements NetworkService, Startable {
     }
     this.started = false
     this.serving = false
+    this.components.libp2p.removeEventListener('connection:open', this.refuseBanned)
     try {
       await this.components.libp2p.unhandle(this.init.protocol)
     } finally {
@@ -83,6 +85,44 @@ export class DdsNetworkService implements NetworkService, Startable {
         channel.close()
       }
       this.channels.clear()
+    }
+  }
+
+  /**
+   * Closes every connection to a peer that was just banned, and its channel.
+   * Deferred to a microtask: a ban is decided inside a stream's or a
+   * channel's own callbacks, which should not see their connection torn down
+   * under them. While the ban lasts, a node DDS created refuses the peer's
+   * connections in its connection gater (see `createDdsLibp2p`'s `isBanned`);
+   * on any node, `refuseBanned` closes one that opens anyway.
+   */
+  private cutOff (peer: string, reason: string): void {
+    queueMicrotask(() => {
+      const channel = this.channels.get(peer)
+      if (channel != null) {
+        channel.close()
+        this.channels.delete(peer)
+      }
+      for (const connection of this.components.libp2p.getConnections()) {
+        if (connection.remotePeer.toString() === peer) {
+          connection.abort(new ProtocolError(`peer ${peer} is banned: ${reason}`))
+        }
+      }
+    })
+  }
+
+  /**
+   * Closes a connection to a banned peer as soon as it opens: what keeps a
+   * banned peer off a libp2p node that has no gater asking `isBanned` (one
+   * given to `Dds.create`), and off any node when a ban lands while the
+   * connection was still being set up. One lookup per connection, none per
+   * request.
+   */
+  private readonly refuseBanned = (event: CustomEvent<Connection>): void => {
+    const connection = event.detail
+    const peer = connection.remotePeer.toString()
+    if (this.scores.isBanned(peer)) {
+      connection.abort(new ProtocolError(`peer ${peer} is banned: ${this.scores.standing(peer).lastReason}`))
     }
   }
 
