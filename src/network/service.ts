@@ -89,24 +89,40 @@ export class DdsNetworkService implements NetworkService, Startable {
   }
 
   /**
-   * Closes every connection to a peer that was just banned, and its channel.
-   * Deferred to a microtask: a ban is decided inside a stream's or a
-   * channel's own callbacks, which should not see their connection torn down
-   * under them. While the ban lasts, a node DDS created refuses the peer's
-   * connections in its connection gater (see `createDdsLibp2p`'s `isBanned`);
-   * on any node, `refuseBanned` closes one that opens anyway.
+   * Closes every connection to a peer that was just banned, once the
+   * requests this node had already sent it are answered or given up on (a
+   * verified block from it is still good, and may be the only copy), and at
+   * the latest after `requestTimeoutMs`. From the ban on it is neither served
+   * nor asked, and a node DDS created refuses its new connections in its
+   * connection gater (see `createDdsLibp2p`'s `isBanned`); on any node,
+   * `refuseBanned` closes one that opens anyway. Deferred to a microtask: a
+   * ban is decided inside a stream's or a channel's own callbacks, which
+   * should not see their connection torn down under them.
    */
   private cutOff (peer: string, reason: string): void {
-    queueMicrotask(() => {
-      const channel = this.channels.get(peer)
-      if (channel != null) {
-        channel.close()
-        this.channels.delete(peer)
+    const channel = this.channels.get(peer)
+    this.channels.delete(peer)
+    let done = false
+    const disconnect = (): void => {
+      if (done) {
+        return
       }
+      done = true
+      clearTimeout(latest)
+      channel?.close()
       for (const connection of this.components.libp2p.getConnections()) {
         if (connection.remotePeer.toString() === peer) {
           connection.abort(new ProtocolError(`peer ${peer} is banned: ${reason}`))
         }
+      }
+    }
+    const latest = setTimeout(disconnect, this.init.requestTimeoutMs)
+    latest.unref?.()
+    queueMicrotask(() => {
+      if (channel == null) {
+        disconnect()
+      } else {
+        channel.whenIdle(disconnect)
       }
     })
   }
