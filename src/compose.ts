@@ -59,7 +59,10 @@ export interface DdsInit {
   /**
    * An existing, started libp2p node to run on, with a kad-dht service at
    * `services.dht` (see `createDdsLibp2p`) unless `discovery` is given. DDS
-   * registers its protocol on it and leaves it running on `stop()`.
+   * registers its protocol on it and leaves it running on `stop()`. Banned
+   * peers' connections are closed as they open; to refuse them at the
+   * handshake, make the node with `createDdsLibp2p({ isBanned })` bound to
+   * this node's `network.isBanned`.
    */
   libp2p?: DdsLibp2p
 
