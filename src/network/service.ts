@@ -26,7 +26,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
-  private readonly serverState: ServerState = { active: 0, perPeer: new Map(), streams: new Set() }
+  private readonly serverState: ServerState = { active: 0, perPeer: new Map(), streams: new Set(), whenPeerDone: new Map() }
   private readonly handlerContext: HandlerContext
   private started = false
   /** True from just before the handler is registered until `stop()` begins: streams arriving otherwise are reset. */
@@ -85,19 +85,21 @@ export class DdsNetworkService implements NetworkService, Startable {
         channel.close()
       }
       this.channels.clear()
+      this.serverState.whenPeerDone.clear()
     }
   }
 
   /**
    * Closes every connection to a peer that was just banned, once the
-   * requests this node had already sent it are answered or given up on (a
-   * verified block from it is still good, and may be the only copy), and at
-   * the latest after `requestTimeoutMs`. From the ban on it is neither served
+   * requests this node had sent it are answered or given up on (a verified
+   * block from it is still good, and may be the only copy) and the answers
+   * this node was working out for it are handed over (the INVALID that got
+   * it banned among them), at the latest after `requestTimeoutMs`. The close
+   * is libp2p's orderly one, so those answers leave before the socket shuts;
+   * an abort follows if it fails. From the ban on, the peer is neither served
    * nor asked, and a node DDS created refuses its new connections in its
    * connection gater (see `createDdsLibp2p`'s `isBanned`); on any node,
-   * `refuseBanned` closes one that opens anyway. Deferred to a microtask: a
-   * ban is decided inside a stream's or a channel's own callbacks, which
-   * should not see their connection torn down under them.
+   * `refuseBanned` closes one that opens anyway.
    */
   private cutOff (peer: string, reason: string): void {
     const channel = this.channels.get(peer)
@@ -112,19 +114,27 @@ export class DdsNetworkService implements NetworkService, Startable {
       channel?.close()
       for (const connection of this.components.libp2p.getConnections()) {
         if (connection.remotePeer.toString() === peer) {
-          connection.abort(new ProtocolError(`peer ${peer} is banned: ${reason}`))
+          connection.close().catch((err: Error) => {
+            connection.abort(new ProtocolError(`peer ${peer} is banned (${reason}); closing its connection failed: ${err.message}`))
+          })
         }
       }
     }
     const latest = setTimeout(disconnect, this.init.requestTimeoutMs)
     latest.unref?.()
-    queueMicrotask(() => {
-      if (channel == null) {
-        disconnect()
-      } else {
-        channel.whenIdle(disconnect)
-      }
+    const sent = new Promise<void>(resolve => {
+      // Deferred: a ban is decided inside a channel's own callbacks.
+      queueMicrotask(() => { channel == null ? resolve() : channel.whenIdle(resolve) })
     })
+    const owed = new Promise<void>(resolve => {
+      if (!this.serverState.perPeer.has(peer)) {
+        resolve()
+        return
+      }
+      const before = this.serverState.whenPeerDone.get(peer)
+      this.serverState.whenPeerDone.set(peer, () => { before?.(); resolve() })
+    })
+    void Promise.all([sent, owed]).then(disconnect)
   }
 
   /**
