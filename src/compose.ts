@@ -59,7 +59,10 @@ export interface DdsInit {
   /**
    * An existing, started libp2p node to run on, with a kad-dht service at
    * `services.dht` (see `createDdsLibp2p`) unless `discovery` is given. DDS
-   * registers its protocol on it and leaves it running on `stop()`.
+   * registers its protocol on it and leaves it running on `stop()`. Banned
+   * peers' connections are closed as they open; to refuse them at the
+   * handshake, make the node with `createDdsLibp2p({ isBanned })` bound to
+   * this node's `network.isBanned`.
    */
   libp2p?: DdsLibp2p
 
@@ -131,9 +134,12 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
   await storage.open()
   const started: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean } = { storage, ownsLibp2p: init.libp2p == null }
   try {
+    // The gater asks the network service, made below, about each connection;
+    // until the service exists nobody is banned, so a miss costs nothing.
     const libp2p = started.libp2p = init.libp2p ?? await createDdsLibp2p({
       listen: init.listen,
-      privateKey: init.privateKey ?? await persistentPrivateKey(storage)
+      privateKey: init.privateKey ?? await persistentPrivateKey(storage),
+      isBanned: (peer) => started.network?.isBanned(peer) === true
     })
     const counts = new NodeStats()
     const discovery = counts.countProviders(init.discovery ?? discoveryFor(libp2p, init.discoveryOptions))

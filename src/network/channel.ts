@@ -70,6 +70,7 @@ export class PeerChannel {
   private opening?: Promise<Link>
   private idleTimer?: ReturnType<typeof setTimeout>
   private closed = false
+  private onIdle?: () => void
 
   constructor (hooks: ChannelHooks, limits: ChannelLimits) {
     this.hooks = hooks
@@ -79,6 +80,19 @@ export class PeerChannel {
   /** Requests in flight or waiting for a slot. */
   get load (): number {
     return this.inFlight + this.waiting.length
+  }
+
+  /**
+   * Calls `done` once no request is in flight or waiting for a slot, at once
+   * if none is: requests already sent to a peer that was just banned may
+   * still bring verified blocks before its connection is closed.
+   */
+  whenIdle (done: () => void): void {
+    if (this.load === 0) {
+      done()
+      return
+    }
+    this.onIdle = done
   }
 
   /**
@@ -192,6 +206,9 @@ export class PeerChannel {
       wake()
     } else if (this.inFlight === 0) {
       this.scheduleIdleClose()
+      const onIdle = this.onIdle
+      this.onIdle = undefined
+      onIdle?.()
     }
   }
 

@@ -41,7 +41,12 @@ export interface RequestOptions extends AbortOptions {
 
 /** What the network service talks to peers for. */
 export interface NetworkService extends Startable {
-  /** How peers behaved; banned peers are neither served nor asked. */
+  /**
+   * How peers behaved. A banned peer is neither served nor asked, and its
+   * connections are closed when the ban starts; until it ends, new ones are
+   * refused (at the handshake by a node `createDdsLibp2p` made with
+   * `isBanned`, right after it otherwise).
+   */
   readonly scores: PeerScores
 
   /** Blocks (and their bytes) this node answered OK to peers' RetrieveChunk requests since it started. */
@@ -97,7 +102,7 @@ export interface CatalogRequestOptions extends RequestOptions {
 
 /** What the network service needs from the node. */
 export interface NetworkComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
   storage: StorageProvider
 }
 

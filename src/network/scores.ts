@@ -16,18 +16,27 @@ export interface PeerStanding {
 /**
  * Remembers how peers behaved. Wrong bytes and protocol violations lower a
  * peer's score; at `BAN_SCORE` or below the peer is banned for a while: its
- * inbound streams are reset and the retrieval engine stops asking it. The
- * table is bounded: past `MAX_SCORED_PEERS` the least recently changed entries
- * are forgotten.
+ * connections are closed (`onBan`), new ones are refused, its inbound streams
+ * are reset and the retrieval engine stops asking it. A ban ends by itself
+ * once its time is up: `isBanned` compares with the clock, so nothing has to
+ * run at expiry. The table is bounded: past `MAX_SCORED_PEERS` the least
+ * recently changed entries are forgotten.
  */
 export class PeerScores {
   private readonly entries = new Map<string, Entry>()
   private readonly banDurationMs: number
   private readonly now: () => number
+  private readonly onBan?: (peer: string, reason: string) => void
 
-  constructor (banDurationMs = DEFAULT_BAN_DURATION_MS, now: () => number = Date.now) {
+  /**
+   * @param onBan - called each time a penalty bans `peer` (again): the owner
+   * of the connections cuts them there, since a ban is rare and a check on
+   * every request would not be
+   */
+  constructor (banDurationMs = DEFAULT_BAN_DURATION_MS, now: () => number = Date.now, onBan?: (peer: string, reason: string) => void) {
     this.banDurationMs = banDurationMs
     this.now = now
+    this.onBan = onBan
   }
 
   /** Lowers a peer's score by `amount` and records why. Returns true if the peer is now banned. */
@@ -35,11 +44,15 @@ export class PeerScores {
     const entry = this.entries.get(peer) ?? { score: 0, bannedUntil: 0, lastReason: '' }
     entry.score -= amount
     entry.lastReason = reason
-    if (entry.score <= BAN_SCORE) {
+    const banned = entry.score <= BAN_SCORE
+    if (banned) {
       entry.bannedUntil = this.now() + this.banDurationMs
       entry.score = 0
     }
     this.touch(peer, entry)
+    if (banned) {
+      this.onBan?.(peer, reason)
+    }
     return this.isBanned(peer)
   }
 

@@ -27,6 +27,8 @@ export interface ServerState {
   readonly perPeer: Map<string, number>
   /** The inbound streams being served, aborted when the service stops. */
   readonly streams: Set<Stream>
+  /** Called, and removed, once the peer (string form) has no request left in `perPeer`: how a ban waits for the answers it owes. */
+  readonly whenPeerDone: Map<string, () => void>
 }
 
 /**
@@ -82,6 +84,11 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       state.perPeer.set(peerKey, left)
     } else {
       state.perPeer.delete(peerKey)
+      if (state.whenPeerDone.size > 0) {
+        const done = state.whenPeerDone.get(peerKey)
+        state.whenPeerDone.delete(peerKey)
+        done?.()
+      }
     }
   }
 

@@ -26,7 +26,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
-  private readonly serverState: ServerState = { active: 0, perPeer: new Map(), streams: new Set() }
+  private readonly serverState: ServerState = { active: 0, perPeer: new Map(), streams: new Set(), whenPeerDone: new Map() }
   private readonly handlerContext: HandlerContext
   private started = false
   /** True from just before the handler is registered until `stop()` begins: streams arriving otherwise are reset. */
@@ -35,7 +35,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   constructor (components: NetworkComponents, init: ResolvedNetworkInit) {
     this.components = components
     this.init = init
-    this.scores = new PeerScores(init.banDurationMs)
+    this.scores = new PeerScores(init.banDurationMs, Date.now, (peer, reason) => { this.cutOff(peer, reason) })
     this.handlerContext = {
       storage: components.storage,
       scores: this.scores,
@@ -56,6 +56,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       return
     }
     this.serving = true
+    this.components.libp2p.addEventListener('connection:open', this.refuseBanned)
     await this.components.libp2p.handle(this.init.protocol, (stream: Stream, connection: Connection) => {
       if (!this.serving) {
         stream.abort(new RemoteError('the DDS service is stopping'))
@@ -75,6 +76,7 @@ export class DdsNetworkService implements NetworkService, Startable {
     }
     this.started = false
     this.serving = false
+    this.components.libp2p.removeEventListener('connection:open', this.refuseBanned)
     try {
       await this.components.libp2p.unhandle(this.init.protocol)
     } finally {
@@ -83,6 +85,70 @@ export class DdsNetworkService implements NetworkService, Startable {
         channel.close()
       }
       this.channels.clear()
+      this.serverState.whenPeerDone.clear()
+    }
+  }
+
+  /**
+   * Closes every connection to a peer that was just banned, once the
+   * requests this node had sent it are answered or given up on (a verified
+   * block from it is still good, and may be the only copy) and the answers
+   * this node was working out for it are handed over (the INVALID that got
+   * it banned among them), at the latest after `requestTimeoutMs`. The close
+   * is libp2p's orderly one, so those answers leave before the socket shuts;
+   * an abort follows if it fails. From the ban on, the peer is neither served
+   * nor asked, and a node DDS created refuses its new connections in its
+   * connection gater (see `createDdsLibp2p`'s `isBanned`); on any node,
+   * `refuseBanned` closes one that opens anyway.
+   */
+  private cutOff (peer: string, reason: string): void {
+    const channel = this.channels.get(peer)
+    this.channels.delete(peer)
+    let done = false
+    const disconnect = (): void => {
+      if (done) {
+        return
+      }
+      done = true
+      clearTimeout(latest)
+      channel?.close()
+      for (const connection of this.components.libp2p.getConnections()) {
+        if (connection.remotePeer.toString() === peer) {
+          connection.close().catch((err: Error) => {
+            connection.abort(new ProtocolError(`peer ${peer} is banned (${reason}); closing its connection failed: ${err.message}`))
+          })
+        }
+      }
+    }
+    const latest = setTimeout(disconnect, this.init.requestTimeoutMs)
+    latest.unref?.()
+    const sent = new Promise<void>(resolve => {
+      // Deferred: a ban is decided inside a channel's own callbacks.
+      queueMicrotask(() => { channel == null ? resolve() : channel.whenIdle(resolve) })
+    })
+    const owed = new Promise<void>(resolve => {
+      if (!this.serverState.perPeer.has(peer)) {
+        resolve()
+        return
+      }
+      const before = this.serverState.whenPeerDone.get(peer)
+      this.serverState.whenPeerDone.set(peer, () => { before?.(); resolve() })
+    })
+    void Promise.all([sent, owed]).then(disconnect)
+  }
+
+  /**
+   * Closes a connection to a banned peer as soon as it opens: what keeps a
+   * banned peer off a libp2p node that has no gater asking `isBanned` (one
+   * given to `Dds.create`), and off any node when a ban lands while the
+   * connection was still being set up. One lookup per connection, none per
+   * request.
+   */
+  private readonly refuseBanned = (event: CustomEvent<Connection>): void => {
+    const connection = event.detail
+    const peer = connection.remotePeer.toString()
+    if (this.scores.isBanned(peer)) {
+      connection.abort(new ProtocolError(`peer ${peer} is banned: ${this.scores.standing(peer).lastReason}`))
     }
   }
 
