@@ -14,7 +14,8 @@ import { ApiClient, type ClientFlags } from './client.js'
 import { resolveDaemonConfig, type DaemonFlags } from './config.js'
 import { CliError, EXIT_FAILURE, EXIT_USAGE, oneLine, systemErrorCode } from './errors.js'
 import * as commands from './commands.js'
-import { get, publish } from './transfer.js'
+import { get } from './get.js'
+import { publish } from './transfer.js'
 import type { Output } from './commands.js'
 
 /** Keys `--meta` accepts (the same rule as the core's metadata keys). */
@@ -98,13 +99,22 @@ export function buildProgram (): Command {
   clientOptions(program.command('get')
     .description('download content to a file, or to stdout')
     .argument('<cid>', 'the content CID', cidArgument)
-    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('-o, --output <file>', 'write to this file (- for stdout) [default: stdout when it is a pipe or a file; on a terminal, a file named after the content in the current directory]')
+    .option('--force', 'overwrite a file saved under the content\'s name; write content to a terminal')
+    .option('--no-resume', 'remove the partial file of an interrupted download instead of keeping it, and start over rather than resume one')
     .option('--no-progress', 'never show the progress bar'))
-    .action(async (cid: string, flags: ClientFlags & { output?: string, progress: boolean, json?: boolean }) => {
+    .action(async (cid: string, flags: ClientFlags & { output?: string, force?: boolean, resume: boolean, progress: boolean, json?: boolean }) => {
       const client = await ApiClient.find(flags)
-      const bytes = await get(client, { cid, output: flags.output, progress: flags.progress && process.stderr.isTTY === true })
-      if (flags.output != null && flags.output !== '-') {
-        print({ json: { cid, size: bytes, path: flags.output }, text: `wrote ${bytes} bytes to ${flags.output}` }, flags.json)
+      const result = await get(client, {
+        cid,
+        output: flags.output,
+        force: flags.force === true,
+        resume: flags.resume,
+        progress: flags.progress && process.stderr.isTTY === true
+      })
+      if (result.path != null) {
+        const resumed = result.kept > 0 ? ` (resumed: ${result.kept} bytes kept from an earlier download, ${result.fetched} fetched)` : ''
+        print({ json: result, text: `wrote ${result.size} bytes to ${result.path}${resumed}` }, flags.json)
       }
     })
 

@@ -32,3 +32,9 @@ export const API_PREFIX = '/api/v1'
  * A CID names the same manifest forever, so they never go stale.
  */
 export const DESCRIPTION_CACHE_ENTRIES = 1024
+
+/**
+ * Most chunk CIDs one `GET /api/v1/chunks/<cid>` lists (about 200 KB of
+ * JSON, 1 GiB of content); a client pages through more with `from`.
+ */
+export const MAX_CHUNK_LIST = 4096
