@@ -7,6 +7,7 @@
  */
 
 import { readFileSync } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { cidToString, parseCid } from '../cid.js'
@@ -127,7 +128,7 @@ export function buildProgram (): Command {
 
   clientOptions(program.command('ls')
     .description('list what this node shares, or what a peer or every connected peer shares')
-    .addOption(new Option('--peer <id>', 'list that peer\'s catalog').conflicts('all'))
+    .addOption(new Option('--peer <id>', 'list that peer\'s catalog').conflicts('all').argParser(peerIdArgument))
     .addOption(new Option('--all', 'list this node\'s and every connected peer\'s catalog').conflicts('peer')))
     .action(async (flags: ClientFlags & { peer?: string, all?: boolean, json?: boolean }) => {
       print(await commands.ls(await ApiClient.find(flags), flags), flags.json)
@@ -206,6 +207,14 @@ function cidArgument (value: string): string {
     return cidToString(parseCid(value))
   } catch (err) {
     throw new InvalidArgumentError(oneLine((err as Error).message))
+  }
+}
+
+function peerIdArgument (value: string): string {
+  try {
+    return peerIdFromString(value).toString()
+  } catch {
+    throw new InvalidArgumentError(`"${oneLine(value).slice(0, 100)}" is not a peer id; \`dds peers\` lists the connected peers' ids (12D3KooW...)`)
   }
 }
 
