@@ -13,7 +13,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { cidToString, parseCid } from '../cid.js'
 import { ApiClient, type ClientFlags } from './client.js'
 import { resolveDaemonConfig, type DaemonFlags } from './config.js'
-import { CliError, EXIT_FAILURE, EXIT_USAGE, oneLine, systemErrorCode } from './errors.js'
+import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine, systemErrorCode } from './errors.js'
 import * as commands from './commands.js'
 import { get } from './get.js'
 import { publish } from './transfer.js'
@@ -202,11 +202,17 @@ function collectMeta (value: string, previous: Array<[string, string]> = []): Ar
   return [...previous, [value.slice(0, at), value.slice(at + 1)]]
 }
 
+/**
+ * A CID argument in base58btc. Its error is a UsageError rather than
+ * commander's InvalidArgumentError, whose "command-argument value '...' is
+ * invalid for argument 'cid'" prefix would repeat the value the message
+ * already names.
+ */
 function cidArgument (value: string): string {
   try {
     return cidToString(parseCid(value))
   } catch (err) {
-    throw new InvalidArgumentError(oneLine((err as Error).message))
+    throw new UsageError(oneLine((err as Error).message), { cause: err })
   }
 }
 
@@ -214,7 +220,7 @@ function peerIdArgument (value: string): string {
   try {
     return peerIdFromString(value).toString()
   } catch {
-    throw new InvalidArgumentError(`"${oneLine(value).slice(0, 100)}" is not a peer id; \`dds peers\` lists the connected peers' ids (12D3KooW...)`)
+    throw new UsageError(`--peer "${oneLine(value).slice(0, 100)}" is not a peer id; \`dds peers\` lists the connected peers' ids (12D3KooW...)`)
   }
 }
 

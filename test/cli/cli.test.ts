@@ -345,7 +345,7 @@ describe('dds CLI', () => {
     it('a malformed --peer exits 2, as a malformed CID does', async () => {
       const r = await dds(onA('ls', '--peer', 'garbage'))
       expect(r.code).toBe(2)
-      expect(r.stderr).toMatch(/^dds: option '--peer <id>' argument 'garbage' is invalid\. "garbage" is not a peer id; `dds peers` lists the connected peers' ids \(12D3KooW\.\.\.\)\n$/)
+      expect(r.stderr).toBe('dds: --peer "garbage" is not a peer id; `dds peers` lists the connected peers\' ids (12D3KooW...)\n')
       // the gateway refuses it too, and its 400 is a usage error
       const api = await fetch(`${a.gateway}/api/v1/catalog?peer=garbage`)
       expect(api.status).toBe(400)
