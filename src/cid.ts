@@ -73,7 +73,7 @@ export function parseCid (value: CIDLike): CID {
     try {
       cid = CID.parse(text, bases)
     } catch (err) {
-      throw new InvalidInputError(`"${text.slice(0, 64)}" is not a valid CID string: ${(err as Error).message}`, { cause: err })
+      throw new InvalidInputError(whyNotCid(text), { cause: err })
     }
     return checkShape(cid, `"${text}"`)
   }
@@ -91,6 +91,45 @@ export function parseCid (value: CIDLike): CID {
     throw new InvalidInputError('expected a CID, its string or its binary form')
   }
   return checkShape(cid, () => cid.toString(base58btc))
+}
+
+/** The bases a CID string may use: its multibase prefix, name and alphabet. */
+const BASES = {
+  z: { name: 'base58btc', alphabet: /^[1-9A-HJ-NP-Za-km-z]*$/, rule: 'base58btc has no 0, O, I or l' },
+  b: { name: 'base32', alphabet: /^[a-z2-7]*$/, rule: 'base32 is lowercase a-z and 2-7' },
+  k: { name: 'base36', alphabet: /^[0-9a-z]*$/, rule: 'base36 is lowercase a-z and 0-9' }
+} as const
+
+/** Length of a DDS CID string in each base (the digest's value does not change it). */
+const CID_LENGTH = {
+  z: cidForBlock(new Uint8Array()).toString(base58btc).length,
+  b: cidForBlock(new Uint8Array()).toString(base32).length,
+  k: cidForBlock(new Uint8Array()).toString(base36).length
+}
+
+/**
+ * Why a string that `CID.parse` refused is not a CID, in words a user can
+ * act on: the decoder's own message ("Invalid CID version 5" for a CID cut
+ * short) describes the bytes it happened to read, not the mistake.
+ */
+function whyNotCid (text: string): string {
+  const shown = `"${text.slice(0, 64)}"`
+  const prefix = text[0] as keyof typeof BASES
+  const base = BASES[prefix]
+  if (base == null) {
+    return `${shown} is not a CID: a DDS CID is a CIDv1 string that starts with z (base58btc, such as zb2rh...) or b (base32, such as bafkrei...)`
+  }
+  if (!base.alphabet.test(text.slice(1))) {
+    return `${shown} is not a valid CID: it has a character ${base.name} does not use (${base.rule}); check it for a typo`
+  }
+  const expected = CID_LENGTH[prefix]
+  if (text.length < expected) {
+    return `${shown} is not a valid CID: it is cut short (${text.length} characters where a DDS CID in ${base.name} has ${expected}); copy the whole CID`
+  }
+  if (text.length > expected) {
+    return `${shown} is not a valid CID: it is too long (${text.length} characters where a DDS CID in ${base.name} has ${expected}); check for characters pasted with it`
+  }
+  return `${shown} is not a valid CID: it does not decode as one (a mistyped character?); copy it again`
 }
 
 /**

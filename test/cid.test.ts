@@ -34,6 +34,33 @@ describe('cid', () => {
     expect(() => parseCid(text)).toThrowError(expect.objectContaining({ name: 'InvalidInputError' }))
   })
 
+  describe('says what is wrong with a CID string, not what its decoder read', () => {
+    const cid = cidToString(cidForBlock(new TextEncoder().encode('a chunk')))
+    const b32 = cidForBlock(new TextEncoder().encode('a chunk')).toString()
+    const messageOf = (text: string): string => {
+      try {
+        parseCid(text)
+      } catch (err) {
+        return (err as Error).message
+      }
+      throw new Error(`${text} parsed`)
+    }
+
+    it.each([
+      [cid.slice(0, -1), 'cut short (48 characters where a DDS CID in base58btc has 49); copy the whole CID'],
+      [cid.slice(0, 20), 'cut short (20 characters where a DDS CID in base58btc has 49)'],
+      [b32.slice(0, -1), 'cut short (58 characters where a DDS CID in base32 has 59)'],
+      [`${cid}x`, 'too long (50 characters where a DDS CID in base58btc has 49)'],
+      [`${cid.slice(0, 10)}0${cid.slice(11)}`, 'a character base58btc does not use (base58btc has no 0, O, I or l)'],
+      ['not-a-cid', 'is not a CID: a DDS CID is a CIDv1 string that starts with z']
+    ])('%j: %s', (text, expected) => {
+      const message = messageOf(text)
+      expect(message).toContain(expected)
+      expect(message.startsWith(`"${text}"`)).toBe(true)
+      expect(message).not.toMatch(/Invalid CID version|Non-base58|Unexpected end/)
+    })
+  })
+
   it('rejects binary garbage with InvalidInputError', () => {
     expect(() => parseCid(new Uint8Array([1, 2, 3]))).toThrowError(expect.objectContaining({ name: 'InvalidInputError' }))
   })

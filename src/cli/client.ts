@@ -90,6 +90,10 @@ export class ApiClient {
     try {
       response = await fetch(`${this.url}${path}`, { ...init, headers })
     } catch (err) {
+      // the caller's abort (a Ctrl-C) is theirs to explain, not a connection failure
+      if (init.signal?.aborted === true) {
+        throw init.signal.reason
+      }
       throw this.connectionError(err)
     }
     if (!response.ok) {

@@ -111,7 +111,7 @@ export async function gc (client: ApiClient): Promise<Output> {
 export async function peers (client: ApiClient): Promise<Output> {
   const list = await client.json<Array<{ peer: string, addrs: string[] }>>('GET', '/api/v1/peers')
   const text = list.length > 0
-    ? formatTable(['PEER', 'ADDRESS'], list.map(p => [p.peer, p.addrs.join(' ')]))
+    ? formatTable(['PEER', 'ADDRESS'], list.map(p => [p.peer, p.addrs.join(' ')]), [0])
     : 'no connected peers'
   return { json: list, text }
 }

@@ -33,14 +33,18 @@ export class UsageError extends CliError {
   }
 }
 
-/** An error the daemon answered with; `status` is its HTTP status. */
+/**
+ * An error the daemon answered with; `status` is its HTTP status. A 400 is
+ * the daemon refusing a malformed input (a CID, a peer id, a name), which
+ * exits as bad usage, whichever side found it.
+ */
 export class DaemonError extends CliError {
   static override name = 'DaemonError'
   override name = 'DaemonError'
   readonly status: number
 
   constructor (message: string, status: number, options?: ErrorOptions) {
-    super(message, options)
+    super(message, { ...options, exitCode: status === 400 ? EXIT_USAGE : EXIT_FAILURE })
     this.status = status
   }
 }

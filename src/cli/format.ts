@@ -22,9 +22,13 @@ export function formatBytes (bytes: number): string {
 /** Longest cell text a table shows before it cuts it with `…`. */
 const MAX_CELL = 48
 
-/** Text columns aligned with two spaces between them; the last column is never cut nor padded. */
-export function formatTable (header: string[], rows: string[][]): string {
-  const cells = rows.map(row => row.map((cell, i) => i < row.length - 1 ? clip(oneLine(cell)) : oneLine(cell)))
+/**
+ * Text columns aligned with two spaces between them; the last column is
+ * never cut nor padded, nor are the columns `whole` lists (ids a user copies
+ * and pastes).
+ */
+export function formatTable (header: string[], rows: string[][], whole: number[] = []): string {
+  const cells = rows.map(row => row.map((cell, i) => i < row.length - 1 && !whole.includes(i) ? clip(oneLine(cell)) : oneLine(cell)))
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map(row => row[i]?.length ?? 0)))
   const line = (row: string[]): string => row.map((cell, i) => i < row.length - 1 ? cell.padEnd(widths[i]!) : cell).join('  ')
   return [line(header), ...cells.map(line)].join('\n')

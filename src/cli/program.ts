@@ -7,14 +7,16 @@
  */
 
 import { readFileSync } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { cidToString, parseCid } from '../cid.js'
 import { ApiClient, type ClientFlags } from './client.js'
 import { resolveDaemonConfig, type DaemonFlags } from './config.js'
-import { CliError, EXIT_FAILURE, EXIT_USAGE, oneLine, systemErrorCode } from './errors.js'
+import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine, systemErrorCode } from './errors.js'
 import * as commands from './commands.js'
-import { get, publish } from './transfer.js'
+import { get } from './get.js'
+import { publish } from './transfer.js'
 import type { Output } from './commands.js'
 
 /** Keys `--meta` accepts (the same rule as the core's metadata keys). */
@@ -98,13 +100,22 @@ export function buildProgram (): Command {
   clientOptions(program.command('get')
     .description('download content to a file, or to stdout')
     .argument('<cid>', 'the content CID', cidArgument)
-    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('-o, --output <file>', 'write to this file (- for stdout) [default: stdout when it is a pipe or a file; on a terminal, a file named after the content in the current directory]')
+    .option('--force', 'overwrite a file saved under the content\'s name; write content to a terminal')
+    .option('--no-resume', 'remove the partial file of an interrupted download instead of keeping it, and start over rather than resume one')
     .option('--no-progress', 'never show the progress bar'))
-    .action(async (cid: string, flags: ClientFlags & { output?: string, progress: boolean, json?: boolean }) => {
+    .action(async (cid: string, flags: ClientFlags & { output?: string, force?: boolean, resume: boolean, progress: boolean, json?: boolean }) => {
       const client = await ApiClient.find(flags)
-      const bytes = await get(client, { cid, output: flags.output, progress: flags.progress && process.stderr.isTTY === true })
-      if (flags.output != null && flags.output !== '-') {
-        print({ json: { cid, size: bytes, path: flags.output }, text: `wrote ${bytes} bytes to ${flags.output}` }, flags.json)
+      const result = await get(client, {
+        cid,
+        output: flags.output,
+        force: flags.force === true,
+        resume: flags.resume,
+        progress: flags.progress && process.stderr.isTTY === true
+      })
+      if (result.path != null) {
+        const resumed = result.kept > 0 ? ` (resumed: ${result.kept} bytes kept from an earlier download, ${result.fetched} fetched)` : ''
+        print({ json: result, text: `wrote ${result.size} bytes to ${result.path}${resumed}` }, flags.json)
       }
     })
 
@@ -117,7 +128,7 @@ export function buildProgram (): Command {
 
   clientOptions(program.command('ls')
     .description('list what this node shares, or what a peer or every connected peer shares')
-    .addOption(new Option('--peer <id>', 'list that peer\'s catalog').conflicts('all'))
+    .addOption(new Option('--peer <id>', 'list that peer\'s catalog').conflicts('all').argParser(peerIdArgument))
     .addOption(new Option('--all', 'list this node\'s and every connected peer\'s catalog').conflicts('peer')))
     .action(async (flags: ClientFlags & { peer?: string, all?: boolean, json?: boolean }) => {
       print(await commands.ls(await ApiClient.find(flags), flags), flags.json)
@@ -191,11 +202,25 @@ function collectMeta (value: string, previous: Array<[string, string]> = []): Ar
   return [...previous, [value.slice(0, at), value.slice(at + 1)]]
 }
 
+/**
+ * A CID argument in base58btc. Its error is a UsageError rather than
+ * commander's InvalidArgumentError, whose "command-argument value '...' is
+ * invalid for argument 'cid'" prefix would repeat the value the message
+ * already names.
+ */
 function cidArgument (value: string): string {
   try {
     return cidToString(parseCid(value))
   } catch (err) {
-    throw new InvalidArgumentError(oneLine((err as Error).message))
+    throw new UsageError(oneLine((err as Error).message), { cause: err })
+  }
+}
+
+function peerIdArgument (value: string): string {
+  try {
+    return peerIdFromString(value).toString()
+  } catch {
+    throw new UsageError(`--peer "${oneLine(value).slice(0, 100)}" is not a peer id; \`dds peers\` lists the connected peers' ids (12D3KooW...)`)
   }
 }
 

@@ -1,17 +1,13 @@
 /**
- * `dds publish` and `dds get`: stream a file (or stdin) up to the daemon,
- * stream content down to a file (or stdout). Neither holds more than a
- * stream buffer of the content in memory.
+ * `dds publish`: stream a file (or stdin) up to the daemon, holding no more
+ * than a stream buffer of it in memory. (`dds get` is in get.ts.)
  *
  * @module
  */
 
-import { createWriteStream } from 'node:fs'
-import { open, rename, rm, stat } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { Readable, type Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
+import { open, stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { Readable } from 'node:stream'
 import { checkDescription } from '../manifest/describe.js'
 import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
 import { createProgress } from './progress.js'
@@ -137,66 +133,4 @@ async function openFile (path: string): Promise<import('node:fs/promises').FileH
     }
     throw new CliError(`cannot open ${path}: ${(err as Error).message}`, { cause: err })
   }
-}
-
-export interface GetInput {
-  cid: string
-  /** A file path; undefined or `-` for stdout. */
-  output?: string
-  progress: boolean
-}
-
-/**
- * Downloads content from the daemon's gateway (which verifies every chunk)
- * into a file or stdout. A file is written under a temporary name next to
- * it and renamed when complete, so a failed download leaves no partial file.
- * Resolves to the number of bytes written.
- */
-export async function get (client: ApiClient, input: GetInput): Promise<number> {
-  const toStdout = input.output == null || input.output === '-'
-  const response = await client.request(`/dds/${encodeURIComponent(input.cid)}`, {}, input.cid)
-  if (response.body == null) {
-    throw new CliError(`the daemon sent no body for ${input.cid}`)
-  }
-  const length = Number(response.headers.get('content-length') ?? NaN)
-  const progress = createProgress('get', Number.isFinite(length) ? length : undefined, input.progress)
-  const body = Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>)
-  const partial = toStdout ? undefined : join(dirname(input.output!), `.${basename(input.output!)}.dds-partial-${process.pid}`)
-  const sink: Writable = partial != null ? createWriteStream(partial, { flags: 'wx' }) : process.stdout
-  try {
-    await pipeline(body, progress.counter, sink, { end: partial != null })
-    if (Number.isFinite(length) && progress.bytes !== length) {
-      throw new CliError(`download of ${input.cid} ended after ${progress.bytes} of ${length} bytes`)
-    }
-    if (partial != null) {
-      await rename(partial, input.output!)
-    }
-    return progress.bytes
-  } catch (err) {
-    if (partial != null) {
-      await rm(partial, { force: true }).catch(() => {})
-    }
-    throw downloadError(err, input, client)
-  } finally {
-    progress.stop()
-  }
-}
-
-function downloadError (err: unknown, input: GetInput, client: ApiClient): unknown {
-  if (err instanceof CliError) {
-    return err
-  }
-  const code = systemErrorCode(err)
-  if (code === 'EPIPE') {
-    return err // stdout was closed by the reader (e.g. `| head`): not an error worth a message
-  }
-  const target = input.output == null || input.output === '-' ? 'to stdout' : input.output
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EBADF') {
-    return new CliError(`cannot write ${target}: ${(err as Error).message}`, { cause: err })
-  }
-  if (code === 'ENOSPC') {
-    return new CliError(`cannot write ${target}: no space left on the device`, { cause: err })
-  }
-  const connection = client.connectionError(err)
-  return new CliError(`download of ${input.cid} failed: ${connection.message}`, { cause: err })
 }

@@ -1,7 +1,8 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidInputError, TimeoutError } from '../errors.js'
-import { API_PREFIX, MAX_CATALOG_LIMIT } from './constants.js'
+import { InvalidInputError, RemoteError, TimeoutError } from '../errors.js'
+import { API_PREFIX, CONNECT_PROBE_TIMEOUT_MS, MAX_CATALOG_LIMIT } from './constants.js'
 import { PayloadTooLargeError } from './errors.js'
 import { checkWriteAccess, type WriteGuardInit } from './guard.js'
 import { clientSignal, every, flag, normalizeCid, single, statWithin, type QueryValue } from './request.js'
@@ -116,6 +117,18 @@ async function publish (init: ApiInit, request: QueryRequest, reply: FastifyRepl
   }
 }
 
+/** A `peer` query parameter, checked to be a peer id. @throws {InvalidInputError} when it is not one */
+function peerParam (text: string | undefined): string | undefined {
+  if (text == null) {
+    return undefined
+  }
+  try {
+    return peerIdFromString(text).toString()
+  } catch (err) {
+    throw new InvalidInputError(`"${text.slice(0, 100)}" is not a peer id (such as 12D3KooW...)`, { cause: err })
+  }
+}
+
 /** Peer id of a multiaddr that ends in /p2p/<id>. */
 function peerOf (address: string): string | undefined {
   try {
@@ -123,6 +136,30 @@ function peerOf (address: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * Dials `addr` of a peer this node is already connected to. libp2p answers
+ * a dial to a connected peer with the connection it has, without trying the
+ * address, so `connect` would report success for an address where nothing
+ * listens; this dial is forced, and closed once it has proved the address
+ * answers (the peer keeps the connection it had).
+ *
+ * @throws {RemoteError} when the address does not answer as that peer within CONNECT_PROBE_TIMEOUT_MS
+ */
+async function probe (node: GatewayNode, addr: string, signal: AbortSignal): Promise<void> {
+  const deadline = AbortSignal.timeout(CONNECT_PROBE_TIMEOUT_MS)
+  let connection
+  try {
+    connection = await node.libp2p.dial(multiaddr(addr), { force: true, signal: AbortSignal.any([signal, deadline]) })
+  } catch (err) {
+    if (signal.aborted) {
+      throw err
+    }
+    const why = deadline.aborted ? `no answer within ${CONNECT_PROBE_TIMEOUT_MS} ms` : (err as Error).message
+    throw new RemoteError(`could not reach ${addr.slice(0, 300)} (${why}); this node is connected to that peer through another address`, { cause: err })
+  }
+  await connection.close().catch(() => {})
 }
 
 /**
@@ -159,7 +196,7 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
         const [local, peers] = await Promise.all([node.catalog(undefined, options), node.browse(options)])
         return { local, peers: peers.map(peerCatalogJson) }
       }
-      const peer = single(request.query.peer)
+      const peer = peerParam(single(request.query.peer))
       if (peer == null) {
         return { entries: await node.catalog(undefined, options) }
       }
@@ -177,7 +214,11 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
     api.get('/pins', async () => node.pins())
 
     api.post('/pin/:cid', async (request: CidRequest, reply) => {
-      return node.pin(normalizeCid(request.params.cid), { signal: clientSignal(reply) })
+      const cid = normalizeCid(request.params.cid)
+      const signal = clientSignal(reply)
+      // the manifest first, so that a CID that names no content is refused as every route refuses it
+      await statWithin(node, cid, init.notFoundTimeoutMs, signal, false)
+      return node.pin(cid, { signal })
     })
 
     api.post('/unpin/:cid', async (request: CidRequest) => {
@@ -195,8 +236,14 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
       if (addr == null || addr === '') {
         throw new InvalidInputError('give the peer\'s multiaddr as ?addr=/ip4/.../tcp/.../p2p/<peer id>')
       }
-      await node.connect(addr, { signal: clientSignal(reply) })
-      return { peer: peerOf(addr) }
+      const signal = clientSignal(reply)
+      const peer = peerOf(addr)
+      if (peer != null && node.peers().some(p => p.peer === peer)) {
+        await probe(node, addr, signal)
+        return { peer }
+      }
+      await node.connect(addr, { signal })
+      return { peer }
     })
   }, { prefix: API_PREFIX })
 }

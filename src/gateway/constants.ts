@@ -32,3 +32,15 @@ export const API_PREFIX = '/api/v1'
  * A CID names the same manifest forever, so they never go stale.
  */
 export const DESCRIPTION_CACHE_ENTRIES = 1024
+
+/**
+ * Most chunk CIDs one `GET /api/v1/chunks/<cid>` lists (about 200 KB of
+ * JSON, 1 GiB of content); a client pages through more with `from`.
+ */
+export const MAX_CHUNK_LIST = 4096
+
+/**
+ * How long `POST /api/v1/connect` waits for an address of a peer this node
+ * is already connected to to answer, in ms (the core's connect waits as long).
+ */
+export const CONNECT_PROBE_TIMEOUT_MS = 10_000

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import { cidToString, parseCid } from '../cid.js'
-import { NotFoundError } from '../errors.js'
+import { InvalidInputError, NotFoundError } from '../errors.js'
 import type { ContentStat, GatewayNode } from './types.js'
 
 /**
@@ -35,6 +35,12 @@ export async function statWithin (node: GatewayNode, cid: string, timeoutMs: num
   } catch (err) {
     if (deadline.aborted && !signal.aborted) {
       throw new NotFoundError(`no peer provided ${cid} within ${timeoutMs} ms`, { cause: err })
+    }
+    if (err instanceof InvalidInputError) {
+      // `cid` parsed, so what stat refused is the block it names: a chunk's
+      // CID, most often, given where a content CID was wanted. The decoder's
+      // reason ("invalid end group tag") stays in the cause.
+      throw new InvalidInputError(`${cid} is not the CID of content: it names a block that is not a DDS manifest (a chunk of some content, perhaps); use the CID that publishing the content returned`, { cause: err })
     }
     throw err
   }

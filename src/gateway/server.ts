@@ -7,6 +7,7 @@ import { contentRoute } from './content.js'
 import { answerClientError, routerError, sendError } from './errors.js'
 import { ownOrigins } from './guard.js'
 import { createMetrics } from './metrics.js'
+import { chunkRoute } from './chunks.js'
 import { PAGE_CSP, renderPage, type PageContent } from './page.js'
 import { clientSignal } from './request.js'
 import type { GatewayNode } from './types.js'
@@ -89,6 +90,7 @@ export class GatewayServer {
     })
 
     contentRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs })
+    chunkRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs })
     apiRoutes(app, {
       node,
       guard,

@@ -27,16 +27,34 @@ export class Failures {
   }
 }
 
+/** Where a missing block sits in the content a retrieval was asked for. */
+export interface ChunkOf {
+  /** The manifest CID the caller asked for. */
+  content: CID
+  /** The chunk's index in the content. */
+  index: number
+  /** Chunks of the whole content. */
+  chunks: number
+}
+
 /**
  * The error for a block that no peer delivered. A peer that sent wrong bytes
  * makes it an IntegrityError (someone answered, but nobody truthfully);
  * otherwise it is a NotFoundError that says what to check. Both name the
- * peers tried and how each failed.
+ * peers tried and how each failed. For a chunk of content (`chunk`), the
+ * message names the content first: that is the CID the caller knows, and a
+ * chunk CID alone would not tell them which of their content is missing.
  */
-export function unavailableError (cid: CID, failures?: Failures): IntegrityError | NotFoundError {
+export function unavailableError (cid: CID, failures?: Failures, chunk?: ChunkOf): IntegrityError | NotFoundError {
   const tried = failures?.describe() ?? 'no provider was found'
+  const what = chunk != null
+    ? `${cidToString(chunk.content)}: chunk ${chunk.index + 1} of ${chunk.chunks} (${cidToString(cid)})`
+    : cidToString(cid)
   if (failures?.sawIntegrityError === true) {
-    return new IntegrityError(`no peer sent valid bytes for ${cidToString(cid)} (${tried})`)
+    return new IntegrityError(`no peer sent valid bytes for ${what} (${tried})`)
   }
-  return new NotFoundError(`no reachable peer holds ${cidToString(cid)} (${tried}); check that a node holding it is online and connected to this network`)
+  if (chunk != null) {
+    return new NotFoundError(`no reachable peer holds all of ${what} is missing (${tried}); check that a node holding the content is online and connected to this network`)
+  }
+  return new NotFoundError(`no reachable peer holds ${what} (${tried}); check that a node holding it is online and connected to this network`)
 }

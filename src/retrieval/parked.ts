@@ -113,7 +113,7 @@ export class ParkedChunks {
         continue
       }
       this.parked.delete(index)
-      this.session.fail(slot, unavailableError(slot.cid!, slot.failures))
+      this.session.fail(slot, unavailableError(slot.cid!, slot.failures, { content: this.session.content.cid, index: slot.index, chunks: this.session.content.chunks }))
     }
   }
 }

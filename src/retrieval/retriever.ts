@@ -113,7 +113,7 @@ export class Retriever implements RetrievalService {
   private session (resolved: ResolvedManifest, feed: ProviderFeed, range: ByteRange, last: number, options: RetrieveOptions): RetrievalSession {
     const first = Math.floor(range.offset / CHUNK_SIZE)
     const chunks = this.manifests.chunkList(resolved.manifest, feed, options)
-    return new RetrievalSession(this.components, this.sessionLimits, chunks, { first, last }, options.signal, (peer, cid, error) => {
+    return new RetrievalSession(this.components, this.sessionLimits, chunks, { content: resolved.cid, first, last }, options.signal, (peer, cid, error) => {
       options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer, cid, error }))
     })
   }

@@ -89,6 +89,8 @@ export interface SessionCore {
   readonly peers: ReadonlyMap<string, PeerState>
   readonly slots: ReadonlyMap<number, Slot>
   readonly stats: SessionStats
+  /** The content being retrieved (its manifest CID, as the caller asked for it) and its chunk count. */
+  readonly content: { cid: CID, chunks: number }
   /** Aborts when the session ends. */
   readonly signal: AbortSignal
   /** The peers that may still be asked for the slot's chunk. */

@@ -31,6 +31,7 @@ export class RetrievalSession implements SessionCore {
   readonly stats: SessionStats = { bytesReceived: 0, duplicates: 0, rescued: 0, localBlocks: 0, peersUsed: 0 }
   readonly peers = new Map<string, PeerState>()
   readonly slots = new Map<number, Slot>()
+  readonly content: { cid: CID, chunks: number }
   /** Aborts when the caller's signal does, or when the session ends. */
   readonly signal: AbortSignal
   private readonly components: RetrievalComponents
@@ -50,11 +51,12 @@ export class RetrievalSession implements SessionCore {
   private nextToOpen: number
   private outIndex: number
 
-  constructor (components: RetrievalComponents, limits: SessionLimits, chunks: ChunkList, range: { first: number, last: number }, signal?: AbortSignal, onPeerFailed?: (peer: string, cid: CID, err: Error) => void) {
+  constructor (components: RetrievalComponents, limits: SessionLimits, chunks: ChunkList, range: { content: CID, first: number, last: number }, signal?: AbortSignal, onPeerFailed?: (peer: string, cid: CID, err: Error) => void) {
     this.onPeerFailed = onPeerFailed
     this.components = components
     this.limits = limits
     this.chunks = chunks
+    this.content = { cid: range.content, chunks: chunks.count }
     this.first = range.first
     this.last = range.last
     this.nextToOpen = range.first

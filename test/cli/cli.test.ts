@@ -9,10 +9,11 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, existsSync, openSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { access, readFile, writeFile, mkdir } from 'node:fs/promises'
+import { access, readFile, readdir, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { CHUNK_SIZE, cidForBlock, cidToString } from '../../src/cid.js'
 import { bin, cleanEnv, cleanup, dds, root, startDaemon, tempDir, type Daemon } from './harness.js'
 
 const UNKNOWN_CID = 'zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA'
@@ -91,7 +92,7 @@ describe('dds CLI', () => {
     expect(r.stdout).toContain('700000 bytes')
     expect((await readFile(out)).equals(track)).toBe(true)
     const json = JSON.parse((await dds(onA('get', cid, '-o', out, '--json'))).stdout)
-    expect(json).toEqual({ cid, size: 700_000, path: out })
+    expect(json).toEqual({ cid, size: 700_000, path: out, fetched: 700_000, kept: 0 })
   })
 
   it('get without -o writes the exact bytes to stdout', async () => {
@@ -125,7 +126,8 @@ describe('dds CLI', () => {
   it('peers and id', async () => {
     const peers = await dds(onB('peers'))
     expect(peers.code).toBe(0)
-    expect(peers.stdout).toContain(a.peer)
+    // the whole id, to be pasted into ls --peer
+    expect(peers.stdout.split('\n').find(line => line.startsWith('12D3'))).toMatch(new RegExp(`^${a.peer} +/ip4/`))
     expect(JSON.parse((await dds(onB('peers', '--json'))).stdout).map((p: { peer: string }) => p.peer)).toContain(a.peer)
     const id = await dds(onB('id'))
     expect(id.stdout).toMatch(new RegExp(`peer id: +${b.peer}`))
@@ -165,6 +167,19 @@ describe('dds CLI', () => {
     const closed = await dds(onA('connect', `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${stranger}`))
     expect(closed.code).toBe(1)
     expect(closed.stderr).toMatch(/^dds: [^\n]+\n$/)
+  })
+
+  it('connect to an address where nothing listens fails even for a peer already connected', async () => {
+    expect((await dds(onB('peers'))).stdout).toContain(a.peer)
+    const address = `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${a.peer}`
+    const r = await dds(onB('connect', address))
+    expect(r.stdout).toBe('')
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`^dds: could not reach ${address.replace(/\//g, '\\/')} \\([^\n]+\\); this node is connected to that peer through another address\n$`))
+    // an address that answers is still fine
+    const again = await dds(onB('connect', a.addrs[0]!))
+    expect(again.code).toBe(0)
+    expect(again.stdout).toBe(`connected to ${a.peer}\n`)
   })
 
   it('get to a stdout whose reader has gone exits 0 quietly; to a full disk, one line and exit 1', async () => {
@@ -209,6 +224,25 @@ describe('dds CLI', () => {
       const quiet = underTty(`${quote(process.execPath)} ${quote(bin)} get ${published.trim()} --no-progress --repo ${quote(a.repo)} > ${quote(copy)}`)
       expect(quiet.status).toBe(0)
       expect(quiet.tty).toBe('')
+    })
+
+    it('get without -o on a terminal saves under the content\'s name, never over a file without --force, and never writes content to the terminal', async () => {
+      const here = join(dir, 'tty-cwd')
+      await mkdir(here)
+      const get = (extra: string): { status: number | null, tty: string } =>
+        underTty(`cd ${quote(here)} && ${quote(process.execPath)} ${quote(bin)} get ${cid} --no-progress --repo ${quote(a.repo)} ${extra}`)
+      const first = get('')
+      expect(first.status).toBe(0)
+      expect(first.tty).toContain('wrote 700000 bytes to Song.wav')
+      expect((await readFile(join(here, 'Song.wav'))).equals(track)).toBe(true)
+      const again = get('')
+      expect(again.status).toBe(1)
+      expect(again.tty).toContain('dds: Song.wav already exists; pass --force to overwrite it, or -o FILE to save under another name')
+      expect(get('--force').status).toBe(0)
+      const toTerminal = get('-o -')
+      expect(toTerminal.status).toBe(2)
+      expect(toTerminal.tty).toContain('dds: refusing to write content to a terminal')
+      expect((await readdir(here)).sort()).toEqual(['Song.wav'])
     })
   })
 
@@ -288,6 +322,34 @@ describe('dds CLI', () => {
       expect(r.code).toBe(1)
       expectOneLine(r.stderr)
       expect(r.stderr).toBe(`dds: file not found: ${missing}\n`)
+    })
+
+    it('a CID cut short says so, and exits 2 from every command', async () => {
+      for (const command of ['get', 'stat', 'pin']) {
+        const r = await dds(onA(command, cid.slice(0, -1)))
+        expect(r.code).toBe(2)
+        expect(r.stderr).toBe(`dds: "${cid.slice(0, -1)}" is not a valid CID: it is cut short (48 characters where a DDS CID in base58btc has 49); copy the whole CID\n`)
+      }
+    })
+
+    it('a chunk CID where content is wanted says what it is, and exits 2 like any malformed input', async () => {
+      const chunk = cidToString(cidForBlock(track.subarray(0, CHUNK_SIZE)))
+      for (const command of ['get', 'stat', 'pin']) {
+        const r = await dds(onB(command, chunk))
+        expect(r.stdout).toBe('')
+        expect(r.stderr).toBe(`dds: ${chunk} is not the CID of content: it names a block that is not a DDS manifest (a chunk of some content, perhaps); use the CID that publishing the content returned\n`)
+        expect(r.code).toBe(2)
+      }
+    })
+
+    it('a malformed --peer exits 2, as a malformed CID does', async () => {
+      const r = await dds(onA('ls', '--peer', 'garbage'))
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe('dds: --peer "garbage" is not a peer id; `dds peers` lists the connected peers\' ids (12D3KooW...)\n')
+      // the gateway refuses it too, and its 400 is a usage error
+      const api = await fetch(`${a.gateway}/api/v1/catalog?peer=garbage`)
+      expect(api.status).toBe(400)
+      expect((await api.json()).error.message).toBe('"garbage" is not a peer id (such as 12D3KooW...)')
     })
 
     it('bad CID, bad --meta and a bad media type are usage errors (exit code 2)', async () => {
