@@ -12,7 +12,8 @@ const SCENARIOS = [
   'test/replication/crash.test.ts',
   'test/replication/crash-replica.test.ts',
   'test/replication/replication.test.ts',
-  'test/cli/cli.test.ts'
+  'test/cli/cli.test.ts',
+  'test/cli/resume.test.ts'
 ]
 
 export default defineConfig({
