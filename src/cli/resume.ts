@@ -10,17 +10,9 @@
 import { createHash, type Hash } from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import { CHUNK_SIZE, blockMatchesCid, parseCid } from '../cid.js'
+import type { ChunkListJson } from '../gateway/chunks.js'
 import type { ApiClient } from './client.js'
 
-/** What `GET /api/v1/chunks/<cid>` answers (see the gateway). */
-export interface ChunkListJson {
-  cid: string
-  size: number
-  sha256: string
-  chunks: number
-  from: number
-  cids: string[]
-}
 
 /** The size, SHA-256 and chunk count of content, as the daemon read them from its manifest. */
 export type ContentFacts = Pick<ChunkListJson, 'cid' | 'size' | 'sha256' | 'chunks'>

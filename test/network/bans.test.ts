@@ -66,6 +66,23 @@ async function dialIsDropped (from: Dds, to: Dds): Promise<void> {
   await waitDisconnected(from, to)
 }
 
+/**
+ * Gets `liar` banned by `victim` and checks it is shut out: disconnected,
+ * its dial dropped by the victim's gater once Noise has named it (before
+ * libp2p makes a connection of it), and not dialled by the victim (no
+ * address is even tried). Returns the count of connections opened to it
+ * since it was disconnected, to check again later.
+ */
+async function expectShutOut (victim: Dds, liar: Dds): Promise<{ liarId: PeerId, opened: { count: number } }> {
+  const liarId = await getBanned(victim, liar)
+  await waitDisconnected(victim, liar)
+  const opened = countOpened(victim, liarId)
+  await dialIsDropped(liar, victim)
+  expect(opened.count).toBe(0)
+  await expect(victim.libp2p.dial(liarId)).rejects.toMatchObject({ name: 'DialDeniedError' })
+  return { liarId, opened }
+}
+
 describe('bans at the connection level', () => {
   const cluster = new Cluster()
   afterEach(async () => { await cluster.stop() })
@@ -82,17 +99,7 @@ describe('bans at the connection level', () => {
   it('disconnects a banned peer and refuses its dials and ours while the ban lasts', async () => {
     const { victim, liar } = await pair(LONG_BAN_MS)
     expect(connected(victim, liar)).toBe(true)
-    const liarId = await getBanned(victim, liar)
-
-    await waitDisconnected(victim, liar)
-    const opened = countOpened(victim, liarId)
-
-    // the liar's dial is dropped by the victim's gater once Noise has named
-    // the liar, before libp2p makes a connection of it
-    await dialIsDropped(liar, victim)
-    expect(opened.count).toBe(0)
-    // the victim does not dial it (no address is even tried)
-    await expect(victim.libp2p.dial(liarId)).rejects.toMatchObject({ name: 'DialDeniedError' })
+    const { liarId, opened } = await expectShutOut(victim, liar)
     // and the victim's requests to it fail instead of reconnecting
     await expect(victim.network.retrieveBlock(liarId, truth)).rejects.toMatchObject({ name: 'RemoteError' })
     // the liar cannot get an answer from the victim either
@@ -142,12 +149,6 @@ describe('bans at the connection level', () => {
     const victim = node = await cluster.node({ libp2p, network: { banDurationMs: LONG_BAN_MS } })
     const liar = await cluster.node({ bootstrap: victim.getMultiaddrs() })
     await waitFor(() => connected(victim, liar), 'the liar to connect')
-    const liarId = await getBanned(victim, liar)
-    await waitDisconnected(victim, liar)
-    const opened = countOpened(victim, liarId)
-
-    await dialIsDropped(liar, victim)
-    expect(opened.count).toBe(0)
-    await expect(victim.libp2p.dial(liarId)).rejects.toMatchObject({ name: 'DialDeniedError' })
+    await expectShutOut(victim, liar)
   })
 })
