@@ -25,7 +25,6 @@ import type { NetworkService } from '../network/index.js'
 import type { RetrievalService } from '../retrieval/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
-import type { Manifest } from '../manifest/index.js'
 import { InvalidInputError } from '../errors.js'
 import { numberOption } from '../options.js'
 import { validateReplicaPolicy, type ReplicaPolicy } from './accept.js'
@@ -125,12 +124,8 @@ export interface ReplicationManager extends Startable, EventTarget {
   pin(cid: CID, signal?: AbortSignal): Promise<Pin>
   /** Asks peers for copies of `cid` now, in the background, when the factor is above 1. */
   replicate(cid: CID): void
-  /** Fetches content into the store and pins it. */
-  fetchAndPin(cid: CID, kind: Pin['kind'], extra?: { for?: string, sources?: string[], manifest?: Manifest }, signal?: AbortSignal): Promise<Pin>
   /** Answers a ReplicationInstruction (the accepting side). */
   handleInstruction(cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<{ status: Status, error?: string }>
-  /** Stops a running fetch of `cid` (its pin is being removed). */
-  cancelFetch(cid: CID): void
   /** Stops holding a replica: its pin and manifest block go at once, the rest at the next gc. False when `cid` is not a replica (a local pin is never dropped). */
   dropReplica(cid: CID): Promise<boolean>
   /** Removes every block no pin references. */

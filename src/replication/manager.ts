@@ -6,7 +6,7 @@ import { decodeManifest, MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 import { recordStore } from '../storage/index.js'
 import { Admission, type InstructionAnswer } from './admission.js'
 import { PINS_TABLE } from './constants.js'
-import { PinFetcher, type FetchExtra } from './fetcher.js'
+import { PinFetcher } from './fetcher.js'
 import { GarbageCollector, type GcResult } from './gc.js'
 import { Health } from './health.js'
 import { GcLock } from './lock.js'
@@ -155,14 +155,6 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     if (this.factor > 1) {
       this.health.ensureReplication(cid, [], true).catch(() => {})
     }
-  }
-
-  async fetchAndPin (cid: CID, kind: Pin['kind'], extra?: FetchExtra, signal?: AbortSignal): Promise<Pin> {
-    return this.fetcher.fetchAndPin(cid, kind, extra, signal)
-  }
-
-  cancelFetch (cid: CID): void {
-    this.fetcher.cancelFetch(cid)
   }
 
   async dropReplica (cid: CID): Promise<boolean> {
