@@ -44,3 +44,36 @@ export const MAX_CHUNK_LIST = 4096
  * is already connected to to answer, in ms (the core's connect waits as long).
  */
 export const CONNECT_PROBE_TIMEOUT_MS = 10_000
+
+/**
+ * Requests one client (an IPv4 address or an IPv6 /64) may have in progress
+ * at once, any route; more are answered 429 with `Retry-After`.
+ */
+export const DEFAULT_MAX_REQUESTS_PER_CLIENT = 64
+
+/**
+ * Content responses (`GET /dds/<cid>`) in progress at once over all
+ * clients; more are answered 503 with `Retry-After`. Each holds at most
+ * `DEFAULT_RESPONSE_WINDOW` chunks, so together they buffer at most 128 MiB.
+ */
+export const DEFAULT_MAX_CONTENT_RESPONSES = 32
+
+/** Content responses one client may have in progress at once; more are answered 429. */
+export const DEFAULT_MAX_CONTENT_RESPONSES_PER_CLIENT = 8
+
+/**
+ * Chunks one content response fetches ahead of its client (4 MiB). At a
+ * 40 ms round trip that still keeps ~100 MiB/s in flight; a client that
+ * reads slower holds no more than this.
+ */
+export const DEFAULT_RESPONSE_WINDOW = 16
+
+/**
+ * How long a content response may wait for its client to take what it was
+ * sent before its connection is closed, in ms. Waiting for peers does not
+ * count: only bytes that sit unread.
+ */
+export const DEFAULT_WRITE_TIMEOUT_MS = 20_000
+
+/** Seconds a client refused with 429 or 503 is told to wait (`Retry-After`). */
+export const RETRY_AFTER_SECONDS = 1

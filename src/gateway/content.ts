@@ -3,6 +3,7 @@ import rangeParser from 'range-parser'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidInputError } from '../errors.js'
 import { LruMap } from '../lru.js'
+import type { ClientLimits } from './limits.js'
 import { DESCRIPTION_CACHE_ENTRIES, IMMUTABLE_CACHE_CONTROL } from './constants.js'
 import { RangeNotSatisfiableError } from './errors.js'
 import { clientSignal, flag, normalizeCid, statWithin, type QueryValue } from './request.js'
@@ -12,6 +13,9 @@ import type { ContentStat, GatewayNode } from './types.js'
 export interface ContentRouteInit {
   node: GatewayNode
   notFoundTimeoutMs: number
+  limits: ClientLimits
+  /** Chunks one response fetches ahead of its client. */
+  window: number
 }
 
 /** The bytes a request asks for: the whole content or one range. */
@@ -117,7 +121,7 @@ type Description = Pick<ContentStat, 'size' | 'name' | 'mediaType'>
  * it. The client closing the connection aborts the retrieval.
  */
 export function contentRoute (app: FastifyInstance, init: ContentRouteInit): void {
-  const { node, notFoundTimeoutMs } = init
+  const { node, notFoundTimeoutMs, limits, window } = init
   // the most recently used descriptions
   const descriptions = new LruMap<string, Description>(DESCRIPTION_CACHE_ENTRIES)
   const describe = async (cid: string, signal: AbortSignal): Promise<Description> => {
@@ -141,6 +145,9 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
       reply.header('Cache-Control', IMMUTABLE_CACHE_CONTROL)
       if (matchesEtag(request.headers['if-none-match'], etag)) {
         return reply.code(304).send()
+      }
+      if (request.method === 'GET') {
+        limits.admitContent(request, reply)
       }
       const signal = clientSignal(reply)
       const stat = await describe(cid, signal)
@@ -168,7 +175,7 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
       if (request.method === 'HEAD' || span.length === 0) {
         return reply.send()
       }
-      const body = await startStream(node.retrieve(cid, { offset: span.offset, length: span.length, signal }))
+      const body = await startStream(node.retrieve(cid, { offset: span.offset, length: span.length, window, signal }))
       return reply.send(body)
     }
   })

@@ -15,12 +15,13 @@
  */
 
 import { InvalidInputError } from '../errors.js'
-import { numberOption } from '../options.js'
+import { numberOption, timeoutOption } from '../options.js'
+import * as c from './constants.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './constants.js'
 import type { GatewayNode } from './types.js'
 
 export { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './constants.js'
-export { ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError } from './errors.js'
+export { ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, ServiceBusyError, TooManyRequestsError } from './errors.js'
 export type { GatewayNode } from './types.js'
 
 /** Options of `startGateway`. Every limit is listed in doc/LIMITS.md. */
@@ -58,6 +59,42 @@ export interface GatewayOptions {
    * @default unlimited
    */
   maxUploadBytes?: number
+  /**
+   * Requests one client (an IPv4 address or an IPv6 /64) may have in
+   * progress at once, on any route; more are answered 429 with `Retry-After`.
+   *
+   * @default 64
+   */
+  maxRequestsPerClient?: number
+  /**
+   * Content responses (`GET /dds/<cid>`) in progress at once over all
+   * clients; more are answered 503 with `Retry-After`.
+   *
+   * @default 32
+   */
+  maxContentResponses?: number
+  /**
+   * Content responses one client may have in progress at once; more are
+   * answered 429 with `Retry-After`.
+   *
+   * @default 8
+   */
+  maxContentResponsesPerClient?: number
+  /**
+   * Chunks (256 KiB each) one content response fetches ahead of its client:
+   * what a client that stops reading can make the gateway hold.
+   *
+   * @default 16
+   */
+  responseWindow?: number
+  /**
+   * How long a content response may wait for its client to read what it was
+   * sent before the connection is closed, in ms. Time spent waiting for
+   * peers does not count.
+   *
+   * @default 20000
+   */
+  writeTimeoutMs?: number
 }
 
 /** A running gateway. */
@@ -95,7 +132,15 @@ export async function startGateway (node: GatewayNode, options: GatewayOptions =
     port,
     apiToken: options.apiToken,
     notFoundTimeoutMs: numberOption('notFoundTimeoutMs', options.notFoundTimeoutMs, DEFAULT_NOT_FOUND_TIMEOUT_MS),
-    maxUploadBytes: options.maxUploadBytes != null ? numberOption('maxUploadBytes', options.maxUploadBytes, 0, { min: 0 }) : undefined
+    maxUploadBytes: options.maxUploadBytes != null ? numberOption('maxUploadBytes', options.maxUploadBytes, 0, { min: 0 }) : undefined,
+    limits: {
+      maxRequestsPerClient: numberOption('maxRequestsPerClient', options.maxRequestsPerClient, c.DEFAULT_MAX_REQUESTS_PER_CLIENT),
+      maxContentResponses: numberOption('maxContentResponses', options.maxContentResponses, c.DEFAULT_MAX_CONTENT_RESPONSES),
+      maxContentResponsesPerClient: numberOption('maxContentResponsesPerClient', options.maxContentResponsesPerClient, c.DEFAULT_MAX_CONTENT_RESPONSES_PER_CLIENT),
+      writeTimeoutMs: timeoutOption('writeTimeoutMs', options.writeTimeoutMs, c.DEFAULT_WRITE_TIMEOUT_MS),
+      retryAfterSeconds: c.RETRY_AFTER_SECONDS
+    },
+    responseWindow: numberOption('responseWindow', options.responseWindow, c.DEFAULT_RESPONSE_WINDOW)
   })
   await server.listen()
   return {

@@ -9,6 +9,7 @@ import { ownOrigins } from './guard.js'
 import { createMetrics } from './metrics.js'
 import { chunkRoute } from './chunks.js'
 import { PAGE_CSP, renderPage, type PageContent } from './page.js'
+import { ClientLimits, type ClientLimitsInit } from './limits.js'
 import { clientSignal } from './request.js'
 import type { GatewayNode } from './types.js'
 
@@ -19,6 +20,9 @@ export interface ServerInit {
   apiToken?: string
   notFoundTimeoutMs: number
   maxUploadBytes?: number
+  limits: ClientLimitsInit
+  /** Chunks one content response fetches ahead of its client (`RetrieveOptions.window`). */
+  responseWindow: number
 }
 
 /** The URL clients reach a server on: a wildcard host is reached through loopback. */
@@ -51,6 +55,7 @@ export class GatewayServer {
     })
     const app = this.app
     const metrics = createMetrics(node)
+    const limits = new ClientLimits(init.limits)
 
     // Every body streams through untouched: publish reads it as it arrives,
     // no route buffers one, and no body size limit applies but maxUploadBytes.
@@ -59,6 +64,8 @@ export class GatewayServer {
 
     app.setErrorHandler(async (err, _request, reply) => sendError(reply, err))
     app.setNotFoundHandler(async (request, reply) => sendError(reply, new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)))
+    // every route counts against its client's budget, refused ones answered 429
+    app.addHook('onRequest', async (request, reply) => { limits.admitRequest(request, reply) })
     app.addHook('onResponse', async (request, reply) => {
       metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
     })
@@ -89,7 +96,7 @@ export class GatewayServer {
         .send(html)
     })
 
-    contentRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs })
+    contentRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs, limits, window: init.responseWindow })
     chunkRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs })
     apiRoutes(app, {
       node,

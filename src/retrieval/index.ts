@@ -65,6 +65,14 @@ export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveP
    * @default false
    */
   store?: boolean
+  /**
+   * Chunks this retrieval keeps in flight or held ahead of its reader: what
+   * it may buffer is `window` × 256 KiB. A reader that consumes slowly (an
+   * HTTP client, a media player) needs far fewer than the node's default.
+   *
+   * @default the node's `retrieval.window` (64)
+   */
+  window?: number
 }
 
 /** A manifest and the peers it was found on. */

@@ -5,6 +5,7 @@ import { IntegrityError, InvalidInputError, abortReason } from '../errors.js'
 import { CHUNK_SIZE, ContentHasher } from '../chunker/index.js'
 import { chunkCount, chunkSpan, type ChunkSpan } from '../manifest/index.js'
 import { BatchWriter } from '../storage/index.js'
+import { numberOption } from '../options.js'
 import { ProviderFeed } from './feed.js'
 import { ManifestResolver } from './manifests.js'
 import { RetrievalSession, type DeliveredChunk, type SessionLimits } from './session.js'
@@ -113,7 +114,8 @@ export class Retriever implements RetrievalService {
   private session (resolved: ResolvedManifest, feed: ProviderFeed, range: ByteRange, last: number, options: RetrieveOptions): RetrievalSession {
     const first = Math.floor(range.offset / CHUNK_SIZE)
     const chunks = this.manifests.chunkList(resolved.manifest, feed, options)
-    return new RetrievalSession(this.components, this.sessionLimits, chunks, { content: resolved.cid, first, last }, options.signal, (peer, cid, error) => {
+    const limits = options.window == null ? this.sessionLimits : { ...this.sessionLimits, window: numberOption('window', options.window, this.sessionLimits.window) }
+    return new RetrievalSession(this.components, limits, chunks, { content: resolved.cid, first, last }, options.signal, (peer, cid, error) => {
       options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer, cid, error }))
     })
   }
