@@ -77,3 +77,11 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 20_000
 
 /** Seconds a client refused with 429 or 503 is told to wait (`Retry-After`). */
 export const RETRY_AFTER_SECONDS = 1
+
+/**
+ * Connections the kernel may queue before the gateway accepts them (the
+ * kernel caps it at `net.core.somaxconn`). Node's default of 511 drops the
+ * handshakes of a burst beyond it, and their clients retry only after 1, 3
+ * and 7 s.
+ */
+export const LISTEN_BACKLOG = 4096

@@ -114,7 +114,9 @@ export async function sendError (reply: FastifyReply, err: unknown): Promise<Fas
     reply.removeHeader('content-range')
   }
   if (err instanceof TooManyRequestsError || err instanceof ServiceBusyError) {
+    // a refused client keeps no connection open here while it waits
     reply.header('Retry-After', String(err.retryAfterSeconds))
+    reply.header('Connection', 'close')
   }
   return reply
     .code(status)

@@ -2,7 +2,7 @@ import { isIP } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { NotFoundError } from '../errors.js'
 import { apiRoutes } from './api.js'
-import { DEFAULT_PAGE_BROWSE_TIMEOUT_MS, PAGE_CATALOG_LIMIT } from './constants.js'
+import { DEFAULT_PAGE_BROWSE_TIMEOUT_MS, LISTEN_BACKLOG, PAGE_CATALOG_LIMIT } from './constants.js'
 import { contentRoute } from './content.js'
 import { answerClientError, routerError, sendError } from './errors.js'
 import { ownOrigins } from './guard.js'
@@ -122,7 +122,7 @@ export class GatewayServer {
    */
   async listen (): Promise<void> {
     try {
-      await this.app.listen({ host: this.init.host, port: this.init.port })
+      await this.app.listen({ host: this.init.host, port: this.init.port, backlog: LISTEN_BACKLOG })
     } catch (err) {
       await this.app.close().catch(() => {})
       const code = (err as { code?: string }).code
