@@ -111,6 +111,11 @@ try {
   await sleep(1000)
 
   // 2. a burst of concurrent range requests
+  const lagMax = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    return Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1] ?? NaN)
+  }
+  await lagMax() // the lag figures restart at each scrape
   const before = rssMiB(daemon.pid)
   const cpuBefore = cpuSeconds(daemon.pid)
   const ownCpu = process.cpuUsage()
@@ -123,7 +128,7 @@ try {
   const ms = results.map(r => r.ms).sort((a, b) => a - b)
   console.log(`burst of ${BURST} range GETs: p50 ${(pct(ms, 0.5) / 1000).toFixed(2)} s, p99 ${(pct(ms, 0.99) / 1000).toFixed(2)} s (target <= 5 s), ` +
     `statuses ${JSON.stringify(statuses)}, unanswered ${statuses.unanswered ?? 0} (target 0), RSS ${before.toFixed(0)} -> ${rssMiB(daemon.pid).toFixed(0)} MiB, ` +
-    `CPU: daemon ${(cpuSeconds(daemon.pid) - cpuBefore).toFixed(1)} s, clients ${((process.cpuUsage(ownCpu).user + process.cpuUsage(ownCpu).system) / 1e6).toFixed(1)} s`)
+    `daemon event loop lag max ${(await lagMax()).toFixed(2)} s, CPU: daemon ${(cpuSeconds(daemon.pid) - cpuBefore).toFixed(1)} s, clients ${((process.cpuUsage(ownCpu).user + process.cpuUsage(ownCpu).system) / 1e6).toFixed(1)} s`)
 } finally {
   daemon.kill('SIGTERM')
   await once(daemon, 'exit').catch(() => {})

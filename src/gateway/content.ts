@@ -140,14 +140,14 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
     exposeHeadRoute: false,
     handler: async (request: FastifyRequest<{ Params: { cid: string }, Querystring: Record<string, QueryValue> }>, reply: FastifyReply) => {
       const cid = normalizeCid(request.params.cid)
+      if (request.method === 'GET' && !limits.admitContent(request, reply)) {
+        return reply
+      }
       const etag = `"${cid}"`
       reply.header('ETag', etag)
       reply.header('Cache-Control', IMMUTABLE_CACHE_CONTROL)
       if (matchesEtag(request.headers['if-none-match'], etag)) {
         return reply.code(304).send()
-      }
-      if (request.method === 'GET') {
-        limits.admitContent(request, reply)
       }
       const signal = clientSignal(reply)
       const stat = await describe(cid, signal)

@@ -33,30 +33,6 @@ export class PayloadTooLargeError extends DdsError {
   }
 }
 
-/** Too many requests from one client at once (HTTP 429); `retryAfterSeconds` says when to try again. */
-export class TooManyRequestsError extends DdsError {
-  static override name = 'TooManyRequestsError'
-  override name = 'TooManyRequestsError'
-  readonly retryAfterSeconds: number
-
-  constructor (message: string, retryAfterSeconds: number, options?: ErrorOptions) {
-    super(message, options)
-    this.retryAfterSeconds = retryAfterSeconds
-  }
-}
-
-/** The gateway is serving as many content responses as it allows (HTTP 503); `retryAfterSeconds` says when to try again. */
-export class ServiceBusyError extends DdsError {
-  static override name = 'ServiceBusyError'
-  override name = 'ServiceBusyError'
-  readonly retryAfterSeconds: number
-
-  constructor (message: string, retryAfterSeconds: number, options?: ErrorOptions) {
-    super(message, options)
-    this.retryAfterSeconds = retryAfterSeconds
-  }
-}
-
 /** HTTP status of each error the gateway answers with, by error name. */
 const STATUS_BY_NAME: Record<string, number> = {
   InvalidInputError: 400,
@@ -65,8 +41,6 @@ const STATUS_BY_NAME: Record<string, number> = {
   RejectedError: 409,
   PayloadTooLargeError: 413,
   RangeNotSatisfiableError: 416,
-  TooManyRequestsError: 429,
-  ServiceBusyError: 503,
   // a peer failed us: unreachable, broken, or it sent bytes that do not match their CID
   RemoteError: 502,
   IntegrityError: 502,
@@ -112,11 +86,6 @@ export async function sendError (reply: FastifyReply, err: unknown): Promise<Fas
   }
   if (status !== 416) {
     reply.removeHeader('content-range')
-  }
-  if (err instanceof TooManyRequestsError || err instanceof ServiceBusyError) {
-    // a refused client keeps no connection open here while it waits
-    reply.header('Retry-After', String(err.retryAfterSeconds))
-    reply.header('Connection', 'close')
   }
   return reply
     .code(status)

@@ -21,7 +21,7 @@ import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_M
 import type { GatewayNode } from './types.js'
 
 export { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_NOT_FOUND_TIMEOUT_MS } from './constants.js'
-export { ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError, ServiceBusyError, TooManyRequestsError } from './errors.js'
+export { ForbiddenError, PayloadTooLargeError, RangeNotSatisfiableError } from './errors.js'
 export type { GatewayNode } from './types.js'
 
 /** Options of `startGateway`. Every limit is listed in doc/LIMITS.md. */

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ServiceBusyError, TooManyRequestsError } from './errors.js'
+import type { ErrorBody } from './errors.js'
 
 /** The limits one gateway enforces on its clients, every default resolved. */
 export interface ClientLimitsInit {
@@ -87,42 +88,68 @@ export class ClientLimits {
   }
 
   /**
-   * Admits a request or refuses it. Every route passes here: a client has at
-   * most `maxRequestsPerClient` requests in progress.
-   *
-   * @throws {TooManyRequestsError} past the client's budget
+   * Admits a request, or answers it 429 at once and returns false. Every
+   * request passes here before the router: a client has at most
+   * `maxRequestsPerClient` in progress, and one refused costs no more than
+   * its few bytes of answer, however many arrive.
    */
-  admitRequest (request: FastifyRequest, reply: FastifyReply): void {
-    const key = clientKey(request.socket.remoteAddress)
+  admitRequest (req: IncomingMessage, res: ServerResponse): boolean {
+    const key = clientKey(req.socket.remoteAddress)
     if (this.requests.get(key) >= this.init.maxRequestsPerClient) {
-      throw new TooManyRequestsError(`too many requests at once from ${key} (at most ${this.init.maxRequestsPerClient}); try again later`, this.init.retryAfterSeconds)
+      const refusal = this.refusal(429, 'TooManyRequestsError', `too many requests at once from ${key} (at most ${this.init.maxRequestsPerClient}); try again later`)
+      res.writeHead(refusal.status, refusal.headers)
+      res.end(refusal.body)
+      return false
     }
-    this.hold(this.requests, key, reply)
+    this.requests.take(key)
+    // 'close' follows both a finished response and an aborted one
+    res.once('close', () => { this.requests.release(key) })
+    return true
   }
 
   /**
-   * Admits a content response or refuses it, and closes its connection once
-   * the client has not read what it was sent for `writeTimeoutMs`.
-   *
-   * @throws {TooManyRequestsError} past the client's share of content responses
-   * @throws {ServiceBusyError} when the gateway serves as many as it allows
+   * Admits a content response, or answers it (429 past the client's share,
+   * 503 when the gateway serves as many as it allows) and returns false. An
+   * admitted response's connection is closed once its client has not read
+   * what it was sent for `writeTimeoutMs`.
    */
-  admitContent (request: FastifyRequest, reply: FastifyReply): void {
+  admitContent (request: FastifyRequest, reply: FastifyReply): boolean {
     const key = clientKey(request.socket.remoteAddress)
-    if (this.content.get(key) >= this.init.maxContentResponsesPerClient) {
-      throw new TooManyRequestsError(`too many content responses at once to ${key} (at most ${this.init.maxContentResponsesPerClient}); try again later`, this.init.retryAfterSeconds)
+    const refusal = this.content.get(key) >= this.init.maxContentResponsesPerClient
+      ? this.refusal(429, 'TooManyRequestsError', `too many content responses at once to ${key} (at most ${this.init.maxContentResponsesPerClient}); try again later`)
+      : this.content.total >= this.init.maxContentResponses
+        ? this.refusal(503, 'ServiceBusyError', `the gateway is serving as much content as it allows (${this.init.maxContentResponses} responses); try again later`)
+        : undefined
+    if (refusal != null) {
+      void reply.code(refusal.status).headers(refusal.headers).send(refusal.body)
+      return false
     }
-    if (this.content.total >= this.init.maxContentResponses) {
-      throw new ServiceBusyError(`the gateway is serving as much content as it allows (${this.init.maxContentResponses} responses); try again later`, this.init.retryAfterSeconds)
-    }
-    this.hold(this.content, key, reply)
+    this.content.take(key)
+    reply.raw.once('close', () => { this.content.release(key) })
     watchWrites(reply, this.init.writeTimeoutMs)
+    return true
   }
 
-  private hold (counter: Counter, key: string, reply: FastifyReply): void {
-    counter.take(key)
-    // 'close' follows both a finished response and an aborted one
-    reply.raw.once('close', () => { counter.release(key) })
+  /**
+   * The answer to a refused request: the gateway's JSON error body, with
+   * `Retry-After`, and `Connection: close` so that a refused client keeps no
+   * connection open here while it waits. No error object is made: refusing
+   * must stay cheap when thousands arrive at once.
+   */
+  private refusal (status: 429 | 503, code: string, message: string): { status: number, headers: Record<string, string | number>, body: string } {
+    const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody)
+    return {
+      status,
+      body,
+      headers: {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+        'Retry-After': String(this.init.retryAfterSeconds),
+        Connection: 'close'
+      }
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http'
 import { isIP } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { NotFoundError } from '../errors.js'
@@ -43,8 +44,19 @@ export class GatewayServer {
     this.init = init
     // the real port is known once listening; the origins are read per request
     const guard = { origins: new Set<string>(), apiToken: init.apiToken }
+    const metrics = createMetrics(node)
+    const limits = new ClientLimits(init.limits)
     this.app = Fastify({
       logger: false,
+      // every request counts against its client's budget before the router
+      // runs; a refused one is answered 429 here, as cheaply as can be
+      serverFactory: (handler) => createServer((req, res) => {
+        if (limits.admitRequest(req, res)) {
+          handler(req, res)
+        } else {
+          metrics.observeRequest(req.method ?? 'GET', 'refused', 429, 0)
+        }
+      }),
       // close() ends keep-alive and in-flight connections too (aborting what
       // they started) rather than waiting for their clients to leave
       forceCloseConnections: true,
@@ -54,8 +66,6 @@ export class GatewayServer {
       clientErrorHandler: answerClientError
     })
     const app = this.app
-    const metrics = createMetrics(node)
-    const limits = new ClientLimits(init.limits)
 
     // Every body streams through untouched: publish reads it as it arrives,
     // no route buffers one, and no body size limit applies but maxUploadBytes.
@@ -64,8 +74,6 @@ export class GatewayServer {
 
     app.setErrorHandler(async (err, _request, reply) => sendError(reply, err))
     app.setNotFoundHandler(async (request, reply) => sendError(reply, new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)))
-    // every route counts against its client's budget, refused ones answered 429
-    app.addHook('onRequest', async (request, reply) => { limits.admitRequest(request, reply) })
     app.addHook('onResponse', async (request, reply) => {
       metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
     })

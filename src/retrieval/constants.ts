@@ -45,3 +45,13 @@ export const TIMEOUT_FACTOR = 8
 
 /** Nodes of a manifest tree one retrieval keeps decoded: the one the output reads from and the one before it (1 MiB each at most). */
 export const TREE_NODES_KEPT = 2
+
+/**
+ * Manifests read from the local store that a node keeps decoded, so that a
+ * media player's many range requests decode a manifest once (decoding a
+ * 256-chunk manifest costs more than serving a small range from it).
+ */
+export const DECODED_LOCAL_MANIFESTS = 32
+
+/** Encoded bytes of the decoded local manifests kept, at most. */
+export const DECODED_LOCAL_MANIFEST_BYTES = 2 * 1024 * 1024

@@ -7,7 +7,7 @@ import { LruMap } from '../lru.js'
 import { chunkCount, decodeManifest, decodeManifestNode, nodeChunkCount, type Manifest } from '../manifest/index.js'
 import { BlockFetcher, type BlockFetchLimits } from './block-fetch.js'
 import { flatChunkList, treeChunkList, type ChunkList } from './chunk-list.js'
-import { RECENT_MANIFEST_BYTES, RECENT_MANIFESTS } from './constants.js'
+import { DECODED_LOCAL_MANIFEST_BYTES, DECODED_LOCAL_MANIFESTS, RECENT_MANIFEST_BYTES, RECENT_MANIFESTS } from './constants.js'
 import { ProviderFeed } from './feed.js'
 import type { ResolvedManifest, RetrievalComponents, RetrieveOptions } from './index.js'
 
@@ -34,6 +34,8 @@ interface ManifestBlock {
 export class ManifestResolver {
   /** The manifests fetched from peers most recently. */
   private readonly recent = new LruMap<string, RecentManifest>(RECENT_MANIFESTS, { maxWeight: RECENT_MANIFEST_BYTES, weigh: entry => entry.bytes.byteLength })
+  /** Manifests read from the local store most recently, decoded. A CID names one manifest forever, so an entry never goes stale. */
+  private readonly decodedLocal = new LruMap<string, { bytes: number, manifest: Manifest }>(DECODED_LOCAL_MANIFESTS, { maxWeight: DECODED_LOCAL_MANIFEST_BYTES, weigh: entry => entry.bytes })
   private readonly components: RetrievalComponents
   private readonly blocks: BlockFetcher
 
@@ -94,7 +96,7 @@ export class ManifestResolver {
   private async manifestBlock (cid: CID, feed: ProviderFeed, options: RetrieveOptions): Promise<ManifestBlock> {
     const local = await this.components.storage.get(cid, options)
     if (local != null && blockMatchesCid(cid, local)) {
-      return { bytes: local, from: 'local' }
+      return { bytes: local, from: 'local', manifest: this.decodedLocal.get(cidToString(cid))?.manifest }
     }
     const recent = this.recent.get(cidToString(cid))
     if (recent != null) {
@@ -114,6 +116,8 @@ export class ManifestResolver {
     }
     if (block.from !== 'local') {
       this.recent.set(cidToString(cid), { bytes: block.bytes, manifest, from: block.from, providers: [...feed.peers] })
+    } else {
+      this.decodedLocal.set(cidToString(cid), { bytes: block.bytes.byteLength, manifest })
     }
     return manifest
   }
