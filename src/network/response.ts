@@ -28,7 +28,8 @@ const CHUNK_DATA = 3
 /** Longest protobuf varint (a 64-bit value). */
 const MAX_VARINT_BYTES = 10
 
-const utf8 = new TextDecoder()
+// fatal, as protobufjs is: text that is not UTF-8 makes the frame invalid
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Encodes a Response, byte for byte as `pb.Response.encode` does. A
@@ -164,7 +165,12 @@ function readChunkResponse (frame: Uint8ArrayList): ReceivedResponse | undefined
     body.status = status
   }
   if (error != null) {
-    body.error = utf8.decode(frame.subarray(error.start, error.end))
+    try {
+      body.error = utf8.decode(frame.subarray(error.start, error.end))
+    } catch {
+      // protobufjs decodes the frame and refuses it with its own error
+      return undefined
+    }
   }
   const response = pb.Response.create({ id: id ?? 0, retrieveChunk: body })
   return { response, chunkData: data != null ? frame.sublist(data.start, data.end) : new Uint8ArrayList() }
