@@ -7,6 +7,7 @@ import { abortReason, throwIfAborted } from '../errors.js'
 import type { ProviderFeed } from './feed.js'
 import { Failures, unavailableError } from './failures.js'
 import { ProviderSearch } from './provider-search.js'
+import { PARALLEL_PROVIDER_ASKS, PROVIDER_FIRST_ANSWER_MS, PROVIDER_HEDGE_MS } from './constants.js'
 import type { ResolvedRetrievalInit, RetrievalComponents, RetrieveOptions } from './index.js'
 
 /** A block and the peer that sent it. */
@@ -92,30 +93,44 @@ export class BlockFetcher {
   }
 
   /**
-   * Searches the DHT for holders and asks them one by one until one sends
-   * the block; once it is found (here or by a connected peer), a manifest's
-   * search goes on in the background and feeds further holders.
+   * Searches the DHT for holders and asks `PARALLEL_PROVIDER_ASKS` of them
+   * at once, and one more each `PROVIDER_HEDGE_MS` that none answered, each
+   * with `PROVIDER_FIRST_ANSWER_MS` to answer, until one sends the block. Holders that missed that
+   * deadline are asked again with the full one if nobody sent it, so a slow
+   * real holder still serves. Once the block is found (here or by a connected
+   * peer), a manifest's search goes on in the background and feeds further
+   * holders.
    */
   private async searchDht (search: BlockSearch): Promise<FetchedBlock | undefined> {
     const { cid, feed, options } = search
     const providers = new ProviderSearch(this.components, cid, { count: this.limits.maxProviders, timeoutMs: this.limits.providerTimeoutMs, signal: options.signal })
+    // the asks still running when one holder answered are cancelled
+    const asks = new AbortController()
+    const signal = options.signal != null ? AbortSignal.any([options.signal, asks.signal]) : asks.signal
+    setMaxListeners(Infinity, signal)
+    const first = { ...options, signal }
     try {
-      for (let peer = await providers.next(); peer != null; peer = await providers.next()) {
-        if (search.done) {
-          feed.push(peer)
+      const late: PeerId[] = []
+      const found = await this.askProviders(search, providers, first, late)
+      if (found != null || search.done) {
+        return found
+      }
+      // nobody answered in time: the late ones get the full deadline
+      return await firstFound(late.map(peer => async () => {
+        const bytes = await this.tryPeer(peer, search, first, this.limits.blockTimeoutMs, true)
+        if (bytes == null) {
           return undefined
         }
-        const bytes = await this.tryPeer(peer, search, options)
-        if (bytes != null) {
-          feed.push(peer)
-          search.done = true
-          return { bytes, from: peer.toString() }
-        }
-      }
-      return undefined
+        feed.push(peer)
+        search.done = true
+        return { bytes, from: peer.toString() }
+      }))
     } finally {
-      if (search.isManifest) {
-        providers.feed(feed)
+      asks.abort()
+      // from now on the DHT's further holders go to the feed (see askProviders)
+      search.done = true
+      if (search.isManifest && !feed.signal.aborted) {
+        feed.signal.addEventListener('abort', () => { providers.stop() }, { once: true })
       } else {
         providers.stop()
       }
@@ -123,17 +138,115 @@ export class BlockFetcher {
     }
   }
 
-  private async tryPeer (peer: PeerId, search: BlockSearch, options: RetrieveOptions): Promise<Uint8Array | undefined> {
+  /**
+   * Asks holders as the DHT names them, a few at once; those that miss the
+   * first-answer deadline go to `late`. The DHT's answers are taken as they
+   * come, not as asks finish: a lookup left waiting while its consumer is
+   * busy would run into its own deadline and lose the holders it found.
+   * Once the block is found, further holders go to the retrieval's feed.
+   */
+  private async askProviders (search: BlockSearch, providers: ProviderSearch, options: RetrieveOptions, late: PeerId[]): Promise<FetchedBlock | undefined> {
+    interface Answer { ask: Promise<Answer>, peer: PeerId, bytes?: Uint8Array, timedOut: boolean, error?: Error }
+    const named: PeerId[] = []
+    const dht: { exhausted: boolean, error?: unknown, wake?: () => void } = { exhausted: false }
+    void (async () => {
+      for (let peer = await providers.next(); peer != null; peer = await providers.next()) {
+        if (search.done) {
+          search.feed.push(peer)
+        } else {
+          named.push(peer)
+          dht.wake?.()
+        }
+      }
+    })().catch((err: unknown) => { dht.error = err }).finally(() => {
+      dht.exhausted = true
+      dht.wake?.()
+    })
+    const running = new Set<Promise<Answer>>()
+    let hedge = false
+    let lastAsk = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      while (!search.done) {
+        // a few at once; one more each PROVIDER_HEDGE_MS that none of them answered
+        while (named.length > 0 && (running.size < PARALLEL_PROVIDER_ASKS || hedge)) {
+          hedge = false
+          lastAsk = Date.now()
+          const peer = named.shift()!
+          const timedOut = { value: false }
+          // an ask never rejects: one left running when the search ends must not be an unhandled rejection
+          const ask: Promise<Answer> = this.tryPeer(peer, search, options, PROVIDER_FIRST_ANSWER_MS, false, timedOut)
+            .then(bytes => ({ ask, peer, bytes, timedOut: timedOut.value }), (error: Error) => ({ ask, peer, timedOut: false, error }))
+          running.add(ask)
+        }
+        if (running.size === 0 && dht.exhausted) {
+          if (dht.error != null) {
+            throw dht.error
+          }
+          return undefined
+        }
+        const woken = new Promise<undefined>(resolve => {
+          dht.wake = () => { resolve(undefined) }
+          if (running.size > 0 && named.length > 0) {
+            timer = setTimeout(() => {
+              hedge = true
+              resolve(undefined)
+            }, Math.max(0, lastAsk + PROVIDER_HEDGE_MS - Date.now()))
+          }
+        })
+        const answer = await Promise.race([...running, woken])
+        clearTimeout(timer)
+        dht.wake = undefined
+        if (answer == null) {
+          continue
+        }
+        running.delete(answer.ask)
+        if (answer.error != null) {
+          throw answer.error
+        }
+        if (answer.bytes != null) {
+          search.feed.push(answer.peer)
+          search.done = true
+          return { bytes: answer.bytes, from: answer.peer.toString() }
+        }
+        if (answer.timedOut) {
+          late.push(answer.peer)
+        }
+      }
+      // found by a connected peer meanwhile
+      return undefined
+    } finally {
+      clearTimeout(timer)
+      // holders named but not asked still feed the retrieval
+      for (const peer of named.splice(0)) {
+        search.feed.push(peer)
+      }
+    }
+  }
+
+  /**
+   * Asks one peer for the block, once per search (`again` asks a peer that
+   * missed a shorter deadline a second time); undefined when it failed.
+   * `timedOut` is set when the peer missed `timeoutMs`.
+   */
+  private async tryPeer (peer: PeerId, search: BlockSearch, options: RetrieveOptions, timeoutMs = this.limits.blockTimeoutMs, again = false, timedOut?: { value: boolean }): Promise<Uint8Array | undefined> {
     const key = peer.toString()
-    if (search.tried.has(key) || this.components.network.isBanned(peer)) {
+    if ((search.tried.has(key) && !again) || this.components.network.isBanned(peer)) {
       return undefined
     }
     search.tried.add(key)
     try {
-      return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs: this.limits.blockTimeoutMs })
+      return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs })
     } catch (err) {
       if (options.signal?.aborted === true) {
+        if (search.done) {
+          // another holder answered first and this ask was cancelled
+          return undefined
+        }
         throw abortReason(options.signal, 'retrieve')
+      }
+      if (timedOut != null && (err as Error).name === 'TimeoutError') {
+        timedOut.value = true
       }
       search.failures.add(key, err as Error)
       options.onProgress?.(new CustomProgressEvent('dds:retrieve:provider-failed', { peer: key, cid: search.cid, error: err as Error }))

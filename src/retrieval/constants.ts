@@ -55,3 +55,24 @@ export const DECODED_LOCAL_MANIFESTS = 32
 
 /** Encoded bytes of the decoded local manifests kept, at most. */
 export const DECODED_LOCAL_MANIFEST_BYTES = 2 * 1024 * 1024
+
+/**
+ * Holders found on the DHT that a manifest or tree-node fetch asks at once.
+ * A provider record costs nothing to publish, so some may name peers that
+ * never answer: asking a few at once lets a real holder answer first.
+ */
+export const PARALLEL_PROVIDER_ASKS = 3
+
+/**
+ * How long a DHT-found holder has to answer a manifest or tree-node request
+ * before the next one is asked, in ms. One that misses it is asked again
+ * with the full block deadline only if no other holder sent the block.
+ */
+export const PROVIDER_FIRST_ANSWER_MS = 3_000
+
+/**
+ * While none of the holders asked for a manifest or tree node has answered,
+ * one more is asked each this many ms: holders that never answer delay a
+ * real one by this much each, not by their whole deadline.
+ */
+export const PROVIDER_HEDGE_MS = 500
