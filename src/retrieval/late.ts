@@ -1,5 +1,5 @@
 import { LATE_FACTOR } from './constants.js'
-import { cheapest } from './peer-state.js'
+import { cheapest, type PeerState } from './peer-state.js'
 import type { SessionCore, Slot } from './session-state.js'
 
 /**
@@ -37,7 +37,7 @@ export class LateRescue {
       this.schedule(lateIn)
       return
     }
-    const peer = cheapest(this.session.candidates(head).filter(p => p.free))
+    const peer = cheapest(answeredFirst(this.session.candidates(head).filter(p => p.free)))
     if (peer != null) {
       head.rescued = true
       this.session.stats.rescued++
@@ -71,17 +71,38 @@ export class LateRescue {
 
 /**
  * The endgame: once every chunk of the range has been requested, idle peers
- * race the outstanding requests; the first answer wins and the other request
- * is cancelled. At most one duplicate per chunk.
+ * (those that have answered before first) race the outstanding requests;
+ * the first answer wins and the other requests are cancelled. At most one
+ * duplicate per chunk, and a second one from a peer that has answered when
+ * none of the peers asked has.
  */
 export function endgame (session: SessionCore): void {
   for (const slot of session.slots.values()) {
-    if (slot.state !== 'fetching' || slot.attempts.size !== 1) {
+    if (slot.state !== 'fetching') {
       continue
     }
-    const peer = cheapest(session.candidates(slot).filter(p => p.free && p.inFlight === 0))
+    // one duplicate per chunk; a second one only from a peer known to
+    // answer, when every peer asked so far has never answered (a provider
+    // record may name a peer that never will)
+    const unproven = [...slot.attempts.keys()].every(key => session.peers.get(key)?.latencyMs == null)
+    if (slot.attempts.size !== 1 && !(unproven && slot.attempts.size === 2)) {
+      continue
+    }
+    const idle = session.candidates(slot).filter(p => p.free && p.inFlight === 0)
+    const peer = cheapest(slot.attempts.size === 1 ? answeredFirst(idle) : idle.filter(p => p.latencyMs != null))
     if (peer != null) {
       session.start(slot, peer)
     }
   }
+}
+
+/**
+ * The peers that have answered this session before, when there are any.
+ * A duplicate request goes to a peer known to answer: one that has not (a
+ * holder named by a provider record that nobody checks) ranks as the
+ * quickest of all and would take the duplicate only to miss it too.
+ */
+function answeredFirst (peers: PeerState[]): PeerState[] {
+  const answered = peers.filter(p => p.latencyMs != null)
+  return answered.length > 0 ? answered : peers
 }

@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
 import { DDS_PROTOCOL, cidToString, parseCid, type Dds, type DdsLibp2p } from '../../src/index.js'
-import { Cluster } from '../utils/cluster.js'
+import { Cluster, OWN_DEADLINES } from '../utils/cluster.js'
 import { chunkCid, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 import { WAIT_MS, waitFor } from '../utils/wait.js'
 
@@ -25,7 +25,8 @@ async function fakeProvider (cluster: Cluster, hub: Dds, cids: string[]): Promis
 }
 
 describe('fake providers beside one real holder', () => {
-  const cluster = new Cluster()
+  // the nodes' own deadlines: what a user who keeps the defaults gets
+  const cluster = new Cluster(OWN_DEADLINES)
   const data = pseudoRandomBytes(16 * 262144, 71)
   let hub: Dds
   let holder: Dds
@@ -37,6 +38,11 @@ describe('fake providers beside one real holder', () => {
     holder = await cluster.node({ bootstrap: hub.getMultiaddrs() })
     cid = await holder.publish(data)
     await holder.awaitAnnouncements()
+    const baseline = await cluster.node({ bootstrap: hub.getMultiaddrs() })
+    const started = Date.now()
+    expect(equalBytes(await baseline.retrieveBytes(cid), data)).toBe(true)
+    console.log(`retrieval with no fake provider: ${Date.now() - started} ms`)
+    await baseline.stop()
     const chunks = Array.from({ length: 16 }, (_, i) => cidToString(chunkCid(data, i)))
     for (let i = 0; i < 5; i++) {
       await fakeProvider(cluster, hub, [cid, ...chunks])
@@ -48,7 +54,11 @@ describe('fake providers beside one real holder', () => {
     for (let i = 0; i < 3; i++) {
       const retriever = await cluster.node({ bootstrap: hub.getMultiaddrs() })
       const started = Date.now()
-      const bytes = await retriever.retrieveBytes(cid)
+      const events: string[] = []
+      const bytes = await retriever.retrieveBytes(cid, {
+        onProgress: (e) => { if (e.type !== 'dds:retrieve:chunk') { events.push(`${Date.now() - started} ${e.type} ${(e.detail as { error?: Error }).error?.name ?? ''} ${String((e.detail as { peer?: unknown }).peer ?? '').slice(-6)} ${String((e.detail as { cid?: unknown }).cid ?? '').slice(-6)} ${(e.detail as { error?: Error }).error?.message ?? ''}`) } }
+      })
+      if (process.env.DEBUG_FAKES != null) console.log(events.join('\n'))
       expect(equalBytes(bytes, data)).toBe(true)
       console.log(`retrieval ${i + 1} with 5 fake providers: ${Date.now() - started} ms`)
       await retriever.stop()
