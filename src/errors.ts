@@ -107,6 +107,22 @@ export class RemoteError extends DdsError {
   }
 }
 
+/**
+ * A peer answered BUSY: it is at one of its request limits and asks to be
+ * asked again later, not that it lacks what was asked for. `retryAfterMs` is
+ * how long it asked the requester to wait (0: it gave no hint).
+ */
+export class BusyError extends RemoteError {
+  static override name = 'BusyError'
+  override name = 'BusyError'
+  readonly retryAfterMs: number
+
+  constructor (message = 'The peer is busy', retryAfterMs = 0, options?: ErrorOptions) {
+    super(message, options)
+    this.retryAfterMs = retryAfterMs
+  }
+}
+
 /** The local store failed, or was used after it was closed. */
 export class StorageError extends DdsError {
   static override name = 'StorageError'

@@ -29,7 +29,7 @@ export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, 
 export type { DdsStats, RetrievalOutcomes } from './stats/index.js'
 export type { Pin, PinKind, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager } from './replication/index.js'
 export {
-  DdsError, InvalidInputError, NotFoundError, IntegrityError, TimeoutError, AbortError, RejectedError, ProtocolError, RemoteError,
+  DdsError, InvalidInputError, NotFoundError, IntegrityError, TimeoutError, AbortError, RejectedError, ProtocolError, RemoteError, BusyError,
   StorageError, NotStartedError, UnsupportedRuntimeError
 } from './errors.js'
 

@@ -4,15 +4,15 @@ import PQueue from 'p-queue'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { cidToString, piecesMatchCid } from '../cid.js'
 import {
-  IntegrityError, InvalidInputError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError,
+  BusyError, IntegrityError, InvalidInputError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError,
   abortReason, throwIfAborted
 } from '../errors.js'
 import { Status, statusName, type ResponseMessage } from '../pb/index.js'
 import { PeerChannel } from './channel.js'
-import { serveStream, type ServerState } from './server.js'
+import { serveStream, serverState, type ServerState } from './server.js'
 import { PeerScores } from './scores.js'
 import {
-  DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
+  DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, MAX_RETRY_AFTER_MS, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
 } from './constants.js'
 import type { HandlerContext } from './handlers.js'
 import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
@@ -26,7 +26,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
-  private readonly serverState: ServerState = { active: 0, perPeer: new Map(), streams: new Set(), whenPeerDone: new Map() }
+  private readonly serverState: ServerState = serverState()
   private readonly handlerContext: HandlerContext
   private started = false
   /** True from just before the handler is registered until `stop()` begins: streams arriving otherwise are reset. */
@@ -169,7 +169,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   async retrieveBlockPieces (peer: PeerId, cid: CID, options: RequestOptions = {}): Promise<Uint8ArrayList> {
     const { response, chunkData } = await this.send(peer, { retrieveChunk: { cid: cid.bytes } }, options)
     const body = this.expect(peer, response, 'retrieveChunk')
-    this.throwForStatus(peer, body.status, body.error, cid)
+    this.throwForStatus(peer, body.status, body.error, cid, response)
     const data = chunkData ?? new Uint8ArrayList()
     if (!piecesMatchCid(cid, data)) {
       this.scores.penalise(peer.toString(), PENALTY_WRONG_BYTES, `sent bytes that do not match ${cidToString(cid)}`)
@@ -182,7 +182,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   async storeBlock (peer: PeerId, cid: CID, bytes: Uint8Array, options: RequestOptions = {}): Promise<void> {
     const { response } = await this.send(peer, { storeChunk: { cid: cid.bytes, data: bytes } }, options)
     const body = this.expect(peer, response, 'storeChunk')
-    this.throwForStatus(peer, body.status, body.error, cid)
+    this.throwForStatus(peer, body.status, body.error, cid, response)
   }
 
   async replicate (peer: PeerId, cid: CID, sources: PeerId[], options: RequestOptions = {}): Promise<void> {
@@ -190,7 +190,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       replicate: { cid: cid.bytes, sourcePeerIds: sources.map(p => p.toMultihash().bytes) }
     }, options)
     const body = this.expect(peer, response, 'replicate')
-    this.throwForStatus(peer, body.status, body.error, cid)
+    this.throwForStatus(peer, body.status, body.error, cid, response)
   }
 
   async catalog (peer: PeerId, options: CatalogRequestOptions = {}): Promise<{ items: CatalogItem[], more: boolean }> {
@@ -202,6 +202,9 @@ export class DdsNetworkService implements NetworkService, Startable {
     const body = this.expect(peer, response, 'catalog')
     if (body.status === Status.REJECTED) {
       throw new RejectedError(`peer ${peer.toString()} does not share its catalog with this node${body.error != null && body.error !== '' ? `: ${peerText(body.error)}` : ''}`)
+    }
+    if (body.status === Status.BUSY) {
+      throw busyError(peer, response, `to a catalog request: ${peerText(body.error)}`)
     }
     if (body.status !== Status.OK) {
       throw new RemoteError(`peer ${peer.toString()} answered ${statusName(body.status)} to a catalog request: ${peerText(body.error)}`)
@@ -283,13 +286,16 @@ export class DdsNetworkService implements NetworkService, Startable {
       return response[kind] as NonNullable<ResponseMessage[K]>
     }
     if (response.body === 'error') {
+      if (response.error?.status === Status.BUSY) {
+        throw busyError(peer, response, peerText(response.error?.error))
+      }
       throw new RemoteError(`peer ${peer.toString()} answered ${statusName(response.error?.status)}: ${peerText(response.error?.error)}`)
     }
     this.scores.penalise(peer.toString(), PENALTY_PROTOCOL_VIOLATION, `answered a ${kind} request with ${String(response.body)}`)
     throw new ProtocolError(`peer ${peer.toString()} answered a ${kind} request with a ${String(response.body)} response`)
   }
 
-  private throwForStatus (peer: PeerId, status: Status | null | undefined, error: string | null | undefined, cid: CID): void {
+  private throwForStatus (peer: PeerId, status: Status | null | undefined, error: string | null | undefined, cid: CID, response: ResponseMessage): void {
     const detail = error != null && error !== '' ? `: ${peerText(error)}` : ''
     switch (status) {
       case Status.OK:
@@ -298,10 +304,23 @@ export class DdsNetworkService implements NetworkService, Startable {
         throw new NotFoundError(`peer ${peer.toString()} does not hold ${cidToString(cid)}${detail}`)
       case Status.REJECTED:
         throw new RejectedError(`peer ${peer.toString()} rejected the request for ${cidToString(cid)}${detail}`)
+      case Status.BUSY:
+        throw busyError(peer, response, `for ${cidToString(cid)}${detail}`)
       default:
         throw new RemoteError(`peer ${peer.toString()} answered ${statusName(status)} for ${cidToString(cid)}${detail}`)
     }
   }
+}
+
+/**
+ * The error for a BUSY answer, with the wait the peer asked for (bounded by
+ * `MAX_RETRY_AFTER_MS`, so a peer cannot park a requester for long).
+ */
+export function busyError (peer: PeerId, response: ResponseMessage, detail: string): BusyError {
+  const asked = response.retryAfterMs ?? 0
+  const retryAfterMs = Math.min(Number.isFinite(asked) && asked > 0 ? asked : 0, MAX_RETRY_AFTER_MS)
+  const wait = retryAfterMs > 0 ? ` (retry after ${retryAfterMs} ms)` : ''
+  return new BusyError(`peer ${peer.toString()} answered BUSY ${detail}${wait}`, retryAfterMs)
 }
 
 /**
