@@ -69,6 +69,37 @@ export const DEFAULT_MAX_REQUESTS_PER_PEER = 64
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 256
 
 /**
+ * Requests a responder works on at once for all peers whose connections come
+ * from one address prefix (the same IPv4 /24 or IPv6 /48; a relayed
+ * connection counts as its own prefix): identities made up on one machine or
+ * network share this budget. A peer with no request being worked on is let
+ * past it (see `NEW_PEER_RESERVE_FRACTION`), so an honest peer that shares an
+ * address with greedy ones still gets answered.
+ */
+export const DEFAULT_MAX_REQUESTS_PER_PREFIX = 128
+
+/**
+ * Share of `maxConcurrentRequests` kept for peers that have no request being
+ * worked on: such a peer gets a slot past the node-wide and prefix limits
+ * while fewer than this share of extra slots are in use.
+ */
+export const NEW_PEER_RESERVE_FRACTION = 1 / 8
+
+/**
+ * An answer that has waited this long for its stream to drain (the peer does
+ * not read) marks the stream stalled: when another peer then finds no free
+ * slot, the stalled stream of a peer holding more slots than that peer is
+ * reset and its slots go to the others.
+ */
+export const DEFAULT_STALL_GRACE_MS = 500
+
+/** The wait a BUSY answer asks for (`retry_after_ms`) when no earlier moment is known. */
+export const DEFAULT_BUSY_RETRY_AFTER_MS = 500
+
+/** Longest wait a requester honours from a BUSY answer's `retry_after_ms`. */
+export const MAX_RETRY_AFTER_MS = 10_000
+
+/**
  * Requests a requester keeps in flight on one stream (32 x 256 KiB = 8 MiB of
  * responses at most). The retrieval engine's per-peer window stays within it.
  */

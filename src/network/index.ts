@@ -136,6 +136,19 @@ export interface NetworkInit {
   maxRequestsPerPeer?: number
   /** Requests answered at once over all peers; more get BUSY. @default 256 */
   maxConcurrentRequests?: number
+  /**
+   * Requests worked on at once for all peers connecting from one IPv4 /24 or
+   * IPv6 /48 (a relayed connection counts alone), so identities made up on
+   * one machine share a budget. A peer with no request being worked on is
+   * still served past it. @default 128
+   */
+  maxRequestsPerPrefix?: number
+  /**
+   * An answer that waits this long (ms) for its peer to read marks the
+   * stream stalled: when another peer finds no free slot, a stalled stream
+   * of a peer holding more slots is reset to free them. @default 500
+   */
+  stallGraceMs?: number
   /** Requests in flight to one peer. @default 32 */
   maxInFlightPerPeer?: number
   /**
@@ -191,6 +204,8 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     maxRequestsPerStream: numberOption('maxRequestsPerStream', init.maxRequestsPerStream, c.DEFAULT_MAX_REQUESTS_PER_STREAM),
     maxRequestsPerPeer: numberOption('maxRequestsPerPeer', init.maxRequestsPerPeer, c.DEFAULT_MAX_REQUESTS_PER_PEER),
     maxConcurrentRequests: numberOption('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
+    maxRequestsPerPrefix: numberOption('maxRequestsPerPrefix', init.maxRequestsPerPrefix, c.DEFAULT_MAX_REQUESTS_PER_PREFIX),
+    stallGraceMs: timeoutOption('stallGraceMs', init.stallGraceMs, c.DEFAULT_STALL_GRACE_MS),
     maxInFlightPerPeer: numberOption('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
     requestTimeoutMs: timeoutOption('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
     handlerTimeoutMs: timeoutOption('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),

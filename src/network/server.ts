@@ -6,6 +6,7 @@ import { ProtocolError, TimeoutError } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
 import { encodeResponse } from './response.js'
 import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
+import { addressPrefix, admit, type ServedStream, type SlotTable } from './slots.js'
 import { PENALTY_PROTOCOL_VIOLATION, RESPONDER_IDLE_FACTOR } from './constants.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 
@@ -14,17 +15,20 @@ export interface ServerLimits {
   maxFrameSize: number
   maxRequestsPerStream: number
   maxRequestsPerPeer: number
+  maxRequestsPerPrefix: number
   maxConcurrentRequests: number
+  stallGraceMs: number
   handlerTimeoutMs: number
   idleTimeoutMs: number
 }
 
+/** Empty state for a node's responder. */
+export function serverState (): ServerState {
+  return { active: 0, perPeer: new Map(), perPrefix: new Map(), served: new Set(), streams: new Set(), whenPeerDone: new Map() }
+}
+
 /** State shared by every inbound stream of one node. */
-export interface ServerState {
-  /** Requests being worked on or answered over all streams (each holds a slot until its answer is handed to its stream). */
-  active: number
-  /** The same, per peer (string form of the peer id); a peer with none has no entry. */
-  readonly perPeer: Map<string, number>
+export interface ServerState extends SlotTable {
   /** The inbound streams being served, aborted when the service stops. */
   readonly streams: Set<Stream>
   /** Called, and removed, once the peer (string form) has no request left in `perPeer`: how a ban waits for the answers it owes. */
@@ -40,9 +44,15 @@ export interface ServerState {
  * - every frame answered on this stream, BUSY and INVALID answers included,
  *   counts against `maxRequestsPerStream`; at that limit the stream is paused
  *   (no frame is read, the muxer stops granting the peer window);
- * - a request worked on takes a node-wide slot (`maxConcurrentRequests`) and
- *   one of its peer's (`maxRequestsPerPeer`, over all of the peer's streams);
- *   past either the request is answered BUSY;
+ * - a request worked on takes a node-wide slot (`maxConcurrentRequests`),
+ *   one of its peer's (`maxRequestsPerPeer`, over all of the peer's streams)
+ *   and one of its address prefix's (`maxRequestsPerPrefix`, shared by every
+ *   peer connecting from the same IPv4 /24 or IPv6 /48); a peer with none in
+ *   use gets one past the node-wide and prefix limits, and a peer that does
+ *   not read its answers (one has waited `stallGraceMs` for the stream to
+ *   drain) loses the stream, and its slots, once a peer holding fewer needs
+ *   one (see `admit` in slots.ts); otherwise the request is answered BUSY
+ *   with a `retry_after_ms`;
  * - working out an answer, and then handing it to the stream, each have
  *   `handlerTimeoutMs`: a slow store or `onReplicate` gets an ERROR answer,
  *   and a peer that does not read its answers in time has the stream reset.
@@ -73,12 +83,37 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   /** A handler's or an answer's deadline; aborted too when the stream closes. Clear it once done. */
   const deadline = (): DeadlineSignal => deadlineSignal(controller.signal, limits.handlerTimeoutMs)
 
+  const prefix = addressPrefix(connection.remoteAddr, peerKey)
+  /** Start times of the answers handed to the writer and not yet written, oldest first. */
+  const waiting: number[] = []
+  let slots = 0
+  const served: ServedStream = {
+    peerKey,
+    prefix,
+    get slots () { return slots },
+    get waitingSince () { return waiting[0] },
+    evict (reason: string) {
+      state.served.delete(served)
+      stream.abort(new ProtocolError(reason))
+    }
+  }
+  state.served.add(served)
+
   const takeSlot = (): void => {
     state.active++
+    slots++
     state.perPeer.set(peerKey, (state.perPeer.get(peerKey) ?? 0) + 1)
+    state.perPrefix.set(prefix, (state.perPrefix.get(prefix) ?? 0) + 1)
   }
   const releaseSlot = (): void => {
     state.active--
+    slots--
+    const inPrefix = (state.perPrefix.get(prefix) ?? 1) - 1
+    if (inPrefix > 0) {
+      state.perPrefix.set(prefix, inPrefix)
+    } else {
+      state.perPrefix.delete(prefix)
+    }
     const left = (state.perPeer.get(peerKey) ?? 1) - 1
     if (left > 0) {
       state.perPeer.set(peerKey, left)
@@ -96,6 +131,8 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   // not read its answers in time loses the stream.
   const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
     const limit = deadline()
+    const since = Date.now()
+    waiting.push(since)
     try {
       await writer.write(encodeResponse(response), limit.signal)
     } catch (err) {
@@ -105,6 +142,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       stream.abort(reason)
     } finally {
       limit.clear()
+      waiting.splice(waiting.indexOf(since), 1)
       release?.()
       lastActivity = Date.now()
       active--
@@ -170,12 +208,9 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       }
       return
     }
-    if (state.active >= limits.maxConcurrentRequests) {
-      void respond(busyResponse(req))
-      return
-    }
-    if ((state.perPeer.get(peerKey) ?? 0) >= limits.maxRequestsPerPeer) {
-      void respond(busyResponse(req, `this node is answering ${limits.maxRequestsPerPeer} requests of yours already, retry later`))
+    const admission = admit(state, served, limits)
+    if (!admission.admitted) {
+      void respond({ ...busyResponse(req, admission.reason), retryAfterMs: admission.retryAfterMs })
       return
     }
     takeSlot()
@@ -215,5 +250,6 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     reader.stop()
     controller.abort()
     state.streams.delete(stream)
+    state.served.delete(served)
   })
 }
