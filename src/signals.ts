@@ -6,6 +6,7 @@
  */
 
 import type PQueue from 'p-queue'
+import { setTimeout as delay } from 'node:timers/promises'
 import { abortReason, throwIfAborted } from './errors.js'
 
 /** A signal with its own deadline, tied to a parent signal; see {@link deadlineSignal}. */
@@ -127,5 +128,21 @@ export async function runInTurn<T> (queue: Pick<PQueue, 'add'>, task: () => Prom
     throw waiting.signal.aborted ? abortReason(signal, what) : err
   } finally {
     signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * Waits `ms`, or until `signal` aborts (then rejects with its DDS error, as
+ * `abortReason` makes it).
+ */
+export async function sleep (ms: number, signal: AbortSignal | undefined, what = 'waiting'): Promise<void> {
+  throwIfAborted(signal, what)
+  try {
+    await delay(ms, undefined, { signal })
+  } catch (err) {
+    if (signal?.aborted === true) {
+      throw abortReason(signal, what)
+    }
+    throw err
   }
 }

@@ -3,11 +3,12 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import parallel from 'it-parallel'
 import { CustomProgressEvent } from 'progress-events'
-import { abortReason, throwIfAborted } from '../errors.js'
+import { BusyError, abortReason, throwIfAborted } from '../errors.js'
+import { sleep } from '../signals.js'
 import type { ProviderFeed } from './feed.js'
 import { Failures, unavailableError } from './failures.js'
 import { ProviderSearch } from './provider-search.js'
-import { PARALLEL_PROVIDER_ASKS, PROVIDER_FIRST_ANSWER_MS, PROVIDER_HEDGE_MS } from './constants.js'
+import { DEFAULT_BUSY_REST_MS, MAX_BUSY_RETRIES, PARALLEL_PROVIDER_ASKS, PROVIDER_FIRST_ANSWER_MS, PROVIDER_HEDGE_MS } from './constants.js'
 import type { ResolvedRetrievalInit, RetrievalComponents, RetrieveOptions } from './index.js'
 
 /** A block and the peer that sent it. */
@@ -236,7 +237,18 @@ export class BlockFetcher {
     }
     search.tried.add(key)
     try {
-      return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs })
+      for (let busy = 0; ; busy++) {
+        try {
+          return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs })
+        } catch (err) {
+          // BUSY: the peer may well hold the block; ask it again once it is
+          // ready (the other peers of the search are asked meanwhile)
+          if (!(err instanceof BusyError) || busy >= MAX_BUSY_RETRIES) {
+            throw err
+          }
+          await sleep(err.retryAfterMs > 0 ? err.retryAfterMs : DEFAULT_BUSY_REST_MS, options.signal)
+        }
+      }
     } catch (err) {
       if (options.signal?.aborted === true) {
         if (search.done) {

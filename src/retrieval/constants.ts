@@ -76,3 +76,16 @@ export const PROVIDER_FIRST_ANSWER_MS = 3_000
  * real one by this much each, not by their whole deadline.
  */
 export const PROVIDER_HEDGE_MS = 500
+
+/** How long a retrieval leaves a peer that answered BUSY without a `retry_after_ms` before asking it again, in ms. */
+export const DEFAULT_BUSY_REST_MS = 500
+
+/**
+ * BUSY answers one peer may give for one chunk before a retrieval stops
+ * asking it for that chunk (with the usual retry-after, some seconds of
+ * waiting; meanwhile other peers are asked).
+ */
+export const MAX_BUSY_PER_PEER = 40
+
+/** Times a manifest or tree node is asked again of a peer that answered BUSY. */
+export const MAX_BUSY_RETRIES = 10

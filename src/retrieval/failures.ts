@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
-import { IntegrityError, NotFoundError } from '../errors.js'
+import { BusyError, IntegrityError, NotFoundError } from '../errors.js'
 
 /**
  * Why each peer asked for one block failed, kept to explain the error a
@@ -9,16 +9,23 @@ import { IntegrityError, NotFoundError } from '../errors.js'
 export class Failures {
   private readonly reasons: string[] = []
   private integrity = false
+  private onlyBusy = true
 
   /** Records that `peer` (its string form) failed with `err`. */
   add (peer: string, err: Error): void {
     this.integrity ||= err instanceof IntegrityError
+    this.onlyBusy &&= err instanceof BusyError
     this.reasons.push(`${peer}: ${err.name}`)
   }
 
   /** True once a peer sent bytes that did not match the block's CID. */
   get sawIntegrityError (): boolean {
     return this.integrity
+  }
+
+  /** True when peers were tried and every one answered BUSY: the block may well be there. */
+  get allBusy (): boolean {
+    return this.onlyBusy && this.reasons.length > 0
   }
 
   /** The peers tried and how each failed, for an error message. */
@@ -44,12 +51,17 @@ export interface ChunkOf {
  * peers tried and how each failed. For a chunk of content (`chunk`), the
  * message names the content first: that is the CID the caller knows, and a
  * chunk CID alone would not tell them which of their content is missing.
+ * When every peer asked answered BUSY, it is a BusyError: the block was not
+ * found missing, its holders were too busy to send it.
  */
-export function unavailableError (cid: CID, failures?: Failures, chunk?: ChunkOf): IntegrityError | NotFoundError {
+export function unavailableError (cid: CID, failures?: Failures, chunk?: ChunkOf): IntegrityError | NotFoundError | BusyError {
   const tried = failures?.describe() ?? 'no provider was found'
   const what = chunk != null
     ? `${cidToString(chunk.content)}: chunk ${chunk.index + 1} of ${chunk.chunks} (${cidToString(cid)})`
     : cidToString(cid)
+  if (failures?.allBusy === true) {
+    return new BusyError(`every peer asked for ${what} was busy (${tried}); try again later`)
+  }
   if (failures?.sawIntegrityError === true) {
     return new IntegrityError(`no peer sent valid bytes for ${what} (${tried})`)
   }

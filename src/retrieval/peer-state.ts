@@ -21,6 +21,8 @@ export class PeerState {
   readonly key: string
   inFlight = 0
   dropped = false
+  /** The peer answered BUSY: it takes no request before this time (Date.now()). */
+  restUntil = 0
   private window: number
   private latency?: number
   private readonly limits: PeerWindowLimits
@@ -34,12 +36,17 @@ export class PeerState {
 
   /** True when the peer may take another request now. */
   get free (): boolean {
-    return !this.dropped && this.inFlight < this.window
+    return !this.dropped && this.inFlight < this.window && !this.resting
+  }
+
+  /** True while the peer asked (with BUSY) not to be asked again yet. */
+  get resting (): boolean {
+    return this.restUntil > Date.now()
   }
 
   /** Requests the peer may take now. */
   get capacity (): number {
-    return this.dropped ? 0 : Math.max(0, this.window - this.inFlight)
+    return this.dropped || this.resting ? 0 : Math.max(0, this.window - this.inFlight)
   }
 
   /** Average time this peer took to answer, in ms; undefined until it has answered once. */

@@ -58,6 +58,8 @@ export interface Slot {
   searched: boolean
   /** Timeouts per peer for this chunk. */
   timeouts: Map<string, number>
+  /** BUSY answers per peer for this chunk. */
+  busy?: Map<string, number>
   /** How each peer failed, once one has (to explain a final NotFoundError or IntegrityError). */
   failures?: Failures
   /** When the chunk was last handed to a peer (performance.now()). */

@@ -3,10 +3,10 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { blockMatchesCid } from '../cid.js'
-import { IntegrityError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
+import { BusyError, IntegrityError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 import type { ChunkList } from './chunk-list.js'
-import { MAX_TIMEOUTS_PER_PEER } from './constants.js'
+import { DEFAULT_BUSY_REST_MS, MAX_BUSY_PER_PEER, MAX_TIMEOUTS_PER_PEER } from './constants.js'
 import { Failures } from './failures.js'
 import { LateRescue, endgame } from './late.js'
 import { ParkedChunks } from './parked.js'
@@ -250,7 +250,9 @@ export class RetrievalSession implements SessionCore {
     if (this.signal.aborted || settled(slot)) {
       return
     }
-    if (!cancelled) {
+    if (!cancelled && err instanceof BusyError) {
+      this.busy(slot, peer, err)
+    } else if (!cancelled) {
       this.onPeerFailed?.(peer.key, slot.cid!, err)
       peer.failed()
       // a timeout may be passing load: the peer gets a second try at this chunk
@@ -267,6 +269,32 @@ export class RetrievalSession implements SessionCore {
     if (slot.attempts.size === 0) {
       this.parked.remove(slot.index)
       this.requeue(slot)
+    }
+  }
+
+  /**
+   * A peer answered BUSY: it holds the chunk as far as we know, and asked to
+   * be left alone for a while. It gets no request until then (other peers
+   * take the work meanwhile), its window shrinks as for any failure, and the
+   * chunk stays its candidate: only `MAX_BUSY_PER_PEER` BUSY answers for one
+   * chunk make it give up on that peer for the chunk. BUSY is no failure of
+   * the peer: it is not reported as one.
+   */
+  private busy (slot: Slot, peer: PeerState, err: BusyError): void {
+    peer.failed()
+    const restMs = err.retryAfterMs > 0 ? err.retryAfterMs : DEFAULT_BUSY_REST_MS
+    const until = Date.now() + restMs
+    if (until > peer.restUntil) {
+      peer.restUntil = until
+      const timer = setTimeout(() => { this.pump() }, restMs + 1)
+      // pump() does nothing once the session ended
+      timer.unref?.()
+    }
+    const count = ((slot.busy ??= new Map()).get(peer.key) ?? 0) + 1
+    slot.busy.set(peer.key, count)
+    if (count >= MAX_BUSY_PER_PEER) {
+      slot.tried.add(peer.key);
+      (slot.failures ??= new Failures()).add(peer.key, err)
     }
   }
 
