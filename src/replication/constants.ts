@@ -48,3 +48,9 @@ export const HOLDER_SEARCH_PROBE_DEADLINES = 2
  * the peer fetches and checks the manifest before it answers.
  */
 export const INSTRUCTION_PROBE_DEADLINES = 4
+
+/** Times a holder probe asks again a peer that answered BUSY (after the wait it asked for). */
+export const MAX_BUSY_PROBES = 3
+
+/** The wait before asking again a peer whose BUSY answer named none, in ms. */
+export const BUSY_PROBE_WAIT_MS = 500

@@ -4,13 +4,14 @@ import type { CID } from 'multiformats/cid'
 import PQueue from 'p-queue'
 import { CustomProgressEvent } from 'progress-events'
 import { cidToString } from '../cid.js'
-import { DdsError } from '../errors.js'
+import { BusyError, DdsError } from '../errors.js'
+import { sleep } from '../signals.js'
 import type { Discovery } from '../discovery/index.js'
 import type { NetworkService } from '../network/index.js'
 import type { PinFetcher } from './fetcher.js'
 import type { PinIndex } from './pins.js'
 import type { ReplicationStatus } from './index.js'
-import { HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
+import { BUSY_PROBE_WAIT_MS, HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, MAX_BUSY_PROBES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
 
 /** What the health checks and repairs need. */
 export interface HealthComponents {
@@ -184,11 +185,17 @@ export class Health implements Startable {
     if (network.isBanned(peer)) {
       return false
     }
-    try {
-      await network.retrieveBlock(peer, cid, { signal: shutdown, timeoutMs: this.init.probeTimeoutMs })
-      return true
-    } catch {
-      return false
+    for (let busy = 0; ; busy++) {
+      try {
+        await network.retrieveBlock(peer, cid, { signal: shutdown, timeoutMs: this.init.probeTimeoutMs })
+        return true
+      } catch (err) {
+        // BUSY says nothing of whether it holds the content: ask again once it is ready
+        if (!(err instanceof BusyError) || busy >= MAX_BUSY_PROBES || shutdown.aborted) {
+          return false
+        }
+        await sleep(Math.min(err.retryAfterMs > 0 ? err.retryAfterMs : BUSY_PROBE_WAIT_MS, this.init.probeTimeoutMs), shutdown).catch(() => {})
+      }
     }
   }
 
@@ -214,7 +221,8 @@ export class Health implements Startable {
           holders.add(id)
           status.copiesRequested++
         } catch (err) {
-          if (err instanceof DdsError) {
+          // a BUSY peer did not refuse: the next check asks it again
+          if (err instanceof DdsError && !(err instanceof BusyError)) {
             this.refused.set(`${key}/${id}`, Date.now())
           }
           status.lastError = `${id}: ${(err as Error).message}`

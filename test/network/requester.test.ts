@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { Libp2p } from 'libp2p'
 import type { CID } from 'multiformats/cid'
 import { cidForBlock } from '../../src/cid.js'
-import { AbortError, DdsError, TimeoutError } from '../../src/errors.js'
+import { AbortError, DdsError, RemoteError, TimeoutError } from '../../src/errors.js'
 import { Status } from '../../src/pb/index.js'
 import type { StorageProvider } from '../../src/storage/index.js'
 import { PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT } from '../../src/network/constants.js'
@@ -187,7 +187,9 @@ describe('requester', () => {
     expect(notFound).toMatchObject({ name: 'NotFoundError' })
     arm = 'error'
     const busy = await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 10_000 }).catch(e => e)
-    expect(busy).toMatchObject({ name: 'RemoteError' })
+    // BUSY is its own RemoteError: come back later, with no wait named here
+    expect(busy).toMatchObject({ name: 'BusyError', retryAfterMs: 0 })
+    expect(busy).toBeInstanceOf(RemoteError)
     for (const err of [notFound as Error, busy as Error]) {
       expect(err.message.length).toBeLessThan(600)
       expect(err.message).toContain('xxxx')
