@@ -43,6 +43,8 @@ const STATUS_BY_NAME: Record<string, number> = {
   RangeNotSatisfiableError: 416,
   // a peer failed us: unreachable, broken, or it sent bytes that do not match their CID
   RemoteError: 502,
+  // every peer that holds it was busy: the content is there, ask again later
+  BusyError: 503,
   IntegrityError: 502,
   TimeoutError: 504
 }
@@ -86,6 +88,10 @@ export async function sendError (reply: FastifyReply, err: unknown): Promise<Fas
   }
   if (status !== 416) {
     reply.removeHeader('content-range')
+  }
+  const retryAfterMs = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs
+  if (status === 503 && typeof retryAfterMs === 'number') {
+    reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))))
   }
   return reply
     .code(status)

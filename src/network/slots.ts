@@ -81,7 +81,14 @@ function expandIp6 (text: string): { hex: string[], v4?: string } | undefined {
   const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : []
   const fill = halves.length === 2 ? 8 - head.length - tail.length : 0
   const hex = [...head, ...Array<string>(Math.max(fill, 0)).fill('0'), ...tail].map(g => g.replace(/^0+(?=.)/, ''))
-  return hex.length === 8 ? { hex } : undefined
+  if (hex.length !== 8) {
+    return undefined
+  }
+  if (hex.slice(0, 5).every(g => g === '0') && hex[5] === 'ffff') {
+    const [high, low] = [parseInt(hex[6]!, 16), parseInt(hex[7]!, 16)]
+    return { hex, v4: `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}` }
+  }
+  return { hex }
 }
 
 /**
