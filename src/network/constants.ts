@@ -86,8 +86,8 @@ export const DEFAULT_MAX_REQUESTS_PER_PREFIX = 128
 export const NEW_PEER_RESERVE_FRACTION = 1 / 8
 
 /**
- * An answer that has waited this long for its stream to drain (the peer does
- * not read) marks the stream stalled: when another peer then finds no free
+ * A stream on which answers have waited this long with none leaving (the
+ * stream does not drain: its peer does not read) is stalled: when another peer then finds no free
  * slot, the stalled stream of a peer holding more slots than that peer is
  * reset and its slots go to the others.
  */

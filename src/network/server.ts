@@ -86,12 +86,16 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   const prefix = addressPrefix(connection.remoteAddr, peerKey)
   /** Start times of the answers handed to the writer and not yet written, oldest first. */
   const waiting: number[] = []
+  /** When an answer last left (the stream drained after it). */
+  let lastLeft = 0
   let slots = 0
   const served: ServedStream = {
     peerKey,
     prefix,
     get slots () { return slots },
-    get waitingSince () { return waiting[0] },
+    // stalled: answers wait and none has left since; a peer that reads
+    // slowly still sees answers leave, and is not stalled
+    get waitingSince () { return waiting.length === 0 ? undefined : Math.max(waiting[0]!, lastLeft) },
     evict (reason: string) {
       state.served.delete(served)
       stream.abort(new ProtocolError(reason))
@@ -135,6 +139,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     waiting.push(since)
     try {
       await writer.write(encodeResponse(response), limit.signal)
+      lastLeft = Date.now()
     } catch (err) {
       const reason = err instanceof TimeoutError
         ? new TimeoutError(`peer ${peerKey} did not read its answers within ${limits.handlerTimeoutMs} ms`, { cause: err })

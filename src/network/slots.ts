@@ -15,7 +15,7 @@ export interface ServedStream {
   readonly prefix: string
   /** Slots held by requests of this stream. */
   readonly slots: number
-  /** Since when the oldest answer still waiting to leave has waited (undefined: none waits). */
+  /** Since when answers have waited with none leaving: the later of the oldest waiting answer's start and the last answer that left (undefined: none waits). */
   readonly waitingSince: number | undefined
   /** Resets the stream; its slots are released as its answers fail. */
   evict(reason: string): void
