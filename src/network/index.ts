@@ -144,8 +144,8 @@ export interface NetworkInit {
    */
   maxRequestsPerPrefix?: number
   /**
-   * An answer that waits this long (ms) for its peer to read marks the
-   * stream stalled: when another peer finds no free slot, a stalled stream
+   * Answers that wait this long (ms) with none leaving (the peer does not
+   * read) mark the stream stalled: when another peer finds no free slot, a stalled stream
    * of a peer holding more slots is reset to free them. @default 500
    */
   stallGraceMs?: number

@@ -49,8 +49,8 @@ export interface ServerState extends SlotTable {
  *   and one of its address prefix's (`maxRequestsPerPrefix`, shared by every
  *   peer connecting from the same IPv4 /24 or IPv6 /48); a peer with none in
  *   use gets one past the node-wide and prefix limits, and a peer that does
- *   not read its answers (one has waited `stallGraceMs` for the stream to
- *   drain) loses the stream, and its slots, once a peer holding fewer needs
+ *   not read its answers (they have waited `stallGraceMs` with none leaving)
+ *   loses the stream, and its slots, once a peer holding fewer needs
  *   one (see `admit` in slots.ts); otherwise the request is answered BUSY
  *   with a `retry_after_ms`;
  * - working out an answer, and then handing it to the stream, each have
