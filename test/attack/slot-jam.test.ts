@@ -71,6 +71,7 @@ describe('slot jams', () => {
   async function honestRetrieve (holder: Dds, cid: string): Promise<{ bytes: Uint8Array, failures: string[] }> {
     const honest = await cluster.node({ bootstrap: holder.getMultiaddrs() })
     const failures: string[] = []
+    const started = Date.now()
     const bytes = await honest.retrieveBytes(cid, {
       onProgress: (e) => {
         if (e.type === 'dds:retrieve:provider-failed') {
@@ -79,6 +80,7 @@ describe('slot jams', () => {
         }
       }
     })
+    console.log(`honest retrieval of ${bytes.byteLength} bytes: ${Date.now() - started} ms, ${failures.length} provider failures`)
     return { bytes, failures }
   }
 
