@@ -31,12 +31,16 @@ import { validateReplicaPolicy, type ReplicaPolicy } from './accept.js'
 import { DdsReplicationManager } from './manager.js'
 import type { GcResult } from './gc.js'
 import type { Pin } from './pins.js'
+import type { PinProgress } from './fetcher.js'
+import type { PinInfo, RepoStat } from './usage.js'
 import * as c from './constants.js'
 
 export { PinIndex, type Pin, type PinKind } from './pins.js'
 export { GcLock } from './lock.js'
 export type { GcResult } from './gc.js'
 export type { ReplicaPolicy } from './accept.js'
+export type { PinProgress } from './fetcher.js'
+export type { PinInfo, PeerReplicaUsage, RepoStat } from './usage.js'
 export { DEFAULT_REPLICATION_FACTOR, PINS_TABLE } from './constants.js'
 
 /** What the manager knows about the copies of one content. */
@@ -120,8 +124,9 @@ export interface ReplicationManager extends Startable, EventTarget {
    * Fetches content (verified) into the store and pins it as local content
    * (a replica held for another peer becomes a local pin), then asks for
    * copies as `replicate` does. An interrupted pin resumes at the next start.
+   * `onProgress` follows the fetch (bytes and chunks in the store so far).
    */
-  pin(cid: CID, signal?: AbortSignal): Promise<Pin>
+  pin(cid: CID, signal?: AbortSignal, onProgress?: (progress: PinProgress) => void): Promise<Pin>
   /** Asks peers for copies of `cid` now, in the background, when the factor is above 1. */
   replicate(cid: CID): void
   /** Answers a ReplicationInstruction (the accepting side). */
@@ -140,6 +145,10 @@ export interface ReplicationManager extends Startable, EventTarget {
   getPin(cid: CID): Promise<Pin | undefined>
   /** Every pin, in the order of their CID strings; from the first CID string greater than `after` when given. */
   listPins(options?: { after?: string }): AsyncIterable<Pin & { manifest: CID }>
+  /** Every pin with the content's recorded name. */
+  describePins(): Promise<PinInfo[]>
+  /** The store's totals, the pins by kind, and the use of the replica quota in all and per peer. */
+  repoStat(): Promise<RepoStat>
   /** Removes the pin of `cid` and stops its fetch; false when it was not pinned. Its blocks go at the next gc. */
   unpin(cid: CID): Promise<boolean>
   /**
