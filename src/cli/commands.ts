@@ -1,6 +1,7 @@
 /**
  * The client commands that ask the daemon something and print the answer:
- * `stat`, `ls`, `pin`, `unpin`, `gc`, `peers`, `connect`, `id`. With `--json` each
+ * `stat`, `ls`, `pins`, `replicas`, `drop`, `repo stat`, `unpin`, `gc`, `peers`,
+ * `connect`, `id`. With `--json` each
  * prints the daemon's JSON answer; otherwise lines and tables for people.
  *
  * @module
@@ -89,13 +90,105 @@ function catalogTable (entries: CatalogEntryJson[]): string {
   ]))
 }
 
-function count (n: number): string {
-  return n === 1 ? '1 item' : `${n} items`
+function count (n: number, noun = 'item'): string {
+  return n === 1 ? `1 ${noun}` : `${n} ${noun}s`
 }
 
-export async function pin (client: ApiClient, cid: string): Promise<Output> {
-  const p = await client.json<{ cid: string, kind: string, state: string, size: number }>('POST', `/api/v1/pin/${encodeURIComponent(cid)}`, cid)
-  return { json: p, text: `pinned ${p.cid} (${formatBytes(p.size)}, ${p.kind}, ${p.state})` }
+/** A pin as `GET /api/v1/pins` lists it. */
+export interface PinJson {
+  cid: string
+  kind: 'local' | 'replica'
+  state: 'complete' | 'fetching'
+  size: number
+  name?: string
+  for?: string
+  pinnedAt: number
+}
+
+/** `GET /api/v1/repo/stat`. */
+export interface RepoStatJson {
+  store: { blocks: number, bytes: number }
+  pinned: { count: number, bytes: number, fetching: number }
+  replicas: { count: number, bytes: number, fetching: number }
+  quota: { accept: 'any' | 'none' | string[], bytes: number, used: number, perPeerShare: number, perPeerBytes: number }
+  peers: Array<{ peer: string, replicas: number, bytes: number }>
+}
+
+/** `1733160000000` -> `2024-12-02 17:20` (UTC). */
+function formatTime (ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 16)
+}
+
+function state (pin: PinJson): string {
+  return pin.state === 'complete' ? 'complete' : 'incomplete (fetching)'
+}
+
+/** `dds pins`: what this node pinned itself (published or pinned), not the replicas it holds for others. */
+export async function pins (client: ApiClient): Promise<Output> {
+  const all = await client.json<PinJson[]>('GET', '/api/v1/pins')
+  const own = all.filter(pin => pin.kind === 'local')
+  const text = own.length > 0
+    ? formatTable(['NAME', 'SIZE', 'STATE', 'PINNED (UTC)', 'CID'], own.map(pin => [pin.name ?? '-', formatBytes(pin.size), state(pin), formatTime(pin.pinnedAt), pin.cid]))
+    : 'this node has pinned nothing; `dds publish FILE` or `dds pin CID` pins content'
+  return { json: own, text }
+}
+
+/** `dds replicas`: what this node holds for other peers, for whom and since when, and the quota. */
+export async function replicas (client: ApiClient): Promise<Output> {
+  const [held, stat] = await Promise.all([
+    client.json<PinJson[]>('GET', '/api/v1/replicas'),
+    client.json<RepoStatJson>('GET', '/api/v1/repo/stat')
+  ])
+  const quota = `${formatBytes(stat.quota.used)} of the ${formatBytes(stat.quota.bytes)} replica quota used; ${acceptText(stat.quota.accept)}`
+  const text = held.length > 0
+    ? [
+        formatTable(['NAME', 'SIZE', 'STATE', 'SINCE (UTC)', 'FOR PEER', 'CID'], held.map(pin => [pin.name ?? '-', formatBytes(pin.size), state(pin), formatTime(pin.pinnedAt), pin.for ?? '-', pin.cid]), [4]),
+        '',
+        `${count(held.length, 'replica')} held for other peers; ${quota}`,
+        '`dds drop CID` drops one'
+      ].join('\n')
+    : `this node holds nothing for other peers; ${quota}`
+  return { json: held, text }
+}
+
+/** `dds drop <cid>`: stops holding a replica. */
+export async function drop (client: ApiClient, cid: string): Promise<Output> {
+  const r = await client.json<{ dropped: boolean }>('POST', `/api/v1/drop/${encodeURIComponent(cid)}`, cid)
+  return { json: { cid, ...r }, text: `dropped the replica of ${cid}: this node no longer serves it; \`dds gc\` removes its blocks` }
+}
+
+/** `dds repo stat`: the store, what is pinned, what is held for others, the quota in all and per peer. */
+export async function repoStat (client: ApiClient): Promise<Output> {
+  const s = await client.json<RepoStatJson>('GET', '/api/v1/repo/stat')
+  const { quota } = s
+  const percent = quota.bytes > 0 ? ` (${(100 * quota.used / quota.bytes).toFixed(1)}%)` : ''
+  const fetching = (n: number): string => n > 0 ? `, ${n} still fetching` : ''
+  const fields = formatFields([
+    ['store', `${formatBytes(s.store.bytes)} (${s.store.bytes} bytes) in ${count(s.store.blocks, 'block')}`],
+    ['pinned', `${count(s.pinned.count, 'item')}, ${formatBytes(s.pinned.bytes)}${fetching(s.pinned.fetching)}`],
+    ['held for others', `${count(s.replicas.count, 'replica')}, ${formatBytes(s.replicas.bytes)}${fetching(s.replicas.fetching)}`],
+    ['replica quota', `${formatBytes(quota.used)} of ${formatBytes(quota.bytes)} used${percent}; one peer may use ${formatBytes(quota.perPeerBytes)}`],
+    ['accepts', acceptText(quota.accept)]
+  ])
+  const peers = s.peers.length > 0
+    ? '\n\n' + formatTable(['PEER', 'REPLICAS', 'SIZE', 'OF ITS SHARE'], s.peers.map(p => [
+      p.peer,
+      String(p.replicas),
+      formatBytes(p.bytes),
+      quota.perPeerBytes > 0 ? `${(100 * p.bytes / quota.perPeerBytes).toFixed(1)}%` : '-'
+    ]), [0])
+    : ''
+  return { json: s, text: fields + peers }
+}
+
+function acceptText (accept: RepoStatJson['quota']['accept']): string {
+  if (accept === 'any') {
+    return 'accepts replicas from any peer'
+  }
+  if (accept === 'none') {
+    return 'accepts no replicas (--accept none)'
+  }
+  return `accepts replicas from ${count(accept.length, 'listed peer')} only`
 }
 
 export async function unpin (client: ApiClient, cid: string): Promise<Output> {
