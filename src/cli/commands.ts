@@ -139,7 +139,7 @@ export async function replicas (client: ApiClient): Promise<Output> {
     client.json<PinJson[]>('GET', '/api/v1/replicas'),
     client.json<RepoStatJson>('GET', '/api/v1/repo/stat')
   ])
-  const quota = `${formatBytes(stat.quota.used)} of the ${formatBytes(stat.quota.bytes)} replica quota used; ${acceptText(stat.quota.accept)}`
+  const quota = `${formatBytes(stat.quota.used)} of the ${formatBytes(stat.quota.bytes)} replica quota used; accepts replicas from ${acceptText(stat.quota.accept)}`
   const text = held.length > 0
     ? [
         formatTable(['NAME', 'SIZE', 'STATE', 'SINCE (UTC)', 'FOR PEER', 'CID'], held.map(pin => [pin.name ?? '-', formatBytes(pin.size), state(pin), formatTime(pin.pinnedAt), pin.for ?? '-', pin.cid]), [4]),
@@ -168,7 +168,7 @@ export async function repoStat (client: ApiClient): Promise<Output> {
     ['pinned', `${count(s.pinned.count, 'item')}, ${formatBytes(s.pinned.bytes)}${fetching(s.pinned.fetching)}`],
     ['held for others', `${count(s.replicas.count, 'replica')}, ${formatBytes(s.replicas.bytes)}${fetching(s.replicas.fetching)}`],
     ['replica quota', `${formatBytes(quota.used)} of ${formatBytes(quota.bytes)} used${percent}; one peer may use ${formatBytes(quota.perPeerBytes)}`],
-    ['accepts', acceptText(quota.accept)]
+    ['replicas from', acceptText(quota.accept)]
   ])
   const peers = s.peers.length > 0
     ? '\n\n' + formatTable(['PEER', 'REPLICAS', 'SIZE', 'OF ITS SHARE'], s.peers.map(p => [
@@ -181,14 +181,15 @@ export async function repoStat (client: ApiClient): Promise<Output> {
   return { json: s, text: fields + peers }
 }
 
+/** Whose replicas the daemon accepts, for people. */
 function acceptText (accept: RepoStatJson['quota']['accept']): string {
   if (accept === 'any') {
-    return 'accepts replicas from any peer'
+    return 'any peer'
   }
   if (accept === 'none') {
-    return 'accepts no replicas (--accept none)'
+    return 'no peer (--accept none)'
   }
-  return `accepts replicas from ${count(accept.length, 'listed peer')} only`
+  return `${count(accept.length, 'listed peer')} only`
 }
 
 export async function unpin (client: ApiClient, cid: string): Promise<Output> {
