@@ -103,6 +103,7 @@ export interface PinJson {
   name?: string
   for?: string
   pinnedAt: number
+  replication?: { target: number, live: string[], lastCheck: number, repairing: boolean, lastError?: string }
 }
 
 /** `GET /api/v1/repo/stat`. */
@@ -127,10 +128,21 @@ function state (pin: PinJson): string {
 export async function pins (client: ApiClient): Promise<Output> {
   const all = await client.json<PinJson[]>('GET', '/api/v1/pins')
   const own = all.filter(pin => pin.kind === 'local')
-  const text = own.length > 0
-    ? formatTable(['NAME', 'SIZE', 'STATE', 'PINNED (UTC)', 'CID'], own.map(pin => [pin.name ?? '-', formatBytes(pin.size), state(pin), formatTime(pin.pinnedAt), pin.cid]))
-    : 'this node has pinned nothing; `dds publish FILE` or `dds pin CID` pins content'
-  return { json: own, text }
+  if (own.length === 0) {
+    return { json: own, text: 'this node has pinned nothing; `dds publish FILE` or `dds pin CID` pins content' }
+  }
+  const table = formatTable(['NAME', 'SIZE', 'STATE', 'COPIES', 'PINNED (UTC)', 'CID'], own.map(pin => [
+    pin.name ?? '-',
+    formatBytes(pin.size),
+    state(pin),
+    pin.replication != null ? `${pin.replication.live.length}/${pin.replication.target}${pin.replication.repairing ? ' (asking)' : ''}` : '-',
+    formatTime(pin.pinnedAt),
+    pin.cid
+  ]))
+  // why content has fewer copies than it should: the last peer that refused, and its reason
+  const short = own.filter(pin => pin.replication != null && pin.replication.live.length < pin.replication.target && pin.replication.lastError != null)
+  const notes = short.map(pin => `${pin.cid}: ${pin.replication!.lastError!}`)
+  return { json: own, text: [table, ...(notes.length > 0 ? ['', 'copies missing, last refusal:', ...notes] : [])].join('\n') }
 }
 
 /** `dds replicas`: what this node holds for other peers, for whom and since when, and the quota. */

@@ -40,7 +40,7 @@ export { GcLock } from './lock.js'
 export type { GcResult } from './gc.js'
 export type { ReplicaPolicy } from './accept.js'
 export type { PinProgress } from './fetcher.js'
-export type { PinInfo, PeerReplicaUsage, RepoStat } from './usage.js'
+export type { PinInfo, PinReplication, PeerReplicaUsage, RepoStat } from './usage.js'
 export { DEFAULT_REPLICATION_FACTOR, PINS_TABLE } from './constants.js'
 
 /** What the manager knows about the copies of one content. */
@@ -145,7 +145,7 @@ export interface ReplicationManager extends Startable, EventTarget {
   getPin(cid: CID): Promise<Pin | undefined>
   /** Every pin, in the order of their CID strings; from the first CID string greater than `after` when given. */
   listPins(options?: { after?: string }): AsyncIterable<Pin & { manifest: CID }>
-  /** Every pin with the content's recorded name. */
+  /** Every pin with the content's recorded name, and for local pins what the last replication check found. */
   describePins(): Promise<PinInfo[]>
   /** The store's totals, the pins by kind, and the use of the replica quota in all and per peer. */
   repoStat(): Promise<RepoStat>

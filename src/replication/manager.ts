@@ -112,7 +112,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   }
 
   async describePins (): Promise<PinInfo[]> {
-    return describePins(this.components.storage, this.pins)
+    return describePins(this.components.storage, this.pins, (cid) => this.health.status(cid))
   }
 
   async repoStat (): Promise<RepoStat> {

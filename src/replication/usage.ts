@@ -4,10 +4,26 @@ import type { StorageProvider } from '../storage/index.js'
 import type { ReplicaPolicy } from './accept.js'
 import type { Pin, PinIndex } from './pins.js'
 
+/** What the last replication check of a local pin found. */
+export interface PinReplication {
+  /** The replication factor. */
+  target: number
+  /** Live holders found (this node included). */
+  live: string[]
+  /** When the check ran (ms since the epoch). */
+  lastCheck: number
+  /** True while copies are being requested. */
+  repairing: boolean
+  /** The last refusal or failure while requesting a copy (`<peer id>: <reason>`). */
+  lastError?: string
+}
+
 /** A pin as `Dds.pins()` lists it: the pin record and the content's recorded name. */
 export interface PinInfo extends Pin {
   /** The name recorded in the content's manifest, when it has one and the manifest is known. */
   name?: string
+  /** Local pins that were checked: what the last replication check found. */
+  replication?: PinReplication
 }
 
 /** What one peer's replicas use of the quota. */
@@ -70,11 +86,15 @@ async function storedName (storage: StorageProvider, cid: CID): Promise<string |
 }
 
 /** Every pin with the content's name (from the pin record, else from the stored manifest). */
-export async function describePins (storage: StorageProvider, pins: PinIndex): Promise<PinInfo[]> {
+export async function describePins (storage: StorageProvider, pins: PinIndex, status: (cid: CID) => PinReplication | undefined): Promise<PinInfo[]> {
   const all: PinInfo[] = []
   for await (const { manifest, ...pin } of pins.list()) {
     const name = pin.name ?? await storedName(storage, manifest)
-    all.push({ ...pin, ...(name != null ? { name } : {}) })
+    const checked = pin.kind === 'local' ? status(manifest) : undefined
+    const replication = checked != null && checked.lastCheck > 0
+      ? { target: checked.target, live: checked.live, lastCheck: checked.lastCheck, repairing: checked.repairing, ...(checked.lastError != null ? { lastError: checked.lastError } : {}) }
+      : undefined
+    all.push({ ...pin, ...(name != null ? { name } : {}), ...(replication != null ? { replication } : {}) })
   }
   return all
 }
