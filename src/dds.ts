@@ -15,7 +15,7 @@ import type { StorageProvider } from './storage/index.js'
 import type { Discovery } from './discovery/index.js'
 import type { DdsLibp2p, NetworkService } from './network/index.js'
 import type { RetrieveOptions } from './retrieval/index.js'
-import type { GcResult, Pin, PinInfo, PinProgress, RepoStat, ReplicationManager, ReplicationStatus } from './replication/index.js'
+import type { GcResult, Pin, PinInfo, PinOptions, RepoStat, ReplicationManager, ReplicationStatus } from './replication/index.js'
 import type { PublishOptions } from './publish/index.js'
 import type { BrowseOptions, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions } from './catalog/index.js'
 import type { DdsStats } from './stats/index.js'
@@ -138,15 +138,15 @@ export class Dds {
    * Fetches content (verified) into the local store and pins it, so it stays
    * through `gc()` and is kept at the replication factor. A replica held for
    * another peer becomes a local pin. An interrupted pin resumes at the next
-   * start. `onProgress` is called as the content comes in (bytes and chunks
-   * in the store so far).
+   * start. `onProgress` gets `dds:pin:progress` events as the content comes
+   * in (bytes and chunks in the store so far).
    *
    * @throws {InvalidInputError} for a bad CID
    * @throws {NotFoundError} / {IntegrityError} as `retrieve` does
    */
-  async pin (cid: CIDLike, options: AbortOptions & { onProgress?: (progress: PinProgress) => void } = {}): Promise<Pin> {
+  async pin (cid: CIDLike, options: PinOptions = {}): Promise<Pin> {
     this.assertRunning()
-    return this.replication.pin(parseCid(cid), options.signal, options.onProgress)
+    return this.replication.pin(parseCid(cid), options)
   }
 
   /**

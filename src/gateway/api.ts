@@ -94,7 +94,7 @@ function pinStream (node: ApiInit['node'], cid: string, signal: AbortSignal, rep
   let pending: Record<string, unknown> | undefined
   node.pin(cid, {
     signal,
-    onProgress: (progress) => {
+    onProgress: ({ detail: progress }) => {
       const now = Date.now()
       pending = { type: 'progress', ...progress }
       if (now - sent >= PIN_PROGRESS_INTERVAL_MS || progress.bytes === progress.size) {

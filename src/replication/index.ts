@@ -17,7 +17,8 @@
  * @module
  */
 
-import type { PeerId, Startable } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Startable } from '@libp2p/interface'
+import type { ProgressEvent, ProgressOptions } from 'progress-events'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import type { Discovery } from '../discovery/index.js'
@@ -42,6 +43,12 @@ export type { ReplicaPolicy } from './accept.js'
 export type { PinProgress } from './fetcher.js'
 export type { PinInfo, PinReplication, PeerReplicaUsage, RepoStat } from './usage.js'
 export { DEFAULT_REPLICATION_FACTOR, PINS_TABLE } from './constants.js'
+
+/** Progress events of `Dds.pin`: `dds:pin:progress` as the content comes in (the first at 0 bytes, the last at its size). */
+export type PinProgressEvents = ProgressEvent<'dds:pin:progress', PinProgress>
+
+/** Options of `Dds.pin`. */
+export interface PinOptions extends AbortOptions, ProgressOptions<PinProgressEvents> {}
 
 /** What the manager knows about the copies of one content. */
 export interface ReplicationStatus {
@@ -124,9 +131,9 @@ export interface ReplicationManager extends Startable, EventTarget {
    * Fetches content (verified) into the store and pins it as local content
    * (a replica held for another peer becomes a local pin), then asks for
    * copies as `replicate` does. An interrupted pin resumes at the next start.
-   * `onProgress` follows the fetch (bytes and chunks in the store so far).
+   * `onProgress` gets `dds:pin:progress` events (bytes and chunks in the store so far).
    */
-  pin(cid: CID, signal?: AbortSignal, onProgress?: (progress: PinProgress) => void): Promise<Pin>
+  pin(cid: CID, options?: PinOptions): Promise<Pin>
   /** Asks peers for copies of `cid` now, in the background, when the factor is above 1. */
   replicate(cid: CID): void
   /** Answers a ReplicationInstruction (the accepting side). */

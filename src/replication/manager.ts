@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { PeerId, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { CustomProgressEvent } from 'progress-events'
 import { cidToString } from '../cid.js'
 import { decodeManifest, MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 import { recordStore } from '../storage/index.js'
@@ -12,7 +13,7 @@ import { Health } from './health.js'
 import { GcLock } from './lock.js'
 import { PinIndex, type Pin } from './pins.js'
 import { describePins, repoStat, type PinInfo, type RepoStat } from './usage.js'
-import type { ReplicationComponents, ReplicationStatus, ResolvedReplicationInit, ReplicationManager } from './index.js'
+import type { PinOptions, ReplicationComponents, ReplicationStatus, ResolvedReplicationInit, ReplicationManager } from './index.js'
 
 /**
  * The ReplicationManager implementation; created through
@@ -154,8 +155,10 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     return this.collector.gc(signal)
   }
 
-  async pin (cid: CID, signal?: AbortSignal, onProgress?: (progress: PinProgress) => void): Promise<Pin> {
-    const pin = await this.fetcher.fetchAndPin(cid, 'local', onProgress != null ? { onProgress } : {}, signal)
+  async pin (cid: CID, options: PinOptions = {}): Promise<Pin> {
+    const { onProgress } = options
+    const extra = onProgress != null ? { onProgress: (progress: PinProgress) => { onProgress(new CustomProgressEvent('dds:pin:progress', progress)) } } : {}
+    const pin = await this.fetcher.fetchAndPin(cid, 'local', extra, options.signal)
     this.replicate(cid)
     return pin
   }
