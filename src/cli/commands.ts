@@ -75,10 +75,16 @@ export async function ls (client: ApiClient, options: { peer?: string, all?: boo
       }
       throw err
     })
-  const text = catalog.entries.length > 0
-    ? catalogTable(catalog.entries)
-    : options.peer != null ? `peer ${options.peer} shares nothing` : 'this node shares nothing yet; add content with `dds publish FILE`'
-  return { json: catalog, text }
+  if (catalog.entries.length > 0) {
+    return { json: catalog, text: catalogTable(catalog.entries) }
+  }
+  if (options.peer != null) {
+    return { json: catalog, text: `peer ${options.peer} shares nothing` }
+  }
+  // replicas held for others are not shared, but they fill the store: say so
+  const held = await client.json<PinJson[]>('GET', '/api/v1/replicas').catch(() => [])
+  const holds = held.length > 0 ? `; it holds ${count(held.length, 'replica')} (${formatBytes(held.reduce((sum, pin) => sum + pin.size, 0))}) for other peers, listed by \`dds replicas\`` : ''
+  return { json: catalog, text: `this node shares nothing yet${holds}; add content with \`dds publish FILE\`` }
 }
 
 function catalogTable (entries: CatalogEntryJson[]): string {

@@ -94,6 +94,7 @@ describe('replicas held for others (two daemons: B accepts A\'s content)', () =>
   it('ls and pins on B do not count the replica as B\'s own; pins on A lists it with its copies', async () => {
     await heldReplica(b.repo, cid)
     expect((await dds(['pins', '--repo', b.repo])).stdout).toContain('this node has pinned nothing')
+    expect((await dds(['ls', '--repo', b.repo])).stdout).toMatch(/^this node shares nothing yet; it holds 1 replica \(1\.0\d MiB\) for other peers, listed by `dds replicas`; add content with `dds publish FILE`$/m)
     expect(await json<PinJson[]>(['pins', '--repo', b.repo])).toEqual([])
     const own = await waitForValue(async () => (await json<PinJson[]>(['pins', '--repo', a.repo])).find(p => p.cid === cid && p.replication?.live.length === 2), 'A seeing two copies')
     expect(own).toMatchObject({ kind: 'local', state: 'complete', size: song.length, name: 'song.bin', replication: { target: 2 } })
