@@ -33,12 +33,17 @@ export interface PinProgress {
   chunksDone: number
 }
 
+/** Who follows a fetch's progress, and the last progress reported (for those who join later). */
+interface Followers {
+  listeners: Set<(progress: PinProgress) => void>
+  last?: PinProgress
+}
+
 /** One fetch running: its work, what stops it, and who follows its progress. */
 interface RunningFetch {
   work: Promise<Pin>
   controller: AbortController
-  listeners: Set<(progress: PinProgress) => void>
-  last?: PinProgress
+  followers: Followers
 }
 
 /** What pin fetching needs. */
@@ -83,11 +88,12 @@ export class PinFetcher {
     const key = cidToString(cid)
     const running = this.fetching.get(key)
     if (running != null) {
+      const { followers } = running
       const listener = extra.onProgress
       if (listener != null) {
-        running.listeners.add(listener)
-        if (running.last != null) {
-          listener(running.last)
+        followers.listeners.add(listener)
+        if (followers.last != null) {
+          listener(followers.last)
         }
       }
       try {
@@ -95,24 +101,24 @@ export class PinFetcher {
         return kind === 'local' ? this.promote(pin) : pin
       } finally {
         if (listener != null) {
-          running.listeners.delete(listener)
+          followers.listeners.delete(listener)
         }
       }
     }
     const controller = new AbortController()
-    const entry: RunningFetch = { work: Promise.resolve() as unknown as Promise<Pin>, controller, listeners: new Set(extra.onProgress != null ? [extra.onProgress] : []) }
+    const followers: Followers = { listeners: new Set(extra.onProgress != null ? [extra.onProgress] : []) }
     const report = (progress: PinProgress): void => {
-      entry.last = progress
-      for (const listener of entry.listeners) {
+      followers.last = progress
+      for (const listener of followers.listeners) {
         try {
           listener(progress)
-        } catch {}
+        } catch {} // a follower's failure is not the fetch's
       }
     }
-    entry.work = this.components.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller, report))
-    this.fetching.set(key, entry)
+    const work = this.components.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller, report))
+    this.fetching.set(key, { work, controller, followers })
     try {
-      return await entry.work
+      return await work
     } finally {
       this.fetching.delete(key)
     }
