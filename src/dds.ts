@@ -15,7 +15,7 @@ import type { StorageProvider } from './storage/index.js'
 import type { Discovery } from './discovery/index.js'
 import type { DdsLibp2p, NetworkService } from './network/index.js'
 import type { RetrieveOptions } from './retrieval/index.js'
-import type { GcResult, Pin, ReplicationManager, ReplicationStatus } from './replication/index.js'
+import type { GcResult, Pin, PinInfo, PinOptions, RepoStat, ReplicationManager, ReplicationStatus } from './replication/index.js'
 import type { PublishOptions } from './publish/index.js'
 import type { BrowseOptions, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions } from './catalog/index.js'
 import type { DdsStats } from './stats/index.js'
@@ -138,14 +138,15 @@ export class Dds {
    * Fetches content (verified) into the local store and pins it, so it stays
    * through `gc()` and is kept at the replication factor. A replica held for
    * another peer becomes a local pin. An interrupted pin resumes at the next
-   * start.
+   * start. `onProgress` gets `dds:pin:progress` events as the content comes
+   * in (bytes and chunks in the store so far).
    *
    * @throws {InvalidInputError} for a bad CID
    * @throws {NotFoundError} / {IntegrityError} as `retrieve` does
    */
-  async pin (cid: CIDLike, options: AbortOptions = {}): Promise<Pin> {
+  async pin (cid: CIDLike, options: PinOptions = {}): Promise<Pin> {
     this.assertRunning()
-    return this.replication.pin(parseCid(cid), options.signal)
+    return this.replication.pin(parseCid(cid), options)
   }
 
   /**
@@ -158,19 +159,21 @@ export class Dds {
     return this.replication.unpin(parseCid(cid))
   }
 
-  /** Lists the pins (local and replica) with their sizes and states. */
-  async pins (): Promise<Pin[]> {
+  /** Lists the pins (local and replica) with their sizes, states and content names. */
+  async pins (): Promise<PinInfo[]> {
     this.assertRunning()
-    const all: Pin[] = []
-    for await (const { manifest: _manifest, ...pin } of this.replication.listPins()) {
-      all.push(pin)
-    }
-    return all
+    return this.replication.describePins()
   }
 
   /** Lists the replicas this node holds for other peers. */
-  async replicas (): Promise<Pin[]> {
+  async replicas (): Promise<PinInfo[]> {
     return (await this.pins()).filter(pin => pin.kind === 'replica')
+  }
+
+  /** The store's size, what is pinned, what is held for others, and the replica quota's use in all and per peer. */
+  async repoStat (): Promise<RepoStat> {
+    this.assertRunning()
+    return this.replication.repoStat()
   }
 
   /**

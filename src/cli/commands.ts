@@ -1,6 +1,7 @@
 /**
  * The client commands that ask the daemon something and print the answer:
- * `stat`, `ls`, `pin`, `unpin`, `gc`, `peers`, `connect`, `id`. With `--json` each
+ * `stat`, `ls`, `pins`, `replicas`, `drop`, `repo stat`, `unpin`, `gc`, `peers`,
+ * `connect`, `id`. With `--json` each
  * prints the daemon's JSON answer; otherwise lines and tables for people.
  *
  * @module
@@ -74,10 +75,16 @@ export async function ls (client: ApiClient, options: { peer?: string, all?: boo
       }
       throw err
     })
-  const text = catalog.entries.length > 0
-    ? catalogTable(catalog.entries)
-    : options.peer != null ? `peer ${options.peer} shares nothing` : 'this node shares nothing yet; add content with `dds publish FILE`'
-  return { json: catalog, text }
+  if (catalog.entries.length > 0) {
+    return { json: catalog, text: catalogTable(catalog.entries) }
+  }
+  if (options.peer != null) {
+    return { json: catalog, text: `peer ${options.peer} shares nothing` }
+  }
+  // replicas held for others are not shared, but they fill the store: say so
+  const held = await client.json<PinJson[]>('GET', '/api/v1/replicas').catch(() => [])
+  const holds = held.length > 0 ? `; it holds ${count(held.length, 'replica')} (${formatBytes(held.reduce((sum, pin) => sum + pin.size, 0))}) for other peers, listed by \`dds replicas\`` : ''
+  return { json: catalog, text: `this node shares nothing yet${holds}; add content with \`dds publish FILE\`` }
 }
 
 function catalogTable (entries: CatalogEntryJson[]): string {
@@ -89,13 +96,118 @@ function catalogTable (entries: CatalogEntryJson[]): string {
   ]))
 }
 
-function count (n: number): string {
-  return n === 1 ? '1 item' : `${n} items`
+function count (n: number, noun = 'item'): string {
+  return n === 1 ? `1 ${noun}` : `${n} ${noun}s`
 }
 
-export async function pin (client: ApiClient, cid: string): Promise<Output> {
-  const p = await client.json<{ cid: string, kind: string, state: string, size: number }>('POST', `/api/v1/pin/${encodeURIComponent(cid)}`, cid)
-  return { json: p, text: `pinned ${p.cid} (${formatBytes(p.size)}, ${p.kind}, ${p.state})` }
+/** A pin as `GET /api/v1/pins` lists it. */
+export interface PinJson {
+  cid: string
+  kind: 'local' | 'replica'
+  state: 'complete' | 'fetching'
+  size: number
+  name?: string
+  for?: string
+  pinnedAt: number
+  replication?: { target: number, live: string[], lastCheck: number, repairing: boolean, lastError?: string }
+}
+
+/** `GET /api/v1/repo/stat`. */
+export interface RepoStatJson {
+  store: { blocks: number, bytes: number }
+  pinned: { count: number, bytes: number, fetching: number }
+  replicas: { count: number, bytes: number, fetching: number }
+  quota: { accept: 'any' | 'none' | string[], bytes: number, used: number, perPeerShare: number, perPeerBytes: number }
+  peers: Array<{ peer: string, replicas: number, bytes: number }>
+}
+
+/** `1733160000000` -> `2024-12-02 17:20` (UTC). */
+function formatTime (ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 16)
+}
+
+function state (pin: PinJson): string {
+  return pin.state === 'complete' ? 'complete' : 'incomplete (fetching)'
+}
+
+/** `dds pins`: what this node pinned itself (published or pinned), not the replicas it holds for others. */
+export async function pins (client: ApiClient): Promise<Output> {
+  const all = await client.json<PinJson[]>('GET', '/api/v1/pins')
+  const own = all.filter(pin => pin.kind === 'local')
+  if (own.length === 0) {
+    return { json: own, text: 'this node has pinned nothing; `dds publish FILE` or `dds pin CID` pins content' }
+  }
+  const table = formatTable(['NAME', 'SIZE', 'STATE', 'COPIES', 'PINNED (UTC)', 'CID'], own.map(pin => [
+    pin.name ?? '-',
+    formatBytes(pin.size),
+    state(pin),
+    pin.replication != null ? `${pin.replication.live.length}/${pin.replication.target}${pin.replication.repairing ? ' (asking)' : ''}` : '-',
+    formatTime(pin.pinnedAt),
+    pin.cid
+  ]))
+  // why content has fewer copies than it should: the last peer that refused, and its reason
+  const short = own.filter(pin => pin.replication != null && pin.replication.live.length < pin.replication.target && pin.replication.lastError != null)
+  const notes = short.map(pin => `${pin.cid}: ${pin.replication!.lastError!}`)
+  return { json: own, text: [table, ...(notes.length > 0 ? ['', 'copies missing, last refusal:', ...notes] : [])].join('\n') }
+}
+
+/** `dds replicas`: what this node holds for other peers, for whom and since when, and the quota. */
+export async function replicas (client: ApiClient): Promise<Output> {
+  const [held, stat] = await Promise.all([
+    client.json<PinJson[]>('GET', '/api/v1/replicas'),
+    client.json<RepoStatJson>('GET', '/api/v1/repo/stat')
+  ])
+  const quota = `${formatBytes(stat.quota.used)} of the ${formatBytes(stat.quota.bytes)} replica quota used; accepts replicas from ${acceptText(stat.quota.accept)}`
+  const text = held.length > 0
+    ? [
+        formatTable(['NAME', 'SIZE', 'STATE', 'SINCE (UTC)', 'FOR PEER', 'CID'], held.map(pin => [pin.name ?? '-', formatBytes(pin.size), state(pin), formatTime(pin.pinnedAt), pin.for ?? '-', pin.cid]), [4]),
+        '',
+        `${count(held.length, 'replica')} held for other peers; ${quota}`,
+        '`dds drop CID` drops one'
+      ].join('\n')
+    : `this node holds nothing for other peers; ${quota}`
+  return { json: held, text }
+}
+
+/** `dds drop <cid>`: stops holding a replica. */
+export async function drop (client: ApiClient, cid: string): Promise<Output> {
+  const r = await client.json<{ dropped: boolean }>('POST', `/api/v1/drop/${encodeURIComponent(cid)}`, cid)
+  return { json: { cid, ...r }, text: `dropped the replica of ${cid}: this node no longer serves it; \`dds gc\` removes its blocks` }
+}
+
+/** `dds repo stat`: the store, what is pinned, what is held for others, the quota in all and per peer. */
+export async function repoStat (client: ApiClient): Promise<Output> {
+  const s = await client.json<RepoStatJson>('GET', '/api/v1/repo/stat')
+  const { quota } = s
+  const percent = quota.bytes > 0 ? ` (${(100 * quota.used / quota.bytes).toFixed(1)}%)` : ''
+  const fetching = (n: number): string => n > 0 ? `, ${n} still fetching` : ''
+  const fields = formatFields([
+    ['store', `${formatBytes(s.store.bytes)} (${s.store.bytes} bytes) in ${count(s.store.blocks, 'block')}`],
+    ['pinned', `${count(s.pinned.count, 'item')}, ${formatBytes(s.pinned.bytes)}${fetching(s.pinned.fetching)}`],
+    ['held for others', `${count(s.replicas.count, 'replica')}, ${formatBytes(s.replicas.bytes)}${fetching(s.replicas.fetching)}`],
+    ['replica quota', `${formatBytes(quota.used)} of ${formatBytes(quota.bytes)} used${percent}; one peer may use ${formatBytes(quota.perPeerBytes)}`],
+    ['replicas from', acceptText(quota.accept)]
+  ])
+  const peers = s.peers.length > 0
+    ? '\n\n' + formatTable(['PEER', 'REPLICAS', 'SIZE', 'OF ITS SHARE'], s.peers.map(p => [
+      p.peer,
+      String(p.replicas),
+      formatBytes(p.bytes),
+      quota.perPeerBytes > 0 ? `${(100 * p.bytes / quota.perPeerBytes).toFixed(1)}%` : '-'
+    ]), [0])
+    : ''
+  return { json: s, text: fields + peers }
+}
+
+/** Whose replicas the daemon accepts, for people. */
+function acceptText (accept: RepoStatJson['quota']['accept']): string {
+  if (accept === 'any') {
+    return 'any peer'
+  }
+  if (accept === 'none') {
+    return 'no peer (--accept none)'
+  }
+  return `${count(accept.length, 'listed peer')} only`
 }
 
 export async function unpin (client: ApiClient, cid: string): Promise<Output> {

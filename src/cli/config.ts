@@ -10,8 +10,12 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_REPLICA_QUOTA_BYTES } from '../replication/constants.js'
+import type { ReplicaPolicy } from '../replication/index.js'
 import { CliError, UsageError, systemErrorCode } from './errors.js'
+import { parseSize } from './size.js'
 import {
   CONFIG_FILE, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_LISTEN, DEFAULT_REPLICATION_FACTOR,
   DEFAULT_REPO_NAME, MAX_REPLICATION_FACTOR
@@ -26,6 +30,10 @@ export interface DaemonConfig {
   gateway: { host: string, port: number }
   apiToken?: string
   replicationFactor: number
+  /** Whose content this node holds replicas of: `any`, `none` or a list of peer ids. */
+  accept: ReplicaPolicy
+  /** Bytes of replicas held for others at most. */
+  replicaQuota: number
 }
 
 /** The daemon's command-line flags, as commander gives them. */
@@ -37,10 +45,12 @@ export interface DaemonFlags {
   apiToken?: string
   replicationFactor?: string
   config?: string
+  accept?: string
+  replicaQuota?: string
 }
 
 /** Keys a config file may hold (`repo` only in a file given with `--config`). */
-const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor']
+const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota']
 
 type Env = Record<string, string | undefined>
 
@@ -90,13 +100,21 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
   const factor = pick(flags.replicationFactor != null ? parseFactor(flags.replicationFactor, '--replication-factor', UsageError) : undefined,
     'DDS_REPLICATION_FACTOR', (text, source) => parseFactor(text, source),
     'replicationFactor', (value, source) => parseFactor(typeof value === 'number' || typeof value === 'string' ? String(value) : '', source, CliError, value)).value
+  const accept = pick(flags.accept != null ? parseAccept(flags.accept, '--accept', UsageError) : undefined,
+    'DDS_ACCEPT', (text, source) => parseAccept(text, source),
+    'accept', (value, source) => Array.isArray(value) ? checkPeerIds(stringList(value, source), source) : parseAccept(stringValue(value, source), source)).value
+  const replicaQuota = pick(flags.replicaQuota != null ? parseQuota(flags.replicaQuota, '--replica-quota', UsageError) : undefined,
+    'DDS_REPLICA_QUOTA', (text, source) => parseQuota(text, source),
+    'replicaQuota', (value, source) => parseQuota(typeof value === 'number' || typeof value === 'string' ? String(value) : '', source, CliError, value)).value
   return {
     repo,
     listen: listen ?? DEFAULT_LISTEN,
     bootstrap: bootstrap ?? [],
     gateway: gateway ?? { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
     ...(apiToken != null ? { apiToken } : {}),
-    replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR
+    replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR,
+    accept: accept ?? 'any',
+    replicaQuota: replicaQuota ?? DEFAULT_REPLICA_QUOTA_BYTES
   }
 }
 
@@ -161,6 +179,37 @@ function parseFactor (text: string, source: string, Err: ErrorClass = CliError, 
     throw new Err(`invalid ${source} ${JSON.stringify(raw) ?? String(raw)}: expected a whole number from 1 to ${MAX_REPLICATION_FACTOR}`)
   }
   return value
+}
+
+/** `any`, `none`, or peer ids separated by commas or spaces. */
+function parseAccept (text: string, source: string, Err: ErrorClass = CliError): ReplicaPolicy {
+  const trimmed = text.trim()
+  if (trimmed === 'any' || trimmed === 'none') {
+    return trimmed
+  }
+  return checkPeerIds(splitList(trimmed), source, Err)
+}
+
+function checkPeerIds (ids: string[], source: string, Err: ErrorClass = CliError): string[] {
+  if (ids.length === 0) {
+    throw new Err(`invalid ${source}: expected any, none, or peer ids separated by commas`)
+  }
+  return ids.map(id => {
+    try {
+      return peerIdFromString(id).toString()
+    } catch (err) {
+      throw new Err(`invalid ${source}: "${id.slice(0, 100)}" is not a peer id; expected any, none, or peer ids (12D3KooW...) separated by commas`, { cause: err })
+    }
+  })
+}
+
+/** A replica quota: a size such as 512MiB or 10GB, or bytes; 0 holds no replicas. */
+function parseQuota (text: string, source: string, Err: ErrorClass = CliError, raw: unknown = text): number {
+  const bytes = parseSize(text)
+  if (bytes == null) {
+    throw new Err(`invalid ${source} ${JSON.stringify(raw) ?? String(raw)}: expected a size such as 512MiB, 10GB or 1073741824 (bytes)`)
+  }
+  return bytes
 }
 
 export function checkToken (text: string, source: string, Err: ErrorClass = CliError): string {

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { Dds } from '../dds.js'
 import { startGateway, type Gateway } from '../gateway/index.js'
 import { CliError, oneLine, systemErrorCode } from './errors.js'
-import { formatFields } from './format.js'
+import { formatBytes, formatFields } from './format.js'
 import { API_FILE, STORE_DIR } from './constants.js'
 import type { DaemonConfig } from './config.js'
 
@@ -22,6 +22,10 @@ export interface DaemonInfo {
   addrs: string[]
   gateway: string
   repo: string
+  /** Whose content this node holds replicas of. */
+  accept: DaemonConfig['accept']
+  /** Bytes of replicas held for others at most. */
+  replicaQuota: number
 }
 
 /**
@@ -57,7 +61,7 @@ export async function runDaemon (config: DaemonConfig, options: { json: boolean 
   // SIGKILL leaves it behind, and the next daemon on the repo overwrites it
   const removeOnExit = (): void => { removeApiFileSync(apiFile, gateway.url) }
   process.once('exit', removeOnExit)
-  const info: DaemonInfo = { peer: dds.peerId, addrs: dds.getMultiaddrs(), gateway: gateway.url, repo: config.repo }
+  const info: DaemonInfo = { peer: dds.peerId, addrs: dds.getMultiaddrs(), gateway: gateway.url, repo: config.repo, accept: config.accept, replicaQuota: config.replicaQuota }
   process.stdout.write(options.json ? `${JSON.stringify(info)}\n` : `${formatDaemonInfo(info)}\n`)
   await waitForSignal()
   process.stderr.write('dds: stopping the daemon\n')
@@ -76,7 +80,7 @@ async function createNode (config: DaemonConfig): Promise<Dds> {
       storage: storePath,
       listen: config.listen,
       bootstrap: config.bootstrap,
-      replication: { factor: config.replicationFactor }
+      replication: { factor: config.replicationFactor, accept: config.accept, quotaBytes: config.replicaQuota }
     })
   } catch (err) {
     throw nodeStartError(err, config, storePath)
@@ -112,8 +116,18 @@ export function formatDaemonInfo (info: DaemonInfo): string {
     ['peer id', info.peer],
     ...info.addrs.map((addr): [string, string] => ['listening', addr]),
     ['gateway', info.gateway],
-    ['repo', info.repo]
+    ['repo', info.repo],
+    ['replicas', replicaLine(info)]
   ]) + '\ndaemon ready; stop it with Ctrl-C'
+}
+
+/** What the daemon holds for others, as its start-up line says. */
+function replicaLine (info: DaemonInfo): string {
+  if (info.accept === 'none' || info.replicaQuota === 0) {
+    return 'holds none for other peers'
+  }
+  const whose = info.accept === 'any' ? 'any peer' : `${info.accept.length} listed ${info.accept.length === 1 ? 'peer' : 'peers'}`
+  return `holds up to ${formatBytes(info.replicaQuota)} for ${whose} (see \`dds replicas\`; --accept none refuses)`
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one ends the process at once. */

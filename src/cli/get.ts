@@ -18,7 +18,7 @@
 
 import { createHash, type Hash } from 'node:crypto'
 import { constants as fs } from 'node:fs'
-import { access, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { access, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -31,7 +31,7 @@ import type { ApiClient } from './client.js'
 
 export interface GetInput {
   cid: string
-  /** A file path, `-` for stdout, or undefined: stdout when it is not a terminal, else a file named after the content. */
+  /** A file path, a directory (the file is named after the content in it), `-` for stdout, or undefined: stdout when it is not a terminal, else a file named after the content. */
   output?: string
   /** Overwrite a file saved under the content's name; write to a terminal. */
   force: boolean
@@ -113,7 +113,8 @@ export async function get (client: ApiClient, input: GetInput): Promise<GetResul
  * The file to write, or undefined for stdout. Without `-o`, content goes to
  * stdout when that is a pipe or a file, and to a file named after the
  * content in the current directory when stdout is a terminal (binary would
- * garble it).
+ * garble it). `-o DIRECTORY` saves under the content's name in that
+ * directory, by the same rules.
  */
 async function target (client: ApiClient, input: GetInput): Promise<string | undefined> {
   if (input.output === '-') {
@@ -122,18 +123,22 @@ async function target (client: ApiClient, input: GetInput): Promise<string | und
     }
     return undefined
   }
-  if (input.output != null) {
+  if (input.output != null && !await isDirectory(input.output)) {
     return input.output
   }
-  if (process.stdout.isTTY !== true) {
+  if (input.output == null && process.stdout.isTTY !== true) {
     return undefined
   }
-  const stat = await client.json<{ name?: string }>('GET', `/api/v1/stat/${encodeURIComponent(input.cid)}`, input.cid)
-  const name = fileName(stat.name) ?? input.cid
+  const described = await client.json<{ name?: string }>('GET', `/api/v1/stat/${encodeURIComponent(input.cid)}`, input.cid)
+  const name = join(input.output ?? '', fileName(described.name) ?? input.cid)
   if (!input.force && await exists(name)) {
     throw new CliError(`${name} already exists; pass --force to overwrite it, or -o FILE to save under another name`)
   }
   return name
+}
+
+async function isDirectory (path: string): Promise<boolean> {
+  return stat(path).then(s => s.isDirectory(), () => false)
 }
 
 /**

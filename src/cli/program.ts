@@ -16,6 +16,7 @@ import { resolveDaemonConfig, type DaemonFlags } from './config.js'
 import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine, systemErrorCode } from './errors.js'
 import * as commands from './commands.js'
 import { get } from './get.js'
+import { formatPinned, pinWithProgress } from './pin.js'
 import { publish } from './transfer.js'
 import type { Output } from './commands.js'
 
@@ -69,9 +70,11 @@ export function buildProgram (): Command {
     .option('--gateway <host:port>', 'HTTP gateway address, port 0 for any free port [env DDS_GATEWAY, default 127.0.0.1:8180]')
     .option('--api-token <token>', 'Bearer token that lets non-loopback clients use the write API [env DDS_API_TOKEN]')
     .option('--replication-factor <n>', 'copies of pinned content to keep on the network [env DDS_REPLICATION_FACTOR, default 3]')
+    .option('--accept <who>', 'whose content to hold replicas of: any, none, or peer ids separated by commas [env DDS_ACCEPT, default any]')
+    .option('--replica-quota <size>', 'room for replicas held for others, such as 512MiB or 10GB; 0 holds none [env DDS_REPLICA_QUOTA, default 1GiB]')
     .option('--config <file>', 'config file [default <repo>/config.json]')
     .option('--json', 'print the started daemon\'s peer id, addresses and gateway URL as one JSON line')
-    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor.')
+    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor, accept, replicaQuota.')
     .action(async (flags: DaemonFlags & { json?: boolean }) => {
       const config = await resolveDaemonConfig(flags)
       const { runDaemon } = await import('./daemon.js')
@@ -100,7 +103,7 @@ export function buildProgram (): Command {
   clientOptions(program.command('get')
     .description('download content to a file, or to stdout')
     .argument('<cid>', 'the content CID', cidArgument)
-    .option('-o, --output <file>', 'write to this file (- for stdout) [default: stdout when it is a pipe or a file; on a terminal, a file named after the content in the current directory]')
+    .option('-o, --output <file>', 'write to this file (- for stdout), or into this directory under the content\'s name [default: stdout when it is a pipe or a file; on a terminal, a file named after the content in the current directory]')
     .option('--force', 'overwrite a file saved under the content\'s name; write content to a terminal')
     .option('--no-resume', 'remove the partial file of an interrupted download instead of keeping it, and start over rather than resume one')
     .option('--no-progress', 'never show the progress bar'))
@@ -135,10 +138,39 @@ export function buildProgram (): Command {
     })
 
   clientOptions(program.command('pin')
-    .description('fetch content into this node\'s store and keep it there')
-    .argument('<cid>', 'the content CID', cidArgument))
+    .description('fetch content into this node\'s store and keep it there; a bar on a terminal shows the fetch')
+    .argument('<cid>', 'the content CID', cidArgument)
+    .option('--no-progress', 'never show the progress bar'))
+    .action(async (cid: string, flags: ClientFlags & { progress: boolean, json?: boolean }) => {
+      const result = await pinWithProgress(await ApiClient.find(flags), cid, flags.progress && process.stderr.isTTY === true)
+      print({ json: result.pin, text: formatPinned(result) }, flags.json)
+    })
+
+  clientOptions(program.command('pins')
+    .description('list what this node pinned itself (published or pinned): name, size, whether complete'))
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.pins(await ApiClient.find(flags)), flags.json)
+    })
+
+  clientOptions(program.command('replicas')
+    .description('list what this node holds for other peers: for whom, since when, and the replica quota'))
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.replicas(await ApiClient.find(flags)), flags.json)
+    })
+
+  clientOptions(program.command('drop')
+    .description('stop holding a replica for another peer (its blocks go at the next gc)')
+    .argument('<cid>', 'the replica\'s CID (`dds replicas` lists them)', cidArgument))
     .action(async (cid: string, flags: ClientFlags & { json?: boolean }) => {
-      print(await commands.pin(await ApiClient.find(flags), cid), flags.json)
+      print(await commands.drop(await ApiClient.find(flags), cid), flags.json)
+    })
+
+  const repo = program.command('repo')
+    .description('the daemon\'s store')
+  clientOptions(repo.command('stat')
+    .description('store size, what is pinned, what is held for others, and the replica quota per peer'))
+    .action(async (flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.repoStat(await ApiClient.find(flags)), flags.json)
     })
 
   clientOptions(program.command('unpin')

@@ -15,6 +15,8 @@ export interface Progress {
   readonly counter: Transform
   /** Bytes counted so far (not counting `start`). */
   readonly bytes: number
+  /** Sets the bytes done so far (not counting `start`), for progress reported as running totals rather than a stream. */
+  set (bytes: number): void
   /** Removes the bar. */
   stop (): void
 }
@@ -90,14 +92,14 @@ export function formatEta (seconds: number | undefined): string {
  * of a resumed download): the bar starts there, and the rate counts only
  * what this run moves.
  */
-export function createProgress (label: string, total: number | undefined, show: boolean, start = 0): Progress {
+export function createProgress (label: string, total: number | undefined, show: boolean, start = 0, options: { detail?: () => string } = {}): Progress {
   const known = total != null && Number.isFinite(total) && total > 0
   const bar = show
     ? new SingleBar({
       stream: process.stderr,
       format: known
-        ? `${label} [{bar}] {percentage}% | {done} / {size} | {rate} | ETA {eta}`
-        : `${label} {done} | {rate}`,
+        ? `${label} [{bar}] {percentage}% | {done} / {size}${options.detail != null ? ' | {detail}' : ''} | {rate} | ETA {eta}`
+        : `${label} {done}${options.detail != null ? ' | {detail}' : ''} | {rate}`,
       hideCursor: true,
       clearOnComplete: true,
       barsize: 30,
@@ -117,7 +119,8 @@ export function createProgress (label: string, total: number | undefined, show: 
       done: formatBytes(start + bytes),
       size: formatBytes(total ?? 0),
       rate: perSecond != null ? `${formatBytes(Math.round(perSecond))}/s` : '-',
-      eta: known ? formatEta(rate.eta(total - start - bytes)) : '-'
+      eta: known ? formatEta(rate.eta(total - start - bytes)) : '-',
+      detail: options.detail?.() ?? ''
     }
   }
   bar?.start(known ? total : 1, known ? start : 0, payload())
@@ -132,6 +135,10 @@ export function createProgress (label: string, total: number | undefined, show: 
   return {
     counter,
     get bytes () { return bytes },
+    set (done: number) {
+      bytes = done
+      bar?.update(known ? Math.min(start + bytes, total) : 0, payload())
+    },
     stop () {
       if (!stopped) {
         stopped = true

@@ -1,9 +1,10 @@
+import { PassThrough } from 'node:stream'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidInputError, RemoteError, TimeoutError } from '../errors.js'
+import { InvalidInputError, NotFoundError, RejectedError, RemoteError, TimeoutError } from '../errors.js'
 import { API_PREFIX, CONNECT_PROBE_TIMEOUT_MS, MAX_CATALOG_LIMIT } from './constants.js'
-import { PayloadTooLargeError } from './errors.js'
+import { PayloadTooLargeError, errorResponse } from './errors.js'
 import { checkWriteAccess, type WriteGuardInit } from './guard.js'
 import { clientSignal, every, flag, normalizeCid, single, statWithin, type QueryValue } from './request.js'
 import type { CatalogEntry, GatewayNode, PeerCatalog } from './types.js'
@@ -74,6 +75,55 @@ async function * limited (source: AsyncIterable<Uint8Array>, max: number | undef
 }
 
 async function * nothing (): AsyncGenerator<Uint8Array> {}
+
+/** Shortest interval between two progress lines of `POST /api/v1/pin/<cid>?progress=1`, in ms. */
+export const PIN_PROGRESS_INTERVAL_MS = 250
+
+/**
+ * `POST /api/v1/pin/<cid>?progress=1`: the pin runs while the answer
+ * streams, one JSON object a line (NDJSON): `{"type":"progress",...}` as the
+ * content comes in (at most one each PIN_PROGRESS_INTERVAL_MS, and the
+ * first and last at once), then `{"type":"done","pin":{...}}` or
+ * `{"type":"error","error":{"code","message"}}`.
+ */
+function pinStream (node: ApiInit['node'], cid: string, signal: AbortSignal, reply: FastifyReply): PassThrough {
+  const out = new PassThrough()
+  const line = (value: unknown): void => { out.write(`${JSON.stringify(value)}\n`) }
+  let sent = 0
+  let pending: Record<string, unknown> | undefined
+  node.pin(cid, {
+    signal,
+    onProgress: ({ detail: progress }) => {
+      const now = Date.now()
+      pending = { type: 'progress', ...progress }
+      if (now - sent >= PIN_PROGRESS_INTERVAL_MS || progress.bytes === progress.size) {
+        sent = now
+        line(pending)
+        pending = undefined
+      }
+    }
+  }).then((pin) => {
+    if (pending != null) {
+      line(pending)
+    }
+    line({ type: 'done', pin })
+  }, (err: unknown) => {
+    line({ type: 'error', ...errorResponse(err).body })
+  }).finally(() => { out.end() })
+  void reply.type('application/x-ndjson').header('Cache-Control', 'no-store')
+  return out
+}
+
+/**
+ * Why `cid` cannot be dropped as a replica: it is this node's own pin, or
+ * not held at all.
+ */
+function notAReplica (cid: string, pin: { kind: string } | undefined): Error {
+  if (pin != null) {
+    return new RejectedError(`${cid} is this node's own pin, not a replica held for another peer; unpin it (\`dds unpin\`), then gc (\`dds gc\`) removes its blocks`)
+  }
+  return new NotFoundError(`${cid} is neither a replica nor a pin of this node; \`dds replicas\` lists the replicas it holds`)
+}
 
 /** A peer catalog as JSON: its error as `{ code, message }`. */
 function peerCatalogJson (catalog: PeerCatalog): { peer: string, entries: CatalogEntry[], error?: { code: string, message: string } } {
@@ -213,11 +263,26 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
 
     api.get('/pins', async () => node.pins())
 
+    api.get('/replicas', async () => node.replicas())
+
+    api.get('/repo/stat', async () => node.repoStat())
+
+    api.post('/drop/:cid', async (request: CidRequest) => {
+      const cid = normalizeCid(request.params.cid)
+      if (await node.dropReplica(cid)) {
+        return { dropped: true }
+      }
+      throw notAReplica(cid, (await node.pins()).find(pin => pin.cid === cid))
+    })
+
     api.post('/pin/:cid', async (request: CidRequest, reply) => {
       const cid = normalizeCid(request.params.cid)
       const signal = clientSignal(reply)
       // the manifest first, so that a CID that names no content is refused as every route refuses it
       await statWithin(node, cid, init.notFoundTimeoutMs, signal, false)
+      if (flag(request.query.progress)) {
+        return reply.send(pinStream(node, cid, signal, reply))
+      }
       return node.pin(cid, { signal })
     })
 

@@ -1,3 +1,4 @@
+import type { PinInfo } from '../replication/index.js'
 import type { CatalogEntry, PeerCatalog } from './types.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
@@ -60,9 +61,41 @@ export interface PageContent {
   peer: string
   local: CatalogEntry[]
   peers: PeerCatalog[]
+  /** Replicas this node holds for other peers (not part of what it shares). */
+  held?: PinInfo[]
 }
 
-/** The `/` page: this node's catalog and each connected peer's, audio playable in place. */
+function heldRow (pin: PinInfo): string {
+  const cid = escapeHtml(pin.cid)
+  return `<tr data-cid="${cid}">
+<td class="name">${escapeHtml(pin.name ?? '-')}</td>
+<td class="size">${escapeHtml(formatSize(pin.size))}</td>
+<td class="for"><code>${escapeHtml(pin.for ?? '-')}</code></td>
+<td class="state">${pin.state === 'complete' ? 'complete' : 'fetching'}</td>
+<td class="since">${escapeHtml(new Date(pin.pinnedAt).toISOString().replace('T', ' ').slice(0, 16))} UTC</td>
+<td><code>${cid}</code></td>
+</tr>`
+}
+
+/** The replicas held for others: what they are, for whom, and how much room they take. */
+function heldSection (held: PinInfo[]): string {
+  const total = held.reduce((sum, pin) => sum + pin.size, 0)
+  const body = held.length === 0
+    ? '<p class="empty">Nothing held for other peers.</p>'
+    : `<p>${held.length} ${held.length === 1 ? 'replica' : 'replicas'}, ${escapeHtml(formatSize(total))}. This node stores and serves them so other peers' content keeps its copies; they are not part of what it shares.</p>
+<table>
+<thead><tr><th>Name</th><th>Size</th><th>For peer</th><th>State</th><th>Since</th><th>CID</th></tr></thead>
+<tbody>
+${held.map(heldRow).join('\n')}
+</tbody>
+</table>`
+  return `<section class="held">
+<h2>Held for other peers</h2>
+${body}
+</section>`
+}
+
+/** The `/` page: this node's catalog, the replicas it holds for others, and each connected peer's catalog, audio playable in place. */
 export function renderPage (content: PageContent): string {
   const peers = content.peers.map(p => `<section class="peer" data-peer="${escapeHtml(p.peer)}">
 <h2>Peer <code>${escapeHtml(p.peer)}</code></h2>
@@ -89,6 +122,7 @@ code { font-size: 0.9em; }
 <h2>This node</h2>
 ${table(content.local)}
 </section>
+${content.held != null ? heldSection(content.held) : ''}
 ${content.peers.length === 0 ? '<p class="empty">No connected peers.</p>' : peers}
 </body>
 </html>

@@ -146,10 +146,11 @@ export class GatewayServer {
   }
 
   private async pageContent (signal: AbortSignal): Promise<PageContent> {
-    const [local, peers] = await Promise.all([
+    const [local, peers, held] = await Promise.all([
       this.node.catalog(undefined, { limit: PAGE_CATALOG_LIMIT, signal }),
-      this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS, signal })
+      this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS, signal }),
+      this.node.replicas()
     ])
-    return { peer: this.node.peerId, local, peers }
+    return { peer: this.node.peerId, local, peers, held: held.slice(0, PAGE_CATALOG_LIMIT) }
   }
 }

@@ -111,23 +111,37 @@ export class Admission {
 
   /** Bytes of replicas held or being fetched, in all and for `from`; reservations of fetches not yet pinned count too. */
   private async replicaUsage (from: PeerId): Promise<{ total: number, fromPeer: number }> {
+    const usage = await this.usage()
+    return { total: usage.total, fromPeer: usage.byPeer.get(from.toString()) ?? 0 }
+  }
+
+  /** The limits this node admits replicas within. */
+  get limits (): { accept: ReplicaPolicy, quotaBytes: number, perPeerShare: number } {
+    return { accept: this.init.accept, quotaBytes: this.init.quotaBytes, perPeerShare: this.init.perPeerShare }
+  }
+
+  /**
+   * Bytes counted against the quota: replicas held or being fetched, and
+   * reservations of accepted fetches not pinned yet; in all and per peer.
+   */
+  async usage (): Promise<{ total: number, byPeer: Map<string, number> }> {
     const { pins } = this.components
-    const usage = { total: 0, fromPeer: 0 }
+    const usage = { total: 0, byPeer: new Map<string, number>() }
+    const add = (peer: string | undefined, bytes: number): void => {
+      usage.total += bytes
+      if (peer != null) {
+        usage.byPeer.set(peer, (usage.byPeer.get(peer) ?? 0) + bytes)
+      }
+    }
     for (const [key, reservation] of this.reserved) {
       if ((await pins.get(parseCid(key))) != null) {
         continue // counted below from its pin
       }
-      usage.total += reservation.bytes
-      if (reservation.for === from.toString()) {
-        usage.fromPeer += reservation.bytes
-      }
+      add(reservation.for, reservation.bytes)
     }
     for await (const pin of pins.list()) {
       if (pin.kind === 'replica') {
-        usage.total += pin.size
-        if (pin.for === from.toString()) {
-          usage.fromPeer += pin.size
-        }
+        add(pin.for, pin.size)
       }
     }
     return usage

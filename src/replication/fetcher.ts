@@ -1,8 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
 import { AbortError } from '../errors.js'
-import type { Manifest } from '../manifest/index.js'
-import type { RetrievalService } from '../retrieval/index.js'
+import { chunkCount, type Manifest } from '../manifest/index.js'
+import type { RetrievalService, RetrieveProgressEvents } from '../retrieval/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { GcLock } from './lock.js'
 import type { Pin, PinIndex } from './pins.js'
@@ -15,6 +15,35 @@ export interface FetchExtra {
   sources?: string[]
   /** The manifest, when the caller has already checked it. */
   manifest?: Manifest
+  /** Called as the content comes in (also when this call joins a fetch already running). */
+  onProgress?: (progress: PinProgress) => void
+}
+
+/** How far a pin fetch has come. */
+export interface PinProgress {
+  /** The manifest CID, base58btc. */
+  cid: string
+  /** Content size in bytes. */
+  size: number
+  /** Chunks of the content. */
+  chunks: number
+  /** Bytes of the content in the store so far (read locally or fetched). */
+  bytes: number
+  /** Chunks in the store so far. */
+  chunksDone: number
+}
+
+/** Who follows a fetch's progress, and the last progress reported (for those who join later). */
+interface Followers {
+  listeners: Set<(progress: PinProgress) => void>
+  last?: PinProgress
+}
+
+/** One fetch running: its work, what stops it, and who follows its progress. */
+interface RunningFetch {
+  work: Promise<Pin>
+  controller: AbortController
+  followers: Followers
 }
 
 /** What pin fetching needs. */
@@ -35,7 +64,7 @@ export interface PinFetcherComponents {
  */
 export class PinFetcher {
   private readonly components: PinFetcherComponents
-  private readonly fetching = new Map<string, { work: Promise<Pin>, controller: AbortController }>()
+  private readonly fetching = new Map<string, RunningFetch>()
 
   constructor (components: PinFetcherComponents) {
     this.components = components
@@ -59,12 +88,35 @@ export class PinFetcher {
     const key = cidToString(cid)
     const running = this.fetching.get(key)
     if (running != null) {
-      const pin = await running.work
-      return kind === 'local' ? this.promote(pin) : pin
+      const { followers } = running
+      const listener = extra.onProgress
+      if (listener != null) {
+        followers.listeners.add(listener)
+        if (followers.last != null) {
+          listener(followers.last)
+        }
+      }
+      try {
+        const pin = await running.work
+        return kind === 'local' ? this.promote(pin) : pin
+      } finally {
+        if (listener != null) {
+          followers.listeners.delete(listener)
+        }
+      }
     }
     const controller = new AbortController()
-    const work = this.components.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller))
-    this.fetching.set(key, { work, controller })
+    const followers: Followers = { listeners: new Set(extra.onProgress != null ? [extra.onProgress] : []) }
+    const report = (progress: PinProgress): void => {
+      followers.last = progress
+      for (const listener of followers.listeners) {
+        try {
+          listener(progress)
+        } catch {} // a follower's failure is not the fetch's
+      }
+    }
+    const work = this.components.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller, report))
+    this.fetching.set(key, { work, controller, followers })
     try {
       return await work
     } finally {
@@ -114,10 +166,11 @@ export class PinFetcher {
     return promoted
   }
 
-  private async fetchLocked (cid: CID, key: string, kind: Pin['kind'], extra: FetchExtra, signal: AbortSignal | undefined, controller: AbortController): Promise<Pin> {
+  private async fetchLocked (cid: CID, key: string, kind: Pin['kind'], extra: FetchExtra, signal: AbortSignal | undefined, controller: AbortController, report: (progress: PinProgress) => void): Promise<Pin> {
     const { pins, retrieval, storage, shutdown } = this.components
     const existing = await pins.get(cid)
     if (existing?.state === 'complete') {
+      report({ cid: key, size: existing.size, chunks: chunkCount(existing.size), bytes: existing.size, chunksDone: chunkCount(existing.size) })
       return kind === 'local' ? this.promote(existing) : existing
     }
     const combined = AbortSignal.any([controller.signal, shutdown, ...(signal != null ? [signal] : [])])
@@ -128,14 +181,23 @@ export class PinFetcher {
       kind: existing?.kind === 'local' ? 'local' : kind,
       state: 'fetching',
       size: resolved.manifest.size,
+      ...(resolved.manifest.name != null ? { name: resolved.manifest.name } : {}),
       pinnedAt: existing?.pinnedAt ?? Date.now(),
       ...(extra.for != null && kind === 'replica' ? { for: extra.for } : {}),
       ...(extra.sources != null ? { sources: extra.sources } : {})
     }
     await pins.put(pin)
+    const progress: PinProgress = { cid: key, size: resolved.manifest.size, chunks: chunkCount(resolved.manifest.size), bytes: 0, chunksDone: 0 }
+    report({ ...progress })
     try {
-      for await (const bytes of retrieval.content(resolved, { signal: combined, store: true })) {
-        void bytes
+      const onProgress = (event: RetrieveProgressEvents): void => {
+        if (event.type === 'dds:retrieve:chunk') {
+          progress.chunksDone++
+        }
+      }
+      for await (const bytes of retrieval.content(resolved, { signal: combined, store: true, onProgress })) {
+        progress.bytes += bytes.byteLength
+        report({ ...progress })
       }
       await storage.put(cid, resolved.bytes)
     } catch (err) {

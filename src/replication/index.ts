@@ -17,7 +17,8 @@
  * @module
  */
 
-import type { PeerId, Startable } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Startable } from '@libp2p/interface'
+import type { ProgressEvent, ProgressOptions } from 'progress-events'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import type { Discovery } from '../discovery/index.js'
@@ -31,13 +32,23 @@ import { validateReplicaPolicy, type ReplicaPolicy } from './accept.js'
 import { DdsReplicationManager } from './manager.js'
 import type { GcResult } from './gc.js'
 import type { Pin } from './pins.js'
+import type { PinProgress } from './fetcher.js'
+import type { PinInfo, RepoStat } from './usage.js'
 import * as c from './constants.js'
 
 export { PinIndex, type Pin, type PinKind } from './pins.js'
 export { GcLock } from './lock.js'
 export type { GcResult } from './gc.js'
 export type { ReplicaPolicy } from './accept.js'
+export type { PinProgress } from './fetcher.js'
+export type { PinInfo, PinReplication, PeerReplicaUsage, RepoStat } from './usage.js'
 export { DEFAULT_REPLICATION_FACTOR, PINS_TABLE } from './constants.js'
+
+/** Progress events of `Dds.pin`: `dds:pin:progress` as the content comes in (the first at 0 bytes, the last at its size). */
+export type PinProgressEvents = ProgressEvent<'dds:pin:progress', PinProgress>
+
+/** Options of `Dds.pin`. */
+export interface PinOptions extends AbortOptions, ProgressOptions<PinProgressEvents> {}
 
 /** What the manager knows about the copies of one content. */
 export interface ReplicationStatus {
@@ -120,8 +131,9 @@ export interface ReplicationManager extends Startable, EventTarget {
    * Fetches content (verified) into the store and pins it as local content
    * (a replica held for another peer becomes a local pin), then asks for
    * copies as `replicate` does. An interrupted pin resumes at the next start.
+   * `onProgress` gets `dds:pin:progress` events (bytes and chunks in the store so far).
    */
-  pin(cid: CID, signal?: AbortSignal): Promise<Pin>
+  pin(cid: CID, options?: PinOptions): Promise<Pin>
   /** Asks peers for copies of `cid` now, in the background, when the factor is above 1. */
   replicate(cid: CID): void
   /** Answers a ReplicationInstruction (the accepting side). */
@@ -140,6 +152,10 @@ export interface ReplicationManager extends Startable, EventTarget {
   getPin(cid: CID): Promise<Pin | undefined>
   /** Every pin, in the order of their CID strings; from the first CID string greater than `after` when given. */
   listPins(options?: { after?: string }): AsyncIterable<Pin & { manifest: CID }>
+  /** Every pin with the content's recorded name, and for local pins what the last replication check found. */
+  describePins(): Promise<PinInfo[]>
+  /** The store's totals, the pins by kind, and the use of the replica quota in all and per peer. */
+  repoStat(): Promise<RepoStat>
   /** Removes the pin of `cid` and stops its fetch; false when it was not pinned. Its blocks go at the next gc. */
   unpin(cid: CID): Promise<boolean>
   /**

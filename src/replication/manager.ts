@@ -1,17 +1,19 @@
 import { setMaxListeners } from 'node:events'
 import type { PeerId, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { CustomProgressEvent } from 'progress-events'
 import { cidToString } from '../cid.js'
 import { decodeManifest, MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 import { recordStore } from '../storage/index.js'
 import { Admission, type InstructionAnswer } from './admission.js'
 import { PINS_TABLE } from './constants.js'
-import { PinFetcher } from './fetcher.js'
+import { PinFetcher, type PinProgress } from './fetcher.js'
 import { GarbageCollector, type GcResult } from './gc.js'
 import { Health } from './health.js'
 import { GcLock } from './lock.js'
 import { PinIndex, type Pin } from './pins.js'
-import type { ReplicationComponents, ReplicationStatus, ResolvedReplicationInit, ReplicationManager } from './index.js'
+import { describePins, repoStat, type PinInfo, type RepoStat } from './usage.js'
+import type { PinOptions, ReplicationComponents, ReplicationStatus, ResolvedReplicationInit, ReplicationManager } from './index.js'
 
 /**
  * The ReplicationManager implementation; created through
@@ -110,6 +112,14 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     return this.pins.list(options)
   }
 
+  async describePins (): Promise<PinInfo[]> {
+    return describePins(this.components.storage, this.pins, (cid) => this.health.status(cid))
+  }
+
+  async repoStat (): Promise<RepoStat> {
+    return repoStat(this.components.storage, this.pins, this.admission.limits, await this.admission.usage())
+  }
+
   async unpin (cid: CID): Promise<boolean> {
     const existed = (await this.pins.get(cid)) != null
     this.fetcher.cancelFetch(cid)
@@ -145,8 +155,10 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     return this.collector.gc(signal)
   }
 
-  async pin (cid: CID, signal?: AbortSignal): Promise<Pin> {
-    const pin = await this.fetcher.fetchAndPin(cid, 'local', {}, signal)
+  async pin (cid: CID, options: PinOptions = {}): Promise<Pin> {
+    const { onProgress } = options
+    const extra = onProgress != null ? { onProgress: (progress: PinProgress) => { onProgress(new CustomProgressEvent('dds:pin:progress', progress)) } } : {}
+    const pin = await this.fetcher.fetchAndPin(cid, 'local', extra, options.signal)
     this.replicate(cid)
     return pin
   }

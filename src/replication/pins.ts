@@ -14,6 +14,8 @@ export interface Pin {
   state: 'complete' | 'fetching'
   /** Content size in bytes (0 until the manifest is known). */
   size: number
+  /** The name recorded in the manifest (written by pin and replica fetches; `Dds.pins()` reads it from the manifest otherwise). */
+  name?: string
   /** For replicas: the peer that asked for the copy. */
   for?: string
   /** Peers a fetch may start from. */

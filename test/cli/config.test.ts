@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { homedir } from 'node:os'
 import { resolveDaemonConfig, parseHostPort } from '../../src/cli/config.js'
+import { parseSize } from '../../src/cli/size.js'
 import { UsageError, CliError } from '../../src/cli/errors.js'
 import { cleanup, tempDir } from './harness.js'
 
@@ -22,7 +23,9 @@ describe('daemon config', () => {
       listen: ['/ip4/0.0.0.0/tcp/4180'],
       bootstrap: [],
       gateway: { host: '127.0.0.1', port: 8180 },
-      replicationFactor: 3
+      replicationFactor: 3,
+      accept: 'any',
+      replicaQuota: 1024 * 1024 * 1024
     })
   })
 
@@ -42,7 +45,9 @@ describe('daemon config', () => {
       bootstrap: [`/ip4/127.0.0.1/tcp/5001/p2p/${PEER}`],
       gateway: { host: '127.0.0.1', port: 9000 },
       apiToken: 'from-file',
-      replicationFactor: 2
+      replicationFactor: 2,
+      accept: 'any',
+      replicaQuota: 1024 * 1024 * 1024
     })
     const env = { DDS_REPO: repo, DDS_GATEWAY: '0.0.0.0:9001', DDS_LISTEN: '/ip4/127.0.0.1/tcp/5002,/ip4/127.0.0.1/tcp/5003', DDS_REPLICATION_FACTOR: '4', DDS_API_TOKEN: 'from-env' }
     const fromEnv = await resolveDaemonConfig({}, env)
@@ -84,6 +89,42 @@ describe('daemon config', () => {
     expect(ok.listen).toEqual(['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180'])
     await writeFile(join(repo, 'config.json'), '{"replicationFactor": true}')
     await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(`invalid "replicationFactor" in ${join(repo, 'config.json')} true: expected a whole number from 1 to 64`)
+  })
+
+  it('takes --accept and --replica-quota over DDS_ACCEPT and DDS_REPLICA_QUOTA over the config file keys accept and replicaQuota', async () => {
+    const repo = await tempDir()
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ accept: [PEER], replicaQuota: '10GB' }))
+    expect(await resolveDaemonConfig({ repo }, {})).toMatchObject({ accept: [PEER], replicaQuota: 10e9 })
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ accept: 'none', replicaQuota: 5000 }))
+    expect(await resolveDaemonConfig({ repo }, {})).toMatchObject({ accept: 'none', replicaQuota: 5000 })
+    const env = { DDS_ACCEPT: `${PEER}, ${PEER}`, DDS_REPLICA_QUOTA: '512MiB' }
+    expect(await resolveDaemonConfig({ repo }, env)).toMatchObject({ accept: [PEER, PEER], replicaQuota: 512 * 1024 * 1024 })
+    expect(await resolveDaemonConfig({ repo, accept: 'any', replicaQuota: '0' }, env)).toMatchObject({ accept: 'any', replicaQuota: 0 })
+  })
+
+  it('refuses a bad --accept or --replica-quota, naming where it came from', async () => {
+    const repo = await tempDir()
+    await expect(resolveDaemonConfig({ repo, accept: 'some' }, {})).rejects.toThrow(UsageError)
+    await expect(resolveDaemonConfig({ repo, accept: 'some' }, {})).rejects.toThrow('invalid --accept: "some" is not a peer id; expected any, none, or peer ids (12D3KooW...) separated by commas')
+    await expect(resolveDaemonConfig({ repo, replicaQuota: '10 parsecs' }, {})).rejects.toThrow('invalid --replica-quota "10 parsecs": expected a size such as 512MiB, 10GB or 1073741824 (bytes)')
+    await expect(resolveDaemonConfig({ repo }, { DDS_REPLICA_QUOTA: '-1' })).rejects.toThrow(/environment variable DDS_REPLICA_QUOTA/)
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ replicaQuota: true }))
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(`invalid "replicaQuota" in ${join(repo, 'config.json')} true: expected a size`)
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ accept: [] }))
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(/invalid "accept" in .*expected any, none, or peer ids/)
+  })
+
+  it('parses sizes in decimal and binary units', () => {
+    expect(parseSize('0')).toBe(0)
+    expect(parseSize('1048576')).toBe(1048576)
+    expect(parseSize('512MiB')).toBe(512 * 2 ** 20)
+    expect(parseSize('1.5 GiB')).toBe(1.5 * 2 ** 30)
+    expect(parseSize('10GB')).toBe(10e9)
+    expect(parseSize('4kb')).toBe(4000)
+    expect(parseSize('100B')).toBe(100)
+    for (const bad of ['', 'MiB', '-1', '1 XB', '1e3', '10 GiB extra', '99999999999999TiB']) {
+      expect(parseSize(bad)).toBeUndefined()
+    }
   })
 
   it('parses HOST:PORT forms', () => {
