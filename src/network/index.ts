@@ -52,6 +52,9 @@ export interface NetworkService extends Startable {
   /** Blocks (and their bytes) this node answered OK to peers' RetrieveChunk requests since it started. */
   readonly served: { readonly blocks: number, readonly bytes: number }
 
+  /** Store size past which this node takes no more blocks for others (StoreChunk, replicas): `NetworkInit.maxStoredBytes`. */
+  readonly maxStoredBytes: number
+
   /**
    * Fetches one block from `peer` and verifies it against `cid`.
    *

@@ -23,6 +23,7 @@ import type { ReceivedResponse } from './response.js'
 export class DdsNetworkService implements NetworkService, Startable {
   readonly scores: PeerScores
   readonly served = { blocks: 0, bytes: 0 }
+  readonly maxStoredBytes: number
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
@@ -35,6 +36,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   constructor (components: NetworkComponents, init: ResolvedNetworkInit) {
     this.components = components
     this.init = init
+    this.maxStoredBytes = init.maxStoredBytes
     this.scores = new PeerScores(init.banDurationMs, Date.now, (peer, reason) => { this.cutOff(peer, reason) })
     this.handlerContext = {
       storage: components.storage,

@@ -9,6 +9,7 @@ import type { RetrievalService } from '../retrieval/index.js'
 import { refusal, type ReplicaPolicy } from './accept.js'
 import type { PinFetcher } from './fetcher.js'
 import type { PinIndex } from './pins.js'
+import type { StorageProvider } from '../storage/index.js'
 
 /** What admission of replicas needs. */
 export interface AdmissionComponents {
@@ -17,6 +18,10 @@ export interface AdmissionComponents {
   fetcher: Pick<PinFetcher, 'fetchAndPin' | 'isFetching'>
   /** Aborted when the node stops: instructions are answered BUSY from then on. */
   shutdown: AbortSignal
+  /** The store, whose size counts against `maxStoredBytes`. */
+  storage: Pick<StorageProvider, 'stats'>
+  /** Store size past which this node takes nothing more for others (the network's `maxStoredBytes`). */
+  maxStoredBytes: number
 }
 
 /** The limits admission enforces (a slice of the resolved ReplicationInit). */
@@ -101,6 +106,14 @@ export class Admission {
     const reason = refusal(this.init.accept, from, size, usage, this.init)
     if (reason != null) {
       return { status: Status.REJECTED, error: reason }
+    }
+    // the store cap holds for replicas as for StoreChunk: what is stored
+    // now, plus what accepted fetches will still write, plus this content
+    const { maxStoredBytes, storage } = this.components
+    const stored = (await storage.stats()).bytes
+    const pending = [...this.reserved.values()].reduce((sum, r) => sum + r.bytes, 0)
+    if (stored + pending + size > maxStoredBytes) {
+      return { status: Status.REJECTED, error: `this node's store is full: ${stored} bytes stored and ${pending} being fetched; ${size} more would pass its limit of ${maxStoredBytes} bytes` }
     }
     if (this.reserved.size >= this.init.maxReplicaFetches || this.reserved.has(key)) {
       return { status: Status.BUSY, error: 'this node is already fetching replicas; ask again later' }

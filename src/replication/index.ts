@@ -108,7 +108,7 @@ export type ResolvedReplicationInit = Required<ReplicationInit>
 export interface ReplicationComponents {
   peerId: PeerId
   storage: StorageProvider
-  network: Pick<NetworkService, 'retrieveBlock' | 'replicate' | 'isBanned'>
+  network: Pick<NetworkService, 'retrieveBlock' | 'replicate' | 'isBanned' | 'maxStoredBytes'>
   discovery: Discovery
   retrieval: RetrievalService
   /** Peers this node is connected to: candidates for new copies. */

@@ -57,7 +57,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
       announceContent: (cid) => { components.announceContent(cid) },
       shutdown
     })
-    this.admission = new Admission({ pins, retrieval: components.retrieval, fetcher: this.fetcher, shutdown }, {
+    this.admission = new Admission({ pins, retrieval: components.retrieval, fetcher: this.fetcher, shutdown, storage: components.storage, maxStoredBytes: components.network.maxStoredBytes }, {
       accept: init.accept,
       quotaBytes: init.quotaBytes,
       perPeerShare: init.perPeerShare,

@@ -34,7 +34,7 @@ describe('replica admission', () => {
   })
 
   /** A publisher holding `count` contents of CONTENT bytes, and an accepting node connected to it. */
-  async function setup (count: number, init: Partial<AdmissionInit>): Promise<{ publisher: Dds, cids: string[], admission: Admission, fetcher: PinFetcher, pins: PinIndex, lock: GcLock }> {
+  async function setup (count: number, init: Partial<AdmissionInit>, maxStoredBytes = Number.MAX_SAFE_INTEGER): Promise<{ publisher: Dds, cids: string[], admission: Admission, fetcher: PinFetcher, pins: PinIndex, lock: GcLock }> {
     const publisher = await Dds.create({ replication: { factor: 1 } })
     cleanup.push(async () => publisher.stop())
     const cids = await Promise.all(Array.from({ length: count }, async (_, i) => publisher.publish(pseudoRandomBytes(CONTENT, 300 + i))))
@@ -54,7 +54,7 @@ describe('replica admission', () => {
     const pins = new PinIndex(recordStore(storage, PINS_TABLE))
     const lock = new GcLock()
     const fetcher = new PinFetcher({ storage, retrieval, pins, lock, announceContent: () => {}, shutdown: shutdown.signal })
-    const admission = new Admission({ pins, retrieval, fetcher, shutdown: shutdown.signal }, {
+    const admission = new Admission({ pins, retrieval, fetcher, shutdown: shutdown.signal, storage, maxStoredBytes }, {
       accept: 'any', quotaBytes: 1024 * 1024 * 1024, perPeerShare: 1, maxReplicaFetches: 4, ...init
     })
     return { publisher, cids, admission, fetcher, pins, lock }
@@ -69,6 +69,18 @@ describe('replica admission', () => {
     for await (const { cid, state, for: owner } of pins.list()) held.push({ cid, state, for: owner })
     return held
   }
+
+  it('refuses a replica that would fill the store past maxStoredBytes, counting fetches still running', async () => {
+    const { publisher, cids, admission, lock } = await setup(2, {}, CONTENT + CONTENT / 2)
+    // the first fetch is held back, so its bytes are only reserved when the second arrives
+    const answers = await lock.withExclusive(async () => [
+      await instruct(admission, cids[0]!, publisher.libp2p.peerId),
+      await instruct(admission, cids[1]!, publisher.libp2p.peerId)
+    ])
+    expect(answers[0]!.status).toBe(Status.OK)
+    expect(answers[1]!.status).toBe(Status.REJECTED)
+    expect(answers[1]!.error).toMatch(/store is full/)
+  })
 
   it('accepts concurrent instructions only up to the quota: reservations count before any pin exists', async () => {
     const { publisher, cids, admission, fetcher, pins, lock } = await setup(3, { quotaBytes: 3 * CHUNK_SIZE })
