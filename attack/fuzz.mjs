@@ -175,8 +175,18 @@ try {
 
   let rssAt100k
   const started = Date.now()
+  async function heapMiB () {
+    try {
+      const text = await (await fetch(`${info.gateway}/metrics`)).text()
+      const metric = name => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]) / 1048576).toFixed(0)
+      return `${metric('nodejs_heap_size_used_bytes')} MiB; external ${metric('nodejs_external_memory_bytes')} MiB`
+    } catch {
+      return NaN
+    }
+  }
   function report () {
     const rss = rssMiB(daemon.pid)
+    void heapMiB().then(heap => { console.log(`  victim JS heap used ${heap}`) })
     if (counts.sent === 100_000) rssAt100k = rss
     console.log(`${counts.sent} frames, ${counts.answered} answers (${counts.undecodable} undecodable), ${counts.resets} streams ended by the victim, ${counts.identities} identities, victim RSS ${rss.toFixed(0)} MiB, ${((Date.now() - started) / 1000).toFixed(0)} s`)
   }
