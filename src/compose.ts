@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidInputError } from './errors.js'
@@ -19,6 +19,7 @@ import { announcer, type AnnounceStrategy, type Announcer } from './announce/ind
 import { publisher, type Publisher } from './publish/index.js'
 import { catalog, localCatalog, type Catalog } from './catalog/index.js'
 import { NodeStats } from './stats/index.js'
+import { componentLog, errorText, type DdsLogger } from './log/index.js'
 import { DEFAULT_BOOTSTRAP_TIMEOUT_MS, join, parsePeerAddrs } from './join/index.js'
 
 /** Options of `Dds.create`. */
@@ -100,6 +101,18 @@ export interface DdsInit {
 
   /** Options of the DHT discovery (timeouts). */
   discoveryOptions?: KadDiscoveryInit
+
+  /**
+   * Where the node logs: libp2p's `ComponentLogger`, each part under a
+   * `dds:<part>` name. `streamLogger({ level, format })` writes a line per
+   * event (start and stop, peers, publishes, pins, replicas, repairs, bans,
+   * gc, errors) to stderr, as text or JSON; any other ComponentLogger (such
+   * as `@libp2p/logger`'s `defaultLogger()` or `prefixLogger()`) gets them
+   * as debug lines.
+   *
+   * @default the libp2p node's logger: silent unless `DEBUG=dds:*` is set
+   */
+  logger?: ComponentLogger
 }
 
 /** The parts of a running node. */
@@ -116,6 +129,10 @@ export interface DdsParts {
   publisher: Publisher
   catalog: Catalog
   counts: NodeStats
+  /** The node's own log (`dds:node`): start, stop, peers. */
+  log: DdsLogger
+  /** Removes the listeners that log peers connecting and leaving. */
+  unwatchPeers?: () => void
 }
 
 /**
@@ -141,9 +158,11 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       privateKey: init.privateKey ?? await persistentPrivateKey(storage),
       isBanned: (peer) => started.network?.isBanned(peer) === true
     })
+    const logger = init.logger ?? libp2p.logger
+    const log = started.log = componentLog(logger, 'dds:node')
     const counts = new NodeStats()
     const discovery = counts.countProviders(init.discovery ?? discoveryFor(libp2p, init.discoveryOptions))
-    const announcer = started.announcer = announce({ discovery, storage, libp2p })
+    const announcer = started.announcer = announce({ discovery, storage, libp2p, logger })
     announcer.start()
     // The network's hooks reach the replication manager and the catalog,
     // which need the network themselves: they are created below, before
@@ -158,7 +177,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       },
       onReplicate: async (cid, sources, from, signal) => parts.replication.handleInstruction(cid, sources, from, signal),
       onCatalog: async (after, limit, signal) => localCatalog({ pins: parts.replication, storage }, after != null ? cidToString(after) : undefined, limit, { signal })
-    })({ libp2p, storage })
+    })({ libp2p, storage, logger })
     const addPeerAddresses = async (peer: PeerId, multiaddrs: Multiaddr[]): Promise<void> => {
       if (multiaddrs.length > 0) {
         await libp2p.peerStore.merge(peer, { multiaddrs })
@@ -175,27 +194,32 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       peers,
       peerFromString: (id) => { try { return peerIdFromString(id) } catch { return undefined } },
       announceContent: (cid) => { announcer.announceHeld(cid) },
-      addPeerAddresses
+      addPeerAddresses,
+      logger
     })
     Object.assign(started, {
       discovery,
       retrieval,
       counts,
-      publisher: publish({ storage, replication: replicating, announcer, network }),
+      publisher: publish({ storage, replication: replicating, announcer, network, logger }),
       catalog: catalog({ peerId: libp2p.peerId, storage, pins: replicating, network, retrieval, peers })
     })
     await network.start()
+    started.unwatchPeers = watchPeers(libp2p, log)
     await join({ libp2p, discovery }, [...bootstrap, ...seeds], { required: bootstrap.length > 0, timeoutMs: init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS })
     await replicating.start()
+    log.info('node started', { peer: libp2p.peerId.toString(), addrs: libp2p.getMultiaddrs().map(String).join(',') })
     return parts
   } catch (err) {
-    await stopParts(started).catch(() => {})
+    started.log?.error('node failed to start', { error: errorText(err) })
+    await stopParts(started).catch((stopErr: unknown) => { started.log?.warn('stopping a node that failed to start failed too', { error: errorText(stopErr) }) })
     throw err
   }
 }
 
 /** Stops what a node started, the last-started first: replication, announcements, the protocol, libp2p (if the node created it), the store. */
 export async function stopParts (parts: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean }): Promise<void> {
+  parts.unwatchPeers?.()
   try {
     await parts.replication?.stop()
     parts.announcer?.stop()
@@ -205,6 +229,19 @@ export async function stopParts (parts: Partial<DdsParts> & { storage: StoragePr
     }
   } finally {
     await parts.storage.close()
+    parts.log?.info('node stopped')
+  }
+}
+
+/** Logs peers connecting and leaving; returns what stops it. */
+function watchPeers (libp2p: DdsLibp2p, log: DdsLogger): () => void {
+  const connected = (evt: CustomEvent<PeerId>): void => { log.info('peer connected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length }) }
+  const left = (evt: CustomEvent<PeerId>): void => { log.info('peer disconnected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length }) }
+  libp2p.addEventListener('peer:connect', connected)
+  libp2p.addEventListener('peer:disconnect', left)
+  return () => {
+    libp2p.removeEventListener('peer:connect', connected)
+    libp2p.removeEventListener('peer:disconnect', left)
   }
 }
 

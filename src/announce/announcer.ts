@@ -2,6 +2,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
 import { throwIfAborted } from '../errors.js'
+import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index.js'
 import { AnnounceQueue } from '../discovery/announce-queue.js'
 import type { ProvideResult } from '../discovery/index.js'
 import { chunkCount, contentBlocks, decodeManifest, type Manifest } from '../manifest/index.js'
@@ -20,8 +21,11 @@ export class DdsAnnouncer implements Announcer {
   private reannouncing?: PromiseWithResolvers<void>
   private running = false
 
+  private readonly log: DdsLogger
+
   constructor (components: AnnouncerComponents, strategy: AnnounceStrategy) {
     this.components = components
+    this.log = components.logger != null ? componentLog(components.logger, 'dds:announce') : silentLog
     this.strategy = strategy
     this.queue = new AnnounceQueue(components.discovery)
   }
@@ -72,7 +76,7 @@ export class DdsAnnouncer implements Announcer {
         if (bytes != null && this.running) {
           this.announceOtherBlocks(cid, decodeManifest(bytes))
         }
-      }).catch(() => {})
+      }).catch((err: unknown) => { this.log.warn('held content could not be announced', { cid: cidToString(cid), error: errorText(err) }) })
     }
   }
 
@@ -104,7 +108,9 @@ export class DdsAnnouncer implements Announcer {
       clearTimeout(this.timer)
       this.reannouncing ??= Promise.withResolvers<void>()
       this.timer = setTimeout(() => {
-        this.reannounce().catch(() => {}).finally(() => { this.settleReannouncing() })
+        this.reannounce()
+          .catch((err: unknown) => { this.log.debug('re-announcement failed', { error: errorText(err) }) })
+          .finally(() => { this.settleReannouncing() })
       }, REANNOUNCE_DELAY_MS)
       this.timer.unref?.()
     }

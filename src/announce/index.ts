@@ -8,7 +8,7 @@
  */
 
 import type { CID } from 'multiformats/cid'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger } from '@libp2p/interface'
 import type { Discovery, ProvideResult } from '../discovery/index.js'
 import type { DdsLibp2p } from '../network/index.js'
 import type { StorageProvider } from '../storage/index.js'
@@ -29,6 +29,8 @@ export interface AnnouncerComponents {
   storage: Pick<StorageProvider, 'get'>
   /** Tells of new connections (a DHT peer to announce to) and counts them. */
   libp2p: Pick<DdsLibp2p, 'addEventListener' | 'removeEventListener' | 'getConnections'>
+  /** Where the announcer logs (as `dds:announce`). @default nothing is logged */
+  logger?: ComponentLogger
 }
 
 /** Options of the announcer. */

@@ -14,6 +14,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_REPLICA_QUOTA_BYTES } from '../replication/constants.js'
 import type { ReplicaPolicy } from '../replication/index.js'
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js'
 import { CliError, UsageError, systemErrorCode } from './errors.js'
 import { parseSize } from './size.js'
 import {
@@ -34,6 +35,10 @@ export interface DaemonConfig {
   accept: ReplicaPolicy
   /** Bytes of replicas held for others at most. */
   replicaQuota: number
+  /** The least severe level of the lines the daemon writes to stderr. */
+  logLevel: LogLevel
+  /** Lines as text, or one JSON object each. */
+  logFormat: LogFormat
 }
 
 /** The daemon's command-line flags, as commander gives them. */
@@ -47,10 +52,12 @@ export interface DaemonFlags {
   config?: string
   accept?: string
   replicaQuota?: string
+  logLevel?: string
+  logFormat?: string
 }
 
 /** Keys a config file may hold (`repo` only in a file given with `--config`). */
-const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota']
+const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota', 'logLevel', 'logFormat']
 
 type Env = Record<string, string | undefined>
 
@@ -106,8 +113,16 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
   const replicaQuota = pick(flags.replicaQuota != null ? parseQuota(flags.replicaQuota, '--replica-quota', UsageError) : undefined,
     'DDS_REPLICA_QUOTA', (text, source) => parseQuota(text, source),
     'replicaQuota', (value, source) => parseQuota(typeof value === 'number' || typeof value === 'string' ? String(value) : '', source, CliError, value)).value
+  const logLevel = pick(flags.logLevel != null ? oneOf(flags.logLevel, LOG_LEVELS, '--log-level', UsageError) : undefined,
+    'DDS_LOG_LEVEL', (text, source) => oneOf(text, LOG_LEVELS, source),
+    'logLevel', (value, source) => oneOf(stringValue(value, source), LOG_LEVELS, source)).value
+  const logFormat = pick(flags.logFormat != null ? oneOf(flags.logFormat, LOG_FORMATS, '--log-format', UsageError) : undefined,
+    'DDS_LOG_FORMAT', (text, source) => oneOf(text, LOG_FORMATS, source),
+    'logFormat', (value, source) => oneOf(stringValue(value, source), LOG_FORMATS, source)).value
   return {
     repo,
+    logLevel: logLevel ?? 'info',
+    logFormat: logFormat ?? 'text',
     listen: listen ?? DEFAULT_LISTEN,
     bootstrap: bootstrap ?? [],
     gateway: gateway ?? { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
@@ -260,4 +275,12 @@ function stringValue (value: unknown, source: string): string {
 
 function nonEmpty (text: string | undefined): string | undefined {
   return text != null && text.trim().length > 0 ? text : undefined
+}
+
+/** `text` if it is one of `allowed`. @throws {CliError} (or `ErrorClass`) naming the source and the choices */
+function oneOf<T extends string> (text: string, allowed: readonly T[], source: string, ErrorClass: new (message: string) => Error = CliError): T {
+  if (!(allowed as readonly string[]).includes(text)) {
+    throw new ErrorClass(`${source} must be one of ${allowed.join(', ')}, got "${text.slice(0, 40)}"`)
+  }
+  return text as T
 }

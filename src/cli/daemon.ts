@@ -10,6 +10,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Dds } from '../dds.js'
+import { streamLogger } from '../log/index.js'
 import { startGateway, type Gateway } from '../gateway/index.js'
 import { CliError, oneLine, systemErrorCode } from './errors.js'
 import { formatBytes, formatFields } from './format.js'
@@ -80,7 +81,8 @@ async function createNode (config: DaemonConfig): Promise<Dds> {
       storage: storePath,
       listen: config.listen,
       bootstrap: config.bootstrap,
-      replication: { factor: config.replicationFactor, accept: config.accept, quotaBytes: config.replicaQuota }
+      replication: { factor: config.replicationFactor, accept: config.accept, quotaBytes: config.replicaQuota },
+      logger: streamLogger({ level: config.logLevel, format: config.logFormat })
     })
   } catch (err) {
     throw nodeStartError(err, config, storePath)

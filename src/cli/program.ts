@@ -72,9 +72,11 @@ export function buildProgram (): Command {
     .option('--replication-factor <n>', 'copies of pinned content to keep on the network [env DDS_REPLICATION_FACTOR, default 3]')
     .option('--accept <who>', 'whose content to hold replicas of: any, none, or peer ids separated by commas [env DDS_ACCEPT, default any]')
     .option('--replica-quota <size>', 'room for replicas held for others, such as 512MiB or 10GB; 0 holds none [env DDS_REPLICA_QUOTA, default 1GiB]')
+    .option('--log-level <level>', 'least severe lines written to stderr: error, warn, info or debug [env DDS_LOG_LEVEL, default info]')
+    .option('--log-format <format>', 'log lines as text or json (one object per line) [env DDS_LOG_FORMAT, default text]')
     .option('--config <file>', 'config file [default <repo>/config.json]')
     .option('--json', 'print the started daemon\'s peer id, addresses and gateway URL as one JSON line')
-    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor, accept, replicaQuota.')
+    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor, accept, replicaQuota, logLevel, logFormat.')
     .action(async (flags: DaemonFlags & { json?: boolean }) => {
       const config = await resolveDaemonConfig(flags)
       const { runDaemon } = await import('./daemon.js')

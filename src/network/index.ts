@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { AbortOptions, Libp2p, PeerId, Startable } from '@libp2p/interface'
+import type { AbortOptions, Libp2p, PeerId, Startable, ComponentLogger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { StorageProvider } from '../storage/index.js'
@@ -107,6 +107,8 @@ export interface CatalogRequestOptions extends RequestOptions {
 export interface NetworkComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
   storage: StorageProvider
+  /** Where the service logs (bans, as `dds:network`). @default nothing is logged */
+  logger?: ComponentLogger
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 import { Status, statusName, type ResponseMessage } from '../pb/index.js'
 import { PeerChannel } from './channel.js'
 import { serveStream, serverState, type ServerState } from './server.js'
+import { componentLog, silentLog, type DdsLogger } from '../log/index.js'
 import { PeerScores } from './scores.js'
 import {
   DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, MAX_PEER_TEXT_LENGTH, MAX_RETRY_AFTER_MS, PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT, PENALTY_WRONG_BYTES
@@ -28,6 +29,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
   private readonly serverState: ServerState = serverState()
+  private readonly log: DdsLogger
   private readonly handlerContext: HandlerContext
   private started = false
   /** True from just before the handler is registered until `stop()` begins: streams arriving otherwise are reset. */
@@ -35,6 +37,7 @@ export class DdsNetworkService implements NetworkService, Startable {
 
   constructor (components: NetworkComponents, init: ResolvedNetworkInit) {
     this.components = components
+    this.log = components.logger != null ? componentLog(components.logger, 'dds:network') : silentLog
     this.init = init
     this.maxStoredBytes = init.maxStoredBytes
     this.scores = new PeerScores(init.banDurationMs, Date.now, (peer, reason) => { this.cutOff(peer, reason) })
@@ -104,6 +107,7 @@ export class DdsNetworkService implements NetworkService, Startable {
    * `refuseBanned` closes one that opens anyway.
    */
   private cutOff (peer: string, reason: string): void {
+    this.log.warn('peer banned', { peer, reason, minutes: Math.round(this.init.banDurationMs / 60_000) })
     const channel = this.channels.get(peer)
     this.channels.delete(peer)
     let done = false

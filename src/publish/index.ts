@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { AbortOptions, PeerId, ComponentLogger } from '@libp2p/interface'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 import type { ContentInput } from '../chunker/index.js'
 import { DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, type ContentDescription } from '../manifest/index.js'
@@ -39,6 +39,8 @@ export interface PublisherComponents {
   announcer: Pick<Announcer, 'announcePublished'>
   /** Pushes blocks to seed peers. */
   network: Pick<NetworkService, 'storeBlock'>
+  /** Where publishing logs (as `dds:publish`). @default nothing is logged */
+  logger?: ComponentLogger
 }
 
 /** Options of the publisher. */

@@ -4,6 +4,7 @@ import { cidToString } from '../cid.js'
 import { chunkContent, ContentHasher, type ContentInput } from '../chunker/index.js'
 import { ManifestBuilder, chunkCount, type Manifest } from '../manifest/index.js'
 import { BatchWriter } from '../storage/index.js'
+import { componentLog, silentLog, type DdsLogger } from '../log/index.js'
 import { seed } from './seed.js'
 import type { Publisher, PublisherComponents, PublisherInit, PublishOptions } from './index.js'
 
@@ -12,15 +13,19 @@ export class DdsPublisher implements Publisher {
   private readonly components: PublisherComponents
   private readonly init: Required<PublisherInit>
 
+  private readonly log: DdsLogger
+
   constructor (components: PublisherComponents, init: Required<PublisherInit>) {
     this.components = components
     this.init = init
+    this.log = components.logger != null ? componentLog(components.logger, 'dds:publish') : silentLog
   }
 
   async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
     const { cid, size, manifest } = await this.components.replication.pinWritten(async () => this.store(input, options))
     const cidString = cidToString(cid)
     options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks: chunkCount(size) }))
+    this.log.info('content published', { cid: cidString, name: manifest.name, size, chunks: chunkCount(size) })
     if (this.init.seedPeers.length > 0) {
       await seed(cid, manifest, this.init.seedPeers, this.components, options)
     }

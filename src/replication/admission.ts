@@ -10,6 +10,7 @@ import { refusal, type ReplicaPolicy } from './accept.js'
 import type { PinFetcher } from './fetcher.js'
 import type { PinIndex } from './pins.js'
 import type { StorageProvider } from '../storage/index.js'
+import { silentLog, type DdsLogger } from '../log/index.js'
 
 /** What admission of replicas needs. */
 export interface AdmissionComponents {
@@ -22,6 +23,8 @@ export interface AdmissionComponents {
   storage: Pick<StorageProvider, 'stats'>
   /** Store size past which this node takes nothing more for others (the network's `maxStoredBytes`). */
   maxStoredBytes: number
+  /** @default nothing is logged */
+  log?: DdsLogger
 }
 
 /** The limits admission enforces (a slice of the resolved ReplicationInit). */
@@ -51,8 +54,11 @@ export class Admission {
   /** Replicas accepted and not yet fetched: bytes reserved against the quota. */
   private readonly reserved = new Map<string, { bytes: number, for: string }>()
 
+  private readonly log: DdsLogger
+
   constructor (components: AdmissionComponents, init: AdmissionInit) {
     this.components = components
+    this.log = components.log ?? silentLog
     this.init = init
   }
 
@@ -63,6 +69,17 @@ export class Admission {
    * the content in the background, at most `maxReplicaFetches` at a time.
    */
   async handleInstruction (cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<InstructionAnswer> {
+    const answer = await this.decide(cid, sources, from, signal)
+    const { log } = this
+    if (answer.status === Status.REJECTED) {
+      log.info('replica refused', { cid: cidToString(cid), from: from.toString(), reason: answer.error })
+    } else if (answer.status !== Status.OK) {
+      log.debug('replica instruction not taken', { cid: cidToString(cid), from: from.toString(), status: Status[answer.status], reason: answer.error })
+    }
+    return answer
+  }
+
+  private async decide (cid: CID, sources: Uint8Array[], from: PeerId, signal: AbortSignal): Promise<InstructionAnswer> {
     const { pins, retrieval, fetcher, shutdown } = this.components
     if (shutdown.aborted) {
       return { status: Status.BUSY, error: 'this node is stopping' }
@@ -94,6 +111,8 @@ export class Admission {
       return verdict
     }
     const sourceIds = sources.flatMap(bytes => { try { return [peerIdFromMultihash(Digest.decode(bytes)).toString()] } catch { return [] } })
+    this.log.info('replica accepted', { cid: key, from: from.toString(), size: manifest.size, name: manifest.name })
+    // a failure is logged by fetchAndPin
     fetcher.fetchAndPin(cid, 'replica', { for: from.toString(), sources: sourceIds, manifest })
       .catch(() => {})
       .finally(() => { this.reserved.delete(key) })

@@ -5,6 +5,7 @@ import { chunkCount, type Manifest } from '../manifest/index.js'
 import type { RetrievalService, RetrieveProgressEvents } from '../retrieval/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { GcLock } from './lock.js'
+import { errorText, silentLog, type DdsLogger } from '../log/index.js'
 import type { Pin, PinIndex } from './pins.js'
 
 /** What a pin fetch may know before it starts. */
@@ -56,6 +57,8 @@ export interface PinFetcherComponents {
   announceContent(cid: CID): void
   /** Aborted when the node stops: every fetch ends, and keeps its pin for the next start. */
   shutdown: AbortSignal
+  /** @default nothing is logged */
+  log?: DdsLogger
 }
 
 /**
@@ -66,8 +69,11 @@ export class PinFetcher {
   private readonly components: PinFetcherComponents
   private readonly fetching = new Map<string, RunningFetch>()
 
+  private readonly log: DdsLogger
+
   constructor (components: PinFetcherComponents) {
     this.components = components
+    this.log = components.log ?? silentLog
   }
 
   /** True while `key` (a manifest CID string) is being fetched. */
@@ -112,13 +118,32 @@ export class PinFetcher {
       for (const listener of followers.listeners) {
         try {
           listener(progress)
-        } catch {} // a follower's failure is not the fetch's
+        } catch (err) {
+          // a follower's failure is not the fetch's
+          this.log.debug('a pin progress listener threw', { cid: key, error: errorText(err) })
+        }
       }
     }
     const work = this.components.lock.withShared(async () => this.fetchLocked(cid, key, kind, extra, signal, controller, report))
     this.fetching.set(key, { work, controller, followers })
+    const { log } = this
+    const { shutdown } = this.components
+    const started = Date.now()
     try {
-      return await work
+      const pin = await work
+      if (pin.kind === 'replica') {
+        log.info('replica stored', { cid: key, for: pin.for, size: pin.size, ms: Date.now() - started })
+      } else {
+        log.info('pinned', { cid: key, name: pin.name, size: pin.size, ms: Date.now() - started })
+      }
+      return pin
+    } catch (err) {
+      if (shutdown.aborted || controller.signal.aborted) {
+        log.debug('fetch stopped', { cid: key, kind, reason: errorText(err) })
+      } else {
+        log.warn(kind === 'replica' ? 'replica fetch failed' : 'pin failed', { cid: key, for: extra.for, error: errorText(err) })
+      }
+      throw err
     } finally {
       this.fetching.delete(key)
     }
@@ -144,6 +169,7 @@ export class PinFetcher {
   async resume (): Promise<void> {
     for await (const pin of this.components.pins.list()) {
       if (pin.state === 'fetching') {
+        // a failure is logged by fetchAndPin; the pin stays for the next start
         this.fetchAndPin(pin.manifest, pin.kind, { for: pin.for, sources: pin.sources }).catch(() => {})
       } else {
         this.components.announceContent(pin.manifest)

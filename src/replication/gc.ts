@@ -4,6 +4,7 @@ import { cidToString } from '../cid.js'
 import { throwIfAborted } from '../errors.js'
 import { contentBlocks, decodeManifest } from '../manifest/index.js'
 import type { StorageProvider } from '../storage/index.js'
+import type { DdsLogger } from '../log/index.js'
 import type { GcLock } from './lock.js'
 import type { PinIndex } from './pins.js'
 
@@ -63,6 +64,8 @@ export interface GarbageCollectorComponents {
   storage: StorageProvider
   pins: PinIndex
   lock: GcLock
+  /** @default nothing is logged */
+  log?: DdsLogger
 }
 
 /**
@@ -98,7 +101,9 @@ export class GarbageCollector {
 
   async gc (signal?: AbortSignal): Promise<GcResult> {
     const { storage, pins, lock } = this.components
-    return lock.withExclusive(async () => collectGarbage(storage, pins, (key) => this.isRecent(key), { signal }))
+    const result = await lock.withExclusive(async () => collectGarbage(storage, pins, (key) => this.isRecent(key), { signal }))
+    this.components.log?.info('gc', { blocksRemoved: result.blocksRemoved, bytesRemoved: result.bytesRemoved, blocksKept: result.blocksKept })
+    return result
   }
 
   private isRecent (key: string): boolean {

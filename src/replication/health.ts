@@ -6,6 +6,7 @@ import { CustomProgressEvent } from 'progress-events'
 import { cidToString } from '../cid.js'
 import { BusyError, DdsError } from '../errors.js'
 import { sleep } from '../signals.js'
+import { errorText, silentLog, type DdsLogger } from '../log/index.js'
 import type { Discovery } from '../discovery/index.js'
 import type { NetworkService } from '../network/index.js'
 import type { PinFetcher } from './fetcher.js'
@@ -28,6 +29,8 @@ export interface HealthComponents {
   events: Pick<EventTarget, 'dispatchEvent'>
   /** Aborted when the node stops: probes and instructions in progress end. */
   shutdown: AbortSignal
+  /** @default nothing is logged */
+  log?: DdsLogger
 }
 
 /** The limits of checks and repairs (a slice of the resolved ReplicationInit). */
@@ -56,13 +59,18 @@ export class Health implements Startable {
   private timer?: ReturnType<typeof setInterval>
   private checking = false
 
+  private readonly log: DdsLogger
+
   constructor (components: HealthComponents, init: HealthInit) {
     this.components = components
+    this.log = components.log ?? silentLog
     this.init = init
   }
 
   start (): void {
-    this.timer = setInterval(() => { this.checkAll().catch(() => {}) }, this.init.checkIntervalMs)
+    this.timer = setInterval(() => {
+      this.checkAll().catch((err: unknown) => { this.log.warn('replication check failed', { error: errorText(err) }) })
+    }, this.init.checkIntervalMs)
     this.timer.unref?.()
   }
 
@@ -169,8 +177,9 @@ export class Health implements Startable {
         await this.components.addPeerAddresses?.(provider.peerId, provider.multiaddrs)
         candidates.set(provider.peerId.toString(), provider.peerId)
       }
-    } catch {
+    } catch (err) {
       // a search that fails finds nobody new
+      this.log.debug('holder search failed', { cid: cidToString(cid), error: errorText(err) })
     }
     candidates.delete(self)
     const probes = new PQueue({ concurrency: PROBE_CONCURRENCY })
@@ -194,12 +203,14 @@ export class Health implements Startable {
         if (!(err instanceof BusyError) || busy >= MAX_BUSY_PROBES || shutdown.aborted) {
           return false
         }
+        // the sleep ends early only when the node stops, which the loop checks
         await sleep(Math.min(err.retryAfterMs > 0 ? err.retryAfterMs : BUSY_PROBE_WAIT_MS, this.init.probeTimeoutMs), shutdown).catch(() => {})
       }
     }
   }
 
   private async repair (cid: CID, status: ReplicationStatus): Promise<void> {
+    this.log.info('repair started', { cid: cidToString(cid), live: status.live.length, target: this.init.factor })
     status.repairing = true
     this.emit(status)
     const { peerId: self, network, shutdown } = this.components
@@ -230,6 +241,7 @@ export class Health implements Startable {
       }
       // peers that accepted count as holders until a later check finds otherwise
       status.live = [...holders]
+      this.log.info('repair finished', { cid: key, live: holders.size, target: this.init.factor, lastError: holders.size < this.init.factor ? status.lastError : undefined })
     } finally {
       status.repairing = false
     }
@@ -243,7 +255,9 @@ export class Health implements Startable {
     try {
       for await (const pin of this.components.pins.list()) {
         if (pin.state === 'complete') {
-          await this.ensureReplication(pin.manifest, [], false).catch(() => {})
+          await this.ensureReplication(pin.manifest, [], false).catch((err: unknown) => {
+            this.log.warn('replication check failed', { cid: cidToString(pin.manifest), error: errorText(err) })
+          })
         }
       }
     } finally {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { AbortOptions, PeerId, Startable } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Startable, ComponentLogger } from '@libp2p/interface'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
@@ -117,6 +117,8 @@ export interface ReplicationComponents {
   /** Announces content this node now holds (manifest, then chunks in the background). */
   announceContent(cid: CID): void
   addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
+  /** Where replication logs (as `dds:replication`). @default nothing is logged */
+  logger?: ComponentLogger
 }
 
 /** The replication manager's operations. */

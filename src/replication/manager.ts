@@ -5,6 +5,7 @@ import { CustomProgressEvent } from 'progress-events'
 import { cidToString } from '../cid.js'
 import { decodeManifest, MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
 import { recordStore } from '../storage/index.js'
+import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index.js'
 import { Admission, type InstructionAnswer } from './admission.js'
 import { PINS_TABLE } from './constants.js'
 import { PinFetcher, type PinProgress } from './fetcher.js'
@@ -37,6 +38,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   private readonly controller = new AbortController()
   private readonly fetcher: PinFetcher
   private readonly admission: Admission
+  private readonly log: DdsLogger
   private readonly health: Health
   private readonly collector: GarbageCollector
   private readonly factor: number
@@ -49,15 +51,17 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     setMaxListeners(Infinity, this.controller.signal)
     const { pins, lock } = this
     const shutdown = this.controller.signal
+    const log = this.log = components.logger != null ? componentLog(components.logger, 'dds:replication') : silentLog
     this.fetcher = new PinFetcher({
       storage: components.storage,
       retrieval: components.retrieval,
       pins,
       lock,
       announceContent: (cid) => { components.announceContent(cid) },
-      shutdown
+      shutdown,
+      log
     })
-    this.admission = new Admission({ pins, retrieval: components.retrieval, fetcher: this.fetcher, shutdown, storage: components.storage, maxStoredBytes: components.network.maxStoredBytes }, {
+    this.admission = new Admission({ pins, retrieval: components.retrieval, fetcher: this.fetcher, shutdown, storage: components.storage, maxStoredBytes: components.network.maxStoredBytes, log }, {
       accept: init.accept,
       quotaBytes: init.quotaBytes,
       perPeerShare: init.perPeerShare,
@@ -73,7 +77,8 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
       peerFromString: (id) => components.peerFromString(id),
       addPeerAddresses: components.addPeerAddresses?.bind(components),
       events: this,
-      shutdown
+      shutdown,
+      log
     }, {
       factor: init.factor,
       maxCopies: init.maxCopies,
@@ -82,7 +87,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
       probeTimeoutMs: init.probeTimeoutMs,
       maxHoldersSearched: init.maxHoldersSearched
     })
-    this.collector = new GarbageCollector({ storage: components.storage, pins, lock }, { storedGraceMs: init.storedGraceMs })
+    this.collector = new GarbageCollector({ storage: components.storage, pins, lock, log }, { storedGraceMs: init.storedGraceMs })
   }
 
   async start (): Promise<void> {
@@ -148,7 +153,7 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
         return // a data chunk
       }
       await this.admission.handleInstruction(cid, [from.toMultihash().bytes], from, this.controller.signal)
-    }).catch(() => {})
+    }).catch((err: unknown) => { this.log.debug('a stored block could not be checked for a manifest', { cid: cidToString(cid), error: errorText(err) }) })
   }
 
   async gc (signal?: AbortSignal): Promise<GcResult> {
@@ -165,7 +170,9 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
 
   replicate (cid: CID): void {
     if (this.factor > 1) {
-      this.health.ensureReplication(cid, [], true).catch(() => {})
+      this.health.ensureReplication(cid, [], true).catch((err: unknown) => {
+        this.log.warn('replication check failed', { cid: cidToString(cid), error: errorText(err) })
+      })
     }
   }
 
