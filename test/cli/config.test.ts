@@ -25,7 +25,9 @@ describe('daemon config', () => {
       gateway: { host: '127.0.0.1', port: 8180 },
       replicationFactor: 3,
       accept: 'any',
-      replicaQuota: 1024 * 1024 * 1024
+      replicaQuota: 1024 * 1024 * 1024,
+      logLevel: 'info',
+      logFormat: 'text'
     })
   })
 
@@ -47,7 +49,9 @@ describe('daemon config', () => {
       apiToken: 'from-file',
       replicationFactor: 2,
       accept: 'any',
-      replicaQuota: 1024 * 1024 * 1024
+      replicaQuota: 1024 * 1024 * 1024,
+      logLevel: 'info',
+      logFormat: 'text'
     })
     const env = { DDS_REPO: repo, DDS_GATEWAY: '0.0.0.0:9001', DDS_LISTEN: '/ip4/127.0.0.1/tcp/5002,/ip4/127.0.0.1/tcp/5003', DDS_REPLICATION_FACTOR: '4', DDS_API_TOKEN: 'from-env' }
     const fromEnv = await resolveDaemonConfig({}, env)
@@ -100,6 +104,18 @@ describe('daemon config', () => {
     const env = { DDS_ACCEPT: `${PEER}, ${PEER}`, DDS_REPLICA_QUOTA: '512MiB' }
     expect(await resolveDaemonConfig({ repo }, env)).toMatchObject({ accept: [PEER, PEER], replicaQuota: 512 * 1024 * 1024 })
     expect(await resolveDaemonConfig({ repo, accept: 'any', replicaQuota: '0' }, env)).toMatchObject({ accept: 'any', replicaQuota: 0 })
+  })
+
+  it('takes --log-level and --log-format over DDS_LOG_LEVEL and DDS_LOG_FORMAT over the config file keys logLevel and logFormat', async () => {
+    const repo = await tempDir()
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ logLevel: 'debug', logFormat: 'json' }))
+    expect(await resolveDaemonConfig({ repo }, {})).toMatchObject({ logLevel: 'debug', logFormat: 'json' })
+    const env = { DDS_LOG_LEVEL: 'warn', DDS_LOG_FORMAT: 'text' }
+    expect(await resolveDaemonConfig({ repo }, env)).toMatchObject({ logLevel: 'warn', logFormat: 'text' })
+    expect(await resolveDaemonConfig({ repo, logLevel: 'error', logFormat: 'json' }, env)).toMatchObject({ logLevel: 'error', logFormat: 'json' })
+    await expect(resolveDaemonConfig({ repo }, { DDS_LOG_LEVEL: 'verbose' })).rejects.toThrow('environment variable DDS_LOG_LEVEL must be one of error, warn, info, debug, got "verbose"')
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ logFormat: 'yaml' }))
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(CliError)
   })
 
   it('refuses a bad --accept or --replica-quota, naming where it came from', async () => {
