@@ -83,6 +83,7 @@ export async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | 
     return promise
   }
   if (signal.aborted) {
+    // the caller gets the abort reason instead; this only marks the dropped promise handled
     promise.catch(() => {})
     throw abortReason(signal, what)
   }

@@ -156,6 +156,7 @@ class SourceReader {
     if (signal == null) {
       return next
     }
+    // the caller receives this promise's rejection through `next`; this only marks it handled
     next.catch(() => {})
     let onAbort = (): void => {}
     const aborted = new Promise<never>((_resolve, reject) => {
@@ -187,6 +188,7 @@ class SourceReader {
     } catch (err) {
       released = Promise.reject(err)
     }
+    // the rejection was handed to the caller above; this keeps it from being reported twice
     released = released.catch(() => {})
     if (!this.pending) {
       await released

@@ -81,6 +81,7 @@ function readableStreamIterator (stream: ReadableStream<unknown>): AsyncIterator
     finished = true
     try {
       reader.releaseLock()
+    // the reader is done with either way; a lock already released has nothing to say
     } catch {}
   }
   return {
@@ -133,6 +134,7 @@ function checkedIterator (source: AsyncIterator<unknown> | Iterator<unknown>): A
 async function closeQuietly (source: AsyncIterator<unknown> | Iterator<unknown>): Promise<void> {
   try {
     await source.return?.()
+  // closing a source on the way out of an error: the first error is the one reported
   } catch {}
 }
 

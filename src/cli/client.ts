@@ -134,6 +134,7 @@ export class ApiClient {
     let body: ErrorBody | undefined
     try {
       body = JSON.parse(await response.text()) as ErrorBody
+    // a body that is not JSON: the status line says what went wrong
     } catch {}
     const message = body?.error?.message != null ? oneLine(body.error.message) : undefined
     switch (response.status) {

@@ -171,5 +171,6 @@ function removeApiFileSync (path: string, url: string): void {
     if (readFileSync(path, 'utf8').trim() === url) {
       rmSync(path, { force: true })
     }
+  // exiting: the api file names a gateway that is gone, and the next daemon overwrites it
   } catch {}
 }

@@ -91,6 +91,7 @@ export class AnnounceQueue {
   stop (): void {
     this.controller.abort()
     for (const source of this.sources.splice(0)) {
+      // the queue is stopping: a source that fails to close has nothing more to announce
       source.iterator.return?.().catch(() => {})
     }
     this.queue.length = 0
@@ -119,6 +120,7 @@ export class AnnounceQueue {
       this.pulling = false
       this.pump()
       this.settleIdle()
+    // provide failures are counted in the result; what is left is the scheduling, which cannot fail
     }).catch(() => {})
   }
 
@@ -137,6 +139,7 @@ export class AnnounceQueue {
           this.pump()
           this.settleIdle()
         })
+        // each provide's failure is recorded in `unannounced` above
         .catch(() => {})
     }
   }

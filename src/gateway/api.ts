@@ -209,6 +209,7 @@ async function probe (node: GatewayNode, addr: string, signal: AbortSignal): Pro
     const why = deadline.aborted ? `no answer within ${CONNECT_PROBE_TIMEOUT_MS} ms` : (err as Error).message
     throw new RemoteError(`could not reach ${addr.slice(0, 300)} (${why}); this node is connected to that peer through another address`, { cause: err })
   }
+  // a probe connection that fails to close is closed by libp2p's idle timeout
   await connection.close().catch(() => {})
 }
 

@@ -35,6 +35,7 @@ async function summarisePins (node: GatewayNode): Promise<PinSummary> {
   for (const pin of await node.pins()) {
     const key = `${pin.kind}/${pin.state}`
     counts.set(key, (counts.get(key) ?? 0) + 1)
+    // a pin removed between the listing and this read has no status to count
     const status = await node.replicationStatus(pin.cid).catch(() => undefined)
     if (status != null && status.lastCheck > 0 && status.live.length < status.target) {
       below++

@@ -132,6 +132,7 @@ export class GatewayServer {
     try {
       await this.app.listen({ host: this.init.host, port: this.init.port, backlog: LISTEN_BACKLOG })
     } catch (err) {
+      // the listen error is the one reported; closing what never listened has nothing to add
       await this.app.close().catch(() => {})
       const code = (err as { code?: string }).code
       if (code === 'EADDRINUSE') {

@@ -223,6 +223,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     handleRequest(req, peer, ctx, limit.signal)
       .finally(() => { limit.clear() })
       .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
+      // handleRequest never throws and respond() resets the stream itself when a write fails
       .catch(() => {})
   }
 

@@ -71,6 +71,7 @@ export class ParkedChunks {
       this.settle()
       this.searchNext()
       this.session.pump()
+    // search() reports nothing but the peers it adds; settle() fails the chunks nobody holds
     }).catch(() => {})
   }
 

@@ -96,6 +96,7 @@ export class ProviderSearch {
       for (let peer = await this.next(); peer != null; peer = await this.next()) {
         feed.push(peer)
       }
+    // a search that fails ends quietly: the holders found so far stay in the feed (see above)
     })().catch(() => {}).finally(() => {
       feed.signal.removeEventListener('abort', stop)
     })

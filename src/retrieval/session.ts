@@ -230,6 +230,7 @@ export class RetrievalSession implements SessionCore {
         peer.inFlight--
         this.pump()
       })
+      // both outcomes are handled above (received / onFailure); the session reports failures through its callers
       .catch(() => {})
   }
 

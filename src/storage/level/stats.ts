@@ -31,6 +31,7 @@ export function decodeStats (bytes: Uint8Array): StorageStats | undefined {
     if (isCount(value?.blocks) && isCount(value?.bytes)) {
       return { blocks: value.blocks, bytes: value.bytes }
     }
+  // no stats record yet (a new store) or an unreadable one: the counters are rebuilt from the blocks
   } catch {}
   return undefined
 }
