@@ -41,9 +41,10 @@ describe('slot jams', () => {
   /**
    * ATTACKERS identities, each with STREAMS paused streams carrying
    * PER_STREAM requests made by `request` (ids from 1). With `stall`, each
-   * stream's first two requests ask for that held 256 KiB block instead:
-   * their answers fill the stream's window, and the small answers to the
-   * rest queue behind them. The attackers speak DDS themselves and never
+   * stream's first four requests ask for that held 256 KiB block instead:
+   * their answers fill the stream's window (two are not enough: against the
+   * responder without fair serving the StoreChunk jam then passes), and the
+   * small answers to the rest queue behind them. The attackers speak DDS themselves and never
    * answer (a victim that asks them anything waits out its deadline).
    * Resolves once the victim has read every request.
    */
@@ -57,7 +58,7 @@ describe('slot jams', () => {
         const raw = await RawStream.open(attacker, victim.peerId, { paused: true })
         const frames = encodeFrames(Array.from({ length: PER_STREAM }, (_, i) => {
           const id = s * 100 + i + 1
-          return pb.Request.encode(stall != null && i < 2 ? { id, retrieveChunk: { cid: stall.bytes } } : request(id)).finish()
+          return pb.Request.encode(stall != null && i < 4 ? { id, retrieveChunk: { cid: stall.bytes } } : request(id)).finish()
         }))
         expect(raw.push(frames)).toBe(true)
         raws.push(raw)
