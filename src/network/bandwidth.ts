@@ -142,7 +142,7 @@ export class BandwidthLimiter {
   private readonly limits: BandwidthInit
   private readonly upload?: TokenBucket
   private readonly download?: TokenBucket
-  /** Per-peer upload buckets, kept while the peer has frames waiting or sent within the last burst. */
+  /** Per-peer upload buckets, kept until nobody waits on them and they are full again (dropped when a new one is made). */
   private readonly perPeer = new Map<string, { bucket: TokenBucket, users: number }>()
   private readonly now: () => number
   private readonly counters = {
@@ -165,9 +165,19 @@ export class BandwidthLimiter {
     return { limits: { ...this.limits }, upload: { ...this.counters.upload }, download: { ...this.counters.download } }
   }
 
-  /** Peers with a per-peer bucket now (for tests: buckets do not outlive their use). */
+  /** Peers with a per-peer bucket now (buckets do not outlive their use by more than a refill). */
   get peerBuckets (): number {
+    this.prune()
     return this.perPeer.size
+  }
+
+  /** Drops the per-peer buckets nobody waits on that are full again (a new one would be the same). */
+  private prune (): void {
+    for (const [peer, entry] of this.perPeer) {
+      if (entry.users === 0 && entry.bucket.available >= entry.bucket.burst) {
+        this.perPeer.delete(peer)
+      }
+    }
   }
 
   /**
@@ -180,6 +190,7 @@ export class BandwidthLimiter {
     if (this.limits.uploadPerPeer != null) {
       let entry = this.perPeer.get(peer)
       if (entry == null) {
+        this.prune()
         entry = { bucket: new TokenBucket(this.limits.uploadPerPeer, burstFor(this.limits.uploadPerPeer), this.now), users: 0 }
         this.perPeer.set(peer, entry)
       }
@@ -188,10 +199,6 @@ export class BandwidthLimiter {
         await this.wait(entry.bucket, bytes, this.counters.upload, signal)
       } finally {
         entry.users--
-        // a bucket that is full again would be made the same; one in debt is kept until paid
-        if (entry.users === 0 && entry.bucket.available >= 0) {
-          this.perPeer.delete(peer)
-        }
       }
     }
     if (this.upload != null) {
