@@ -12,6 +12,8 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CliError, UsageError, systemErrorCode } from './errors.js'
+import { parseByteRate } from './rate.js'
+import type { BandwidthInit } from '../network/index.js'
 import {
   CONFIG_FILE, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_LISTEN, DEFAULT_REPLICATION_FACTOR,
   DEFAULT_REPO_NAME, MAX_REPLICATION_FACTOR
@@ -26,6 +28,8 @@ export interface DaemonConfig {
   gateway: { host: string, port: number }
   apiToken?: string
   replicationFactor: number
+  /** Caps on chunk traffic in bytes per second; absent when none is set. */
+  bandwidth?: BandwidthInit
 }
 
 /** The daemon's command-line flags, as commander gives them. */
@@ -36,11 +40,21 @@ export interface DaemonFlags {
   gateway?: string
   apiToken?: string
   replicationFactor?: string
+  maxUpload?: string
+  maxDownload?: string
+  maxUploadPerPeer?: string
   config?: string
 }
 
 /** Keys a config file may hold (`repo` only in a file given with `--config`). */
-const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor']
+const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'maxUpload', 'maxDownload', 'maxUploadPerPeer']
+
+/** The bandwidth settings: the limit each sets, its flag, environment variable and config key. */
+const RATE_SETTINGS = [
+  { limit: 'upload', flag: 'maxUpload', option: '--max-upload', env: 'DDS_MAX_UPLOAD' },
+  { limit: 'download', flag: 'maxDownload', option: '--max-download', env: 'DDS_MAX_DOWNLOAD' },
+  { limit: 'uploadPerPeer', flag: 'maxUploadPerPeer', option: '--max-upload-per-peer', env: 'DDS_MAX_UPLOAD_PER_PEER' }
+] as const
 
 type Env = Record<string, string | undefined>
 
@@ -90,13 +104,23 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
   const factor = pick(flags.replicationFactor != null ? parseFactor(flags.replicationFactor, '--replication-factor', UsageError) : undefined,
     'DDS_REPLICATION_FACTOR', (text, source) => parseFactor(text, source),
     'replicationFactor', (value, source) => parseFactor(typeof value === 'number' || typeof value === 'string' ? String(value) : '', source, CliError, value)).value
+  const bandwidth: BandwidthInit = {}
+  for (const { limit, flag, option, env: envName } of RATE_SETTINGS) {
+    const rate = pick(flags[flag] != null ? parseByteRate(flags[flag], option, UsageError) : undefined,
+      envName, (text, source) => parseByteRate(text, source),
+      flag, (value, source) => parseByteRate(value, source)).value
+    if (rate != null) {
+      bandwidth[limit] = rate
+    }
+  }
   return {
     repo,
     listen: listen ?? DEFAULT_LISTEN,
     bootstrap: bootstrap ?? [],
     gateway: gateway ?? { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
     ...(apiToken != null ? { apiToken } : {}),
-    replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR
+    replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR,
+    ...(Object.keys(bandwidth).length > 0 ? { bandwidth } : {})
   }
 }
 

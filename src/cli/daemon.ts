@@ -76,7 +76,8 @@ async function createNode (config: DaemonConfig): Promise<Dds> {
       storage: storePath,
       listen: config.listen,
       bootstrap: config.bootstrap,
-      replication: { factor: config.replicationFactor }
+      replication: { factor: config.replicationFactor },
+      ...(config.bandwidth != null ? { bandwidth: config.bandwidth } : {})
     })
   } catch (err) {
     throw nodeStartError(err, config, storePath)

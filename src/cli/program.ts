@@ -69,9 +69,12 @@ export function buildProgram (): Command {
     .option('--gateway <host:port>', 'HTTP gateway address, port 0 for any free port [env DDS_GATEWAY, default 127.0.0.1:8180]')
     .option('--api-token <token>', 'Bearer token that lets non-loopback clients use the write API [env DDS_API_TOKEN]')
     .option('--replication-factor <n>', 'copies of pinned content to keep on the network [env DDS_REPLICATION_FACTOR, default 3]')
+    .option('--max-upload <rate>', 'cap on chunk upload per second over all peers, e.g. 5MiB [env DDS_MAX_UPLOAD, default unlimited]')
+    .option('--max-download <rate>', 'cap on chunk download per second, e.g. 20MiB [env DDS_MAX_DOWNLOAD, default unlimited]')
+    .option('--max-upload-per-peer <rate>', 'cap on chunk upload per second to any one peer, on top of --max-upload [env DDS_MAX_UPLOAD_PER_PEER, default unlimited]')
     .option('--config <file>', 'config file [default <repo>/config.json]')
     .option('--json', 'print the started daemon\'s peer id, addresses and gateway URL as one JSON line')
-    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor.')
+    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor, maxUpload, maxDownload, maxUploadPerPeer.\nRates are bytes per second with an optional unit: 65536, 500KiB, 5MiB, 2MB (at least 64KiB).')
     .action(async (flags: DaemonFlags & { json?: boolean }) => {
       const config = await resolveDaemonConfig(flags)
       const { runDaemon } = await import('./daemon.js')
