@@ -24,6 +24,7 @@ import { retrievePhase } from './phases/retrieve.mjs'
 import { rssPhase } from './phases/rss.mjs'
 import { swarmPhase } from './phases/swarm.mjs'
 import { gatewayPhase } from './phases/gateway.mjs'
+import { bandwidthPhase } from './phases/bandwidth.mjs'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const LEVEL_BATCH = 16
@@ -98,6 +99,10 @@ async function main (options) {
   }
   if (options.phases.includes('gateway')) {
     await ctx.attempt('gateway', () => gatewayPhase(ctx))
+    await stopAll()
+  }
+  if (options.phases.includes('bandwidth')) {
+    await ctx.attempt('bandwidth', () => bandwidthPhase(ctx))
     await stopAll()
   }
 

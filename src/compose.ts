@@ -12,7 +12,7 @@ import { InvalidInputError } from './errors.js'
 import { cidToString } from './cid.js'
 import { createStorage, persistentPrivateKey, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
-import { createDdsLibp2p, networkService, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
+import { BandwidthLimiter, createDdsLibp2p, networkService, type BandwidthInit, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService } from './retrieval/index.js'
 import { replicationManager, type ReplicationInit, type ReplicationManager } from './replication/index.js'
 import { announcer, type AnnounceStrategy, type Announcer } from './announce/index.js'
@@ -90,6 +90,18 @@ export interface DdsInit {
   /** How long `create` waits for bootstrap peers to connect and join the DHT, in ms. @default 10000 */
   bootstrapTimeoutMs?: number
 
+  /**
+   * Caps on the DDS protocol's chunk traffic in bytes per second: `upload`
+   * (all this node sends: RetrieveChunk answers, StoreChunk data),
+   * `download` (all it receives: RetrieveChunk answers, replica fetches
+   * included, and StoreChunk data pushed to it) and `uploadPerPeer` (on top
+   * of `upload`). Each is optional, at least 65536, and unlimited when unset.
+   * A limit allows bursts of 250 ms of its rate (at least one chunk).
+   *
+   * @default {} (no limit)
+   */
+  bandwidth?: BandwidthInit
+
   /** Options of the DDS protocol service (limits, store policy). */
   network?: NetworkInit
 
@@ -147,6 +159,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
   const seeds = parsePeerAddrs(init.seedPeers ?? [], 'seedPeers')
   const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers: seeds.map(s => s.peerId) })
   const replication = replicationManager(init.replication)
+  const bandwidth = init.bandwidth != null ? new BandwidthLimiter(init.bandwidth) : undefined
   const storage = createStorage(init.storage ?? 'memory')
   await storage.open()
   const started: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean } = { storage, ownsLibp2p: init.libp2p == null }
@@ -177,7 +190,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       },
       onReplicate: async (cid, sources, from, signal) => parts.replication.handleInstruction(cid, sources, from, signal),
       onCatalog: async (after, limit, signal) => localCatalog({ pins: parts.replication, storage }, after != null ? cidToString(after) : undefined, limit, { signal })
-    })({ libp2p, storage, logger })
+    })({ libp2p, storage, logger, bandwidth })
     const addPeerAddresses = async (peer: PeerId, multiaddrs: Multiaddr[]): Promise<void> => {
       if (multiaddrs.length > 0) {
         await libp2p.peerStore.merge(peer, { multiaddrs })

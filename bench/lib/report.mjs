@@ -66,7 +66,15 @@ export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
     { key: 'swarm.4.afterFirstMibs', label: 'DDS, 4 seeders, after the first byte', unit: 'MiB/s' },
     { key: 'swarm.4.ttfbMs', label: 'DDS, 4 seeders: time to first byte', unit: 'ms' },
     { key: 'swarm.4.peers', label: 'DDS, 4 seeders: peers that delivered chunks', unit: '' },
-    { key: 'swarm.4.wireRatio', label: 'DDS, 4 seeders: TCP bytes received / size', unit: 'x' }
+    { key: 'swarm.4.wireRatio', label: 'DDS, 4 seeders: TCP bytes received / size', unit: 'x' },
+    { section: 'Upload cap: 1 DDS seeder at --max-upload 5MiB, 2 retrievers of 40 MiB each, over 10 s' },
+    { key: 'bandwidth.limiterMibs', label: 'seeder: bytes through its upload limit', unit: 'MiB/s' },
+    { key: 'bandwidth.receivedMibs', label: 'chunk bytes the 2 retrievers received', unit: 'MiB/s' },
+    { key: 'bandwidth.retriever1Mibs', label: 'retriever 1', unit: 'MiB/s' },
+    { key: 'bandwidth.retriever2Mibs', label: 'retriever 2', unit: 'MiB/s' },
+    { key: 'bandwidth.fairness', label: 'smaller / larger share', unit: 'x' },
+    { key: 'bandwidth.rescued', label: 'chunks rescued from the capped seeder (both retrievals)', unit: '' },
+    { key: 'bandwidth.duplicates', label: 'duplicate chunks received (both retrievals)', unit: '' }
   ]
 }
 

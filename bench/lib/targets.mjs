@@ -74,6 +74,20 @@ export function evaluateTargets (figures, skipped = {}) {
       op: '>=',
       bound: 3.2,
       skipped: skipped.swarm
+    },
+    {
+      id: 'bandwidth-cap',
+      text: 'Seeder capped at 5 MiB/s serving 2 retrievers: |rate / cap - 1| over 10 s',
+      value: median(f('bandwidth.capDeviation')),
+      op: '<=',
+      bound: 0.1
+    },
+    {
+      id: 'bandwidth-fair',
+      text: 'Seeder capped at 5 MiB/s: smaller / larger share of its 2 retrievers',
+      value: median(f('bandwidth.fairness')),
+      op: '>=',
+      bound: 0.8
     }
   ]
   for (const t of targets) {

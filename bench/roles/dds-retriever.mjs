@@ -8,7 +8,8 @@
 // the retrieval.
 //
 // Options: { bootstrap: ['<multiaddr>/p2p/<id>'] }
-// Ops: retrieve { cid, size } -> see `retrieve` below
+// Ops: retrieve { cid, size, marks? } -> see `retrieve` below; `marks` (ms
+// after the call) adds the bytes received by then, for rates over a window
 import { Dds } from '@digisocialblock/dds'
 import { Fingerprint } from '../lib/content.mjs'
 import { trackSockets, socketBytesRead } from '../lib/wire.mjs'
@@ -19,13 +20,16 @@ const options = roleOptions()
 const node = await Dds.create({ storage: 'memory', bootstrap: options.bootstrap, replication: { factor: 1, accept: 'none' } })
 const readyRssBytes = process.memoryUsage().rss
 
-async function retrieve ({ cid, size }) {
+async function retrieve ({ cid, size, marks = [] }) {
   const fingerprint = new Fingerprint(size)
   const perPeer = {}
   const failures = []
   let manifestMs = null
+  let done = null
   const onProgress = (evt) => {
-    if (evt.type === 'dds:retrieve:manifest') {
+    if (evt.type === 'dds:retrieve:done') {
+      done = evt.detail
+    } else if (evt.type === 'dds:retrieve:manifest') {
       manifestMs ??= performance.now() - started
     } else if (evt.type === 'dds:retrieve:chunk' && evt.detail.from !== 'local') {
       perPeer[evt.detail.from] = (perPeer[evt.detail.from] ?? 0) + evt.detail.bytes
@@ -40,6 +44,8 @@ async function retrieve ({ cid, size }) {
   const memory = new MemorySampler()
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
+  const taken = []
+  const timers = marks.map(ms => setTimeout(() => { taken.push({ ms, bytes }) }, ms))
   try {
     for await (const piece of node.retrieve(cid, { onProgress })) {
       if (ttfbMs == null) {
@@ -51,6 +57,8 @@ async function retrieve ({ cid, size }) {
     }
   } catch (err) {
     throw withFailures(err, failures)
+  } finally {
+    timers.forEach(clearTimeout)
   }
   const ms = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
@@ -66,6 +74,9 @@ async function retrieve ({ cid, size }) {
     peerBytes: Object.values(perPeer).reduce((a, b) => a + b, 0),
     perPeer,
     providerFailures: failures.length,
+    rescued: done?.rescued ?? null,
+    duplicates: done?.duplicates ?? null,
+    marks: taken,
     fingerprint: fingerprint.digest(),
     peakRssBytes: peakRssBytes(),
     readyRssBytes

@@ -4,9 +4,10 @@
 // The background chunk announcements are then awaited (bounded), outside the
 // timing, so they do not compete with later measurements.
 //
-// Options: { storage: '<dir>', listen?: ['<multiaddr>'], announce?: 'manifest' | 'all' }
+// Options: { storage: '<dir>', listen?: ['<multiaddr>'], announce?: 'manifest' | 'all', bandwidth?: { upload?, download?, uploadPerPeer? } }
 // Ops: publish { source } -> { cid, bytes, ms, announceMs, pendingAnnouncements };
-//      connect { addrs } joins other seeders (as nodes of one network)
+//      connect { addrs } joins other seeders (as nodes of one network);
+//      stats {} -> the node's stats()
 import { Dds } from '@digisocialblock/dds'
 import { openContent } from '../lib/content.mjs'
 import { roleOptions, serve } from '../lib/role.mjs'
@@ -22,7 +23,8 @@ const node = await Dds.create({
   // retriever, which would then take ~1000 provider records per 256 MiB per
   // seeder while it retrieves. See docs/benchmarks.md ("Announcements").
   announce: options.announce ?? 'manifest',
-  ...(options.listen != null ? { listen: options.listen } : {})
+  ...(options.listen != null ? { listen: options.listen } : {}),
+  ...(options.bandwidth != null ? { bandwidth: options.bandwidth } : {})
 })
 
 async function publish ({ source }) {
@@ -60,7 +62,11 @@ async function connect ({ addrs }) {
   return {}
 }
 
-serve({ publish, connect }, {
+async function stats () {
+  return node.stats()
+}
+
+serve({ publish, connect, stats }, {
   info: { peerId: node.peerId, multiaddrs: node.getMultiaddrs() },
   stop: async () => { await node.stop() }
 })

@@ -17,6 +17,8 @@ import type { ReplicaPolicy } from '../replication/index.js'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/index.js'
 import { CliError, UsageError, systemErrorCode } from './errors.js'
 import { parseSize } from './size.js'
+import { parseByteRate } from './rate.js'
+import type { BandwidthInit } from '../network/index.js'
 import {
   CONFIG_FILE, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, DEFAULT_LISTEN, DEFAULT_REPLICATION_FACTOR,
   DEFAULT_REPO_NAME, MAX_REPLICATION_FACTOR
@@ -39,6 +41,8 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** Lines as text, or one JSON object each. */
   logFormat: LogFormat
+  /** Caps on chunk traffic in bytes per second; absent when none is set. */
+  bandwidth?: BandwidthInit
 }
 
 /** The daemon's command-line flags, as commander gives them. */
@@ -49,6 +53,9 @@ export interface DaemonFlags {
   gateway?: string
   apiToken?: string
   replicationFactor?: string
+  maxUpload?: string
+  maxDownload?: string
+  maxUploadPerPeer?: string
   config?: string
   accept?: string
   replicaQuota?: string
@@ -57,7 +64,14 @@ export interface DaemonFlags {
 }
 
 /** Keys a config file may hold (`repo` only in a file given with `--config`). */
-const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota', 'logLevel', 'logFormat']
+const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota', 'maxUpload', 'maxDownload', 'maxUploadPerPeer', 'logLevel', 'logFormat']
+
+/** The bandwidth settings: the limit each sets, its flag, environment variable and config key. */
+const RATE_SETTINGS = [
+  { limit: 'upload', flag: 'maxUpload', option: '--max-upload', env: 'DDS_MAX_UPLOAD' },
+  { limit: 'download', flag: 'maxDownload', option: '--max-download', env: 'DDS_MAX_DOWNLOAD' },
+  { limit: 'uploadPerPeer', flag: 'maxUploadPerPeer', option: '--max-upload-per-peer', env: 'DDS_MAX_UPLOAD_PER_PEER' }
+] as const
 
 type Env = Record<string, string | undefined>
 
@@ -119,6 +133,15 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
   const logFormat = pick(flags.logFormat != null ? oneOf(flags.logFormat, LOG_FORMATS, '--log-format', UsageError) : undefined,
     'DDS_LOG_FORMAT', (text, source) => oneOf(text, LOG_FORMATS, source),
     'logFormat', (value, source) => oneOf(stringValue(value, source), LOG_FORMATS, source)).value
+  const bandwidth: BandwidthInit = {}
+  for (const { limit, flag, option, env: envName } of RATE_SETTINGS) {
+    const rate = pick(flags[flag] != null ? parseByteRate(flags[flag], option, UsageError) : undefined,
+      envName, (text, source) => parseByteRate(text, source),
+      flag, (value, source) => parseByteRate(value, source)).value
+    if (rate != null) {
+      bandwidth[limit] = rate
+    }
+  }
   return {
     repo,
     logLevel: logLevel ?? 'info',
@@ -129,7 +152,8 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
     ...(apiToken != null ? { apiToken } : {}),
     replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR,
     accept: accept ?? 'any',
-    replicaQuota: replicaQuota ?? DEFAULT_REPLICA_QUOTA_BYTES
+    replicaQuota: replicaQuota ?? DEFAULT_REPLICA_QUOTA_BYTES,
+    ...(Object.keys(bandwidth).length > 0 ? { bandwidth } : {})
   }
 }
 

@@ -82,7 +82,8 @@ async function createNode (config: DaemonConfig): Promise<Dds> {
       listen: config.listen,
       bootstrap: config.bootstrap,
       replication: { factor: config.replicationFactor, accept: config.accept, quotaBytes: config.replicaQuota },
-      logger: streamLogger({ level: config.logLevel, format: config.logFormat })
+      logger: streamLogger({ level: config.logLevel, format: config.logFormat }),
+      ...(config.bandwidth != null ? { bandwidth: config.bandwidth } : {})
     })
   } catch (err) {
     throw nodeStartError(err, config, storePath)

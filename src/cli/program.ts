@@ -74,9 +74,12 @@ export function buildProgram (): Command {
     .option('--replica-quota <size>', 'room for replicas held for others, such as 512MiB or 10GB; 0 holds none [env DDS_REPLICA_QUOTA, default 1GiB]')
     .option('--log-level <level>', 'least severe lines written to stderr: error, warn, info or debug [env DDS_LOG_LEVEL, default info]')
     .option('--log-format <format>', 'log lines as text or json (one object per line) [env DDS_LOG_FORMAT, default text]')
+    .option('--max-upload <rate>', 'cap on chunk upload per second over all peers, e.g. 5MiB [env DDS_MAX_UPLOAD, default unlimited]')
+    .option('--max-download <rate>', 'cap on chunk download per second, e.g. 20MiB [env DDS_MAX_DOWNLOAD, default unlimited]')
+    .option('--max-upload-per-peer <rate>', 'cap on chunk upload per second to any one peer, on top of --max-upload [env DDS_MAX_UPLOAD_PER_PEER, default unlimited]')
     .option('--config <file>', 'config file [default <repo>/config.json]')
     .option('--json', 'print the started daemon\'s peer id, addresses and gateway URL as one JSON line')
-    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor, accept, replicaQuota, logLevel, logFormat.')
+    .addHelpText('after', '\nPrecedence: flags > environment variables > config file > defaults.\nThe config file is JSON with the keys listen, bootstrap, gateway, apiToken, replicationFactor, accept, replicaQuota, maxUpload, maxDownload, maxUploadPerPeer, logLevel, logFormat.\nRates are bytes per second with an optional unit: 65536, 500KiB, 5MiB, 2MB (at least 64KiB).')
     .action(async (flags: DaemonFlags & { json?: boolean }) => {
       const config = await resolveDaemonConfig(flags)
       const { runDaemon } = await import('./daemon.js')

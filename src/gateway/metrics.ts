@@ -80,6 +80,7 @@ function nodeMetrics (node: GatewayNode): Metric[] {
         }
       }
     }),
+    ...bandwidthMetrics(stats),
     new Gauge({ name: 'dds_peers', help: 'Peers connected now', registers: [], collect () { this.set(stats().peers) } }),
     new Gauge({ name: 'dds_store_blocks', help: 'Blocks in the local store', registers: [], async collect () { this.set((await store()).blocks) } }),
     new Gauge({ name: 'dds_store_bytes', help: 'Bytes of the blocks in the local store', registers: [], async collect () { this.set((await store()).bytes) } }),
@@ -103,6 +104,41 @@ function nodeMetrics (node: GatewayNode): Metric[] {
       registers: [],
       async collect () { this.set((await pins()).below) }
     })
+  ]
+}
+
+const DIRECTIONS = ['upload', 'download'] as const
+
+/** The bandwidth limits in force and the chunk traffic that went through them. */
+function bandwidthMetrics (stats: () => DdsStats): Metric[] {
+  const perDirection = (name: string, help: string, read: (s: DdsStats['bandwidth']['upload']) => number): Counter<string> => new Counter({
+    name,
+    help,
+    labelNames: ['direction'],
+    registers: [],
+    collect () {
+      const bandwidth = stats().bandwidth
+      for (const direction of DIRECTIONS) {
+        setTotal(this, read(bandwidth[direction]), { direction })
+      }
+    }
+  })
+  return [
+    new Gauge({
+      name: 'dds_bandwidth_limit_bytes_per_second',
+      help: 'Configured bandwidth limits of chunk traffic (upload, download, upload_per_peer); 0 means unlimited',
+      labelNames: ['limit'],
+      registers: [],
+      collect () {
+        const { limits } = stats().bandwidth
+        this.set({ limit: 'upload' }, limits.upload ?? 0)
+        this.set({ limit: 'download' }, limits.download ?? 0)
+        this.set({ limit: 'upload_per_peer' }, limits.uploadPerPeer ?? 0)
+      }
+    }),
+    perDirection('dds_bandwidth_bytes_total', 'Chunk traffic bytes that went through the bandwidth limiter, by direction', d => d.bytes),
+    perDirection('dds_bandwidth_waits_total', 'Times chunk traffic waited for bandwidth tokens, by direction', d => d.waits),
+    perDirection('dds_bandwidth_wait_seconds_total', 'Time chunk traffic spent waiting for bandwidth tokens, by direction (parallel waits add up)', d => d.waitMs / 1000)
   ]
 }
 

@@ -21,14 +21,24 @@ export interface ChannelHooks {
   onViolation(reason: string): void
   /** A request that had been handed to the stream got no answer before its deadline. */
   onTimeout(): void
+  /**
+   * This node's own turn to send `body` (its bandwidth limits): awaited
+   * before the request's deadline starts; resolves to the bytes reserved for
+   * the answer. Undefined when there is nothing to wait for.
+   */
+  turn?(body: RequestBody, signal: AbortSignal | undefined): Promise<number> | undefined
+  /** Settles an answer for which `reserved` bytes were reserved and `received` came. */
+  settle?(reserved: number, received: number): void
 }
 
 /** Options of one request on a channel. */
 export interface ChannelRequestOptions {
   /** The caller's signal: aborts the request wherever it is, waiting for a slot included. */
   signal?: AbortSignal
-  /** Deadline of the request, counted from the moment it has a slot (not while it waits for one). */
+  /** Deadline of the request, counted from the moment it has a slot and its bandwidth turn (not while it waits for either). */
   timeoutMs: number
+  /** Called when the deadline starts: the request is about to be sent. */
+  onStart?(): void
 }
 
 interface Pending {
@@ -106,12 +116,26 @@ export class PeerChannel {
    */
   async request (body: RequestBody, options: ChannelRequestOptions): Promise<ReceivedResponse> {
     await this.acquire(options.signal)
-    const deadline = deadlineSignal(options.signal, Math.ceil(options.timeoutMs))
+    let deadline: DeadlineSignal | undefined
+    let reserved = 0
+    let received = 0
     try {
+      // waiting for our own bandwidth is not the peer's latency: the deadline starts after
+      const turn = this.hooks.turn?.(body, options.signal)
+      if (turn != null) {
+        reserved = await turn
+      }
+      deadline = deadlineSignal(options.signal, Math.ceil(options.timeoutMs))
+      options.onStart?.()
       const link = await this.ensureStream(deadline.signal)
-      return await this.exchange(link, body, deadline)
+      const answer = await this.exchange(link, body, deadline)
+      received = answer.chunkData?.byteLength ?? 0
+      return answer
     } finally {
-      deadline.clear()
+      deadline?.clear()
+      if (reserved > 0) {
+        this.hooks.settle?.(reserved, received)
+      }
       this.release()
     }
   }

@@ -19,6 +19,7 @@ import { numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_CATALOG_POLICY, DEFAULT_STORE_POLICY, validateCatalogPolicy, validateStorePolicy, type CatalogPolicy, type StorePolicy } from './policy.js'
 import type { CatalogItem } from './catalog.js'
 import { DdsNetworkService } from './service.js'
+import type { BandwidthLimiter, BandwidthStats } from './bandwidth.js'
 import type { PeerScores } from './scores.js'
 import * as c from './constants.js'
 import { MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
@@ -27,6 +28,8 @@ export { DDS_PROTOCOL } from './constants.js'
 export type { StorePolicy, CatalogPolicy } from './policy.js'
 export type { CatalogItem } from './catalog.js'
 export type { PeerScores, PeerStanding } from './scores.js'
+export { BandwidthLimiter, TokenBucket, BANDWIDTH_BURST_MS, MIN_BANDWIDTH_BURST, MIN_BANDWIDTH_RATE, resolveBandwidthInit } from './bandwidth.js'
+export type { BandwidthInit, BandwidthStats, BandwidthDirectionStats } from './bandwidth.js'
 export { createDdsLibp2p, type DdsLibp2p, type DdsLibp2pInit, type DdsLibp2pServices } from './libp2p.js'
 
 /** Options of one request to a peer. */
@@ -34,9 +37,12 @@ export interface RequestOptions extends AbortOptions {
   /**
    * Deadline of this request in ms, counted from the moment it has one of the
    * peer's `maxInFlightPerPeer` slots (time queued behind our own requests is
-   * not counted); `requestTimeoutMs` of the service when omitted.
+   * not counted, nor time waiting for this node's own bandwidth limits);
+   * `requestTimeoutMs` of the service when omitted.
    */
   timeoutMs?: number
+  /** Called when the deadline starts (the request is about to be sent): from then on, time taken is the peer's. */
+  onStart?(): void
 }
 
 /** What the network service talks to peers for. */
@@ -54,6 +60,8 @@ export interface NetworkService extends Startable {
 
   /** Store size past which this node takes no more blocks for others (StoreChunk, replicas): `NetworkInit.maxStoredBytes`. */
   readonly maxStoredBytes: number
+  /** The bandwidth limits in force and the traffic that went through them (all zero without limits). */
+  readonly bandwidth: BandwidthStats
 
   /**
    * Fetches one block from `peer` and verifies it against `cid`.
@@ -109,6 +117,8 @@ export interface NetworkComponents {
   storage: StorageProvider
   /** Where the service logs (bans, as `dds:network`). @default nothing is logged */
   logger?: ComponentLogger
+  /** Limits of the chunk traffic; none when omitted. */
+  bandwidth?: BandwidthLimiter
 }
 
 /**

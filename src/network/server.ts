@@ -9,6 +9,7 @@ import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
 import { addressPrefix, admit, type ServedStream, type SlotTable } from './slots.js'
 import { PENALTY_PROTOCOL_VIOLATION, RESPONDER_IDLE_FACTOR } from './constants.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
+import { answerTurn, storeTurn, type BandwidthLimiter } from './bandwidth.js'
 
 /** Limits of the responder side. */
 export interface ServerLimits {
@@ -33,6 +34,8 @@ export interface ServerState extends SlotTable {
   readonly streams: Set<Stream>
   /** Called, and removed, once the peer (string form) has no request left in `perPeer`: how a ban waits for the answers it owes. */
   readonly whenPeerDone: Map<string, () => void>
+  /** The node's bandwidth limits, if any. */
+  readonly bandwidth?: BandwidthLimiter
 }
 
 /**
@@ -134,11 +137,18 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   // Hands one answer to the stream within its own deadline; a peer that does
   // not read its answers in time loses the stream.
   const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
-    const limit = deadline()
+    const frame = encodeResponse(response)
+    let limit: DeadlineSignal | undefined
     const since = Date.now()
     waiting.push(since)
     try {
-      await writer.write(encodeResponse(response), limit.signal)
+      // Waiting for this node's own upload turn is not the peer's slowness: the deadline starts after it.
+      const turn = answerTurn(state.bandwidth, peerKey, response, frame.byteLength, controller.signal)
+      if (turn != null) {
+        await turn
+      }
+      limit = deadline()
+      await writer.write(frame, limit.signal)
       lastLeft = Date.now()
     } catch (err) {
       const reason = err instanceof TimeoutError
@@ -146,7 +156,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
         : err as Error
       stream.abort(reason)
     } finally {
-      limit.clear()
+      limit?.clear()
       waiting.splice(waiting.indexOf(since), 1)
       release?.()
       lastActivity = Date.now()
@@ -219,12 +229,21 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       return
     }
     takeSlot()
-    const limit = deadline()
-    handleRequest(req, peer, ctx, limit.signal)
-      .finally(() => { limit.clear() })
-      .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
-      // handleRequest never throws and respond() resets the stream itself when a write fails
-      .catch(() => {})
+    const work = (): void => {
+      const limit = deadline()
+      handleRequest(req, peer, ctx, limit.signal)
+        .finally(() => { limit.clear() })
+        .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
+        // handleRequest never throws and respond() resets the stream itself when a write fails
+        .catch(() => {})
+    }
+    // StoreChunk data pushed to a node with a download limit waits for its turn first
+    const turn = storeTurn(state.bandwidth, req, frame.byteLength, controller.signal)
+    if (turn == null) {
+      work()
+    } else {
+      turn.then(work, () => { releaseSlot() })
+    }
   }
 
   const reader = new FrameReader(stream, limits.maxFrameSize, onFrame, (err) => {

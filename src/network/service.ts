@@ -19,6 +19,7 @@ import type { HandlerContext } from './handlers.js'
 import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestOptions, ResolvedNetworkInit } from './index.js'
 import { decodeCatalogEntry, type CatalogItem } from './catalog.js'
 import type { ReceivedResponse } from './response.js'
+import { requestTurn, type BandwidthStats } from './bandwidth.js'
 
 /** The NetworkService implementation; created through `networkService()`. */
 export class DdsNetworkService implements NetworkService, Startable {
@@ -28,7 +29,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
   private readonly channels = new Map<string, PeerChannel>()
-  private readonly serverState: ServerState = serverState()
+  private readonly serverState: ServerState
   private readonly log: DdsLogger
   private readonly handlerContext: HandlerContext
   private started = false
@@ -40,6 +41,7 @@ export class DdsNetworkService implements NetworkService, Startable {
     this.log = components.logger != null ? componentLog(components.logger, 'dds:network') : silentLog
     this.init = init
     this.maxStoredBytes = init.maxStoredBytes
+    this.serverState = { ...serverState(), bandwidth: components.bandwidth }
     this.scores = new PeerScores(init.banDurationMs, Date.now, (peer, reason) => { this.cutOff(peer, reason) })
     this.handlerContext = {
       storage: components.storage,
@@ -232,6 +234,10 @@ export class DdsNetworkService implements NetworkService, Startable {
     return { items, more: body.more === true }
   }
 
+  get bandwidth (): BandwidthStats {
+    return this.components.bandwidth?.stats ?? { limits: {}, upload: { bytes: 0, waits: 0, waitMs: 0 }, download: { bytes: 0, waits: 0, waitMs: 0 } }
+  }
+
   isBanned (peer: PeerId): boolean {
     return this.scores.isBanned(peer.toString())
   }
@@ -240,10 +246,17 @@ export class DdsNetworkService implements NetworkService, Startable {
     const key = peer.toString()
     let channel = this.channels.get(key)
     if (channel == null) {
+      const bandwidth = this.components.bandwidth
       channel = new PeerChannel({
         open: async (signal) => this.components.libp2p.dialProtocol(peer, this.init.protocol, { signal }),
         onViolation: (reason) => { this.scores.penalise(key, PENALTY_PROTOCOL_VIOLATION, reason) },
-        onTimeout: () => { this.scores.penalise(key, PENALTY_TIMEOUT, 'a request timed out') }
+        onTimeout: () => { this.scores.penalise(key, PENALTY_TIMEOUT, 'a request timed out') },
+        ...(bandwidth != null
+          ? {
+              turn: (body, signal) => requestTurn(bandwidth, key, body, signal),
+              settle: (reserved, received) => { bandwidth.settleDownload(reserved, received) }
+            }
+          : {})
       }, {
         maxFrameSize: this.init.maxFrameSize,
         maxInFlight: this.init.maxInFlightPerPeer,
@@ -272,7 +285,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       throw new InvalidInputError(`timeoutMs must be a positive number, got ${String(options.timeoutMs)}`)
     }
     try {
-      return await this.channel(peer).request(body, { signal: options.signal, timeoutMs })
+      return await this.channel(peer).request(body, { signal: options.signal, timeoutMs, onStart: options.onStart })
     } catch (err) {
       if (options.signal?.aborted === true) {
         throw abortReason(options.signal, what)

@@ -214,9 +214,16 @@ export class RetrievalSession implements SessionCore {
     slot.attempts.set(peer.key, attempt)
     slot.state = 'fetching'
     peer.inFlight++
-    const started = performance.now()
+    let started = performance.now()
     slot.startedAt = started
-    this.components.network.retrieveBlockPieces(peer.peer, slot.cid!, { signal: attempt.signal, timeoutMs: peer.timeoutMs })
+    // A request held back by this node's own download limit is not late, nor is that wait the peer's latency.
+    const onStart = (): void => {
+      started = performance.now()
+      if (slot.attempts.get(peer.key) === attempt) {
+        slot.startedAt = started
+      }
+    }
+    this.components.network.retrieveBlockPieces(peer.peer, slot.cid!, { signal: attempt.signal, timeoutMs: peer.timeoutMs, onStart })
       .then(bytes => {
         slot.attempts.delete(peer.key)
         peer.succeeded(performance.now() - started)

@@ -9,7 +9,7 @@ import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { AbortError, IntegrityError, NotFoundError, TimeoutError } from '../errors.js'
 import type { Discovery, Provider, ProvideResult } from '../discovery/index.js'
-import type { NetworkService } from '../network/index.js'
+import type { BandwidthStats, NetworkService } from '../network/index.js'
 import type { RetrievalService } from '../retrieval/index.js'
 
 /** Finished retrievals, by how they ended. */
@@ -36,11 +36,13 @@ export interface DdsStats {
   providersFound: number
   /** Peers connected now. */
   peers: number
+  /** The bandwidth limits in force (bytes per second) and the chunk traffic that went through them. */
+  bandwidth: BandwidthStats
 }
 
 /** The parts that keep counters of their own. */
 export interface StatsComponents {
-  network: Pick<NetworkService, 'served'>
+  network: Pick<NetworkService, 'served' | 'bandwidth'>
   retrieval: Pick<RetrievalService, 'fetched'>
   peers(): PeerId[]
 }
@@ -99,7 +101,8 @@ export class NodeStats {
       bytesFetched: retrieval.fetched.bytes,
       retrievals: { ...this.outcomes },
       providersFound: this.providersFound,
-      peers: peers().length
+      peers: peers().length,
+      bandwidth: network.bandwidth
     }
   }
 }

@@ -150,4 +150,26 @@ describe('daemon config', () => {
       expect(() => parseHostPort(bad, 'x')).toThrow(CliError)
     }
   })
+
+  it('takes bandwidth limits as rates from flags over env over the config file, and refuses bad ones as usage errors', async () => {
+    const repo = await tempDir()
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ maxUpload: '5MiB', maxDownload: 1048576, maxUploadPerPeer: '1MB/s' }))
+    expect((await resolveDaemonConfig({ repo }, {})).bandwidth).toEqual({ upload: 5 * 1024 * 1024, download: 1048576, uploadPerPeer: 1_000_000 })
+    const env = { DDS_MAX_UPLOAD: '2MiB', DDS_MAX_DOWNLOAD: '512KiB' }
+    expect((await resolveDaemonConfig({ repo }, env)).bandwidth).toEqual({ upload: 2 * 1024 * 1024, download: 512 * 1024, uploadPerPeer: 1_000_000 })
+    const flags = { repo, maxUpload: '1.5MiB', maxUploadPerPeer: '64KiB' }
+    expect((await resolveDaemonConfig(flags, env)).bandwidth).toEqual({ upload: 1.5 * 1024 * 1024, download: 512 * 1024, uploadPerPeer: 65536 })
+
+    for (const [bad, message] of [['fast', /invalid --max-upload "fast": expected bytes per second such as 5MiB/], ['5 parsecs', /expected bytes per second/], ['-1MiB', /expected bytes per second/], ['1KiB', /at least 64KiB/], ['', /expected bytes per second/]] as const) {
+      const err = await resolveDaemonConfig({ repo, maxUpload: bad }, {}).catch((e: Error) => e)
+      expect(err).toBeInstanceOf(UsageError)
+      expect((err as Error).message).toMatch(message)
+    }
+    const fromEnv = await resolveDaemonConfig({ repo }, { DDS_MAX_DOWNLOAD: '10QB' }).catch((e: Error) => e)
+    expect(fromEnv).toBeInstanceOf(CliError)
+    expect((fromEnv as Error).message).toMatch(/environment variable DDS_MAX_DOWNLOAD "10QB"/)
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ maxUploadPerPeer: true }))
+    const fromFile = await resolveDaemonConfig({ repo }, {}).catch((e: Error) => e)
+    expect((fromFile as Error).message).toMatch(/"maxUploadPerPeer" in .*config.json true/)
+  })
 })

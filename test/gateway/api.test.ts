@@ -464,6 +464,9 @@ describe('/health, /metrics and the / page', () => {
     expect(value('dds_gateway_http_requests_total{method="GET",route="/dds/:cid",status="200"}')).toBe(1)
     const served = Number(/^dds_chunks_served_total (\S+)$/m.exec((await http(`${gateway.url}/metrics`)).body.toString())?.[1])
     expect(served).toBe(b.stats().chunksServed)
+    // no limits on this node: all zero
+    expect(value('dds_bandwidth_limit_bytes_per_second{limit="upload"}')).toBe(0)
+    expect(value('dds_bandwidth_bytes_total{direction="download"}')).toBe(0)
   })
 
   it('/ lists local and peers\' content with escaped metadata and an audio player', async () => {
@@ -484,5 +487,36 @@ describe('/health, /metrics and the / page', () => {
     expect(html).toContain(`href="/dds/${own}?download=1"`)
     expect(html).not.toContain(`src="/dds/${own}"`)
     expect(html).toContain('notes.txt')
+  })
+})
+
+describe('/metrics with bandwidth limits', () => {
+  const cluster = new Cluster()
+  const gateways = new Gateways()
+  afterAll(async () => {
+    await gateways.close()
+    await cluster.stop()
+  })
+
+  it('/metrics reports the bandwidth limits and the traffic through them', async () => {
+    const a = await cluster.node()
+    const limited = await cluster.node({ bootstrap: a.getMultiaddrs(), bandwidth: { download: 1024 * 1024, uploadPerPeer: 512 * 1024 } })
+    const limitedGateway = await gateways.start(limited)
+    const data = pseudoRandomBytes(6 * CHUNK_SIZE, 33)
+    const cid = await a.publish(data)
+    expect(equalBytes((await http(`${limitedGateway.url}/dds/${cid}`)).body, data)).toBe(true)
+    const text = (await http(`${limitedGateway.url}/metrics`)).body.toString('utf8')
+    for (const name of ['dds_bandwidth_limit_bytes_per_second', 'dds_bandwidth_bytes_total', 'dds_bandwidth_waits_total', 'dds_bandwidth_wait_seconds_total']) {
+      expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'))
+    }
+    const value = (line: string): number => Number(new RegExp(`^${line.replace(/[{}"]/g, c => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1])
+    expect(value('dds_bandwidth_limit_bytes_per_second{limit="download"}')).toBe(1024 * 1024)
+    expect(value('dds_bandwidth_limit_bytes_per_second{limit="upload_per_peer"}')).toBe(512 * 1024)
+    expect(value('dds_bandwidth_limit_bytes_per_second{limit="upload"}')).toBe(0)
+    const stats = limited.stats().bandwidth
+    expect(value('dds_bandwidth_bytes_total{direction="download"}')).toBe(stats.download.bytes)
+    expect(stats.download.bytes).toBeGreaterThanOrEqual(data.byteLength)
+    expect(value('dds_bandwidth_waits_total{direction="download"}')).toBeGreaterThan(0)
+    expect(value('dds_bandwidth_wait_seconds_total{direction="download"}')).toBeGreaterThan(0)
   })
 })

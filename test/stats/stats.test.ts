@@ -4,7 +4,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { IntegrityError, NotFoundError, TimeoutError, type Discovery, type Provider } from '../../src/index.js'
 import { NodeStats } from '../../src/stats/index.js'
 
-const parts = { network: { served: { blocks: 2, bytes: 20 } }, retrieval: { fetched: { chunks: 3, bytes: 30 } }, peers: () => [] }
+const bandwidth = { limits: { upload: 65536 }, upload: { bytes: 5, waits: 1, waitMs: 2 }, download: { bytes: 0, waits: 0, waitMs: 0 } }
+const parts = { network: { served: { blocks: 2, bytes: 20 }, bandwidth }, retrieval: { fetched: { chunks: 3, bytes: 30 } }, peers: () => [] }
 
 async function drain (source: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const _ of source) {
@@ -45,6 +46,6 @@ describe('NodeStats', () => {
     expect(found).toHaveLength(2)
     expect(await counting.provide(undefined as unknown as CID)).toEqual({ peers: 4 })
     expect(await counting.waitForPeers?.()).toBe(true)
-    expect(counts.stats(parts)).toMatchObject({ providersFound: 2, chunksServed: 2, bytesServed: 20, chunksFetched: 3, bytesFetched: 30, peers: 0 })
+    expect(counts.stats(parts)).toMatchObject({ providersFound: 2, chunksServed: 2, bytesServed: 20, chunksFetched: 3, bytesFetched: 30, peers: 0, bandwidth })
   })
 })
