@@ -12,7 +12,7 @@ import { InvalidInputError } from './errors.js'
 import { cidToString } from './cid.js'
 import { createStorage, persistentPrivateKey, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
-import { BandwidthLimiter, createDdsLibp2p, networkService, type BandwidthInit, type DdsLibp2p, type NetworkInit, type NetworkService } from './network/index.js'
+import { BandwidthLimiter, createDdsLibp2p, networkService, type BandwidthInit, type DdsLibp2p, type NatInit, type NetworkInit, type NetworkService, type RelayInit } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService } from './retrieval/index.js'
 import { replicationManager, type ReplicationInit, type ReplicationManager } from './replication/index.js'
 import { announcer, type AnnounceStrategy, type Announcer } from './announce/index.js'
@@ -39,7 +39,42 @@ export interface DdsInit {
    */
   listen?: string[]
 
-  /** Multiaddrs (with `/p2p/<peer id>`) of peers to join the network through. */
+  /**
+   * Addresses this node tells other peers instead of the ones it listens on:
+   * the public side of a port forward, a `/dns4/<name>/tcp/<port>` name, a
+   * container's published port. Ignored when `libp2p` is given.
+   *
+   * @default [] (the listen addresses, and what AutoNAT confirms)
+   */
+  announceAddrs?: string[]
+
+  /**
+   * NAT traversal (AutoNAT, a relay reservation when the node is not
+   * publicly reachable, hole punching, UPnP when listening beyond loopback):
+   * see `DdsLibp2pInit.nat`. Ignored when `libp2p` is given.
+   *
+   * @default true
+   */
+  nat?: boolean | NatInit
+
+  /**
+   * Serving relay reservations for nodes that are not publicly reachable
+   * (`{ server: true }` on a public node). Ignored when `libp2p` is given.
+   */
+  relay?: RelayInit
+
+  /**
+   * Which addresses of DHT peers to keep: `'all'`, or `'private'` for a
+   * network that must stay on a LAN. Ignored when `libp2p` is given.
+   *
+   * @default 'all'
+   */
+  dhtAddresses?: 'all' | 'private'
+
+  /**
+   * Multiaddrs (with `/p2p/<peer id>`) of peers to join the network through;
+   * `/dns4/<name>/tcp/<port>/p2p/<id>` and `/dns6/…` names work too.
+   */
   bootstrap?: string[]
 
   /**
@@ -168,6 +203,11 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
     // until the service exists nobody is banned, so a miss costs nothing.
     const libp2p = started.libp2p = init.libp2p ?? await createDdsLibp2p({
       listen: init.listen,
+      announce: init.announceAddrs,
+      nat: init.nat,
+      relay: init.relay,
+      bootstrapPeers: bootstrap.map(b => b.peerId.toString()),
+      ...(init.dhtAddresses != null ? { dht: { addresses: init.dhtAddresses } } : {}),
       privateKey: init.privateKey ?? await persistentPrivateKey(storage),
       isBanned: (peer) => started.network?.isBanned(peer) === true
     })

@@ -123,6 +123,21 @@ export class BusyError extends RemoteError {
   }
 }
 
+/**
+ * Chunks move only over direct connections, and the only path to a peer went
+ * through a relay: no direct connection could be made (by dialing its
+ * addresses or by hole punching) in time. Another holder, or a node that is
+ * publicly reachable, can still serve.
+ */
+export class NoDirectPathError extends RemoteError {
+  static override name = 'NoDirectPathError'
+  override name = 'NoDirectPathError'
+
+  constructor (message = 'The peer is reachable only through a relay', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
 /** The local store failed, or was used after it was closed. */
 export class StorageError extends DdsError {
   static override name = 'StorageError'

@@ -29,7 +29,7 @@ export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, 
 export type { DdsStats, RetrievalOutcomes } from './stats/index.js'
 export type { Pin, PinKind, PinInfo, PinOptions, PinProgress, PinProgressEvents, RepoStat, PeerReplicaUsage, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager } from './replication/index.js'
 export {
-  DdsError, InvalidInputError, NotFoundError, IntegrityError, TimeoutError, AbortError, RejectedError, ProtocolError, RemoteError, BusyError,
+  DdsError, InvalidInputError, NotFoundError, IntegrityError, TimeoutError, AbortError, RejectedError, ProtocolError, RemoteError, BusyError, NoDirectPathError,
   StorageError, NotStartedError, UnsupportedRuntimeError
 } from './errors.js'
 

@@ -18,10 +18,11 @@ export interface DdsDhtInit {
   protocol?: string
 
   /**
-   * Keep only private and loopback addresses of DHT peers (for a LAN or a
-   * test network), or keep every address.
+   * Keep every address of DHT peers (public ones, `/dns4` and `/dns6` names
+   * included), or only private and loopback ones (a network that must never
+   * leave a LAN).
    *
-   * @default 'private'
+   * @default 'all'
    */
   addresses?: 'private' | 'all'
 
@@ -45,7 +46,7 @@ export function ddsDht (init: DdsDhtInit = {}): (components: KadDHTComponents) =
   return kadDHT({
     protocol: init.protocol ?? DDS_KAD_PROTOCOL,
     clientMode: false,
-    peerInfoMapper: (init.addresses ?? 'private') === 'private' ? removePublicAddressesMapper : passthroughMapper,
+    peerInfoMapper: (init.addresses ?? 'all') === 'private' ? removePublicAddressesMapper : passthroughMapper,
     maxInboundStreams: maxStreams,
     maxOutboundStreams: maxStreams,
     reprovide: {

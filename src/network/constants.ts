@@ -166,3 +166,38 @@ export const MAX_CATALOG_PAGE_SIZE = 500
  * always fits one frame).
  */
 export const MAX_CATALOG_PAGE_BYTES = 512 * 1024
+
+/**
+ * How often a node that is not publicly reachable checks that it still
+ * listens through a relay (it also checks whenever a relay connects or
+ * leaves, and whenever its own addresses change).
+ */
+export const RELAY_CHECK_INTERVAL_MS = 30_000
+
+/** Reservations a relay server (`relay: { server: true }`) holds for other nodes at once. */
+export const DEFAULT_RELAY_MAX_RESERVATIONS = 128
+
+/**
+ * How long a relayed connection through this node's relay server may last
+ * (circuit relay v2's default): enough to ask for a manifest, a catalog page
+ * or to coordinate a direct connection, not to carry content.
+ */
+export const DEFAULT_RELAY_DURATION_LIMIT_MS = 2 * 60_000
+
+/** Bytes a relayed connection through this node's relay server may carry in each direction (circuit relay v2's default). */
+export const DEFAULT_RELAY_DATA_LIMIT = 128 * 1024
+
+/**
+ * How long a request that must go over a direct connection waits for one
+ * when the only connection to its peer is relayed (while the node dials the
+ * peer's other addresses and hole punching runs) before it fails with
+ * NoDirectPathError.
+ */
+export const DEFAULT_DIRECT_WAIT_MS = 15_000
+
+/**
+ * Largest RetrieveChunk answer a node sends over a relayed connection: a
+ * manifest of small content fits, a 256 KiB chunk does not (chunks move only
+ * over direct connections).
+ */
+export const MAX_RELAYED_ANSWER_BYTES = 64 * 1024

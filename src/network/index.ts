@@ -30,7 +30,8 @@ export type { CatalogItem } from './catalog.js'
 export type { PeerScores, PeerStanding } from './scores.js'
 export { BandwidthLimiter, TokenBucket, BANDWIDTH_BURST_MS, MIN_BANDWIDTH_BURST, MIN_BANDWIDTH_RATE, resolveBandwidthInit } from './bandwidth.js'
 export type { BandwidthInit, BandwidthStats, BandwidthDirectionStats } from './bandwidth.js'
-export { createDdsLibp2p, type DdsLibp2p, type DdsLibp2pInit, type DdsLibp2pServices } from './libp2p.js'
+export { createDdsLibp2p, type DdsLibp2p, type DdsLibp2pInit, type DdsLibp2pServices, type NatInit, type RelayInit } from './libp2p.js'
+export { isPublicAddress } from './relay-keeper.js'
 
 /** Options of one request to a peer. */
 export interface RequestOptions extends AbortOptions {
@@ -43,6 +44,14 @@ export interface RequestOptions extends AbortOptions {
   timeoutMs?: number
   /** Called when the deadline starts (the request is about to be sent): from then on, time taken is the peer's. */
   onStart?(): void
+  /**
+   * The request is small (a manifest, a tree node) and may go over a relayed
+   * connection. Without it the request goes only over a direct connection,
+   * as chunks do: see `NetworkInit.directWaitMs`.
+   *
+   * @default false
+   */
+  relayed?: boolean
 }
 
 /** What the network service talks to peers for. */
@@ -113,7 +122,7 @@ export interface CatalogRequestOptions extends RequestOptions {
 
 /** What the network service needs from the node. */
 export interface NetworkComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dial' | 'dialProtocol' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
   storage: StorageProvider
   /** Where the service logs (bans, as `dds:network`). @default nothing is logged */
   logger?: ComponentLogger
@@ -179,6 +188,13 @@ export interface NetworkInit {
    * is reset past it: its peer is not reading). @default 20000
    */
   handlerTimeoutMs?: number
+  /**
+   * How long a request that needs a direct connection (every chunk) waits
+   * for one when the only connection to its peer is relayed, in ms (the
+   * node dials the peer's addresses and hole punching runs meanwhile);
+   * NoDirectPathError past it. @default 15000
+   */
+  directWaitMs?: number
   /** Idle time after which a DDS stream is closed, in ms. @default 60000 */
   idleTimeoutMs?: number
   /** Who may store blocks here with StoreChunk. @default 'none' */
@@ -225,6 +241,7 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     requestTimeoutMs: timeoutOption('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
     handlerTimeoutMs: timeoutOption('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),
     idleTimeoutMs: timeoutOption('idleTimeoutMs', init.idleTimeoutMs, c.DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    directWaitMs: timeoutOption('directWaitMs', init.directWaitMs, c.DEFAULT_DIRECT_WAIT_MS),
     storePolicy: validateStorePolicy(init.storePolicy ?? DEFAULT_STORE_POLICY),
     maxStoredBytes: numberOption('maxStoredBytes', init.maxStoredBytes, c.DEFAULT_MAX_STORED_BYTES),
     banDurationMs: numberOption('banDurationMs', init.banDurationMs, c.DEFAULT_BAN_DURATION_MS),

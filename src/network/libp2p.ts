@@ -1,5 +1,11 @@
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { autoNAT } from '@libp2p/autonat'
+import { dcutr } from '@libp2p/dcutr'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { multiaddr } from '@multiformats/multiaddr'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
@@ -8,7 +14,12 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { ddsDht, type DdsDhtInit } from '../discovery/dht.js'
 import { numberOption } from '../options.js'
-import { DEFAULT_ALLOW, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS } from './constants.js'
+import { InvalidInputError } from '../errors.js'
+import { relayKeeper } from './relay-keeper.js'
+import {
+  DEFAULT_ALLOW, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELAY_DATA_LIMIT,
+  DEFAULT_RELAY_DURATION_LIMIT_MS, DEFAULT_RELAY_MAX_RESERVATIONS
+} from './constants.js'
 
 /** The services a DDS libp2p node carries. */
 export interface DdsLibp2pServices {
@@ -31,6 +42,33 @@ export interface DdsLibp2pInit {
 
   /** The node's identity; a new Ed25519 key when omitted. */
   privateKey?: PrivateKey
+
+  /**
+   * Addresses this node tells other peers instead of the ones it listens on:
+   * the public address of a port forward, a `/dns4/<name>/tcp/<port>` name, a
+   * container's published port. A node that announces addresses counts as
+   * publicly reachable and makes no relay reservation.
+   *
+   * @default [] (the listen addresses, and what AutoNAT confirms)
+   */
+  announce?: string[]
+
+  /**
+   * NAT traversal: AutoNAT (is this node reachable?), the circuit relay
+   * transport with a reservation on a relay when it is not (bootstrap peers
+   * first), DCUtR (hole punching) and, when a listen address is not
+   * loopback, UPnP port mapping on the home router. `false` turns all of it
+   * off; `{ upnp: false }` keeps the rest.
+   *
+   * @default true
+   */
+  nat?: boolean | NatInit
+
+  /** Serving circuit relay v2 reservations for other nodes (a public node). */
+  relay?: RelayInit
+
+  /** Peer ids of the bootstrap peers, tried first as relays. */
+  bootstrapPeers?: string[]
 
   /** Options of the DDS DHT. */
   dht?: DdsDhtInit
@@ -61,6 +99,24 @@ export interface DdsLibp2pInit {
   isBanned?: (peer: PeerId) => boolean
 }
 
+/** Parts of NAT traversal a node may turn off one by one. */
+export interface NatInit {
+  /** UPnP port mapping on the home router. @default true when a listen address is not loopback */
+  upnp?: boolean
+}
+
+/** A relay server's options: it serves reservations for nodes that are not publicly reachable. */
+export interface RelayInit {
+  /** Serve reservations. @default false */
+  server?: boolean
+  /** Reservations held at once. @default 128 */
+  maxReservations?: number
+  /** How long one relayed connection may last, in ms. @default 120000 */
+  durationLimitMs?: number
+  /** Bytes one relayed connection may carry in each direction. @default 131072 */
+  dataLimit?: number
+}
+
 /**
  * A connection gater that keeps out the peers `isBanned` names: dials to them
  * fail before any address is tried, and a connection either way is dropped
@@ -88,10 +144,36 @@ export function banGater (isBanned: (peer: PeerId) => boolean): ConnectionGater 
  * @throws {InvalidInputError} when `maxConnections` or a DHT option is not a whole number of at least 1
  */
 export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLibp2p> {
+  const listen = init.listen ?? DEFAULT_LISTEN
+  const announce = addressList('announce', init.announce ?? [])
+  addressList('listen', listen)
+  const nat = init.nat ?? true
+  const natOn = nat !== false
+  const upnp = natOn && ((typeof nat === 'object' ? nat.upnp : undefined) ?? listen.some(a => !isLoopbackListen(a)))
+  const relay = init.relay ?? {}
+  const relayServer = relay.server === true
+    ? {
+        relay: circuitRelayServer({
+          reservations: {
+            maxReservations: numberOption('relay.maxReservations', relay.maxReservations, DEFAULT_RELAY_MAX_RESERVATIONS),
+            defaultDurationLimit: numberOption('relay.durationLimitMs', relay.durationLimitMs, DEFAULT_RELAY_DURATION_LIMIT_MS),
+            defaultDataLimit: BigInt(numberOption('relay.dataLimit', relay.dataLimit, DEFAULT_RELAY_DATA_LIMIT))
+          }
+        })
+      }
+    : {}
+  const natServices = natOn
+    ? {
+        autonat: autoNAT(),
+        dcutr: dcutr(),
+        relayKeeper: relayKeeper({ preferred: init.bootstrapPeers, announcing: announce.length > 0 }),
+        ...(upnp ? { upnp: uPnPNAT() } : {})
+      }
+    : {}
   return createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN },
-    transports: [tcp()],
+    addresses: { listen, ...(announce.length > 0 ? { announce } : {}) },
+    transports: [tcp(), webSockets(), ...(natOn || relayServer.relay != null ? [circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.isBanned != null ? { connectionGater: banGater(init.isBanned) } : {}),
@@ -102,7 +184,29 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     services: {
       identify: identify(),
       ping: ping(),
-      dht: ddsDht(init.dht)
+      dht: ddsDht(init.dht),
+      ...relayServer,
+      ...natServices
     }
   })
+}
+
+/** Checks that every entry is a multiaddr; returns the list. */
+function addressList (name: string, addrs: string[]): string[] {
+  if (!Array.isArray(addrs)) {
+    throw new InvalidInputError(`${name} must be a list of multiaddrs`)
+  }
+  for (const addr of addrs) {
+    try {
+      multiaddr(addr)
+    } catch (err) {
+      throw new InvalidInputError(`${name} has an invalid multiaddr "${String(addr)}": ${(err as Error).message}`)
+    }
+  }
+  return addrs
+}
+
+/** True for a listen address on a loopback interface, where no router can map a port. */
+function isLoopbackListen (addr: string): boolean {
+  return /^\/ip4\/127\./.test(addr) || addr.startsWith('/ip6/::1/') || addr.startsWith('/p2p-circuit')
 }

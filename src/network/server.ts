@@ -2,12 +2,14 @@ import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { pb, Status, type RequestMessage, type ResponseProps } from '../pb/index.js'
+
+type ResponseInit = ResponseProps
 import { ProtocolError, TimeoutError } from '../errors.js'
 import { FrameReader, FrameWriter } from './frames.js'
 import { encodeResponse } from './response.js'
-import { busyResponse, handleRequest, type HandlerContext } from './handlers.js'
+import { busyResponse, handleRequest, responseFor, type HandlerContext } from './handlers.js'
 import { addressPrefix, admit, type ServedStream, type SlotTable } from './slots.js'
-import { PENALTY_PROTOCOL_VIOLATION, RESPONDER_IDLE_FACTOR } from './constants.js'
+import { MAX_RELAYED_ANSWER_BYTES, PENALTY_PROTOCOL_VIOLATION, RESPONDER_IDLE_FACTOR } from './constants.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 import { answerTurn, storeTurn, type BandwidthLimiter } from './bandwidth.js'
 
@@ -229,9 +231,15 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       return
     }
     takeSlot()
+    const relayed = connection.limits != null
+    if (relayed && req.body === 'storeChunk') {
+      void respond(responseFor(req.body, req.id, { status: Status.REJECTED, error: RELAYED_REFUSAL }), releaseSlot)
+      return
+    }
     const work = (): void => {
       const limit = deadline()
       handleRequest(req, peer, ctx, limit.signal)
+        .then(response => relayed ? relayedAnswer(req, response) : response)
         .finally(() => { limit.clear() })
         .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
         // handleRequest never throws and respond() resets the stream itself when a write fails
@@ -277,4 +285,19 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     state.streams.delete(stream)
     state.served.delete(served)
   })
+}
+
+const RELAYED_REFUSAL = 'chunks move only over direct connections, and this request came through a relay'
+
+/**
+ * What a relayed connection gets: answers that fit `MAX_RELAYED_ANSWER_BYTES`
+ * (manifests of small content, catalog pages); a chunk becomes REJECTED, so
+ * a relay's data limit is never spent on content.
+ */
+function relayedAnswer (req: RequestMessage, response: ResponseInit): ResponseInit {
+  const data = response.retrieveChunk?.data
+  if (data != null && data.byteLength > MAX_RELAYED_ANSWER_BYTES) {
+    return responseFor(req.body, req.id, { status: Status.REJECTED, error: RELAYED_REFUSAL })
+  }
+  return response
 }

@@ -4,7 +4,7 @@ import PQueue from 'p-queue'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { cidToString, piecesMatchCid } from '../cid.js'
 import {
-  BusyError, IntegrityError, InvalidInputError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError,
+  BusyError, IntegrityError, InvalidInputError, NoDirectPathError, NotFoundError, ProtocolError, RejectedError, RemoteError, TimeoutError,
   abortReason, throwIfAborted
 } from '../errors.js'
 import { Status, statusName, type ResponseMessage } from '../pb/index.js'
@@ -21,6 +21,9 @@ import { decodeCatalogEntry, type CatalogItem } from './catalog.js'
 import type { ReceivedResponse } from './response.js'
 import { requestTurn, type BandwidthStats } from './bandwidth.js'
 
+/** Suffix of the channel key of a peer's channel that may use relayed connections. */
+const RELAYED = '#relayed'
+
 /** The NetworkService implementation; created through `networkService()`. */
 export class DdsNetworkService implements NetworkService, Startable {
   readonly scores: PeerScores
@@ -28,6 +31,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   readonly maxStoredBytes: number
   private readonly components: NetworkComponents
   private readonly init: ResolvedNetworkInit
+  /** One channel per peer, keyed by peer id (direct connections only) or `<peer id>#relayed` (any connection, relayed ones included). */
   private readonly channels = new Map<string, PeerChannel>()
   private readonly serverState: ServerState
   private readonly log: DdsLogger
@@ -72,7 +76,10 @@ export class DdsNetworkService implements NetworkService, Startable {
       serveStream(stream, connection, this.handlerContext, this.init, this.serverState)
     }, {
       maxInboundStreams: this.init.maxInboundStreams,
-      maxOutboundStreams: this.init.maxOutboundStreams
+      maxOutboundStreams: this.init.maxOutboundStreams,
+      // small requests (manifests, catalog pages, replication instructions)
+      // are answered on relayed connections; chunks are not (see serveStream)
+      runOnLimitedConnection: true
     })
     this.started = true
   }
@@ -111,7 +118,9 @@ export class DdsNetworkService implements NetworkService, Startable {
   private cutOff (peer: string, reason: string): void {
     this.log.warn('peer banned', { peer, reason, minutes: Math.round(this.init.banDurationMs / 60_000) })
     const channel = this.channels.get(peer)
+    const relayed = this.channels.get(`${peer}${RELAYED}`)
     this.channels.delete(peer)
+    this.channels.delete(`${peer}${RELAYED}`)
     let done = false
     const disconnect = (): void => {
       if (done) {
@@ -120,6 +129,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       done = true
       clearTimeout(latest)
       channel?.close()
+      relayed?.close()
       for (const connection of this.components.libp2p.getConnections()) {
         if (connection.remotePeer.toString() === peer) {
           connection.close().catch((err: Error) => {
@@ -132,7 +142,17 @@ export class DdsNetworkService implements NetworkService, Startable {
     latest.unref?.()
     const sent = new Promise<void>(resolve => {
       // Deferred: a ban is decided inside a channel's own callbacks.
-      queueMicrotask(() => { channel == null ? resolve() : channel.whenIdle(resolve) })
+      queueMicrotask(() => {
+        let waiting = 0
+        const one = (): void => { if (--waiting <= 0) resolve() }
+        for (const c of [channel, relayed]) {
+          if (c != null) {
+            waiting++
+            c.whenIdle(one)
+          }
+        }
+        if (waiting === 0) resolve()
+      })
     })
     const owed = new Promise<void>(resolve => {
       if (!this.serverState.perPeer.has(peer)) {
@@ -196,7 +216,7 @@ export class DdsNetworkService implements NetworkService, Startable {
   async replicate (peer: PeerId, cid: CID, sources: PeerId[], options: RequestOptions = {}): Promise<void> {
     const { response } = await this.send(peer, {
       replicate: { cid: cid.bytes, sourcePeerIds: sources.map(p => p.toMultihash().bytes) }
-    }, options)
+    }, { relayed: true, ...options })
     const body = this.expect(peer, response, 'replicate')
     this.throwForStatus(peer, body.status, body.error, cid, response)
   }
@@ -206,7 +226,7 @@ export class DdsNetworkService implements NetworkService, Startable {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CATALOG_PAGE_SIZE) {
       throw new InvalidInputError(`limit must be an integer from 1 to ${MAX_CATALOG_PAGE_SIZE}, got ${String(options.limit)}`)
     }
-    const { response } = await this.send(peer, { catalog: { after: options.after?.bytes ?? new Uint8Array(0), limit } }, options)
+    const { response } = await this.send(peer, { catalog: { after: options.after?.bytes ?? new Uint8Array(0), limit } }, { relayed: true, ...options })
     const body = this.expect(peer, response, 'catalog')
     if (body.status === Status.REJECTED) {
       throw new RejectedError(`peer ${peer.toString()} does not share its catalog with this node${body.error != null && body.error !== '' ? `: ${peerText(body.error)}` : ''}`)
@@ -242,13 +262,15 @@ export class DdsNetworkService implements NetworkService, Startable {
     return this.scores.isBanned(peer.toString())
   }
 
-  private channel (peer: PeerId): PeerChannel {
-    const key = peer.toString()
+  private channel (peer: PeerId, relayed: boolean): PeerChannel {
+    const key = relayed ? `${peer.toString()}${RELAYED}` : peer.toString()
     let channel = this.channels.get(key)
     if (channel == null) {
       const bandwidth = this.components.bandwidth
       channel = new PeerChannel({
-        open: async (signal) => this.components.libp2p.dialProtocol(peer, this.init.protocol, { signal }),
+        open: relayed
+          ? async (signal) => this.openAny(peer, signal)
+          : async (signal) => (await this.directConnection(peer, signal)).newStream(this.init.protocol, { signal }),
         onViolation: (reason) => { this.scores.penalise(key, PENALTY_PROTOCOL_VIOLATION, reason) },
         onTimeout: () => { this.scores.penalise(key, PENALTY_TIMEOUT, 'a request timed out') },
         ...(bandwidth != null
@@ -269,6 +291,78 @@ export class DdsNetworkService implements NetworkService, Startable {
   }
 
   /**
+   * A stream on any open connection to `peer`, a direct one if there is one,
+   * else a relayed one; a new connection when there is none.
+   */
+  private async openAny (peer: PeerId, signal: AbortSignal): Promise<Stream> {
+    const open = this.components.libp2p.getConnections(peer).filter(c => c.status === 'open')
+    const connection = open.find(c => c.limits == null) ?? open[0]
+    if (connection != null) {
+      return connection.newStream(this.init.protocol, { signal, runOnLimitedConnection: true })
+    }
+    return this.components.libp2p.dialProtocol(peer, this.init.protocol, { signal, runOnLimitedConnection: true })
+  }
+
+  /**
+   * A direct (not relayed) connection to `peer`: an open one, or one dialed
+   * now. When the only way there is a relay, waits up to `directWaitMs` for
+   * a direct connection to open (hole punching, or the peer dialing back),
+   * then gives up with NoDirectPathError.
+   */
+  private async directConnection (peer: PeerId, signal: AbortSignal): Promise<Connection> {
+    const direct = (): Connection | undefined => this.components.libp2p.getConnections(peer).find(c => c.status === 'open' && c.limits == null)
+    const existing = direct()
+    if (existing != null) {
+      return existing
+    }
+    let dialed: Connection | undefined
+    let dialError: Error | undefined
+    try {
+      dialed = await this.components.libp2p.dial(peer, { signal })
+    } catch (err) {
+      signal.throwIfAborted()
+      dialError = err as Error
+    }
+    if (dialed != null && dialed.limits == null) {
+      return dialed
+    }
+    if (dialed == null && !this.components.libp2p.getConnections(peer).some(c => c.status === 'open')) {
+      throw new RemoteError(`could not reach peer ${peer.toString()}: ${dialError?.message ?? 'no connection'}`, { cause: dialError })
+    }
+    const since = Date.now()
+    const found = await this.waitForDirect(peer, signal)
+    if (found != null) {
+      return found
+    }
+    throw new NoDirectPathError(`peer ${peer.toString()} is reachable only through a relay, and no direct connection to it opened within ${Date.now() - since} ms (dialing its addresses and hole punching both failed: it may be behind a NAT that does not let peers in); chunks move only over direct connections`)
+  }
+
+  private async waitForDirect (peer: PeerId, signal: AbortSignal): Promise<Connection | undefined> {
+    const libp2p = this.components.libp2p
+    return new Promise<Connection | undefined>((resolve) => {
+      const finish = (connection: Connection | undefined): void => {
+        clearTimeout(timer)
+        libp2p.removeEventListener('connection:open', onOpen)
+        signal.removeEventListener('abort', onAbort)
+        resolve(connection)
+      }
+      const onOpen = (evt: CustomEvent<Connection>): void => {
+        if (evt.detail.limits == null && evt.detail.remotePeer.equals(peer)) {
+          finish(evt.detail)
+        }
+      }
+      const onAbort = (): void => { finish(undefined) }
+      const timer = setTimeout(() => { finish(undefined) }, this.init.directWaitMs)
+      libp2p.addEventListener('connection:open', onOpen)
+      signal.addEventListener('abort', onAbort, { once: true })
+      const now = libp2p.getConnections(peer).find(c => c.status === 'open' && c.limits == null)
+      if (now != null) {
+        finish(now)
+      }
+    })
+  }
+
+  /**
    * Sends one request. Its deadline (`timeoutMs`) starts once the request has
    * a slot on the peer's channel, so time queued behind our own in-flight
    * limit is never blamed on the peer; only a request that was sent and not
@@ -285,7 +379,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       throw new InvalidInputError(`timeoutMs must be a positive number, got ${String(options.timeoutMs)}`)
     }
     try {
-      return await this.channel(peer).request(body, { signal: options.signal, timeoutMs, onStart: options.onStart })
+      return await this.channel(peer, options.relayed === true).request(body, { signal: options.signal, timeoutMs, onStart: options.onStart })
     } catch (err) {
       if (options.signal?.aborted === true) {
         throw abortReason(options.signal, what)
@@ -294,6 +388,9 @@ export class DdsNetworkService implements NetworkService, Startable {
         throw new TimeoutError(`peer ${peer.toString()} did not answer within ${timeoutMs} ms`, { cause: err })
       }
       if (err instanceof ProtocolError || err instanceof RemoteError) {
+        throw err
+      }
+      if (err instanceof NoDirectPathError) {
         throw err
       }
       throw new RemoteError(`could not reach peer ${peer.toString()}: ${(err as Error).message}`, { cause: err })

@@ -3,7 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import parallel from 'it-parallel'
 import { CustomProgressEvent } from 'progress-events'
-import { BusyError, abortReason, throwIfAborted } from '../errors.js'
+import { BusyError, RejectedError, abortReason, throwIfAborted } from '../errors.js'
 import { sleep } from '../signals.js'
 import type { ProviderFeed } from './feed.js'
 import { Failures, unavailableError } from './failures.js'
@@ -239,7 +239,16 @@ export class BlockFetcher {
     try {
       for (let busy = 0; ; busy++) {
         try {
-          return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs })
+          // a manifest or tree node is small: it may come over a relayed
+          // connection; one too large for that is asked again over a direct one
+          try {
+            return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs, relayed: true })
+          } catch (err) {
+            if (!(err instanceof RejectedError)) {
+              throw err
+            }
+            return await this.components.network.retrieveBlock(peer, search.cid, { signal: options.signal, timeoutMs })
+          }
         } catch (err) {
           // BUSY: the peer may well hold the block; ask it again once it is
           // ready (the other peers of the search are asked meanwhile)

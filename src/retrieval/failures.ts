@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
-import { BusyError, IntegrityError, NotFoundError } from '../errors.js'
+import { BusyError, IntegrityError, NoDirectPathError, NotFoundError } from '../errors.js'
 
 /**
  * Why each peer asked for one block failed, kept to explain the error a
@@ -10,11 +10,13 @@ export class Failures {
   private readonly reasons: string[] = []
   private integrity = false
   private onlyBusy = true
+  private relayedOnly = false
 
   /** Records that `peer` (its string form) failed with `err`. */
   add (peer: string, err: Error): void {
     this.integrity ||= err instanceof IntegrityError
     this.onlyBusy &&= err instanceof BusyError
+    this.relayedOnly ||= err instanceof NoDirectPathError
     this.reasons.push(`${peer}: ${err.name}`)
   }
 
@@ -30,7 +32,13 @@ export class Failures {
 
   /** The peers tried and how each failed, for an error message. */
   describe (): string {
-    return this.reasons.length === 0 ? 'no provider was found' : `tried ${this.reasons.join(', ')}`
+    if (this.reasons.length === 0) {
+      return 'no provider was found'
+    }
+    const tried = `tried ${this.reasons.join(', ')}`
+    return this.relayedOnly
+      ? `${tried}; NoDirectPathError: that holder is reachable only through a relay and no direct connection to it could be made (both ends behind NATs hole punching cannot pass?), and chunks move only over direct connections`
+      : tried
   }
 }
 
