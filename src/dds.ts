@@ -19,7 +19,7 @@ import type { GcResult, Pin, PinInfo, PinOptions, RepoStat, ReplicationManager, 
 import type { PublishOptions } from './publish/index.js'
 import type { BrowseOptions, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions } from './catalog/index.js'
 import type { DdsStats } from './stats/index.js'
-import { DEFAULT_BOOTSTRAP_TIMEOUT_MS, connectedPeers, join, parsePeerAddrs } from './join/index.js'
+import { DEFAULT_BOOTSTRAP_TIMEOUT_MS, connectedPeers, join, parsePeerAddrs, type ConnectedPeer } from './join/index.js'
 import { composeNode, stopParts, type DdsInit, type DdsParts } from './compose.js'
 
 export type { DdsInit } from './compose.js'
@@ -301,8 +301,11 @@ export class Dds {
     return this.parts.catalog.browse(options)
   }
 
-  /** The peers this node is connected to, with the addresses of their connections. */
-  peers (): Array<{ peer: string, addrs: string[] }> {
+  /**
+   * The peers this node is connected to, with the addresses of their
+   * connections and whether each goes through a relay.
+   */
+  peers (): ConnectedPeer[] {
     return connectedPeers(this.libp2p)
   }
 

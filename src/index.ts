@@ -27,6 +27,8 @@ export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, 
 export type { RetrieveProgressEvents, RetrievalInit, SessionStats } from './retrieval/index.js'
 export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions } from './catalog/index.js'
 export type { DdsStats, RetrievalOutcomes } from './stats/index.js'
+export type { ConnectedPeer } from './join/index.js'
+export type { NatInit, RelayInit } from './network/index.js'
 export type { Pin, PinKind, PinInfo, PinOptions, PinProgress, PinProgressEvents, RepoStat, PeerReplicaUsage, GcResult, ReplicaPolicy, ReplicationInit, ReplicationStatus, ReplicationManager } from './replication/index.js'
 export {
   DdsError, InvalidInputError, NotFoundError, IntegrityError, TimeoutError, AbortError, RejectedError, ProtocolError, RemoteError, BusyError, NoDirectPathError,

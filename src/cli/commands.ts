@@ -220,10 +220,16 @@ export async function gc (client: ApiClient): Promise<Output> {
   return { json: r, text: `removed ${r.blocksRemoved} blocks (${formatBytes(r.bytesRemoved)}), kept ${r.blocksKept}` }
 }
 
+/** `direct`, `relayed`, or both when a peer has connections of each kind. */
+function pathOf (connections: Array<{ relayed: boolean }>): string {
+  const kinds = new Set<string>(connections.map(c => c.relayed ? 'relayed' : 'direct'))
+  return ['direct', 'relayed'].filter(k => kinds.has(k)).join(', ') || '-'
+}
+
 export async function peers (client: ApiClient): Promise<Output> {
-  const list = await client.json<Array<{ peer: string, addrs: string[] }>>('GET', '/api/v1/peers')
+  const list = await client.json<Array<{ peer: string, addrs: string[], connections?: Array<{ addr: string, relayed: boolean }> }>>('GET', '/api/v1/peers')
   const text = list.length > 0
-    ? formatTable(['PEER', 'ADDRESS'], list.map(p => [p.peer, p.addrs.join(' ')]), [0])
+    ? formatTable(['PEER', 'PATH', 'ADDRESS'], list.map(p => [p.peer, pathOf(p.connections ?? []), p.addrs.join(' ')]), [0])
     : 'no connected peers'
   return { json: list, text }
 }

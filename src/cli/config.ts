@@ -29,7 +29,13 @@ export interface DaemonConfig {
   /** Absolute path of the repo directory. */
   repo: string
   listen: string[]
+  /** Addresses told to other peers instead of the listen ones (a port forward, a DNS name). */
+  announce: string[]
   bootstrap: string[]
+  /** NAT traversal (AutoNAT, a relay reservation when not publicly reachable, hole punching, UPnP). */
+  nat: boolean
+  /** Serve relay reservations for nodes behind NATs. */
+  relayServer: boolean
   gateway: { host: string, port: number }
   apiToken?: string
   replicationFactor: number
@@ -49,7 +55,11 @@ export interface DaemonConfig {
 export interface DaemonFlags {
   repo?: string
   listen?: string[]
+  announce?: string[]
   bootstrap?: string[]
+  /** False with `--no-nat`. */
+  nat?: boolean
+  relayServer?: boolean
   gateway?: string
   apiToken?: string
   replicationFactor?: string
@@ -64,7 +74,7 @@ export interface DaemonFlags {
 }
 
 /** Keys a config file may hold (`repo` only in a file given with `--config`). */
-const CONFIG_KEYS = ['repo', 'listen', 'bootstrap', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota', 'maxUpload', 'maxDownload', 'maxUploadPerPeer', 'logLevel', 'logFormat']
+const CONFIG_KEYS = ['repo', 'listen', 'announce', 'bootstrap', 'nat', 'relayServer', 'gateway', 'apiToken', 'replicationFactor', 'accept', 'replicaQuota', 'maxUpload', 'maxDownload', 'maxUploadPerPeer', 'logLevel', 'logFormat']
 
 /** The bandwidth settings: the limit each sets, its flag, environment variable and config key. */
 const RATE_SETTINGS = [
@@ -109,6 +119,15 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
   const listen = pick(flags.listen != null ? checkAddrs(flags.listen, '--listen', false, UsageError) : undefined,
     'DDS_LISTEN', (text, source) => checkAddrs(splitList(text), source, false),
     'listen', (value, source) => checkAddrs(stringList(value, source), source, false)).value
+  const announce = pick(flags.announce != null ? checkAnnounce(flags.announce, '--announce', UsageError) : undefined,
+    'DDS_ANNOUNCE', (text, source) => checkAnnounce(splitList(text), source),
+    'announce', (value, source) => checkAnnounce(stringList(value, source), source)).value
+  const nat = pick(flags.nat === false ? false : undefined,
+    'DDS_NAT', (text, source) => onOff(text, source),
+    'nat', (value, source) => booleanValue(value, source)).value
+  const relayServer = pick(flags.relayServer === true ? true : undefined,
+    'DDS_RELAY_SERVER', (text, source) => onOff(text, source),
+    'relayServer', (value, source) => booleanValue(value, source)).value
   const bootstrap = pick(flags.bootstrap != null ? checkAddrs(flags.bootstrap, '--bootstrap', true, UsageError) : undefined,
     'DDS_BOOTSTRAP', (text, source) => checkAddrs(splitList(text), source, true),
     'bootstrap', (value, source) => checkAddrs(stringList(value, source), source, true)).value
@@ -147,7 +166,10 @@ export async function resolveDaemonConfig (flags: DaemonFlags, env: Env = proces
     logLevel: logLevel ?? 'info',
     logFormat: logFormat ?? 'text',
     listen: listen ?? DEFAULT_LISTEN,
+    announce: announce ?? [],
     bootstrap: bootstrap ?? [],
+    nat: nat ?? true,
+    relayServer: relayServer ?? false,
     gateway: gateway ?? { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
     ...(apiToken != null ? { apiToken } : {}),
     replicationFactor: factor ?? DEFAULT_REPLICATION_FACTOR,
@@ -269,11 +291,46 @@ function checkAddrs (addrs: string[], source: string, needPeerId: boolean, Err: 
     if (needPeerId && !components.some(c => c.name === 'p2p')) {
       throw new Err(`invalid ${source} "${text}": it has no /p2p/<peer id> part; \`dds id\` on that node prints its full addresses`)
     }
-    if (!needPeerId && (components.length !== 2 || !LISTEN_HOSTS.has(components[0]!.name) || components[1]!.name !== 'tcp')) {
-      throw new Err(`invalid ${source} "${text}": a DDS node listens on TCP only; expected /ip4/<address>/tcp/<port> or /ip6/<address>/tcp/<port>`)
+    if (!needPeerId && !isListenAddress(components.map(c => c.name))) {
+      throw new Err(`invalid ${source} "${text}": a DDS node listens on TCP or WebSockets; expected /ip4/<address>/tcp/<port>, /ip6/<address>/tcp/<port> or either with /ws after the port`)
     }
     return text
   })
+}
+
+/** `<host>/tcp/<port>`, optionally followed by `/ws`. */
+function isListenAddress (names: string[]): boolean {
+  return (names.length === 2 || (names.length === 3 && names[2] === 'ws')) && LISTEN_HOSTS.has(names[0]!) && names[1] === 'tcp'
+}
+
+/** Announce addresses: a host (IP or DNS name) and a TCP port, optionally /ws; no /p2p part (the node adds its own). */
+function checkAnnounce (addrs: string[], source: string, Err: ErrorClass = CliError): string[] {
+  return addrs.map(text => {
+    let names
+    try {
+      names = multiaddr(text).getComponents().map(c => c.name)
+    } catch (err) {
+      throw new Err(`invalid ${source} "${text}": not a multiaddr (expected e.g. /ip4/203.0.113.7/tcp/4180 or /dns4/dds.example.org/tcp/4180)`, { cause: err })
+    }
+    if (!isListenAddress(names)) {
+      throw new Err(`invalid ${source} "${text}": expected /ip4/<address>/tcp/<port>, /dns4/<name>/tcp/<port> (or /ip6, /dns6, each optionally with /ws), without /p2p`)
+    }
+    return text
+  })
+}
+
+function onOff (text: string, source: string, Err: ErrorClass = CliError): boolean {
+  const t = text.trim().toLowerCase()
+  if (['1', 'true', 'on', 'yes'].includes(t)) return true
+  if (['0', 'false', 'off', 'no'].includes(t)) return false
+  throw new Err(`invalid ${source} "${text}": expected on or off`)
+}
+
+function booleanValue (value: unknown, source: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new CliError(`invalid ${source}: expected true or false`)
+  }
+  return value
 }
 
 function splitList (text: string): string[] {

@@ -81,6 +81,9 @@ async function createNode (config: DaemonConfig): Promise<Dds> {
       storage: storePath,
       listen: config.listen,
       bootstrap: config.bootstrap,
+      ...(config.announce.length > 0 ? { announceAddrs: config.announce } : {}),
+      nat: config.nat,
+      ...(config.relayServer ? { relay: { server: true } } : {}),
       replication: { factor: config.replicationFactor, accept: config.accept, quotaBytes: config.replicaQuota },
       logger: streamLogger({ level: config.logLevel, format: config.logFormat }),
       ...(config.bandwidth != null ? { bandwidth: config.bandwidth } : {})

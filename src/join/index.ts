@@ -85,14 +85,29 @@ export async function join (components: JoinComponents, peers: PeerAddress[], op
   await components.libp2p.services.dht?.refreshRoutingTable({ signal: combined }).catch(() => {})
 }
 
-/** The peers a libp2p node is connected to, with the addresses of their connections. */
-export function connectedPeers (libp2p: Pick<DdsLibp2p, 'getConnections'>): Array<{ peer: string, addrs: string[] }> {
-  const byPeer = new Map<string, string[]>()
+/**
+ * The peers a libp2p node is connected to, with the addresses of their
+ * connections and whether each goes through a relay (a limited connection,
+ * which carries no chunks).
+ */
+export function connectedPeers (libp2p: Pick<DdsLibp2p, 'getConnections'>): ConnectedPeer[] {
+  const byPeer = new Map<string, ConnectedPeer>()
   for (const connection of libp2p.getConnections()) {
     const id = connection.remotePeer.toString()
-    const addrs = byPeer.get(id) ?? []
-    addrs.push(connection.remoteAddr.toString())
-    byPeer.set(id, addrs)
+    const peer = byPeer.get(id) ?? { peer: id, addrs: [], connections: [] }
+    const addr = connection.remoteAddr.toString()
+    peer.addrs.push(addr)
+    peer.connections.push({ addr, relayed: connection.limits != null })
+    byPeer.set(id, peer)
   }
-  return [...byPeer].map(([peer, addrs]) => ({ peer, addrs }))
+  return [...byPeer.values()]
+}
+
+/** A connected peer, as `Dds.peers()` lists it. */
+export interface ConnectedPeer {
+  peer: string
+  /** The remote addresses of its connections. */
+  addrs: string[]
+  /** Each connection: its remote address, and whether it goes through a relay. */
+  connections: Array<{ addr: string, relayed: boolean }>
 }

@@ -58,7 +58,8 @@ export interface DdsLibp2pInit {
    * transport with a reservation on a relay when it is not (bootstrap peers
    * first), DCUtR (hole punching) and, when a listen address is not
    * loopback, UPnP port mapping on the home router. `false` turns all of it
-   * off; `{ upnp: false }` keeps the rest.
+   * off (the node still dials relayed addresses); `{ upnp: false }` keeps
+   * the rest.
    *
    * @default true
    */
@@ -173,7 +174,8 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   return createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     addresses: { listen, ...(announce.length > 0 ? { announce } : {}) },
-    transports: [tcp(), webSockets(), ...(natOn || relayServer.relay != null ? [circuitRelayTransport()] : [])],
+    // every node dials relayed addresses; only NAT traversal makes it listen through a relay
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.isBanned != null ? { connectionGater: banGater(init.isBanned) } : {}),

@@ -127,7 +127,9 @@ describe('dds CLI', () => {
     const peers = await dds(onB('peers'))
     expect(peers.code).toBe(0)
     // the whole id, to be pasted into ls --peer
-    expect(peers.stdout.split('\n').find(line => line.startsWith('12D3'))).toMatch(new RegExp(`^${a.peer} +/ip4/`))
+    expect(peers.stdout.split('\n').find(line => line.startsWith('12D3'))).toMatch(new RegExp(`^${a.peer} +direct +/ip4/`))
+    expect(peers.stdout.split('\n')[0]).toMatch(/^PEER +PATH +ADDRESS$/)
+    expect(JSON.parse((await dds(onB('peers', '--json'))).stdout).find((p: { peer: string }) => p.peer === a.peer)).toMatchObject({ connections: [{ relayed: false }] })
     expect(JSON.parse((await dds(onB('peers', '--json'))).stdout).map((p: { peer: string }) => p.peer)).toContain(a.peer)
     const id = await dds(onB('id'))
     expect(id.stdout).toMatch(new RegExp(`peer id: +${b.peer}`))

@@ -21,7 +21,10 @@ describe('daemon config', () => {
     expect(config).toEqual({
       repo: join(homedir(), '.dds'),
       listen: ['/ip4/0.0.0.0/tcp/4180'],
+      announce: [],
       bootstrap: [],
+      nat: true,
+      relayServer: false,
       gateway: { host: '127.0.0.1', port: 8180 },
       replicationFactor: 3,
       accept: 'any',
@@ -29,6 +32,21 @@ describe('daemon config', () => {
       logLevel: 'info',
       logFormat: 'text'
     })
+  })
+
+  it('takes --announce, --no-nat and --relay-server over DDS_ANNOUNCE, DDS_NAT and DDS_RELAY_SERVER over the config file keys announce, nat and relayServer', async () => {
+    const repo = await tempDir()
+    await writeFile(join(repo, 'config.json'), JSON.stringify({ announce: '/dns4/dds.example.org/tcp/4180', nat: false, relayServer: true }))
+    expect(await resolveDaemonConfig({ repo }, {})).toMatchObject({ announce: ['/dns4/dds.example.org/tcp/4180'], nat: false, relayServer: true })
+    expect(await resolveDaemonConfig({ repo }, { DDS_ANNOUNCE: '/ip4/203.0.113.7/tcp/4180,/ip4/203.0.113.7/tcp/4181/ws', DDS_NAT: 'on', DDS_RELAY_SERVER: 'off' }))
+      .toMatchObject({ announce: ['/ip4/203.0.113.7/tcp/4180', '/ip4/203.0.113.7/tcp/4181/ws'], nat: true, relayServer: false })
+    expect(await resolveDaemonConfig({ repo, announce: ['/ip6/2001:db8::1/tcp/4180'], nat: false, relayServer: true }, { DDS_NAT: 'on', DDS_RELAY_SERVER: 'off' }))
+      .toMatchObject({ announce: ['/ip6/2001:db8::1/tcp/4180'], nat: false, relayServer: true })
+    await expect(resolveDaemonConfig({ repo, announce: ['/ip4/203.0.113.7/tcp/4180/p2p/' + PEER] }, {})).rejects.toThrow(/invalid --announce .*without \/p2p/)
+    await expect(resolveDaemonConfig({ repo, announce: ['nonsense'] }, {})).rejects.toThrow('invalid --announce "nonsense": not a multiaddr')
+    await expect(resolveDaemonConfig({ repo }, { DDS_NAT: 'maybe' })).rejects.toThrow('invalid environment variable DDS_NAT "maybe": expected on or off')
+    await writeFile(join(repo, 'config.json'), '{"relayServer": "yes"}')
+    await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(`invalid "relayServer" in ${join(repo, 'config.json')}: expected true or false`)
   })
 
   it('takes flags over env over the config file', async () => {
@@ -44,7 +62,10 @@ describe('daemon config', () => {
     expect(fromFile).toEqual({
       repo,
       listen: ['/ip4/127.0.0.1/tcp/5000'],
+      announce: [],
       bootstrap: [`/ip4/127.0.0.1/tcp/5001/p2p/${PEER}`],
+      nat: true,
+      relayServer: false,
       gateway: { host: '127.0.0.1', port: 9000 },
       apiToken: 'from-file',
       replicationFactor: 2,
@@ -83,14 +104,14 @@ describe('daemon config', () => {
     await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(/unknown key "repo"/)
   })
 
-  it('takes TCP listen addresses only, and names a config value of the wrong type', async () => {
+  it('takes TCP and WebSockets listen addresses only, and names a config value of the wrong type', async () => {
     const repo = await tempDir()
-    for (const listen of ['/ip4/127.0.0.1/udp/0', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1']) {
-      await expect(resolveDaemonConfig({ repo, listen: [listen] }, {})).rejects.toThrow(`invalid --listen "${listen}": a DDS node listens on TCP only`)
+    for (const listen of ['/ip4/127.0.0.1/udp/0', '/ip4/127.0.0.1/tcp/0/wss', '/ip4/127.0.0.1']) {
+      await expect(resolveDaemonConfig({ repo, listen: [listen] }, {})).rejects.toThrow(`invalid --listen "${listen}": a DDS node listens on TCP or WebSockets`)
     }
-    await expect(resolveDaemonConfig({ repo }, { DDS_LISTEN: '/ip6/::1/udp/1' })).rejects.toThrow(/environment variable DDS_LISTEN .*TCP only/)
-    const ok = await resolveDaemonConfig({ repo, listen: ['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180'] }, {})
-    expect(ok.listen).toEqual(['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180'])
+    await expect(resolveDaemonConfig({ repo }, { DDS_LISTEN: '/ip6/::1/udp/1' })).rejects.toThrow(/environment variable DDS_LISTEN .*TCP or WebSockets/)
+    const ok = await resolveDaemonConfig({ repo, listen: ['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180', '/ip4/127.0.0.1/tcp/0/ws'] }, {})
+    expect(ok.listen).toEqual(['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180', '/ip4/127.0.0.1/tcp/0/ws'])
     await writeFile(join(repo, 'config.json'), '{"replicationFactor": true}')
     await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(`invalid "replicationFactor" in ${join(repo, 'config.json')} true: expected a whole number from 1 to 64`)
   })
