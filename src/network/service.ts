@@ -263,7 +263,8 @@ export class DdsNetworkService implements NetworkService, Startable {
   }
 
   private channel (peer: PeerId, relayed: boolean): PeerChannel {
-    const key = relayed ? `${peer.toString()}${RELAYED}` : peer.toString()
+    const peerKey = peer.toString()
+    const key = relayed ? `${peerKey}${RELAYED}` : peerKey
     let channel = this.channels.get(key)
     if (channel == null) {
       const bandwidth = this.components.bandwidth
@@ -271,11 +272,11 @@ export class DdsNetworkService implements NetworkService, Startable {
         open: relayed
           ? async (signal) => this.openAny(peer, signal)
           : async (signal) => (await this.directConnection(peer, signal)).newStream(this.init.protocol, { signal }),
-        onViolation: (reason) => { this.scores.penalise(key, PENALTY_PROTOCOL_VIOLATION, reason) },
-        onTimeout: () => { this.scores.penalise(key, PENALTY_TIMEOUT, 'a request timed out') },
+        onViolation: (reason) => { this.scores.penalise(peerKey, PENALTY_PROTOCOL_VIOLATION, reason) },
+        onTimeout: () => { this.scores.penalise(peerKey, PENALTY_TIMEOUT, 'a request timed out') },
         ...(bandwidth != null
           ? {
-              turn: (body, signal) => requestTurn(bandwidth, key, body, signal),
+              turn: (body, signal) => requestTurn(bandwidth, peerKey, body, signal),
               settle: (reserved, received) => { bandwidth.settleDownload(reserved, received) }
             }
           : {})

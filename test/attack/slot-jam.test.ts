@@ -148,7 +148,8 @@ describe('slot jams', () => {
 
   it('BUSY carries a retry-after that reaches the requester as a BusyError', async () => {
     cluster = new Cluster()
-    const target: ServiceNode = await serviceNode({ maxRequestsPerPeer: 1, onReplicate: async () => new Promise(() => {}) })
+    let holding = false
+    const target: ServiceNode = await serviceNode({ maxRequestsPerPeer: 1, onReplicate: async () => { holding = true; return new Promise(() => {}) } })
     extra.push(target)
     const block = randomBytes(1000)
     const blockCid = cidForBlock(block)
@@ -158,6 +159,7 @@ describe('slot jams', () => {
     await learn(asker.libp2p, target.libp2p)
     // the first request holds the peer's only slot; the second is answered BUSY
     const held = asker.network.replicate(target.peerId, blockCid, [], { timeoutMs: 30_000 }).catch(() => {})
+    await waitFor(() => holding, 'the replication instruction to hold the slot')
     await waitFor(async () => {
       try {
         await asker.network.retrieveBlock(target.peerId, blockCid, { timeoutMs: 10_000 })
