@@ -206,7 +206,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       announce: init.announceAddrs,
       nat: init.nat,
       relay: init.relay,
-      bootstrapPeers: bootstrap.map(b => b.peerId.toString()),
+      bootstrap: bootstrap.map(b => b.text),
       ...(init.dhtAddresses != null ? { dht: { addresses: init.dhtAddresses } } : {}),
       privateKey: init.privateKey ?? await persistentPrivateKey(storage),
       isBanned: (peer) => started.network?.isBanned(peer) === true

@@ -5,6 +5,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { autoNAT } from '@libp2p/autonat'
 import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
+import { webRTC } from '@libp2p/webrtc'
 import { multiaddr } from '@multiformats/multiaddr'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -16,6 +17,7 @@ import { ddsDht, type DdsDhtInit } from '../discovery/dht.js'
 import { numberOption } from '../options.js'
 import { InvalidInputError } from '../errors.js'
 import { relayKeeper } from './relay-keeper.js'
+import { stunServer, stunUrlsFrom } from './stun.js'
 import {
   DEFAULT_ALLOW, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELAY_DATA_LIMIT,
   DEFAULT_RELAY_DURATION_LIMIT_MS, DEFAULT_RELAY_MAX_RESERVATIONS
@@ -68,8 +70,12 @@ export interface DdsLibp2pInit {
   /** Serving circuit relay v2 reservations for other nodes (a public node). */
   relay?: RelayInit
 
-  /** Peer ids of the bootstrap peers, tried first as relays. */
-  bootstrapPeers?: string[]
+  /**
+   * Multiaddrs of the bootstrap peers (with `/p2p/<id>`): tried first as
+   * relays, and asked for STUN (at their TCP port number over UDP) unless
+   * `nat.stun` names other servers.
+   */
+  bootstrap?: string[]
 
   /** Options of the DDS DHT. */
   dht?: DdsDhtInit
@@ -104,11 +110,24 @@ export interface DdsLibp2pInit {
 export interface NatInit {
   /** UPnP port mapping on the home router. @default true when a listen address is not loopback */
   upnp?: boolean
+  /**
+   * STUN servers (`stun:<host>:<port>`) WebRTC asks for this node's public
+   * address when it punches a direct connection to a peer behind another
+   * NAT. No other server is ever asked.
+   *
+   * @default one per bootstrap peer, at its TCP port number over UDP (relay servers answer STUN there)
+   */
+  stun?: string[]
+  /** Hole punching with WebRTC through a relayed connection. @default true */
+  webrtc?: boolean
 }
 
 /** A relay server's options: it serves reservations for nodes that are not publicly reachable. */
 export interface RelayInit {
-  /** Serve reservations. @default false */
+  /**
+   * Serve reservations, and answer STUN on UDP at the port number of each
+   * TCP listen address. @default false
+   */
   server?: boolean
   /** Reservations held at once. @default 128 */
   maxReservations?: number
@@ -150,7 +169,11 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   addressList('listen', listen)
   const nat = init.nat ?? true
   const natOn = nat !== false
-  const upnp = natOn && ((typeof nat === 'object' ? nat.upnp : undefined) ?? listen.some(a => !isLoopbackListen(a)))
+  const natInit: NatInit = typeof nat === 'object' ? nat : {}
+  const upnp = natOn && (natInit.upnp ?? listen.some(a => !isLoopbackListen(a)))
+  const webrtc = natOn && natInit.webrtc !== false
+  const bootstrap = init.bootstrap ?? []
+  const stun = addressList('nat.stun', [], natInit.stun ?? stunUrlsFrom(bootstrap))
   const relay = init.relay ?? {}
   const relayServer = relay.server === true
     ? {
@@ -160,22 +183,27 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
             defaultDurationLimit: numberOption('relay.durationLimitMs', relay.durationLimitMs, DEFAULT_RELAY_DURATION_LIMIT_MS),
             defaultDataLimit: BigInt(numberOption('relay.dataLimit', relay.dataLimit, DEFAULT_RELAY_DATA_LIMIT))
           }
-        })
+        }),
+        stun: stunServer()
       }
     : {}
   const natServices = natOn
     ? {
         autonat: autoNAT(),
         dcutr: dcutr(),
-        relayKeeper: relayKeeper({ preferred: init.bootstrapPeers, announcing: announce.length > 0 }),
+        relayKeeper: relayKeeper({ preferred: bootstrap.map(peerIdOf).filter((id): id is string => id != null), announcing: announce.length > 0 }),
         ...(upnp ? { upnp: uPnPNAT() } : {})
       }
     : {}
   return createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
-    addresses: { listen, ...(announce.length > 0 ? { announce } : {}) },
+    // '/webrtc' yields an address once the node listens through a relay
+    addresses: { listen: webrtc ? [...listen, '/webrtc'] : listen, ...(announce.length > 0 ? { announce } : {}) },
     // every node dials relayed addresses; only NAT traversal makes it listen through a relay
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [
+      tcp(), webSockets(), circuitRelayTransport(),
+      ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: stun.length > 0 ? [{ urls: stun }] : [] } })] : [])
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.isBanned != null ? { connectionGater: banGater(init.isBanned) } : {}),
@@ -193,8 +221,19 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   })
 }
 
-/** Checks that every entry is a multiaddr; returns the list. */
-function addressList (name: string, addrs: string[]): string[] {
+/** The peer id of a `/p2p/<id>` multiaddr. */
+function peerIdOf (addr: string): string | undefined {
+  return /\/p2p\/([^/]+)$/.exec(addr)?.[1]
+}
+
+/** Checks that every entry is a multiaddr (or, for `nat.stun`, a `stun:` URL); returns the list. */
+function addressList (name: string, addrs: string[], urls?: string[]): string[] {
+  if (urls != null) {
+    if (!Array.isArray(urls) || urls.some(u => typeof u !== 'string' || !/^stuns?:[^\s/]+$/.test(u))) {
+      throw new InvalidInputError(`${name} must be a list of STUN URLs such as stun:198.51.100.7:4180`)
+    }
+    return urls
+  }
   if (!Array.isArray(addrs)) {
     throw new InvalidInputError(`${name} must be a list of multiaddrs`)
   }
@@ -210,5 +249,5 @@ function addressList (name: string, addrs: string[]): string[] {
 
 /** True for a listen address on a loopback interface, where no router can map a port. */
 function isLoopbackListen (addr: string): boolean {
-  return /^\/ip4\/127\./.test(addr) || addr.startsWith('/ip6/::1/') || addr.startsWith('/p2p-circuit')
+  return /^\/ip4\/127\./.test(addr) || addr.startsWith('/ip6/::1/') || addr.startsWith('/p2p-circuit') || addr === '/webrtc'
 }

@@ -1,5 +1,6 @@
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { multiaddr } from '@multiformats/multiaddr'
 import PQueue from 'p-queue'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { cidToString, piecesMatchCid } from '../cid.js'
@@ -331,11 +332,36 @@ export class DdsNetworkService implements NetworkService, Startable {
       throw new RemoteError(`could not reach peer ${peer.toString()}: ${dialError?.message ?? 'no connection'}`, { cause: dialError })
     }
     const since = Date.now()
-    const found = await this.waitForDirect(peer, signal)
+    const waiting = AbortSignal.any([signal, AbortSignal.timeout(this.init.directWaitMs)])
+    // hole punching: a WebRTC connection negotiated through the relayed one,
+    // raced against any other direct connection opening meanwhile (DCUtR,
+    // the peer dialing back)
+    const found = await Promise.any([
+      this.punch(peer, waiting),
+      this.waitForDirect(peer, waiting).then(c => c ?? Promise.reject(new Error('no direct connection')))
+    ]).catch(() => undefined)
     if (found != null) {
       return found
     }
     throw new NoDirectPathError(`peer ${peer.toString()} is reachable only through a relay, and no direct connection to it opened within ${Date.now() - since} ms (dialing its addresses and hole punching both failed: it may be behind a NAT that does not let peers in); chunks move only over direct connections`)
+  }
+
+  /**
+   * Dials `peer` over WebRTC through a relayed connection to it (the SDP
+   * exchange crosses the relay, the data does not); the connection that
+   * results is direct.
+   */
+  private async punch (peer: PeerId, signal: AbortSignal): Promise<Connection> {
+    const relayed = this.components.libp2p.getConnections(peer).find(c => c.status === 'open' && c.limits != null && c.remoteAddr.toString().includes('/p2p-circuit'))
+    if (relayed == null) {
+      throw new Error('no relayed connection to punch through')
+    }
+    const circuit = relayed.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')
+    const connection = await this.components.libp2p.dial(multiaddr(`${circuit}/webrtc/p2p/${peer.toString()}`), { signal })
+    if (connection.limits != null) {
+      throw new Error('the WebRTC connection is limited')
+    }
+    return connection
   }
 
   private async waitForDirect (peer: PeerId, signal: AbortSignal): Promise<Connection | undefined> {
@@ -354,6 +380,7 @@ export class DdsNetworkService implements NetworkService, Startable {
       }
       const onAbort = (): void => { finish(undefined) }
       const timer = setTimeout(() => { finish(undefined) }, this.init.directWaitMs)
+      timer.unref?.()
       libp2p.addEventListener('connection:open', onOpen)
       signal.addEventListener('abort', onAbort, { once: true })
       const now = libp2p.getConnections(peer).find(c => c.status === 'open' && c.limits == null)

@@ -25,8 +25,8 @@ describe('relays and relayed connections', () => {
 
   it('a node with no address of its own listens through a relay; its catalog and manifests cross the relay, its chunks do not', async () => {
     const r = await relay()
-    // A listens nowhere: the relay is its only way in
-    const a = await cluster.node({ listen: [], bootstrap: r.getMultiaddrs(), network: { directWaitMs: 1_000 } })
+    // A listens nowhere and does no hole punching: the relay is its only way in
+    const a = await cluster.node({ listen: [], nat: { webrtc: false }, bootstrap: r.getMultiaddrs(), network: { directWaitMs: 1_000 } })
     await waitFor(() => relayedAddr(a) != null, 'A to listen through the relay')
     const circuit = relayedAddr(a)!
     expect(circuit).toContain(`/p2p/${r.peerId}/p2p-circuit/p2p/${a.peerId}`)
@@ -76,9 +76,28 @@ describe('relays and relayed connections', () => {
     expect(direct[0]!.remoteAddr.toString()).not.toContain('p2p-circuit')
   })
 
+  it('two nodes with no address of their own punch a direct WebRTC connection through the relay and move the chunks over it', async () => {
+    const r = await relay()
+    const a = await cluster.node({ listen: [], bootstrap: r.getMultiaddrs() })
+    await waitFor(() => relayedAddr(a) != null, 'A to listen through the relay')
+    const webrtc = a.getMultiaddrs().find(addr => addr.includes('/p2p-circuit/webrtc/'))
+    expect(webrtc).toBeDefined()
+    const bytes = randomBytes(8 * CHUNK_SIZE + 9)
+    const cid = await a.publish(bytes)
+
+    const b = await cluster.node({ listen: [], bootstrap: r.getMultiaddrs() })
+    await b.connect(relayedAddr(a)!)
+    const started = Date.now()
+    expect(Buffer.from(await b.retrieveBytes(cid)).equals(bytes)).toBe(true)
+    const punched = b.libp2p.getConnections().filter(c => c.remotePeer.toString() === a.peerId && c.limits == null)
+    expect(punched.length).toBeGreaterThan(0)
+    expect(punched[0]!.remoteAddr.toString()).toContain('/webrtc/')
+    console.log(`retrieved ${bytes.byteLength} bytes over a punched WebRTC connection in ${Date.now() - started} ms`)
+  })
+
   it('a relayed connection carries no StoreChunk and no chunk answer, whatever the requester asks', async () => {
     const r = await relay()
-    const a = await cluster.node({ listen: [], bootstrap: r.getMultiaddrs(), network: { storePolicy: 'any', directWaitMs: 1_000 } })
+    const a = await cluster.node({ listen: [], nat: { webrtc: false }, bootstrap: r.getMultiaddrs(), network: { storePolicy: 'any', directWaitMs: 1_000 } })
     await waitFor(() => relayedAddr(a) != null, 'A to listen through the relay')
     const bytes = randomBytes(CHUNK_SIZE)
     const cid = await a.publish(bytes)
