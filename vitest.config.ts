@@ -13,7 +13,8 @@ const SCENARIOS = [
   'test/replication/crash-replica.test.ts',
   'test/replication/replication.test.ts',
   'test/cli/cli.test.ts',
-  'test/cli/resume.test.ts'
+  'test/cli/resume.test.ts',
+  'test/netns/nat-traversal.test.ts'
 ]
 
 export default defineConfig({

@@ -44,12 +44,12 @@ export interface DdsInit {
    * the public side of a port forward, a `/dns4/<name>/tcp/<port>` name, a
    * container's published port. Ignored when `libp2p` is given.
    *
-   * @default [] (the listen addresses, and what AutoNAT confirms)
+   * @default [] (the listen addresses, and a port UPnP mapped)
    */
   announceAddrs?: string[]
 
   /**
-   * NAT traversal (AutoNAT, a relay reservation when the node is not
+   * NAT traversal (a relay reservation when the node is not
    * publicly reachable, hole punching, UPnP when listening beyond loopback):
    * see `DdsLibp2pInit.nat`. Ignored when `libp2p` is given.
    *

@@ -174,6 +174,9 @@ export const MAX_CATALOG_PAGE_BYTES = 512 * 1024
  */
 export const RELAY_CHECK_INTERVAL_MS = 30_000
 
+/** How long a node that found no relay to take its reservation waits before it asks them again. */
+export const RELAY_RETRY_MS = 5_000
+
 /** Reservations a relay server (`relay: { server: true }`) holds for other nodes at once. */
 export const DEFAULT_RELAY_MAX_RESERVATIONS = 128
 

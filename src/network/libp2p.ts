@@ -2,9 +2,9 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { autoNAT } from '@libp2p/autonat'
 import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { webRTC } from '@libp2p/webrtc'
 import { multiaddr } from '@multiformats/multiaddr'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -51,15 +51,17 @@ export interface DdsLibp2pInit {
    * container's published port. A node that announces addresses counts as
    * publicly reachable and makes no relay reservation.
    *
-   * @default [] (the listen addresses, and what AutoNAT confirms)
+   * @default [] (the listen addresses, and a port UPnP mapped)
    */
   announce?: string[]
 
   /**
-   * NAT traversal: AutoNAT (is this node reachable?), the circuit relay
-   * transport with a reservation on a relay when it is not (bootstrap peers
-   * first), DCUtR (hole punching) and, when a listen address is not
-   * loopback, UPnP port mapping on the home router. `false` turns all of it
+   * NAT traversal: AutoNAT v2 (peers dial this node back to confirm its
+   * addresses), a reservation on a relay when the node is not publicly
+   * reachable (no public address of its own, none announced, no port UPnP
+   * mapped; bootstrap peers first), hole punching (WebRTC through the
+   * relay, and DCUtR) and, when a listen address is not loopback, UPnP port
+   * mapping on the home router. `false` turns all of it
    * off (the node still dials relayed addresses); `{ upnp: false }` keeps
    * the rest.
    *
@@ -189,7 +191,9 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     : {}
   const natServices = natOn
     ? {
-        autonat: autoNAT(),
+        // AutoNAT v2: it dials back on a new connection (v1 closes the
+        // requester's own connection when it finds one open already)
+        autonat: autoNATv2(),
         dcutr: dcutr(),
         relayKeeper: relayKeeper({ preferred: bootstrap.map(peerIdOf).filter((id): id is string => id != null), announcing: announce.length > 0 }),
         ...(upnp ? { upnp: uPnPNAT() } : {})

@@ -2,7 +2,7 @@
  * Keeps a node that is not publicly reachable listening through a relay.
  *
  * A node behind a NAT router has no address other peers can dial: its
- * interfaces carry private addresses, and AutoNAT never confirms the address
+ * interfaces carry private addresses, and nothing confirms the address
  * its router shows the world. Such a node reserves a slot on a relay it is
  * connected to (a peer that speaks circuit relay v2's HOP protocol, its
  * bootstrap peers first) and announces the relayed address
@@ -10,7 +10,7 @@
  * the relay and then try for a direct connection.
  *
  * A node that is publicly reachable (an address it announces, a public IP on
- * one of its own addresses, or an observed address AutoNAT confirmed) makes
+ * one of its own addresses, or a port UPnP mapped on its router) makes
  * no reservation: it costs relays nothing. One reservation is kept at a time;
  * when its relay goes away the next relay-capable peer takes its place.
  *
@@ -22,7 +22,7 @@ import type { AddressManager, ConnectionManager, Registrar, TransportManager } f
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { RELAY_CHECK_INTERVAL_MS } from './constants.js'
+import { RELAY_CHECK_INTERVAL_MS, RELAY_RETRY_MS } from './constants.js'
 
 /** Tries of one relay when its reservation collides with the transport's own relay discovery, and the pause between them. */
 const RESERVE_ATTEMPTS = 5
@@ -74,6 +74,7 @@ class DdsRelayKeeper implements RelayKeeper, Startable {
   private readonly relays = new Set<string>()
   private topologyId?: string
   private timer?: ReturnType<typeof setInterval>
+  private retry?: ReturnType<typeof setTimeout>
   private reserving = false
   private running = false
   private current?: string
@@ -110,6 +111,7 @@ class DdsRelayKeeper implements RelayKeeper, Startable {
   async stop (): Promise<void> {
     this.running = false
     clearInterval(this.timer)
+    clearTimeout(this.retry)
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     if (this.topologyId != null) {
       this.components.registrar.unregister(this.topologyId)
@@ -150,6 +152,16 @@ class DdsRelayKeeper implements RelayKeeper, Startable {
   }
 
   private async reserve (candidates: string[]): Promise<void> {
+    await this.tryRelays(candidates)
+    if (this.running && !this.listeningThroughRelay() && !this.reachable()) {
+      // every relay declined or failed: ask again a little later
+      clearTimeout(this.retry)
+      this.retry = setTimeout(() => { this.check() }, RELAY_RETRY_MS)
+      this.retry.unref?.()
+    }
+  }
+
+  private async tryRelays (candidates: string[]): Promise<void> {
     for (const peer of candidates) {
       if (!this.running) {
         return
@@ -174,7 +186,6 @@ class DdsRelayKeeper implements RelayKeeper, Startable {
             continue
           }
           this.log.error('relay %s refused a reservation - %e', peer, err)
-          this.relays.delete(peer)
           break
         }
       }

@@ -312,37 +312,45 @@ export class DdsNetworkService implements NetworkService, Startable {
    * then gives up with NoDirectPathError.
    */
   private async directConnection (peer: PeerId, signal: AbortSignal): Promise<Connection> {
-    const direct = (): Connection | undefined => this.components.libp2p.getConnections(peer).find(c => c.status === 'open' && c.limits == null)
-    const existing = direct()
+    const libp2p = this.components.libp2p
+    const open = (): Connection[] => libp2p.getConnections(peer).filter(c => c.status === 'open')
+    const existing = open().find(c => c.limits == null)
     if (existing != null) {
       return existing
     }
-    let dialed: Connection | undefined
-    let dialError: Error | undefined
-    try {
-      dialed = await this.components.libp2p.dial(peer, { signal })
-    } catch (err) {
-      signal.throwIfAborted()
-      dialError = err as Error
-    }
-    if (dialed != null && dialed.limits == null) {
+    const dialDirect = async (dialSignal: AbortSignal): Promise<Connection> => {
+      const dialed = await libp2p.dial(peer, { signal: dialSignal })
+      if (dialed.limits != null) {
+        throw new Error('the only connection is relayed')
+      }
       return dialed
     }
-    if (dialed == null && !this.components.libp2p.getConnections(peer).some(c => c.status === 'open')) {
-      throw new RemoteError(`could not reach peer ${peer.toString()}: ${dialError?.message ?? 'no connection'}`, { cause: dialError })
+    if (!open().some(c => c.limits != null)) {
+      // no connection at all: a dial gives a direct connection, or a relayed one to punch through
+      try {
+        return await dialDirect(signal)
+      } catch (err) {
+        signal.throwIfAborted()
+        if (!open().some(c => c.limits != null)) {
+          throw new RemoteError(`could not reach peer ${peer.toString()}: ${(err as Error).message}`, { cause: err })
+        }
+      }
     }
     const since = Date.now()
     const waiting = AbortSignal.any([signal, AbortSignal.timeout(this.init.directWaitMs)])
-    // hole punching: a WebRTC connection negotiated through the relayed one,
-    // raced against any other direct connection opening meanwhile (DCUtR,
-    // the peer dialing back)
+    // The only connection is relayed. Hole punching (a WebRTC connection
+    // negotiated through it), a dial of the peer's other addresses and any
+    // direct connection opening meanwhile (DCUtR, the peer dialing back)
+    // race; the first direct connection wins.
     const found = await Promise.any([
       this.punch(peer, waiting),
+      dialDirect(waiting),
       this.waitForDirect(peer, waiting).then(c => c ?? Promise.reject(new Error('no direct connection')))
     ]).catch(() => undefined)
     if (found != null) {
       return found
     }
+    signal.throwIfAborted()
     throw new NoDirectPathError(`peer ${peer.toString()} is reachable only through a relay, and no direct connection to it opened within ${Date.now() - since} ms (dialing its addresses and hole punching both failed: it may be behind a NAT that does not let peers in); chunks move only over direct connections`)
   }
 

@@ -1,0 +1,146 @@
+/**
+ * NAT traversal across real (namespace) NAT routers: each DDS node is a
+ * process in its own network namespace, public ones on an "internet"
+ * bridge, home ones behind masquerading routers (see nat-net.ts). The relay
+ * is the bootstrap node and answers STUN; nothing else is configured.
+ *
+ * Needs root with iproute2 and iptables (CI installs them); elsewhere the
+ * suite is skipped and says why.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+import { NatNet, natNetAvailable, ownNamespaces, type Host, type NatKind } from './nat-net.js'
+import { waitForValue } from '../utils/wait.js'
+
+const ROLE = fileURLToPath(new URL('./role.mjs', import.meta.url))
+const PORT = 4180
+
+const available = await natNetAvailable()
+if (!available.ok) {
+  console.warn(`SKIPPED NAT traversal scenarios: ${available.reason}`)
+}
+
+interface Reply { [key: string]: unknown, error?: { name: string, message: string } }
+
+class RemoteNode {
+  readonly host: Host
+  readonly child: ChildProcess
+  peerId = ''
+  private readonly replies: Array<(msg: Reply) => void> = []
+
+  constructor (net: NatNet, host: Host, init: Record<string, unknown>) {
+    this.host = host
+    this.child = net.spawnNode(host, [ROLE, JSON.stringify(init)])
+    this.child.on('message', (msg: Reply) => { this.replies.shift()?.(msg) })
+  }
+
+  async ready (): Promise<this> {
+    const first = await this.next()
+    if (first.error != null) throw new Error(`node in ${this.host.ns} failed to start: ${first.error.message}`)
+    this.peerId = first.peerId as string
+    return this
+  }
+
+  private async next (): Promise<Reply> {
+    return Promise.race([
+      new Promise<Reply>(resolve => { this.replies.push(resolve) }),
+      once(this.child, 'exit').then(([code]) => { throw new Error(`node in ${this.host.ns} exited (${String(code)})`) })
+    ])
+  }
+
+  async ask (msg: Record<string, unknown>): Promise<Reply> {
+    const reply = this.next()
+    this.child.send(msg)
+    return reply
+  }
+
+  async addrs (): Promise<string[]> {
+    return (await this.ask({ op: 'addrs' })).addrs as string[]
+  }
+}
+
+describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
+  let net: NatNet
+  let relayHost: Host
+  let relay: RemoteNode
+  let relayAddr: string
+  const nodes: RemoteNode[] = []
+
+  beforeAll(async () => {
+    net = await NatNet.create()
+    relayHost = await net.publicHost()
+    relay = await new RemoteNode(net, relayHost, { listen: [`/ip4/${relayHost.addr}/tcp/${PORT}`], relay: { server: true }, replication: { factor: 1 } }).ready()
+    relayAddr = `/ip4/${relayHost.addr}/tcp/${PORT}/p2p/${relay.peerId}`
+  })
+
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map(async n => n.ask({ op: 'stop' }).catch(() => {})))
+  })
+
+  afterAll(async () => {
+    await relay?.ask({ op: 'stop' }).catch(() => {})
+    await net?.teardown()
+    expect(await ownNamespaces()).toEqual([])
+  })
+
+  async function homeNode (kind: NatKind): Promise<RemoteNode> {
+    const router = await net.nat(kind)
+    const host = await net.hostBehind(router)
+    const node = await new RemoteNode(net, host, {
+      listen: [`/ip4/0.0.0.0/tcp/${PORT}`],
+      bootstrap: [relayAddr],
+      replication: { factor: 1 }
+    }).ready()
+    nodes.push(node)
+    // it is not publicly reachable: it listens through the relay
+    await waitForValue(async () => (await node.addrs()).find(a => a.includes('/p2p-circuit/p2p/')), `the node in ${host.ns} to listen through the relay`)
+    return node
+  }
+
+  it('two hosts behind symmetric NATs: the retrieval fails within 60 s with an error that names the reason', async () => {
+    const a = await homeNode('symmetric')
+    const b = await homeNode('symmetric')
+    const published = await a.ask({ op: 'publish', size: 4 * 1024 * 1024, seed: 2 })
+    const started = Date.now()
+    const failed = await b.ask({ op: 'retrieve', cid: published.cid })
+    const took = Date.now() - started
+    expect(failed.error?.name).toBe('NotFoundError')
+    expect(failed.error?.message).toContain('NoDirectPathError')
+    expect(failed.error?.message).toContain('reachable only through a relay')
+    expect(took).toBeLessThan(60_000)
+    console.log(`symmetric NATs: failed after ${took} ms: ${failed.error?.message.slice(0, 200)}`)
+
+  })
+
+  // Not yet passing through these routers: the WebRTC connection that hole
+  // punching makes opens (its handshake and small DHT messages cross it), but
+  // chunk requests over it go unanswered; and a public node cannot yet fetch
+  // from a node behind a symmetric NAT.
+  it.todo('two hosts behind port-preserving NATs: the content moves directly after hole punching, at most 5% of it through the relay')
+  it.todo('two hosts behind symmetric NATs: a public holder that fetched the content serves it')
+
+  it('a node behind a port forward that announces its public address is found and retrieved from through that address', async () => {
+    const router = await net.nat('port-preserving')
+    const host = await net.hostBehind(router)
+    await net.portForward(router, PORT, host, PORT)
+    const announced = `/ip4/${router.publicAddr}/tcp/${PORT}`
+    const a = await new RemoteNode(net, host, {
+      listen: [`/ip4/0.0.0.0/tcp/${PORT}`],
+      announceAddrs: [announced],
+      bootstrap: [relayAddr],
+      replication: { factor: 1 }
+    }).ready()
+    nodes.push(a)
+    expect(await a.addrs()).toContain(`${announced}/p2p/${a.peerId}`)
+    const published = await a.ask({ op: 'publish', size: 8 * 1024 * 1024, seed: 3 })
+
+    const b = await homeNode('port-preserving')
+    const got = await b.ask({ op: 'retrieve', cid: published.cid })
+    expect(got.error).toBeUndefined()
+    expect(got.sha256).toBe(published.sha256)
+    const toA = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === a.peerId)
+    expect(toA?.connections.some(c => !c.relayed && c.addr.startsWith(announced))).toBe(true)
+  })
+})
