@@ -46,8 +46,8 @@ export {
 export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan, ContentDescription, CheckedDescription } from './manifest/index.js'
 
 // the parts a caller may bring or build: a store, a libp2p node with the DDS DHT, a discovery
-export { createStorage, levelStorage, memoryStorage } from './storage/index.js'
-export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel } from './storage/index.js'
+export { createStorage, levelStorage, memoryStorage, blockstoreStorage } from './storage/index.js'
+export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel, RecordStore, BlockstoreStorageInit, Blockstore, Datastore } from './storage/index.js'
 export { DDS_PROTOCOL, createDdsLibp2p } from './network/index.js'
 export { Status } from './pb/index.js'
 export type { NetworkService, NetworkInit, StorePolicy, CatalogPolicy, CatalogItem, CatalogRequestOptions, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'
