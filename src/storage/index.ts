@@ -48,8 +48,13 @@ export interface StorageProvider {
   put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
 
   /**
-   * Stores several blocks in one atomic batch: after a crash either all of
-   * them are present or none is.
+   * Stores several blocks. DDS's LevelDB store writes them in one atomic
+   * batch (after a crash all of them are present or none is); the adapter
+   * over a blockstore writes them with its `putMany`, which need not be
+   * atomic. DDS does not rely on atomicity: it writes a pin record only
+   * after every block the pin names has been written (so a crash leaves at
+   * worst unpinned blocks, for `gc()`), and it checks each local block
+   * against its CID before it hands it out.
    */
   putMany(blocks: Iterable<Block>, options?: AbortOptions): Promise<void>
 

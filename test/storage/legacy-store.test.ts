@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Dds } from '../../src/index.js'
 import { sha256Hex } from '../utils/content.js'
-import { fixtureContent } from './fixtures/legacy-content.mjs'
+import { fixtureContent } from './fixtures/content.mjs'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/store-0.1.0/', import.meta.url))
 const FACTS = fileURLToPath(new URL('./fixtures/store-0.1.0.json', import.meta.url))
