@@ -4,7 +4,8 @@
  * DDS stores content on a libp2p network by its hash. Content is cut into
  * 256 KiB chunks, each named by a CIDv1 (raw, sha2-256); a protobuf manifest
  * lists them, and the manifest's CID names the whole. Blocks are kept in
- * LevelDB or memory, announced on a private Kademlia DHT, fetched from
+ * LevelDB, memory or any js-stores blockstore (with a datastore for the
+ * node's pins and identity), announced on a private Kademlia DHT, fetched from
  * whichever peers hold them and verified before any byte is stored or handed
  * out.
  *

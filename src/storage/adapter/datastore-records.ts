@@ -1,4 +1,5 @@
 import { Key } from 'interface-datastore'
+import { InvalidInputError } from '../../errors.js'
 import { DATASTORE_PREFIX } from '../constants.js'
 import { assertRecordKey, compareUtf8, type RecordStore } from '../records.js'
 import { isNotFound, storeError } from './semantics.js'
@@ -17,7 +18,10 @@ const STORE = 'datastore'
  * bytes each).
  */
 export function datastoreRecords (datastore: Datastore, table: string): RecordStore {
-  const prefix = `${DATASTORE_PREFIX}/${assertRecordKey(table, 'of tables')}/`
+  if (!/^[a-z][a-z0-9-]*$/.test(table)) {
+    throw new InvalidInputError(`record table name ${JSON.stringify(table)} must be lower-case letters, digits and "-"`)
+  }
+  const prefix = `${DATASTORE_PREFIX}/${table}/`
   const keyOf = (key: string): Key => new Key(prefix + assertRecordKey(key, table), false)
   const nameOf = (key: Key): string => key.toString().slice(prefix.length)
   return {
