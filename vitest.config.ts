@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 /**
@@ -18,7 +19,13 @@ const SCENARIOS = [
 ]
 
 export default defineConfig({
+  resolve: {
+    // The js-stores interface suites import aegir's chai (see test/utils/aegir-chai.ts).
+    alias: { 'aegir/chai': fileURLToPath(new URL('./test/utils/aegir-chai.ts', import.meta.url)) }
+  },
   test: {
+    // processed by vitest (not loaded by Node directly), so the alias above reaches their imports
+    server: { deps: { inline: ['interface-blockstore-tests', 'interface-datastore-tests'] } },
     // Real libp2p nodes over TCP in every process: forks isolate their
     // sockets and timers. Two workers, one per core; a per-project worker
     // limit would make vitest run the projects one after the other.

@@ -10,7 +10,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidInputError } from './errors.js'
 import { cidToString } from './cid.js'
-import { createStorage, persistentPrivateKey, type StorageProvider } from './storage/index.js'
+import { nodeStorage, persistentPrivateKey, type Blockstore, type Datastore, type StorageProvider } from './storage/index.js'
 import { kadDiscovery, type Discovery, type KadDiscoveryInit } from './discovery/index.js'
 import { BandwidthLimiter, createDdsLibp2p, networkService, type BandwidthInit, type DdsLibp2p, type NatInit, type NetworkInit, type NetworkService, type RelayInit } from './network/index.js'
 import { retrievalService, type RetrievalInit, type RetrievalService } from './retrieval/index.js'
@@ -25,12 +25,42 @@ import { DEFAULT_BOOTSTRAP_TIMEOUT_MS, join, parsePeerAddrs } from './join/index
 /** Options of `Dds.create`. */
 export interface DdsInit {
   /**
-   * Where blocks are kept: `'memory'`, a directory path for a LevelDB store
-   * (created if missing; survives restarts), or your own `StorageProvider`.
+   * Where blocks and the node's records (pins, identity) are kept:
+   * `'memory'`, or a directory path for a LevelDB store (created if missing;
+   * survives restarts with its peer id and pins). To use stores of your own,
+   * pass `blockstore` and `datastore` instead.
+   *
+   * A `StorageProvider` of your own is still accepted: one that keeps no
+   * records (`records()`) needs a `datastore` beside it. DDS closes a
+   * provider it is given when the node stops.
    *
    * @default 'memory'
    */
   storage?: 'memory' | string | StorageProvider
+
+  /**
+   * Any interface-blockstore `Blockstore` (blockstore-fs, blockstore-level,
+   * blockstore-s3, ...) to keep the blocks in, instead of `storage`. It
+   * needs a `datastore` beside it: `Dds.create` refuses a blockstore alone
+   * with `InvalidInputError`, because the pins and identity would otherwise
+   * live in memory and `gc()` after a restart would delete what the node
+   * published. The blockstore must be this node's alone (`gc()` removes
+   * every block no pin of the node references). DDS opens it (its `open()`,
+   * when it has one) and leaves it open when the node stops: close it
+   * yourself after `stop()`.
+   */
+  blockstore?: Blockstore
+
+  /**
+   * Any interface-datastore `Datastore` (datastore-level, ...) for the
+   * node's records, under the `/dds/` namespace: pins (`/dds/pins/<cid>`),
+   * its identity (`/dds/identity/private-key`, unencrypted, used unless
+   * `privateKey` is given) and the blockstore's counters
+   * (`/dds/storage/stats`). Goes with `blockstore` (or with a
+   * `StorageProvider` of your own that keeps no records). Opened and left
+   * open as the blockstore is.
+   */
+  datastore?: Datastore
 
   /**
    * Multiaddrs to listen on. Ignored when `libp2p` is given.
@@ -86,9 +116,10 @@ export interface DdsInit {
   seedPeers?: string[]
 
   /**
-   * The node's identity. When omitted, a LevelDB store keeps one (created on
-   * first start) so the peer id survives restarts; a memory store gets a new
-   * Ed25519 key each start. Ignored when `libp2p` is given.
+   * The node's identity. When omitted, the store keeps one (created on first
+   * start): in a LevelDB store's `identity` sublevel or in the datastore, so
+   * the peer id survives restarts; a memory store gets a new Ed25519 key
+   * each start. Ignored when `libp2p` is given.
    */
   privateKey?: PrivateKey
 
@@ -195,7 +226,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
   const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers: seeds.map(s => s.peerId) })
   const replication = replicationManager(init.replication)
   const bandwidth = init.bandwidth != null ? new BandwidthLimiter(init.bandwidth) : undefined
-  const storage = createStorage(init.storage ?? 'memory')
+  const storage = nodeStorage(init)
   await storage.open()
   const started: Partial<DdsParts> & { storage: StorageProvider, ownsLibp2p: boolean } = { storage, ownsLibp2p: init.libp2p == null }
   try {

@@ -40,7 +40,7 @@ export type { RetrieveOptions } from './retrieval/index.js'
 export class Dds {
   /** The libp2p node this node runs on. */
   readonly libp2p: DdsLibp2p
-  /** The block store. */
+  /** The block store, through which the node uses whatever store it was given (with its record tables). */
   readonly storage: StorageProvider
   /** The DDS protocol service. */
   readonly network: NetworkService
@@ -69,7 +69,7 @@ export class Dds {
    * given), registers the DDS protocol, dials the bootstrap and seed peers.
    *
    * @throws {UnsupportedRuntimeError} on Node.js older than 22
-   * @throws {InvalidInputError} on a bad option (the message names it)
+   * @throws {InvalidInputError} on a bad option (the message names it), such as a blockstore without a datastore
    * @throws {StorageError} when the store cannot be opened (e.g. in use by another process)
    * @throws {RemoteError} when bootstrap peers were given and none could be reached
    */

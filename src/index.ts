@@ -4,7 +4,8 @@
  * DDS stores content on a libp2p network by its hash. Content is cut into
  * 256 KiB chunks, each named by a CIDv1 (raw, sha2-256); a protobuf manifest
  * lists them, and the manifest's CID names the whole. Blocks are kept in
- * LevelDB or memory, announced on a private Kademlia DHT, fetched from
+ * LevelDB, memory or any js-stores blockstore (with a datastore for the
+ * node's pins and identity), announced on a private Kademlia DHT, fetched from
  * whichever peers hold them and verified before any byte is stored or handed
  * out.
  *
@@ -48,8 +49,8 @@ export {
 export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan, ContentDescription, CheckedDescription } from './manifest/index.js'
 
 // the parts a caller may bring or build: a store, a libp2p node with the DDS DHT, a discovery
-export { createStorage, levelStorage, memoryStorage } from './storage/index.js'
-export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel } from './storage/index.js'
+export { createStorage, levelStorage, memoryStorage, blockstoreStorage } from './storage/index.js'
+export type { Block, StorageProvider, StorageStats, LevelStorageInit, LevelStorageProvider, LevelSublevel, RecordStore, BlockstoreStorageInit, Blockstore, Datastore } from './storage/index.js'
 export { DDS_PROTOCOL, createDdsLibp2p } from './network/index.js'
 export { Status } from './pb/index.js'
 export type { NetworkService, NetworkInit, StorePolicy, CatalogPolicy, CatalogItem, CatalogRequestOptions, RequestOptions, DdsLibp2p, DdsLibp2pInit, DdsLibp2pServices, PeerScores, PeerStanding } from './network/index.js'

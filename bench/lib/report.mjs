@@ -15,6 +15,7 @@ export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
     { key: 'raw.stream.sinkPeakRssMiB', label: `one libp2p stream: receiver peak RSS, ${size}`, unit: 'MiB' },
     { section: `Publish ${size} into LevelDB` },
     { key: 'publish.dds.mibs', label: 'DDS publish(fs.createReadStream(file))', unit: 'MiB/s' },
+    { key: 'publish.ddsBlockstore.mibs', label: 'DDS publish, Dds.create({ blockstore: blockstore-level, datastore: datastore-level })', unit: 'MiB/s' },
     { key: 'publish.helia.mibs', label: 'Helia unixfs addByteStream into blockstore-level', unit: 'MiB/s' },
     { key: 'publish.dds.announceMs', label: 'DDS: background chunk announcements drained after', unit: 'ms' },
     { section: `Retrieve ${size} over 127.0.0.1` },

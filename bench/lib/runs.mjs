@@ -43,10 +43,14 @@ export async function rawLevelOnce (ctx, content) {
   }
 }
 
-/** Starts a DDS seeder (LevelDB store) and publishes the content on it. */
-export async function startDdsSeeder (ctx, content, { label = 'dds-seeder', listen, netns } = {}) {
+/**
+ * Starts a DDS seeder and publishes the content on it: into DDS's LevelDB
+ * store, or with `stores: 'blockstore-level'` into blockstore-level +
+ * datastore-level through `Dds.create({ blockstore, datastore })`.
+ */
+export async function startDdsSeeder (ctx, content, { label = 'dds-seeder', listen, netns, stores } = {}) {
   const dir = await ctx.tempDir(label)
-  const proc = await startRole('dds-seeder', { storage: dir, listen, announce: ctx.options.announce }, { label, netns })
+  const proc = await startRole('dds-seeder', { storage: dir, stores, listen, announce: ctx.options.announce }, { label, netns })
   try {
     const r = await proc.call('publish', { source: content.source }, deadlineMs(content.size) * 2)
     if (r.bytes !== content.size) {

@@ -47,6 +47,13 @@ export function evaluateTargets (figures, skipped = {}) {
       bound: 0.85
     },
     {
+      id: 'publish-blockstore-vs-level',
+      text: 'DDS publish into blockstore-level + datastore-level / into its LevelDB store',
+      value: ratio(f('publish.ddsBlockstore.mibs'), f('publish.dds.mibs')),
+      op: '>=',
+      bound: 0.85
+    },
+    {
       id: 'publish-vs-helia',
       text: 'DDS publish / Helia import',
       value: ratio(f('publish.dds.mibs'), f('publish.helia.mibs')),

@@ -4,18 +4,39 @@
 // The background chunk announcements are then awaited (bounded), outside the
 // timing, so they do not compete with later measurements.
 //
-// Options: { storage: '<dir>', listen?: ['<multiaddr>'], announce?: 'manifest' | 'all', bandwidth?: { upload?, download?, uploadPerPeer? } }
+// Options: { storage: '<dir>', stores?: 'blockstore-level', listen?: ['<multiaddr>'], announce?: 'manifest' | 'all', bandwidth?: { upload?, download?, uploadPerPeer? } }
+//   stores: 'blockstore-level' keeps the blocks in a blockstore-level LevelBlockstore at <dir>/blocks
+//   and the records in a datastore-level LevelDatastore at <dir>/datastore, through
+//   Dds.create({ blockstore, datastore }), instead of DDS's own LevelDB store at <dir>.
 // Ops: publish { source } -> { cid, bytes, ms, announceMs, pendingAnnouncements };
 //      connect { addrs } joins other seeders (as nodes of one network);
 //      stats {} -> the node's stats()
+import { join } from 'node:path'
 import { Dds } from '@digisocialblock/dds'
 import { openContent } from '../lib/content.mjs'
 import { roleOptions, serve } from '../lib/role.mjs'
 
 const ANNOUNCE_WAIT_MS = 120_000
 const options = roleOptions()
+
+/** The store options of the node, and what closes what the role opened. */
+async function storesOf ({ storage, stores }) {
+  if (stores == null) {
+    return { init: { storage }, close: async () => {} }
+  }
+  if (stores !== 'blockstore-level') {
+    throw new Error(`unknown stores "${stores}"`)
+  }
+  const { LevelBlockstore } = await import('blockstore-level')
+  const { LevelDatastore } = await import('datastore-level')
+  const blockstore = new LevelBlockstore(join(storage, 'blocks'))
+  const datastore = new LevelDatastore(join(storage, 'datastore'))
+  return { init: { blockstore, datastore }, close: async () => { await blockstore.close(); await datastore.close() } }
+}
+
+const stores = await storesOf(options)
 const node = await Dds.create({
-  storage: options.storage,
+  ...stores.init,
   // measure transfers, not background copies between the seeders
   replication: { factor: 1 },
   // The seeders know no DHT peer when they publish, so with 'all' every
@@ -68,5 +89,8 @@ async function stats () {
 
 serve({ publish, connect, stats }, {
   info: { peerId: node.peerId, multiaddrs: node.getMultiaddrs() },
-  stop: async () => { await node.stop() }
+  stop: async () => {
+    await node.stop()
+    await stores.close()
+  }
 })

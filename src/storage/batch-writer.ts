@@ -30,7 +30,13 @@ export class BatchWriter {
     }
   }
 
-  /** Writes what is queued (with `last` appended, in the same atomic batch) and waits until every write has finished. */
+  /**
+   * Writes what is queued (with `last` appended, in the same batch) and
+   * waits until every write has finished. The batch is atomic only on a
+   * store whose `putMany` is; nothing counts on it: the manifest goes in
+   * the last batch, and the pin that makes the content count is written
+   * after this resolves.
+   */
   async flush (...last: Block[]): Promise<void> {
     this.batch.push(...last)
     await this.write()

@@ -1,17 +1,20 @@
 /**
- * Block storage: the `StorageProvider` interface every store implements, and
- * the factories of the two built-in stores.
+ * Block storage: the `StorageProvider` interface through which DDS uses every
+ * store, the factories of the two built-in stores (LevelDB and memory), and
+ * the adapter over the js-stores interfaces (`blockstoreStorage`, for
+ * `Dds.create({ blockstore, datastore })`).
  *
- * A store maps a block's CID to its bytes. It does not verify bytes against
- * CIDs: every caller inside DDS verifies a block before it stores it, so the
- * store never pays for a second hash. A caller that passes its own provider
- * to `Dds.create({ storage })` gets the same guarantee.
+ * A store maps a block's CID to its bytes, and keeps the node's records
+ * (pins, identity) beside them. It does not verify bytes against CIDs: every
+ * caller inside DDS verifies a block before it stores it, so the store never
+ * pays for a second hash.
  *
  * @module
  */
 
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '@libp2p/interface'
+import type { RecordStore } from './records.js'
 
 /** One block to write. */
 export interface Block {
@@ -45,8 +48,13 @@ export interface StorageProvider {
   put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
 
   /**
-   * Stores several blocks in one atomic batch: after a crash either all of
-   * them are present or none is.
+   * Stores several blocks. DDS's LevelDB store writes them in one atomic
+   * batch (after a crash all of them are present or none is); the adapter
+   * over a blockstore writes them with its `putMany`, which need not be
+   * atomic. DDS does not rely on atomicity: it writes a pin record only
+   * after every block the pin names has been written (so a crash leaves at
+   * worst unpinned blocks, for `gc()`), and it checks each local block
+   * against its CID before it hands it out.
    */
   putMany(blocks: Iterable<Block>, options?: AbortOptions): Promise<void>
 
@@ -64,13 +72,25 @@ export interface StorageProvider {
 
   /** Counts the stored blocks and their bytes. */
   stats(options?: AbortOptions): Promise<StorageStats>
+
+  /**
+   * The record table `name` kept beside the blocks: the node's pins and its
+   * identity live there, so they must be as durable as the blocks. Every
+   * store DDS builds has them (a LevelDB sublevel, a datastore namespace, a
+   * table in memory for the memory store). A provider of your own may leave
+   * it out; `Dds.create` then needs a `datastore` beside it.
+   *
+   * Call it after `open()` has resolved.
+   */
+  records?(name: string): RecordStore
 }
 
-export { createStorage, isStorageProvider } from './create.js'
+export { createStorage, isStorageProvider, nodeStorage, type StorageInit } from './create.js'
 export { memoryStorage } from './memory/index.js'
 export { levelStorage } from './level/index.js'
 export type { LevelStorageInit, LevelStorageProvider, LevelSublevel } from './level/index.js'
-export { DEFAULT_LEVEL_SYNC, MEMORY_SPEC } from './constants.js'
+export { blockstoreStorage, withDatastoreRecords, isBlockstore, isDatastore, type BlockstoreStorageInit, type Blockstore, type Datastore } from './adapter/index.js'
+export { DEFAULT_LEVEL_SYNC, MEMORY_SPEC, DATASTORE_PREFIX } from './constants.js'
 export { persistentPrivateKey } from './identity.js'
 export { recordStore, type RecordStore } from './records.js'
 export { BatchWriter } from './batch-writer.js'

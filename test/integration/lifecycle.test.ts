@@ -5,6 +5,7 @@
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { memoryStorage, DDS_PROTOCOL, StorageError, type StorageProvider, type Block } from '../../src/index.js'
+import { MemoryDatastore } from 'datastore-core'
 import { Cluster } from '../utils/cluster.js'
 import { pseudoRandomBytes, sha256Hex } from '../utils/content.js'
 
@@ -36,7 +37,8 @@ describe('node lifecycle', () => {
 
   it('rejects a publish whose store write fails, without crashing the process', async () => {
     const failing = failingStore(2)
-    const a = await cluster.node({ storage: failing })
+    // a StorageProvider of one's own keeps no records: its pins go to a datastore beside it
+    const a = await cluster.node({ storage: failing, datastore: new MemoryDatastore() })
     async function * slow (): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < 64; i++) {
         // one chunk per turn of the event loop: the failing write comes mid-way through the input

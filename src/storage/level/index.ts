@@ -9,6 +9,7 @@ import { InvalidInputError } from '../../errors.js'
 import { DEFAULT_LEVEL_SYNC } from '../constants.js'
 import { LevelStorage } from './level-storage.js'
 import type { StorageProvider } from '../index.js'
+import type { RecordStore } from '../records.js'
 import type { LevelSublevel } from './db.js'
 
 export type { LevelSublevel }
@@ -41,6 +42,9 @@ export interface LevelStorageProvider extends StorageProvider {
 
   /** The absolute path of the database directory. */
   readonly path: string
+
+  /** The record table `name`: the sublevel `name` (see `sublevel`). */
+  records(name: string): RecordStore
 
   /**
    * A sublevel of the store's database, named `name`, with binary keys and

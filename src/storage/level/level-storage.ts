@@ -8,6 +8,7 @@ import { assertBytes, assertCid, collectBlocks } from '../validate.js'
 import { binarySublevel, createDb } from './db.js'
 import { closedError, toStorageError } from './errors.js'
 import { STATS_KEY_BYTES, encodeStats, loadStats } from './stats.js'
+import { levelRecords, type RecordStore } from '../records.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Block, StorageStats } from '../index.js'
 import type { LevelBatchOperation, LevelDb, LevelSublevel } from './db.js'
@@ -122,6 +123,11 @@ export class LevelStorage implements LevelStorageProvider {
     } catch (err) {
       throw new InvalidInputError(`"${name}" is not a valid sublevel name: ${(err as Error).message}`, { cause: err })
     }
+  }
+
+  /** The record table `name`: the sublevel of that name (so a 0.1.0 store's `pins` and `identity` are found where it wrote them). */
+  records (name: string): RecordStore {
+    return levelRecords(this.sublevel(name))
   }
 
   /** Opens the store if needed and returns the database; rejects once the store is closing. */

@@ -3,6 +3,7 @@ import { assertBytes, assertCid, collectBlocks } from '../validate.js'
 import { cidKey } from '../../cid.js'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '@libp2p/interface'
+import { memoryRecords, type RecordStore } from '../records.js'
 import type { Block, StorageProvider, StorageStats } from '../index.js'
 
 /**
@@ -14,6 +15,7 @@ import type { Block, StorageProvider, StorageStats } from '../index.js'
 export class MemoryStorage implements StorageProvider {
   readonly kind = 'memory'
   readonly #blocks = new Map<string, Block>()
+  readonly #tables = new Map<string, RecordStore>()
   #bytes = 0
   #closed = false
 
@@ -24,6 +26,7 @@ export class MemoryStorage implements StorageProvider {
   async close (): Promise<void> {
     this.#closed = true
     this.#blocks.clear()
+    this.#tables.clear()
     this.#bytes = 0
   }
 
@@ -71,6 +74,17 @@ export class MemoryStorage implements StorageProvider {
   async stats (options?: AbortOptions): Promise<StorageStats> {
     this.#prepare('stats', options)
     return { blocks: this.#blocks.size, bytes: this.#bytes }
+  }
+
+  /** The record table `name`, in memory like the blocks. */
+  records (name: string): RecordStore {
+    this.#assertOpen('open a record table')
+    let table = this.#tables.get(name)
+    if (table == null) {
+      table = memoryRecords()
+      this.#tables.set(name, table)
+    }
+    return table
   }
 
   #store (cid: CID, bytes: Uint8Array): void {
