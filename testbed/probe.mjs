@@ -120,7 +120,7 @@ const commands = {
       socket.on('error', () => {})
       socket.end(`${socket.remoteAddress}:${socket.remotePort}\n`)
     })
-    server.listen(Number(port), () => { console.log(`listening ${server.address().port}`) })
+    server.listen(Number(port), '0.0.0.0', () => { console.log(`listening ${server.address().port}`) })
   },
 
   'tcp-ask' ([to]) {
@@ -149,7 +149,7 @@ const commands = {
         server.close()
       })
     })
-    server.listen(Number(port), () => { console.log(`listening ${server.address().port}`) })
+    server.listen(Number(port), '0.0.0.0', () => { console.log(`listening ${server.address().port}`) })
   },
 
   send ([to, count]) {
