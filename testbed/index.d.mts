@@ -56,7 +56,7 @@ export interface Node {
   readonly role: 'internet' | 'public' | 'nat' | 'private'
   /** The namespace: `ip netns exec <ns> ...` reaches it from a shell. */
   readonly ns: string
-  /** Its own address: a host's, a router's outside (wan) one, the core's 198.18.0.1. */
+  /** Its own address: a host's, a router's outside (wan) one, the core's a.b.0.1. */
   readonly address: string
   /** Where its traffic appears to come from on the internet: its NAT's address for a host behind one. */
   readonly publicAddress: string
@@ -106,13 +106,15 @@ export interface NodeDescription {
 export interface Testbed {
   /** Every namespace of this testbed is named `<prefix>` (the core) or `<prefix>-<node name>`. */
   readonly prefix: string
-  /** The core: routes between every public host and router (198.18.0.1). */
+  /** The internet's a.b.0.0/16. */
+  readonly internetSubnet: string
+  /** The core: routes between every public host and router (a.b.0.1). */
   readonly internet: Node
   readonly nodes: ReadonlyMap<string, Node>
-  /** A host with its own public address (198.18.1.N). Names: 1-12 of [a-z0-9-], starting with a letter. */
+  /** A host with its own public address (a.b.1.N). Names: 1-12 of [a-z0-9-], starting with a letter. */
   addPublicHost (name: string, link?: LinkSpec): Promise<Host>
   /**
-   * A NAT router (outside address 198.18.2.N, LAN 192.168.N.0/24 unless
+   * A NAT router (outside address a.b.2.N, LAN 192.168.N.0/24 unless
    * `lanSubnet`): MASQUERADE, port-preserving or symmetric
    * (`--random-fully`); inbound dropped unless conntrack knows it or a
    * port forward sends it on. `link` shapes the router's uplink.
@@ -131,14 +133,23 @@ export interface Testbed {
   teardownSync (): void
 }
 
-export function createTestbed (): Promise<Testbed>
+export interface TestbedOptions {
+  /**
+   * The internet's a.b.0.0/16: the core is a.b.0.1, public hosts a.b.1.N,
+   * NAT routers a.b.2.N. Default INTERNET_SUBNET (198.18.0.0/16), which
+   * libp2p counts as private; see doc/TESTBED.md before choosing another.
+   */
+  internetSubnet?: string
+}
+
+export function createTestbed (opts?: TestbedOptions): Promise<Testbed>
 export function testbedAvailable (): Promise<{ ok: boolean, reason?: string, iptables?: string, python?: string }>
 /** Removes namespaces (and their processes) of dead earlier runs; resolves with their names. */
 export function removeStale (): Promise<string[]>
 export function listNamespaces (): Promise<string[]>
 export const NS_PREFIX: string
+/** '198.18.0.0/16' */
 export const INTERNET_SUBNET: string
-export const INTERNET_GATEWAY: string
 /** Path of probe.mjs (udp-echo, udp-ask, udp-burst, tcp-echo, tcp-ask, sink, send). */
 export const PROBE: string
 export function waitForLine (child: ChildProcess, match: RegExp | ((line: string) => boolean), opts?: { timeoutMs?: number }): Promise<string>

@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from 'node:url'
 
-export { createTestbed, INTERNET_SUBNET, INTERNET_GATEWAY } from './lib/testbed.mjs'
+export { createTestbed, INTERNET_SUBNET } from './lib/testbed.mjs'
 export { testbedAvailable } from './lib/available.mjs'
 export { removeStale, listNamespaces, NS_PREFIX } from './lib/sys.mjs'
 export { waitForLine, stopProcess } from './lib/node.mjs'

@@ -142,7 +142,22 @@ describe.skipIf(!available.ok)(title('testbed topology'), { timeout: 60_000 }, (
     await expect(tb.addNat('x', { kind: 'full-cone' as any })).rejects.toThrow(/kind/)
     await expect(tb.addHostBehind(a as any, 'x')).rejects.toThrow(/not a NAT/)
     await expect(tb.portForward(pp, { outsidePort: 1, host: d })).rejects.toThrow(/not behind pp/)
+    await expect(tb.addNat('x', { kind: 'symmetric', lanSubnet: '198.18.9.0/24' })).rejects.toThrow(/inside the internet/)
+    await expect(createTestbed({ internetSubnet: '10.0.0.0/8' })).rejects.toThrow(/internetSubnet/)
     expect(tb.nodes.has('x')).toBe(false)
+  })
+
+  it('builds its internet in another /16 when asked', async () => {
+    const other = await createTestbed({ internetSubnet: '10.99.0.0/16' })
+    try {
+      const [x, home] = await Promise.all([other.addPublicHost('x'), other.addNat('home', { kind: 'symmetric' })])
+      const y = await other.addHostBehind(home, 'y')
+      expect([other.internet.address, x.address, home.address, y.address]).toEqual(['10.99.0.1', '10.99.1.1', '10.99.2.1', '192.168.1.2'])
+      expect(other.prefix).not.toBe(tb.prefix)
+      expect((await y.ping(x, { count: 2, intervalMs: 100 })).received).toBe(2)
+    } finally {
+      await other.teardown()
+    }
   })
 
   it('stops every program and delayer and deletes every namespace at teardown', async () => {

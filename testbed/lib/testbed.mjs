@@ -5,12 +5,12 @@ import { Node, killGroup, stopProcess } from './node.mjs'
 import { testbedAvailable } from './available.mjs'
 import { NS_PREFIX, ip, ipBatch, iptables, removeNamespace, removeNamespaceSync, removeStale, sysctl } from './sys.mjs'
 
-/** The internet's subnet: the benchmarking range (RFC 2544), standing for public addresses. */
+/**
+ * The internet's default subnet: part of the benchmarking range (RFC 2544),
+ * standing for public addresses. In it the core is .0.1 (every public host's
+ * and router's gateway), public hosts are .1.N and NAT routers .2.N.
+ */
 export const INTERNET_SUBNET = '198.18.0.0/16'
-/** The internet core's address, every public host's and router's gateway. */
-export const INTERNET_GATEWAY = '198.18.0.1'
-const PUBLIC_HOSTS = '198.18.1.'
-const ROUTERS = '198.18.2.'
 const MAX_PER_RANGE = 250
 
 const NAME = /^[a-z][a-z0-9-]{0,11}$/
@@ -23,14 +23,23 @@ let testbeds = 0
  * Builds an empty testbed: the internet core, ready for hosts and NATs.
  * Removes namespaces left by dead earlier runs first. Rejects with the
  * reason when `testbedAvailable()` says no.
+ *
+ * @param {{ internetSubnet?: string }} [opts]  an a.b.0.0/16 for the internet (default INTERNET_SUBNET)
  */
-export async function createTestbed () {
+export async function createTestbed ({ internetSubnet = INTERNET_SUBNET, ...rest } = {}) {
+  if (Object.keys(rest).length > 0) {
+    throw new TypeError(`unknown testbed option ${Object.keys(rest).join(', ')} (internetSubnet)`)
+  }
+  const m = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/.exec(String(internetSubnet))
+  if (m == null || Number(m[1]) > 223 || Number(m[2]) > 255 || m[1] === '0' || m[1] === '127') {
+    throw new TypeError(`internetSubnet must be a unicast a.b.0.0/16, not ${JSON.stringify(internetSubnet)}`)
+  }
   const available = await testbedAvailable()
   if (!available.ok) {
     throw new Error(`the testbed cannot run here: ${available.reason}`)
   }
   await removeStale()
-  const testbed = new Testbed(`${NS_PREFIX}${process.pid}-${testbeds++}`)
+  const testbed = new Testbed(`${NS_PREFIX}${process.pid}-${testbeds++}`, `${m[1]}.${m[2]}.`)
   live.add(testbed)
   if (live.size === 1) {
     process.on('exit', teardownAllSync)
@@ -51,7 +60,10 @@ function teardownAllSync () {
 }
 
 class Testbed {
-  constructor (prefix) {
+  constructor (prefix, base) {
+    /** The internet's a.b.0.0/16 */
+    this.internetSubnet = `${base}0.0/16`
+    this.base = base
     /** Every namespace of this testbed is named `<prefix>` (the core) or `<prefix>-<node name>`. */
     this.prefix = prefix
     /** @type {Map<string, Node>} */
@@ -63,7 +75,7 @@ class Testbed {
     this.publicHosts = 0
     this.nats = 0
     this.closed = false
-    this.internet = new Node({ name: 'internet', role: 'internet', ns: prefix, address: INTERNET_GATEWAY, processes: this.processes })
+    this.internet = new Node({ name: 'internet', role: 'internet', ns: prefix, address: `${base}0.1`, processes: this.processes })
   }
 
   async init () {
@@ -87,10 +99,10 @@ class Testbed {
     if (this.publicHosts >= MAX_PER_RANGE) {
       throw new Error(`at most ${MAX_PER_RANGE} public hosts`)
     }
-    const address = `${PUBLIC_HOSTS}${++this.publicHosts}`
+    const address = `${this.base}1.${++this.publicHosts}`
     const host = this.#register(new Node({ name, role: 'public', ns: `${this.prefix}-${name}`, address, processes: this.processes }))
     await this.#addNamespace(host.ns)
-    await this.#attach(host, this.internet, { childDev: 'eth0', cidr: `${address}/16`, gateway: INTERNET_GATEWAY, link })
+    await this.#attach(host, this.internet, { childDev: 'eth0', cidr: `${address}/16`, gateway: this.internet.address, link })
     return host
   }
 
@@ -118,8 +130,8 @@ class Testbed {
       throw new Error(`at most ${MAX_PER_RANGE} NATs`)
     }
     const index = ++this.nats
-    const lan = lanBase(lanSubnet ?? `192.168.${index}.0/24`)
-    const nat = this.#register(new Node({ name, role: 'nat', ns: `${this.prefix}-${name}`, address: `${ROUTERS}${index}`, processes: this.processes }))
+    const lan = lanBase(lanSubnet ?? `192.168.${index}.0/24`, this.base)
+    const nat = this.#register(new Node({ name, role: 'nat', ns: `${this.prefix}-${name}`, address: `${this.base}2.${index}`, processes: this.processes }))
     Object.assign(nat, {
       kind,
       lanSubnet: `${lan}0/24`,
@@ -137,7 +149,7 @@ class Testbed {
       'net/ipv4/conf/all/rp_filter': 0,
       'net/ipv4/conf/all/proxy_arp': 1
     })
-    await this.#attach(nat, this.internet, { childDev: 'wan', cidr: `${nat.address}/16`, gateway: INTERNET_GATEWAY, link })
+    await this.#attach(nat, this.internet, { childDev: 'wan', cidr: `${nat.address}/16`, gateway: this.internet.address, link })
     const masquerade = kind === 'symmetric' ? 'MASQUERADE --random-fully' : 'MASQUERADE'
     await iptables(nat.ns, {
       nat: [`-A POSTROUTING -o wan -j ${masquerade}`],
@@ -351,14 +363,14 @@ class Testbed {
   }
 }
 
-/** '192.168.7.0/24' -> '192.168.7.' (only /24 LANs). */
-function lanBase (subnet) {
+/** '192.168.7.0/24' -> '192.168.7.' (only /24 LANs, outside the internet's a.b.0.0/16 `base`). */
+function lanBase (subnet, base) {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/.exec(String(subnet))
   if (m == null || m.slice(1).some(octet => Number(octet) > 255)) {
     throw new TypeError(`lanSubnet must be an a.b.c.0/24 subnet, not ${JSON.stringify(subnet)}`)
   }
-  if (m[1] === '198' && m[2] === '18') {
-    throw new TypeError(`lanSubnet ${subnet} lies inside the internet's ${INTERNET_SUBNET}`)
+  if (`${m[1]}.${m[2]}.` === base) {
+    throw new TypeError(`lanSubnet ${subnet} lies inside the internet's ${base}0.0/16`)
   }
   return `${m[1]}.${m[2]}.${m[3]}.`
 }
