@@ -51,6 +51,8 @@ PR_SET_PDEATHSIG = 1
 QUEUE_MAXLEN = 65536
 # Socket receive buffer: room for QUEUE_MAXLEN metadata messages.
 RCVBUF = 16 * 1024 * 1024
+# One read: a datagram of the socket (one packet's metadata, or a few).
+RECV_BYTES = 256 * 1024
 # Scheduling priority increment (negative: ahead of ordinary processes; root only).
 NICE = -10
 
@@ -150,7 +152,7 @@ def main():
     sys.stdout.flush()
 
     held = collections.deque()  # (due time, packet id), in arrival order
-    buf = bytearray(RCVBUF)
+    buf = bytearray(RECV_BYTES)
     view = memoryview(buf)
     seq = 3
     while True:
