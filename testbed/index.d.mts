@@ -1,0 +1,160 @@
+/** Types of index.mjs: the network-namespace testbed (doc/TESTBED.md). */
+import type { ChildProcess, SpawnOptions } from 'node:child_process'
+
+/**
+ * A link's shape. Each field applies to both directions of the link
+ * separately: `rate` caps upload and download each, `loss` drops that
+ * fraction of each direction's packets, `delayMs` holds each packet that
+ * long in each direction (a link adds 2 × delayMs to a round trip).
+ */
+export interface LinkSpec {
+  /** A tc rate: '500kbit', '20mbit', '1gbit'. Default: no limit. */
+  rate?: string
+  /** One-way delay in milliseconds, [0, 60000]. Default 0. */
+  delayMs?: number
+  /** Fraction of packets dropped, [0, 1]. Default 0. */
+  loss?: number
+}
+
+export interface Bytes {
+  rx: number
+  tx: number
+  /** Per interface (loopback left out): `eth0` on a host; `wan` and `v-<host>` on a router; `v-<node>` on the internet. */
+  interfaces: Record<string, { rx: number, tx: number }>
+}
+
+export interface PingResult {
+  address: string
+  sent: number
+  received: number
+  /** 1 - received / sent */
+  loss: number
+  /** Absent when nothing came back. */
+  rttMs?: { min: number, avg: number, max: number, mdev: number }
+}
+
+export interface ExecResult {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+}
+
+export interface ExecOptions {
+  /** Killed (and rejected) after this long. Default 60000. */
+  timeoutMs?: number
+  /** Resolve on a non-zero exit instead of rejecting. Default false. */
+  allowFailure?: boolean
+  input?: string
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+}
+
+/** A namespace of the testbed. */
+export interface Node {
+  readonly name: string
+  readonly role: 'internet' | 'public' | 'nat' | 'private'
+  /** The namespace: `ip netns exec <ns> ...` reaches it from a shell. */
+  readonly ns: string
+  /** Its own address: a host's, a router's outside (wan) one, the core's a.b.0.1. */
+  readonly address: string
+  /** Where its traffic appears to come from on the internet: its NAT's address for a host behind one. */
+  readonly publicAddress: string
+  /** Runs `cmd args` inside the namespace in its own process group; killed at teardown. */
+  spawn (cmd: string, args?: string[], opts?: SpawnOptions): ChildProcess
+  /** `spawn` with the Node binary running the testbed (`process.execPath`). */
+  spawnNode (script: string, args?: string[], opts?: SpawnOptions): ChildProcess
+  /** Runs `cmd args` inside the namespace to the end. */
+  exec (cmd: string, args?: string[], opts?: ExecOptions): Promise<ExecResult>
+  execNode (script: string, args?: string[], opts?: ExecOptions): Promise<ExecResult>
+  /** Pings from here; lost replies are counted, not thrown. Defaults: 10 pings, 200 ms apart, 2000 ms wait. */
+  ping (target: string | Node, opts?: { count?: number, intervalMs?: number, waitMs?: number }): Promise<PingResult>
+  /** This namespace's interface counters. */
+  bytes (): Promise<Bytes>
+  /** Changes the node's own link (not for the internet core). */
+  setLink (spec: LinkSpec): Promise<void>
+}
+
+export interface Host extends Node {
+  readonly role: 'public' | 'private'
+  /** The NAT a private host is behind. */
+  readonly nat?: Nat
+}
+
+export interface Nat extends Node {
+  readonly role: 'nat'
+  readonly kind: 'port-preserving' | 'symmetric'
+  /** e.g. '192.168.1.0/24' */
+  readonly lanSubnet: string
+  /** The router's address on its LAN, the hosts' gateway: e.g. '192.168.1.1'. */
+  readonly lanAddress: string
+  readonly hosts: Host[]
+  readonly forwards: Array<{ proto: 'tcp' | 'udp', outsidePort: number, host: string, insidePort: number }>
+}
+
+export interface NodeDescription {
+  name: string
+  role: string
+  ns: string
+  address: string
+  publicAddress?: string
+  lan?: string
+  behind?: string
+  link?: { rate?: string, delayMs: number, loss: number }
+}
+
+export interface Testbed {
+  /** Every namespace of this testbed is named `<prefix>` (the core) or `<prefix>-<node name>`. */
+  readonly prefix: string
+  /** The internet's a.b.0.0/16. */
+  readonly internetSubnet: string
+  /** The core: routes between every public host and router (a.b.0.1). */
+  readonly internet: Node
+  readonly nodes: ReadonlyMap<string, Node>
+  /** A host with its own public address (a.b.1.N). Names: 1-12 of [a-z0-9-], starting with a letter. */
+  addPublicHost (name: string, link?: LinkSpec): Promise<Host>
+  /**
+   * A NAT router (outside address a.b.2.N, LAN 192.168.N.0/24 unless
+   * `lanSubnet`): MASQUERADE, port-preserving or symmetric
+   * (`--random-fully`); inbound dropped unless conntrack knows it or a
+   * port forward sends it on. `link` shapes the router's uplink.
+   */
+  addNat (name: string, opts: { kind: 'port-preserving' | 'symmetric', lanSubnet?: string }, link?: LinkSpec): Promise<Nat>
+  /** A host on the NAT's LAN (gateway: the router); `link` shapes its link to the router. */
+  addHostBehind (nat: Nat | string, name: string, link?: LinkSpec): Promise<Host>
+  /** DNAT from the NAT's outside `outsidePort` to `host`'s `insidePort` (default: the same). */
+  portForward (nat: Nat | string, forward: { proto?: 'tcp' | 'udp', outsidePort: number, host: Host | string, insidePort?: number }): Promise<{ address: string, port: number }>
+  bytesThrough (node: Node | string): Promise<Bytes>
+  node (name: string): Node
+  describe (): NodeDescription[]
+  /** Kills every program started in it and the delayers, deletes every namespace. */
+  teardown (): Promise<void>
+  /** The same, synchronously (run by itself when the process exits). */
+  teardownSync (): void
+}
+
+export interface TestbedOptions {
+  /**
+   * The internet's a.b.0.0/16: the core is a.b.0.1, public hosts a.b.1.N,
+   * NAT routers a.b.2.N. Default INTERNET_SUBNET (198.18.0.0/16), which
+   * libp2p counts as private; see doc/TESTBED.md before choosing another.
+   */
+  internetSubnet?: string
+}
+
+export function createTestbed (opts?: TestbedOptions): Promise<Testbed>
+export function testbedAvailable (): Promise<{ ok: boolean, reason?: string, iptables?: string, python?: string }>
+/** Removes namespaces (and their processes) of dead earlier runs; resolves with their names. */
+export function removeStale (): Promise<string[]>
+export function listNamespaces (): Promise<string[]>
+export const NS_PREFIX: string
+/** '198.18.0.0/16' */
+export const INTERNET_SUBNET: string
+/** Path of probe.mjs (udp-echo, udp-ask, udp-burst, tcp-echo, tcp-ask, sink, send). */
+export const PROBE: string
+export function waitForLine (child: ChildProcess, match: RegExp | ((line: string) => boolean), opts?: { timeoutMs?: number }): Promise<string>
+export function stopProcess (child: ChildProcess, graceMs?: number): Promise<void>
+/** Bits per second of a tc rate string. */
+export function parseRate (rate: string): number
+/** The tbf burst (bytes) used for a rate in bits per second. */
+export function burstBytes (bitsPerSecond: number): number
