@@ -30,8 +30,12 @@ interface Planned {
  * blocks ahead of the one being written, so memory stays at a few blocks
  * whatever the content's size.
  *
- * Before the header is written, the walk checks that every block is in the
- * store, so content held only in part fails before any byte is written.
+ * Before the header is written, content that is not pinned whole is walked
+ * once to check that every block is in the store, so content held only in
+ * part fails before any byte is written. (Content a complete pin names is
+ * not: a pin is marked complete only once every block is stored, and gc
+ * spares them. Checking would cost nearly a second read of the content:
+ * LevelDB reads a block's value to find its key.)
  */
 export async function * exportCar (cid: CID, options: ExportCarOptions, components: CarParts, readAhead: number): AsyncGenerator<Uint8Array> {
   const { storage } = components
@@ -49,7 +53,10 @@ export async function * exportCar (cid: CID, options: ExportCarOptions, componen
   } catch (err) {
     throw new InvalidInputError(`${cidToString(cid)} is not the CID of content: it names a block that is not a DDS manifest (a chunk, perhaps); export the content's CID, or pass scope 'block' to export this one block`, { cause: err })
   }
-  await checkHeld(cid, manifest, root, options, components)
+  if ((await components.replication.getPin(cid))?.state !== 'complete') {
+    // a complete pin holds every block (gc spares them); anything else is checked
+    await checkHeld(cid, manifest, root, options, components)
+  }
   yield carHeader([cid])
   const seen = options.duplicates === true ? undefined : new Set<string>()
   const queue: Array<{ planned: Planned, bytes: Promise<Uint8Array | undefined> }> = []

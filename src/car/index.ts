@@ -26,6 +26,7 @@ import { DEFAULT_EXPORT_READ_AHEAD } from './constants.js'
 
 export { CAR_MEDIA_TYPE, DEFAULT_EXPORT_READ_AHEAD, MAX_CAR_ROOTS, MAX_CAR_SECTION_BYTES } from './constants.js'
 export type { CarSource } from './decode.js'
+export { carHeader } from './encode.js'
 
 /** Progress events of `exportCar`: one per block written, with the totals so far. */
 export type ExportCarProgressEvents = ProgressEvent<'dds:export:block', { blocks: number, bytes: number }>
@@ -67,8 +68,11 @@ export interface ImportCarOptions extends AbortOptions, ProgressOptions<ImportCa
 /** What the CAR part needs from the node. */
 export interface CarComponents {
   storage: Pick<StorageProvider, 'get' | 'has' | 'putMany'>
-  /** Pins what an import wrote (under the gc lock) and asks for copies, as for a publish. */
-  replication: Pick<ReplicationManager, 'pinWrittenMany' | 'replicate'>
+  /**
+   * Pins what an import wrote (under the gc lock) and asks for copies, as
+   * for a publish; tells an export whether content is pinned whole.
+   */
+  replication: Pick<ReplicationManager, 'pinWrittenMany' | 'replicate' | 'getPin'>
   announcer: Pick<Announcer, 'announcePublished'>
   /** Where imports log (as `dds:car`). @default nothing is logged */
   logger?: ComponentLogger
