@@ -11,8 +11,10 @@
 //   export          every byte of dds.exportCar(cid): the same blocks, read
 //                   8 ahead, each checked against its CID, framed as a CAR
 //
-// It prints the median rate of each, export's ratio to each read rate, and
-// the peak RSS of each pass. Every process it starts ends with it, and the
+// It prints the median rate of each, export's ratio to each read rate, the
+// CPU time each took per GiB (this process's: LevelDB's reads on its thread
+// pool count; what other processes take from a shared machine does not),
+// and the peak anonymous RSS of each pass. Every process it starts ends with it, and the
 // temporary directory is removed however it ends.
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -83,6 +85,7 @@ const tasks = {
     const { parseCid, decodeManifest } = await import('../dist/index.js')
     const root = parseCid(cid)
     let bytes = 0
+    const cpuBefore = process.cpuUsage()
     const started = performance.now()
     if (kind === 'export') {
       for await (const piece of node.exportCar(cid)) {
@@ -104,6 +107,7 @@ const tasks = {
       }
     }
     const seconds = (performance.now() - started) / 1000
+    const cpu = process.cpuUsage(cpuBefore)
     clearInterval(sampler)
     anonPeak = Math.max(anonPeak, rssAnon())
     await node.stop()
@@ -112,6 +116,7 @@ const tasks = {
       kind,
       bytes,
       seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       rssBeforeMiB: rssBefore / MiB,
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
       anonBeforeMiB: anonBefore / MiB,
@@ -154,12 +159,13 @@ async function main () {
       for (const kind of PASSES) {
         const result = await child('pass', { dir, cid, kind })
         results[kind].push(result)
-        console.log(`  run ${run + 1} ${kind.padEnd(6)} ${(result.bytes / MiB / result.seconds).toFixed(0).padStart(6)} MiB/s  peak anonymous RSS ${result.anonPeakMiB.toFixed(0)} MiB (${result.anonBeforeMiB.toFixed(0)} MiB before the pass), peak RSS with mapped files ${result.peakRssMiB.toFixed(0)} MiB`)
+        console.log(`  run ${run + 1} ${kind.padEnd(6)} ${(result.bytes / MiB / result.seconds).toFixed(0).padStart(6)} MiB/s  ${(result.cpuSeconds / (result.bytes / 1024 / MiB)).toFixed(2)} CPU s/GiB  peak anonymous RSS ${result.anonPeakMiB.toFixed(0)} MiB (${result.anonBeforeMiB.toFixed(0)} MiB before the pass), peak RSS with mapped files ${result.peakRssMiB.toFixed(0)} MiB`)
       }
     }
     const rate = kind => median(results[kind].map(r => r.bytes / MiB / r.seconds))
     const rss = kind => median(results[kind].map(r => r.anonPeakMiB))
     const before = kind => median(results[kind].map(r => r.anonBeforeMiB))
+    const cpu = kind => median(results[kind].map(r => r.cpuSeconds / (r.bytes / 1024 / MiB)))
     const summary = {
       sizeMiB,
       runs,
@@ -168,6 +174,7 @@ async function main () {
       exportMiBps: rate('export'),
       exportToRead: rate('export') / rate('read'),
       exportToRead8: rate('export') / rate('read8'),
+      cpuSecondsPerGiB: { read: cpu('read'), read8: cpu('read8'), export: cpu('export') },
       peakAnonRssMiB: { read: rss('read'), read8: rss('read8'), export: rss('export') },
       anonRssBeforeMiB: { read: before('read'), read8: before('read8'), export: before('export') },
       peakRssWithMappedFilesMiB: { read: median(results.read.map(r => r.peakRssMiB)), export: median(results.export.map(r => r.peakRssMiB)) },
@@ -175,7 +182,7 @@ async function main () {
     }
     console.log('')
     console.log(`content ${sizeMiB} MiB, ${runs} runs, medians`)
-    const line = (label, rate, kind) => console.log(`  ${label.padEnd(30)} ${rate.toFixed(0).padStart(5)} MiB/s   peak anonymous RSS ${summary.peakAnonRssMiB[kind].toFixed(0)} MiB (${summary.anonRssBeforeMiB[kind].toFixed(0)} MiB before)`)
+    const line = (label, rate, kind) => console.log(`  ${label.padEnd(30)} ${rate.toFixed(0).padStart(5)} MiB/s   ${summary.cpuSecondsPerGiB[kind].toFixed(2)} CPU s/GiB (this process)   peak anonymous RSS ${summary.peakAnonRssMiB[kind].toFixed(0)} MiB (${summary.anonRssBeforeMiB[kind].toFixed(0)} MiB before)`)
     line('store read (1 get at a time)', summary.storeReadMiBps, 'read')
     line('store read (8 gets at a time)', summary.storeRead8MiBps, 'read8')
     line('exportCar', summary.exportMiBps, 'export')
