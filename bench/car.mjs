@@ -8,8 +8,11 @@
 //
 //   store read      storage.get of each block in CAR order, one at a time
 //   store read x8   the same with 8 gets in flight (the store's best)
+//   read+verify x8  the same, each block then hashed with SHA-256 and
+//                   checked against its CID, as an export checks it
 //   export          every byte of dds.exportCar(cid): the same blocks, read
 //                   8 ahead, each checked against its CID, framed as a CAR
+//   exportFast      the same with { verify: false }: chunks unchecked
 //
 // It prints the median rate of each, export's ratio to each read rate, the
 // CPU time each took per GiB (this process's: LevelDB's reads on its thread
@@ -26,7 +29,7 @@ import { fileURLToPath } from 'node:url'
 
 const SELF = fileURLToPath(import.meta.url)
 const MiB = 1024 * 1024
-const PASSES = ['read', 'read8', 'export']
+const PASSES = ['read', 'read8', 'verify8', 'export', 'exportFast']
 
 function option (name, fallback) {
   const at = process.argv.indexOf(`--${name}`)
@@ -82,13 +85,13 @@ const tasks = {
     const anonBefore = rssAnon()
     let anonPeak = anonBefore
     const sampler = setInterval(() => { anonPeak = Math.max(anonPeak, rssAnon()) }, 20)
-    const { parseCid, decodeManifest } = await import('../dist/index.js')
+    const { parseCid, decodeManifest, blockMatchesCid } = await import('../dist/index.js')
     const root = parseCid(cid)
     let bytes = 0
     const cpuBefore = process.cpuUsage()
     const started = performance.now()
-    if (kind === 'export') {
-      for await (const piece of node.exportCar(cid)) {
+    if (kind === 'export' || kind === 'exportFast') {
+      for await (const piece of node.exportCar(cid, { verify: kind === 'export' })) {
         bytes += piece.byteLength
       }
     } else {
@@ -97,13 +100,18 @@ const tasks = {
         throw new Error('the bench reads single-block manifests only (content up to 6.7 GiB)')
       }
       const cids = [root, ...manifest.chunkCids]
-      const inFlight = kind === 'read8' ? 8 : 1
+      const inFlight = kind === 'read' ? 1 : 8
       const queue = []
       for (let next = 0; next < cids.length || queue.length > 0;) {
         while (next < cids.length && queue.length < inFlight) {
-          queue.push(node.storage.get(cids[next++]))
+          const cid = cids[next++]
+          queue.push(node.storage.get(cid).then(block => ({ cid, block })))
         }
-        bytes += (await queue.shift()).byteLength
+        const { cid, block } = await queue.shift()
+        if (kind === 'verify8' && !blockMatchesCid(cid, block)) {
+          throw new Error(`block ${cid} does not match its CID`)
+        }
+        bytes += block.byteLength
       }
     }
     const seconds = (performance.now() - started) / 1000
@@ -159,7 +167,7 @@ async function main () {
       for (const kind of PASSES) {
         const result = await child('pass', { dir, cid, kind })
         results[kind].push(result)
-        console.log(`  run ${run + 1} ${kind.padEnd(6)} ${(result.bytes / MiB / result.seconds).toFixed(0).padStart(6)} MiB/s  ${(result.cpuSeconds / (result.bytes / 1024 / MiB)).toFixed(2)} CPU s/GiB  peak anonymous RSS ${result.anonPeakMiB.toFixed(0)} MiB (${result.anonBeforeMiB.toFixed(0)} MiB before the pass), peak RSS with mapped files ${result.peakRssMiB.toFixed(0)} MiB`)
+        console.log(`  run ${run + 1} ${kind.padEnd(10)} ${(result.bytes / MiB / result.seconds).toFixed(0).padStart(6)} MiB/s  ${(result.cpuSeconds / (result.bytes / 1024 / MiB)).toFixed(2)} CPU s/GiB  peak anonymous RSS ${result.anonPeakMiB.toFixed(0)} MiB (${result.anonBeforeMiB.toFixed(0)} MiB before the pass), peak RSS with mapped files ${result.peakRssMiB.toFixed(0)} MiB`)
       }
     }
     const rate = kind => median(results[kind].map(r => r.bytes / MiB / r.seconds))
@@ -174,19 +182,28 @@ async function main () {
       exportMiBps: rate('export'),
       exportToRead: rate('export') / rate('read'),
       exportToRead8: rate('export') / rate('read8'),
-      cpuSecondsPerGiB: { read: cpu('read'), read8: cpu('read8'), export: cpu('export') },
-      peakAnonRssMiB: { read: rss('read'), read8: rss('read8'), export: rss('export') },
-      anonRssBeforeMiB: { read: before('read'), read8: before('read8'), export: before('export') },
+      verify8MiBps: rate('verify8'),
+      exportToVerify8: rate('export') / rate('verify8'),
+      exportFastMiBps: rate('exportFast'),
+      exportFastToRead: rate('exportFast') / rate('read'),
+      exportFastToRead8: rate('exportFast') / rate('read8'),
+      cpuSecondsPerGiB: Object.fromEntries(PASSES.map(kind => [kind, cpu(kind)])),
+      peakAnonRssMiB: Object.fromEntries(PASSES.map(kind => [kind, rss(kind)])),
+      anonRssBeforeMiB: Object.fromEntries(PASSES.map(kind => [kind, before(kind)])),
       peakRssWithMappedFilesMiB: { read: median(results.read.map(r => r.peakRssMiB)), export: median(results.export.map(r => r.peakRssMiB)) },
       carBytes: results.export[0].bytes
     }
     console.log('')
     console.log(`content ${sizeMiB} MiB, ${runs} runs, medians`)
-    const line = (label, rate, kind) => console.log(`  ${label.padEnd(30)} ${rate.toFixed(0).padStart(5)} MiB/s   ${summary.cpuSecondsPerGiB[kind].toFixed(2)} CPU s/GiB (this process)   peak anonymous RSS ${summary.peakAnonRssMiB[kind].toFixed(0)} MiB (${summary.anonRssBeforeMiB[kind].toFixed(0)} MiB before)`)
+    const line = (label, rate, kind) => console.log(`  ${label.padEnd(34)} ${rate.toFixed(0).padStart(5)} MiB/s   ${summary.cpuSecondsPerGiB[kind].toFixed(2)} CPU s/GiB (this process)   peak anonymous RSS ${summary.peakAnonRssMiB[kind].toFixed(0)} MiB (${summary.anonRssBeforeMiB[kind].toFixed(0)} MiB before)`)
     line('store read (1 get at a time)', summary.storeReadMiBps, 'read')
     line('store read (8 gets at a time)', summary.storeRead8MiBps, 'read8')
+    line('store read + verify (8 at a time)', summary.verify8MiBps, 'verify8')
     line('exportCar', summary.exportMiBps, 'export')
     console.log(`  export / store read: ${summary.exportToRead.toFixed(2)}x (1 get), ${summary.exportToRead8.toFixed(2)}x (8 gets); target >= 0.8x`)
+    line('exportCar { verify: false }', summary.exportFastMiBps, 'exportFast')
+    console.log(`  export / store read + verify: ${summary.exportToVerify8.toFixed(2)}x`)
+    console.log(`  export { verify: false } / store read: ${summary.exportFastToRead.toFixed(2)}x (1 get), ${summary.exportFastToRead8.toFixed(2)}x (8 gets)`)
     console.log(JSON.stringify(summary))
   } finally {
     await cleanup()

@@ -251,9 +251,10 @@ export class Dds {
    * IPFS raw leaves, so IPFS tools (`ipfs dag import`, `@helia/car`,
    * `@ipld/car`) read them as they are. Blocks are read from the local store
    * a few at a time and checked against their CIDs on the way out: memory
-   * stays flat whatever the content's size. A chunk the content lists twice
-   * is written once unless `duplicates: true`; `scope: 'block'` exports the
-   * one block `cid` names (a chunk too).
+   * stays flat whatever the content's size (`verify: false` skips the
+   * check of the chunks, see `ExportCarOptions.verify`). A chunk the content
+   * lists twice is written once unless `duplicates: true`; `scope: 'block'`
+   * exports the one block `cid` names (a chunk too).
    *
    * Only content this node holds whole is exported: it is checked before the
    * first byte is yielded, and content held in part or not at all is a

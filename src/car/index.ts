@@ -60,6 +60,18 @@ export interface ExportCarOptions extends AbortOptions, ProgressOptions<ExportCa
    * @default false
    */
   duplicates?: boolean
+  /**
+   * Check every block read from the store against its CID before it is
+   * written (`true`), or write blocks as the store gives them (`false`).
+   * Checking costs a SHA-256 of the content, about a third of the store's
+   * read cost on LevelDB; without it a damaged store writes a damaged block,
+   * which every reader of a CAR refuses (each block carries its CID), but
+   * only when it reads it. Leave it on unless a reader verifies anyway and
+   * the export's speed matters.
+   *
+   * @default true
+   */
+  verify?: boolean
 }
 
 /** Options of `importCar`. */

@@ -154,6 +154,21 @@ describe('CAR export and import', () => {
     expect(written).toHaveLength(0)
   })
 
+  it('refuses to export a block its store holds damaged, unless verify: false, and the CAR it then writes is refused on import', async () => {
+    const damagedStore = await fresh()
+    await damagedStore.importCar(car)
+    const chunk = chunkCid(data, 1)
+    const bytes = (await damagedStore.storage.get(chunk))!
+    await damagedStore.storage.delete(chunk)
+    await damagedStore.storage.put(chunk, bytes.map(b => b ^ 0x5a))
+    await expect(collect(damagedStore.exportCar(cid))).rejects.toMatchObject({ name: 'IntegrityError', message: expect.stringMatching(/chunk 1 of 5 .* does not match its CID/) })
+    const unchecked = await collect(damagedStore.exportCar(cid, { verify: false }))
+    expect(unchecked.byteLength).toBe(car.byteLength)
+    const target = await fresh()
+    await expect(target.importCar(unchecked)).rejects.toMatchObject({ name: 'IntegrityError' })
+    expect(await target.pins()).toEqual([])
+  })
+
   it('fails with IntegrityError on a block whose bytes do not match its CID, and pins nothing', async () => {
     const sections = await carSections(car)
     const damaged = sections.map((s, i) => i === 3 ? { cid: s.cid, bytes: s.bytes.map((b, j) => j === 100 ? b ^ 1 : b) } : s)
