@@ -17,6 +17,7 @@ import { retrievalService, type RetrievalInit, type RetrievalService } from './r
 import { replicationManager, type ReplicationInit, type ReplicationManager } from './replication/index.js'
 import { announcer, type AnnounceStrategy, type Announcer } from './announce/index.js'
 import { publisher, type Publisher } from './publish/index.js'
+import { carService, type CarService } from './car/index.js'
 import { catalog, localCatalog, type Catalog } from './catalog/index.js'
 import { NodeStats } from './stats/index.js'
 import { componentLog, errorText, type DdsLogger } from './log/index.js'
@@ -205,6 +206,8 @@ export interface DdsParts {
   replication: ReplicationManager
   announcer: Announcer
   publisher: Publisher
+  /** CAR export and import. */
+  car: CarService
   catalog: Catalog
   counts: NodeStats
   /** The node's own log (`dds:node`): start, stop, peers. */
@@ -286,6 +289,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       retrieval,
       counts,
       publisher: publish({ storage, replication: replicating, announcer, network, logger }),
+      car: carService()({ storage, replication: replicating, announcer, logger }),
       catalog: catalog({ peerId: libp2p.peerId, storage, pins: replicating, network, retrieval, peers })
     })
     await network.start()

@@ -19,6 +19,7 @@ import type { GcResult, Pin, PinInfo, PinOptions, RepoStat, ReplicationManager, 
 import type { PublishOptions } from './publish/index.js'
 import type { BrowseOptions, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions } from './catalog/index.js'
 import type { DdsStats } from './stats/index.js'
+import type { CarSource, ExportCarOptions, ImportCarOptions } from './car/index.js'
 import { DEFAULT_BOOTSTRAP_TIMEOUT_MS, connectedPeers, join, parsePeerAddrs, type ConnectedPeer } from './join/index.js'
 import { composeNode, stopParts, type DdsInit, type DdsParts } from './compose.js'
 
@@ -26,6 +27,7 @@ export type { DdsInit } from './compose.js'
 export type { AnnounceStrategy } from './announce/index.js'
 export type { PublishOptions, PublishProgressEvents } from './publish/index.js'
 export type { RetrieveOptions } from './retrieval/index.js'
+export type { CarSource, ExportCarOptions, ExportCarProgressEvents, ImportCarOptions, ImportCarProgressEvents } from './car/index.js'
 
 /**
  * One DDS node.
@@ -240,6 +242,54 @@ export class Dds {
    */
   async retrieveBytes (cid: CIDLike, options: RetrieveOptions = {}): Promise<Uint8Array> {
     return concatBytes(this.retrieve(cid, options))
+  }
+
+  /**
+   * Streams the content named by `cid` as a CARv1 file: a header naming
+   * `cid` as its root, the manifest, then every chunk in content order (for
+   * a manifest tree, each node before the chunks it lists). The chunks are
+   * IPFS raw leaves, so IPFS tools (`ipfs dag import`, `@helia/car`,
+   * `@ipld/car`) read them as they are. Blocks are read from the local store
+   * a few at a time and checked against their CIDs on the way out: memory
+   * stays flat whatever the content's size (`verify: false` skips the
+   * check of the chunks, see `ExportCarOptions.verify`). A chunk the content
+   * lists twice is written once unless `duplicates: true`; `scope: 'block'`
+   * exports the one block `cid` names (a chunk too).
+   *
+   * Only content this node holds whole is exported: it is checked before the
+   * first byte is yielded, and content held in part or not at all is a
+   * `NotFoundError` (pin it first: `pin()` fetches it from peers).
+   *
+   * @throws {InvalidInputError} at once, when `cid` is not a valid DDS CID; when iterated, when it names a block that is not a manifest (and `scope` is not `'block'`)
+   * @throws {NotFoundError} when a block of the content is not in the local store
+   * @throws {IntegrityError} when a stored block does not match its CID (a damaged store)
+   * @throws {AbortError} when the signal aborts
+   */
+  exportCar (cid: CIDLike, options: ExportCarOptions = {}): AsyncIterable<Uint8Array> {
+    this.assertRunning()
+    return this.parts.car.export(parseCid(cid), options)
+  }
+
+  /**
+   * Imports a CAR file (CARv1 or CARv2) of DDS content, such as `exportCar`
+   * writes, from bytes or a stream of them (a file read stream, an HTTP
+   * body), and resolves to the CIDs of its roots (base58btc). The CAR is read
+   * as it streams, one block at a time; every block is checked against its
+   * CID and written to the store in batches. Then every root must be a DDS
+   * manifest whose every block (tree nodes and chunks) is in the store, from
+   * the CAR or held before. Only then are the roots pinned, announced and
+   * replicated, as `publish` does.
+   *
+   * If the import fails, nothing is pinned; blocks already written stay in
+   * the store unreferenced until the next `gc()`.
+   *
+   * @throws {InvalidInputError} when the data is not a CAR, is cut short, holds a block that is not a DDS block (or is larger than one can be), names no root, a root that is not a DDS manifest, or lacks a block of a root's content
+   * @throws {IntegrityError} when a block does not match its CID
+   * @throws {AbortError} when the signal aborts
+   */
+  async importCar (source: CarSource, options: ImportCarOptions = {}): Promise<string[]> {
+    this.assertRunning()
+    return this.parts.car.import(source, options)
   }
 
   /** True when the block named by `cid` is in the local store. */

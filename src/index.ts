@@ -25,6 +25,8 @@ assertSupportedRuntime()
 
 export { Dds } from './dds.js'
 export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions } from './dds.js'
+export type { CarSource, ExportCarOptions, ExportCarProgressEvents, ImportCarOptions, ImportCarProgressEvents } from './car/index.js'
+export { CAR_MEDIA_TYPE } from './car/index.js'
 export type { RetrieveProgressEvents, RetrievalInit, SessionStats } from './retrieval/index.js'
 export type { ContentStat, StatOptions, CatalogEntry, CatalogPage, PeerCatalog, CatalogOptions, CatalogPageOptions, BrowseOptions } from './catalog/index.js'
 export type { DdsStats, RetrievalOutcomes } from './stats/index.js'

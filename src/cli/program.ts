@@ -18,6 +18,7 @@ import * as commands from './commands.js'
 import { get } from './get.js'
 import { formatPinned, pinWithProgress } from './pin.js'
 import { publish } from './transfer.js'
+import { exportCar, importCar } from './car.js'
 import type { Output } from './commands.js'
 
 /** Keys `--meta` accepts (the same rule as the core's metadata keys). */
@@ -128,6 +129,33 @@ export function buildProgram (): Command {
         const resumed = result.kept > 0 ? ` (resumed: ${result.kept} bytes kept from an earlier download, ${result.fetched} fetched)` : ''
         print({ json: result, text: `wrote ${result.size} bytes to ${result.path}${resumed}` }, flags.json)
       }
+    })
+
+  clientOptions(program.command('export')
+    .description('write the CAR file of content (its manifest and every chunk, as IPFS tools read them) to a file or stdout')
+    .argument('<cid>', 'the content CID', cidArgument)
+    .option('-o, --output <file>', 'write the CAR to this file (- for stdout) [default: stdout, unless it is a terminal]')
+    .option('--force', 'write the CAR to a terminal')
+    .option('--no-progress', 'never show the progress bar'))
+    .action(async (cid: string, flags: ClientFlags & { output?: string, force?: boolean, progress: boolean, json?: boolean }) => {
+      const result = await exportCar(await ApiClient.find(flags), {
+        cid,
+        output: flags.output,
+        force: flags.force === true,
+        progress: flags.progress && process.stderr.isTTY === true
+      })
+      if (result.path != null) {
+        print({ json: result, text: `wrote the CAR of ${cid} (${result.bytes} bytes) to ${result.path}` }, flags.json)
+      }
+    })
+
+  clientOptions(program.command('import')
+    .description('import a CAR file of DDS content (or - for stdin) into the daemon, which checks and pins it; prints its root CIDs')
+    .argument('<file>', 'the CAR file, or - to read stdin')
+    .option('--no-progress', 'never show the progress bar'))
+    .action(async (file: string, flags: ClientFlags & { progress: boolean, json?: boolean }) => {
+      const result = await importCar(await ApiClient.find(flags), { file, progress: flags.progress && process.stderr.isTTY === true })
+      print({ json: result, text: result.roots.join('\n') }, flags.json)
     })
 
   clientOptions(program.command('stat')

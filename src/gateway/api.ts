@@ -167,6 +167,43 @@ async function publish (init: ApiInit, request: QueryRequest, reply: FastifyRepl
   }
 }
 
+/** What `POST /api/v1/import` answers. */
+export interface ImportJson {
+  /** The CAR's roots (base58btc), each pinned. */
+  roots: string[]
+  /** Blocks read from the CAR and stored. */
+  blocks: number
+  /** Bytes of those blocks. */
+  bytes: number
+}
+
+/** `POST /api/v1/import`: the request body, a CAR, streams into `importCar`. */
+async function importCar (init: ApiInit, request: QueryRequest, reply: FastifyReply): Promise<ImportJson> {
+  const { node, maxUploadBytes } = init
+  const declared = Number(request.headers['content-length'] ?? NaN)
+  if (maxUploadBytes != null && declared > maxUploadBytes) {
+    reply.header('Connection', 'close')
+    throw new PayloadTooLargeError(`the upload (${declared} bytes) is larger than this gateway's limit of ${maxUploadBytes} bytes`)
+  }
+  const body = (request.body as AsyncIterable<Uint8Array> | undefined) ?? nothing()
+  const stored = { blocks: 0, bytes: 0 }
+  try {
+    const roots = await node.importCar(limited(body, maxUploadBytes), {
+      signal: clientSignal(reply),
+      onProgress: (evt) => {
+        if (evt.type === 'dds:import:block') {
+          Object.assign(stored, evt.detail)
+        }
+      }
+    })
+    return { roots, ...stored }
+  } catch (err) {
+    // the rest of the upload is not read: end the connection after the answer
+    reply.header('Connection', 'close')
+    throw err
+  }
+}
+
 /** A `peer` query parameter, checked to be a peer id. @throws {InvalidInputError} when it is not one */
 function peerParam (text: string | undefined): string | undefined {
   if (text == null) {
@@ -233,6 +270,8 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
     })
 
     api.post('/publish', async (request: QueryRequest, reply) => publish(init, request, reply))
+
+    api.post('/import', async (request: QueryRequest, reply) => importCar(init, request, reply))
 
     api.get('/stat/:cid', async (request: CidRequest, reply) => {
       const cid = normalizeCid(request.params.cid)

@@ -23,6 +23,16 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable'
  */
 export const MAX_CATALOG_LIMIT = 10_000
 
+/** The media type of one raw block (a trustless gateway's `?format=raw`). */
+export const RAW_MEDIA_TYPE = 'application/vnd.ipld.raw'
+
+/**
+ * The empty identity CID, which the IPFS Trustless Gateway specification
+ * reserves as a probe: `/ipfs/bafkqaaa` answers an empty block or an empty
+ * CAR, so a client can tell a trustless gateway without asking for content.
+ */
+export const TRUSTLESS_PROBE_CID = 'bafkqaaa'
+
 /** Where the HTTP API lives. */
 export const API_PREFIX = '/api/v1'
 

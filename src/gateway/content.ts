@@ -59,7 +59,7 @@ export function requestedSpan (size: number, header: string | undefined): Span {
 }
 
 /** True when an If-None-Match header names `etag` (or is `*`). */
-function matchesEtag (header: string | undefined, etag: string): boolean {
+export function matchesEtag (header: string | undefined, etag: string): boolean {
   if (header == null) {
     return false
   }
@@ -90,7 +90,7 @@ export function contentType (mediaType: string | undefined): string {
  * failure to fetch it (nobody serves the chunks, a bad range) is answered
  * with an error status rather than a truncated body.
  */
-async function startStream (source: AsyncIterable<Uint8Array>): Promise<Readable> {
+export async function startStream (source: AsyncIterable<Uint8Array>): Promise<Readable> {
   const iterator = source[Symbol.asyncIterator]()
   const first = await iterator.next()
   async function * rest (): AsyncGenerator<Uint8Array> {

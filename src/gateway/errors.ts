@@ -75,7 +75,7 @@ export function errorResponse (err: unknown): { status: number, body: ErrorBody 
 }
 
 /** Headers a content response may have set before it failed, which describe content, not the error. */
-const CONTENT_HEADERS = ['etag', 'cache-control', 'content-disposition', 'content-length', 'accept-ranges', 'content-security-policy']
+const CONTENT_HEADERS = ['etag', 'cache-control', 'content-disposition', 'content-length', 'accept-ranges', 'content-security-policy', 'content-location', 'x-ipfs-path', 'x-ipfs-roots']
 
 /**
  * Sends an error as JSON with its status, never cached (content that is not

@@ -9,6 +9,7 @@ import { answerClientError, routerError, sendError } from './errors.js'
 import { ownOrigins } from './guard.js'
 import { createMetrics } from './metrics.js'
 import { chunkRoute } from './chunks.js'
+import { ipfsRoute } from './ipfs.js'
 import { PAGE_CSP, renderPage, type PageContent } from './page.js'
 import { ClientLimits, type ClientLimitsInit } from './limits.js'
 import { clientSignal } from './request.js'
@@ -106,6 +107,7 @@ export class GatewayServer {
 
     contentRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs, limits, window: init.responseWindow })
     chunkRoute(app, { node, notFoundTimeoutMs: init.notFoundTimeoutMs })
+    ipfsRoute(app, { node, limits })
     apiRoutes(app, {
       node,
       guard,

@@ -150,6 +150,12 @@ export interface ReplicationManager extends Startable, EventTarget {
    * how `publish` stores content that no pin references yet.
    */
   pinWritten<T extends { cid: CID, size: number }>(write: () => Promise<T>): Promise<T>
+  /**
+   * `pinWritten` for a write that stores several contents at once (a CAR
+   * with several roots): every content in `pins` of what `write` resolves
+   * to is pinned, before gc may run. A write that throws pins nothing.
+   */
+  pinWrittenMany<T extends { pins: Array<{ cid: CID, size: number }> }>(write: () => Promise<T>): Promise<T>
   /** The pin of `cid`, if it is pinned. */
   getPin(cid: CID): Promise<Pin | undefined>
   /** Every pin, in the order of their CID strings; from the first CID string greater than `after` when given. */

@@ -109,6 +109,16 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
     })
   }
 
+  async pinWrittenMany<T extends { pins: Array<{ cid: CID, size: number }> }> (write: () => Promise<T>): Promise<T> {
+    return this.lock.withShared(async () => {
+      const written = await write()
+      for (const { cid, size } of written.pins) {
+        await this.pins.put({ cid: cidToString(cid), kind: 'local', state: 'complete', size, pinnedAt: Date.now() })
+      }
+      return written
+    })
+  }
+
   async getPin (cid: CID): Promise<Pin | undefined> {
     return this.pins.get(cid)
   }
