@@ -131,7 +131,11 @@ class DdsRelayKeeper implements RelayKeeper, Startable {
     if (this.init.announcing === true) {
       return true
     }
-    return this.components.addressManager.getAddresses().some(isPublicAddress)
+    // a public IP on one of its own interfaces counts before anyone
+    // confirmed it (libp2p shares such an address only once AutoNAT has);
+    // an address others observed or a router mapped counts once confirmed
+    return this.components.addressManager.getAddressesWithMetadata()
+      .some(a => isPublicAddress(a.multiaddr) && (a.type === 'transport' || a.verified))
   }
 
   private check (): void {

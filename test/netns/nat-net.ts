@@ -144,6 +144,12 @@ export class NatNet {
     // in from outside: replies to what went out, and port forwards only
     await inNs(ns, 'iptables', '-A', 'FORWARD', '-i', out, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED,DNAT', '-j', 'ACCEPT')
     await inNs(ns, 'iptables', '-A', 'FORWARD', '-i', out, '-j', 'DROP')
+    // nor does the router itself take unsolicited packets: one it accepted
+    // (even to answer "port unreachable") would leave a conntrack entry that
+    // makes the masquerade pick another port for the LAN host's own flow to
+    // that peer, which is not how a home router behaves
+    await inNs(ns, 'iptables', '-A', 'INPUT', '-i', out, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
+    await inNs(ns, 'iptables', '-A', 'INPUT', '-i', out, '-j', 'DROP')
     return { ns, publicAddr, kind, lan }
   }
 

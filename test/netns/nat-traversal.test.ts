@@ -16,6 +16,7 @@ import { waitForValue } from '../utils/wait.js'
 
 const ROLE = fileURLToPath(new URL('./role.mjs', import.meta.url))
 const PORT = 4180
+const SIZE = 32 * 1024 * 1024
 
 const available = await natNetAvailable()
 if (!available.ok) {
@@ -114,11 +115,27 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
 
   })
 
-  // Not yet passing through these routers: the WebRTC connection that hole
-  // punching makes opens (its handshake and small DHT messages cross it), but
-  // chunk requests over it go unanswered; and a public node cannot yet fetch
-  // from a node behind a symmetric NAT.
-  it.todo('two hosts behind port-preserving NATs: the content moves directly after hole punching, at most 5% of it through the relay')
+  it('two hosts behind port-preserving NATs: the content moves directly after hole punching, not through the relay', async () => {
+    const a = await homeNode('port-preserving')
+    const b = await homeNode('port-preserving')
+    const published = await a.ask({ op: 'publish', size: SIZE, seed: 1 })
+    expect(published.error).toBeUndefined()
+
+    const before = await net.bytesThrough(relayHost)
+    const got = await b.ask({ op: 'retrieve', cid: published.cid })
+    const through = (await net.bytesThrough(relayHost)) - before
+    expect(got.error).toBeUndefined()
+    expect(got.bytes).toBe(SIZE)
+    expect(got.sha256).toBe(published.sha256)
+    // at most 5% of the content's bytes crossed the relay's interface
+    expect(through).toBeLessThan(SIZE * 0.05)
+    const toA = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === a.peerId)
+    expect(toA?.connections.some(c => !c.relayed && c.addr.includes('/webrtc'))).toBe(true)
+    console.log(`port-preserving NATs: ${SIZE} bytes, first byte after ${Math.round(got.firstByteMs as number)} ms (DHT lookup, relay, manifest, hole punch), ` +
+      `${(SIZE / 1048576 / ((got.ms as number) / 1000)).toFixed(1)} MiB/s overall, ${through} bytes through the relay's interface (${(100 * through / SIZE).toFixed(2)}%)`)
+  })
+
+  // A public node fetching from a node behind a symmetric NAT is not yet shown here.
   it.todo('two hosts behind symmetric NATs: a public holder that fetched the content serves it')
 
   it('a node behind a port forward that announces its public address is found and retrieved from through that address', async () => {
