@@ -39,6 +39,9 @@ process.on('message', async (msg) => {
         bytes += piece.byteLength
       }
       reply({ bytes, ms: performance.now() - started, firstByteMs: first, sha256: hash.digest('hex'), connections: connections() })
+    } else if (msg.op === 'connect') {
+      await node.connect(msg.addr)
+      reply({ connected: true })
     } else if (msg.op === 'connections') {
       reply({ connections: connections() })
     } else if (msg.op === 'stop') {
