@@ -9,14 +9,14 @@
  */
 
 import { createWriteStream } from 'node:fs'
-import { open, rename, rm, stat } from 'node:fs/promises'
+import { rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
 import { createProgress } from './progress.js'
-import { UPLOAD_READ_BYTES } from './constants.js'
+import { upload } from './transfer.js'
 import type { ApiClient } from './client.js'
 
 export interface ExportInput {
@@ -121,53 +121,12 @@ export interface ImportInput {
  * checks that each root's content is whole, and pins it.
  */
 export async function importCar (client: ApiClient, input: ImportInput): Promise<ImportResult> {
-  const fromStdin = input.file === '-'
-  let source: Readable
-  let size: number | undefined
-  if (fromStdin) {
-    source = process.stdin
-  } else {
-    let handle
-    try {
-      if ((await stat(input.file)).isDirectory()) {
-        throw new CliError(`${input.file} is a directory; dds import takes one CAR file (or - for stdin)`)
-      }
-      handle = await open(input.file, 'r')
-    } catch (err) {
-      if (err instanceof CliError) {
-        throw err
-      }
-      const code = systemErrorCode(err)
-      throw new CliError(code === 'ENOENT' ? `file not found: ${input.file}` : code === 'EACCES' ? `permission denied: cannot read ${input.file}` : `cannot open ${input.file}: ${oneLine((err as Error).message)}`, { cause: err })
-    }
-    size = (await handle.stat()).size
-    source = handle.createReadStream({ highWaterMark: UPLOAD_READ_BYTES })
-  }
-  const progress = createProgress('import', size, input.progress)
-  let sourceError: unknown
-  source.once('error', (err) => { sourceError = err })
-  const body = source.pipe(progress.counter)
-  source.once('error', (err) => body.destroy(err))
-  try {
-    const headers: Record<string, string> = { 'content-type': 'application/vnd.ipld.car' }
-    if (size != null) {
-      headers['content-length'] = String(size)
-    }
-    const response = await client.request('/api/v1/import', {
-      method: 'POST',
-      headers,
-      body: Readable.toWeb(body) as unknown as BodyInit,
-      duplex: 'half',
-      redirect: 'error'
-    }).catch((err: unknown) => {
-      if (sourceError != null) {
-        throw new CliError(`cannot read ${fromStdin ? 'stdin' : input.file}: ${(sourceError as Error).message}`, { cause: sourceError })
-      }
-      throw err
-    })
-    return await response.json() as ImportResult
-  } finally {
-    progress.stop()
-    source.destroy()
-  }
+  return upload<ImportResult>(client, {
+    file: input.file,
+    progress: input.progress,
+    command: 'import',
+    takes: 'one CAR file',
+    path: '/api/v1/import',
+    contentType: 'application/vnd.ipld.car'
+  })
 }

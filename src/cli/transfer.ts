@@ -41,15 +41,6 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
   const name = input.name ?? (fromStdin ? undefined : basename(input.file))
   const mediaType = input.mediaType ?? (name != null ? mediaTypeOf(name) : undefined)
   checkBeforeUpload(name, mediaType, input.metadata)
-  let source: Readable
-  let size: number | undefined
-  if (fromStdin) {
-    source = process.stdin
-  } else {
-    const handle = await openFile(input.file)
-    size = (await handle.stat()).size
-    source = handle.createReadStream({ highWaterMark: UPLOAD_READ_BYTES })
-  }
   const params = new URLSearchParams()
   if (name != null) {
     params.set('name', name)
@@ -60,17 +51,57 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
   for (const [key, value] of input.metadata) {
     params.append('meta', `${key}=${value}`)
   }
-  const progress = createProgress('publish', size, input.progress)
+  return upload<PublishResult>(client, {
+    file: input.file,
+    progress: input.progress,
+    command: 'publish',
+    takes: 'one file',
+    path: `/api/v1/publish?${params.toString()}`,
+    contentType: 'application/octet-stream'
+  })
+}
+
+/** What `upload` sends, and where. */
+export interface UploadInput {
+  /** A file path, or `-` for stdin. */
+  file: string
+  progress: boolean
+  /** The command, for the progress bar and messages: `publish`, `import`. */
+  command: string
+  /** What the command takes, for the message about a directory: "one file". */
+  takes: string
+  /** The API path to POST to. */
+  path: string
+  contentType: string
+}
+
+/**
+ * Streams a file (or stdin) as the body of a POST to the daemon's API, with
+ * a progress bar, holding no more than a stream buffer of it; answers the
+ * daemon's JSON.
+ */
+export async function upload <T> (client: ApiClient, input: UploadInput): Promise<T> {
+  const fromStdin = input.file === '-'
+  let source: Readable
+  let size: number | undefined
+  if (fromStdin) {
+    source = process.stdin
+  } else {
+    const handle = await openFile(input.file, `dds ${input.command} takes ${input.takes} (or - for stdin)`)
+    size = (await handle.stat()).size
+    source = handle.createReadStream({ highWaterMark: UPLOAD_READ_BYTES })
+  }
+  const progress = createProgress(input.command, size, input.progress)
   let sourceError: unknown
   source.once('error', (err) => { sourceError = err })
   const body = source.pipe(progress.counter)
   source.once('error', (err) => body.destroy(err))
   try {
-    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+    const headers: Record<string, string> = { 'content-type': input.contentType }
     if (size != null) {
       headers['content-length'] = String(size)
     }
-    const response = await client.request(`/api/v1/publish?${params.toString()}`, {
+    const response = await client.request(input.path, {
       method: 'POST',
       headers,
       body: Readable.toWeb(body) as unknown as BodyInit,
@@ -88,7 +119,7 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
       }
       throw err
     })
-    return await response.json() as PublishResult
+    return await response.json() as T
   } finally {
     progress.stop()
     source.destroy()
@@ -114,11 +145,11 @@ function checkBeforeUpload (name: string | undefined, mediaType: string | undefi
   }
 }
 
-async function openFile (path: string): Promise<import('node:fs/promises').FileHandle> {
+async function openFile (path: string, takes: string): Promise<import('node:fs/promises').FileHandle> {
   try {
     const info = await stat(path)
     if (info.isDirectory()) {
-      throw new CliError(`${path} is a directory; dds publish takes one file (or - for stdin)`)
+      throw new CliError(`${path} is a directory; ${takes}`)
     }
     return await open(path, 'r')
   } catch (err) {
@@ -131,6 +162,6 @@ async function openFile (path: string): Promise<import('node:fs/promises').FileH
     if (systemErrorCode(err) === 'EACCES') {
       throw new CliError(`permission denied: cannot read ${path}`, { cause: err })
     }
-    throw new CliError(`cannot open ${path}: ${(err as Error).message}`, { cause: err })
+    throw new CliError(`cannot open ${path}: ${oneLine((err as Error).message)}`, { cause: err })
   }
 }
