@@ -321,13 +321,27 @@ export async function stopParts (parts: Partial<DdsParts> & { storage: StoragePr
   }
 }
 
-/** Logs peers connecting and leaving; returns what stops it. */
+/** Logs peers connecting and leaving, and the node's relayed addresses as they come and go; returns what stops it. */
 function watchPeers (libp2p: DdsLibp2p, log: DdsLogger): () => void {
+  let relayed = ''
+  const addresses = (): void => {
+    const now = libp2p.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit')).join(',')
+    if (now !== relayed) {
+      if (now !== '') {
+        log.info('listening through a relay', { addrs: now })
+      } else {
+        log.info('no longer listening through a relay')
+      }
+      relayed = now
+    }
+  }
+  libp2p.addEventListener('self:peer:update', addresses)
   const connected = (evt: CustomEvent<PeerId>): void => { log.info('peer connected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length }) }
   const left = (evt: CustomEvent<PeerId>): void => { log.info('peer disconnected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length }) }
   libp2p.addEventListener('peer:connect', connected)
   libp2p.addEventListener('peer:disconnect', left)
   return () => {
+    libp2p.removeEventListener('self:peer:update', addresses)
     libp2p.removeEventListener('peer:connect', connected)
     libp2p.removeEventListener('peer:disconnect', left)
   }

@@ -30,6 +30,8 @@ describe('dds daemon with relays', () => {
       return circuit != null
     }, 'dds id on A to show a relayed address')
     expect(circuit).toBe(`${relay.addrs[0]}/p2p-circuit/p2p/${a.peer}`)
+    // the operator reads it in the daemon's log too
+    await waitFor(() => a.stderr().includes('INFO  dds:node listening through a relay addrs='), 'the reservation to be logged')
     const text = await dds(['id', '--repo', a.repo])
     expect(text.stdout).toContain(circuit)
 
