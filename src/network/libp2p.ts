@@ -175,7 +175,7 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   const upnp = natOn && (natInit.upnp ?? listen.some(a => !isLoopbackListen(a)))
   const webrtc = natOn && natInit.webrtc !== false
   const bootstrap = init.bootstrap ?? []
-  const stun = addressList('nat.stun', [], natInit.stun ?? stunUrlsFrom(bootstrap))
+  const stun = stunUrls(natInit.stun ?? stunUrlsFrom(bootstrap))
   const relay = init.relay ?? {}
   const relayServer = relay.server === true
     ? {
@@ -230,14 +230,16 @@ function peerIdOf (addr: string): string | undefined {
   return /\/p2p\/([^/]+)$/.exec(addr)?.[1]
 }
 
-/** Checks that every entry is a multiaddr (or, for `nat.stun`, a `stun:` URL); returns the list. */
-function addressList (name: string, addrs: string[], urls?: string[]): string[] {
-  if (urls != null) {
-    if (!Array.isArray(urls) || urls.some(u => typeof u !== 'string' || !/^stuns?:[^\s/]+$/.test(u))) {
-      throw new InvalidInputError(`${name} must be a list of STUN URLs such as stun:198.51.100.7:4180`)
-    }
-    return urls
+/** Checks that every entry of `nat.stun` is a `stun:` URL; returns the list. */
+function stunUrls (urls: string[]): string[] {
+  if (!Array.isArray(urls) || urls.some(u => typeof u !== 'string' || !/^stuns?:[^\s/]+$/.test(u))) {
+    throw new InvalidInputError('nat.stun must be a list of STUN URLs such as stun:198.51.100.7:4180')
   }
+  return urls
+}
+
+/** Checks that every entry is a multiaddr; returns the list. */
+function addressList (name: string, addrs: string[]): string[] {
   if (!Array.isArray(addrs)) {
     throw new InvalidInputError(`${name} must be a list of multiaddrs`)
   }

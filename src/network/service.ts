@@ -423,10 +423,8 @@ export class DdsNetworkService implements NetworkService, Startable {
       if (err instanceof TimeoutError) {
         throw new TimeoutError(`peer ${peer.toString()} did not answer within ${timeoutMs} ms`, { cause: err })
       }
+      // NoDirectPathError is a RemoteError: it reaches the caller as it is
       if (err instanceof ProtocolError || err instanceof RemoteError) {
-        throw err
-      }
-      if (err instanceof NoDirectPathError) {
         throw err
       }
       throw new RemoteError(`could not reach peer ${peer.toString()}: ${(err as Error).message}`, { cause: err })

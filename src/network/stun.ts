@@ -127,7 +127,6 @@ class DdsStunServer implements StunServer, Startable {
 
   /** Binds at the port number of each TCP listen address not bound yet. */
   private async bindAll (): Promise<void> {
-    const seen = this.bound
     for (const ma of this.components.transportManager.getAddrs()) {
       const parts = ma.toString().split('/')
       if (parts[3] !== 'tcp' || parts.length !== 5 || (parts[1] !== 'ip4' && parts[1] !== 'ip6')) {
@@ -136,10 +135,10 @@ class DdsStunServer implements StunServer, Startable {
       const host = parts[2]!
       const port = Number(parts[4])
       const key = `${host}:${port}`
-      if (seen.has(key)) {
+      if (this.bound.has(key)) {
         continue
       }
-      seen.add(key)
+      this.bound.add(key)
       await this.bind(parts[1] === 'ip4' ? 'udp4' : 'udp6', host, port)
     }
   }
