@@ -110,6 +110,24 @@ export interface NetworkService extends Startable {
 
   /** True while `peer` is banned for misbehaviour. */
   isBanned(peer: PeerId): boolean
+
+  /**
+   * How this node is connected to `peer` now: `direct` when one open
+   * connection is direct, `relayed` when every open one goes through a relay
+   * (limited: small requests only), `none` when there is none.
+   */
+  pathTo(peer: PeerId): 'direct' | 'relayed' | 'none'
+
+  /**
+   * Makes sure a direct connection to `peer` is open, as a chunk request
+   * would: an open one, a dial, or (when the only way is a relay) hole
+   * punching for up to `directWaitMs`.
+   *
+   * @throws {NoDirectPathError} only a relayed connection could be had
+   * @throws {RemoteError} the peer could not be reached at all
+   * @throws {AbortError} the signal aborted
+   */
+  openDirect(peer: PeerId, signal?: AbortSignal): Promise<void>
 }
 
 /** Options of `NetworkService.catalog`. */

@@ -263,6 +263,29 @@ export class DdsNetworkService implements NetworkService, Startable {
     return this.scores.isBanned(peer.toString())
   }
 
+  pathTo (peer: PeerId): 'direct' | 'relayed' | 'none' {
+    const open = this.components.libp2p.getConnections(peer).filter(c => c.status === 'open')
+    return open.length === 0 ? 'none' : open.some(c => c.limits == null) ? 'direct' : 'relayed'
+  }
+
+  async openDirect (peer: PeerId, signal?: AbortSignal): Promise<void> {
+    const what = `the connection to ${peer.toString()}`
+    throwIfAborted(signal, what)
+    const timeout = AbortSignal.timeout(this.init.requestTimeoutMs + this.init.directWaitMs)
+    const combined = signal == null ? timeout : AbortSignal.any([signal, timeout])
+    try {
+      await this.directConnection(peer, combined)
+    } catch (err) {
+      if (signal?.aborted === true) {
+        throw abortReason(signal, what)
+      }
+      if (err instanceof RemoteError) {
+        throw err
+      }
+      throw new RemoteError(`could not reach peer ${peer.toString()}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
   private channel (peer: PeerId, relayed: boolean): PeerChannel {
     const peerKey = peer.toString()
     const key = relayed ? `${peerKey}${RELAYED}` : peerKey

@@ -106,7 +106,7 @@ export interface RetrievalService {
 
 /** What the retrieval engine needs from the node. */
 export interface RetrievalComponents {
-  network: Pick<NetworkService, 'retrieveBlock' | 'retrieveBlockPieces' | 'isBanned'>
+  network: Pick<NetworkService, 'retrieveBlock' | 'retrieveBlockPieces' | 'isBanned' | 'pathTo' | 'openDirect'>
   discovery: Discovery
   storage: StorageProvider
   /** Peers this node is connected to; asked when the DHT names no holder of a block. */

@@ -23,6 +23,8 @@ export class PeerState {
   dropped = false
   /** The peer answered BUSY: it takes no request before this time (Date.now()). */
   restUntil = 0
+  /** A direct connection to the peer is being opened: it takes no request until then. */
+  connecting = false
   private window: number
   private latency?: number
   private readonly limits: PeerWindowLimits
@@ -36,7 +38,7 @@ export class PeerState {
 
   /** True when the peer may take another request now. */
   get free (): boolean {
-    return !this.dropped && this.inFlight < this.window && !this.resting
+    return !this.dropped && !this.connecting && this.inFlight < this.window && !this.resting
   }
 
   /** True while the peer asked (with BUSY) not to be asked again yet. */
@@ -46,7 +48,7 @@ export class PeerState {
 
   /** Requests the peer may take now. */
   get capacity (): number {
-    return this.dropped || this.resting ? 0 : Math.max(0, this.window - this.inFlight)
+    return this.dropped || this.connecting || this.resting ? 0 : Math.max(0, this.window - this.inFlight)
   }
 
   /** Average time this peer took to answer, in ms; undefined until it has answered once. */

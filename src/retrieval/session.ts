@@ -40,6 +40,8 @@ export class RetrievalSession implements SessionCore {
   private readonly first: number
   private readonly last: number
   private readonly known = new Set<string>()
+  /** Peers no direct connection could be opened to, and why: they hold chunks this session cannot get. */
+  private readonly unreachable = new Map<string, Error>()
   private readonly used = new Set<string>()
   private readonly queue: number[] = []
   private readonly parked: ParkedChunks
@@ -81,11 +83,50 @@ export class RetrievalSession implements SessionCore {
       return false
     }
     this.known.add(key)
-    this.peers.set(key, new PeerState(peer, this.limits))
+    const state = new PeerState(peer, this.limits)
+    this.peers.set(key, state)
+    if (this.components.network.pathTo(peer) !== 'direct') {
+      this.connect(state)
+    }
     // chunks that no peer could serve get another chance with this one
     this.parked.retryAll()
     this.pump()
     return true
+  }
+
+  /**
+   * Opens a direct connection to a peer before it takes chunks (a dial, or
+   * hole punching when the only way to it is a relay): meanwhile the peers
+   * already connected take the work, so a holder behind a NAT does not hold
+   * the first chunks while its connection is upgraded. A peer no direct
+   * connection opens to is dropped, and every chunk records why.
+   */
+  private connect (peer: PeerState): void {
+    peer.connecting = true
+    this.components.network.openDirect(peer.peer, this.signal).then(() => {
+      peer.connecting = false
+      this.pump()
+    }, (err: Error) => {
+      peer.connecting = false
+      if (this.signal.aborted) {
+        return
+      }
+      this.onPeerFailed?.(peer.key, this.content.cid, err)
+      this.unreachable.set(peer.key, err)
+      peer.dropped = true
+      for (const slot of this.slots.values()) {
+        this.markUnreachable(slot, peer.key, err)
+      }
+      this.pump()
+    })
+  }
+
+  private markUnreachable (slot: Slot, peer: string, err: Error): void {
+    if (settled(slot) || slot.tried.has(peer)) {
+      return
+    }
+    slot.tried.add(peer);
+    (slot.failures ??= new Failures()).add(peer, err)
   }
 
   /** Yields the chunks of the range in order; ends the session when done, failed or abandoned. */
@@ -192,6 +233,9 @@ export class RetrievalSession implements SessionCore {
   private open (index: number): void {
     const slot = newSlot(index)
     this.slots.set(index, slot)
+    for (const [peer, err] of this.unreachable) {
+      this.markUnreachable(slot, peer, err)
+    }
     this.prepare(slot).catch(err => { this.fail(slot, err as Error) })
   }
 
