@@ -1,3 +1,4 @@
+import type { Libp2p, Logger } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePublicAddressesMapper, type KadDHT, type KadDHTComponents } from '@libp2p/kad-dht'
 import {
   DDS_KAD_PROTOCOL,
@@ -33,6 +34,15 @@ export interface DdsDhtInit {
    * @default 256
    */
   maxStreams?: number
+
+  /**
+   * Start as a DHT client: the node asks the DHT but serves nobody. A node
+   * that may be behind a NAT starts so until it knows others can dial it
+   * (see `dhtServesWhenDialable`).
+   *
+   * @default false
+   */
+  clientMode?: boolean
 }
 
 /**
@@ -45,7 +55,7 @@ export function ddsDht (init: DdsDhtInit = {}): (components: KadDHTComponents) =
   const maxStreams = numberOption('maxStreams', init.maxStreams, DEFAULT_DHT_MAX_STREAMS)
   return kadDHT({
     protocol: init.protocol ?? DDS_KAD_PROTOCOL,
-    clientMode: false,
+    clientMode: init.clientMode === true,
     peerInfoMapper: (init.addresses ?? 'all') === 'private' ? removePublicAddressesMapper : passthroughMapper,
     maxInboundStreams: maxStreams,
     maxOutboundStreams: maxStreams,
@@ -56,4 +66,29 @@ export function ddsDht (init: DdsDhtInit = {}): (components: KadDHTComponents) =
       validity: DEFAULT_PROVIDE_VALIDITY_MS
     }
   })
+}
+
+/**
+ * Serves the DHT only while other peers can dial this node (`reachable`,
+ * asked at each change of its addresses): a node behind a NAT is a DHT
+ * client. A DHT server behind a NAT harms the others: lookups send them to
+ * it, and each waits for a dial (or a hole punch) that cannot succeed; a new
+ * node's first lookup stalled for the 5 s of kad-dht's self-query. kad-dht
+ * never drops a peer from its routing table for leaving server mode, so such
+ * a node starts as a client (`DdsDhtInit.clientMode`) rather than switching
+ * later. Returns what stops following.
+ */
+export function dhtServesWhenDialable (libp2p: Pick<Libp2p<{ dht: KadDHT }>, 'services' | 'status' | 'addEventListener' | 'removeEventListener'>, reachable: () => boolean, log?: Logger): () => void {
+  const follow = (): void => {
+    const mode = reachable() ? 'server' : 'client'
+    const dht = libp2p.services.dht
+    if (libp2p.status !== 'started' || dht.getMode() === mode) {
+      return
+    }
+    log?.('DHT %s mode: this node is %s', mode, mode === 'server' ? 'reachable' : 'not reachable from outside')
+    dht.setMode(mode).catch((err: Error) => { log?.error('could not switch the DHT to %s mode: %s', mode, err.message) })
+  }
+  libp2p.addEventListener('self:peer:update', follow)
+  follow()
+  return () => { libp2p.removeEventListener('self:peer:update', follow) }
 }

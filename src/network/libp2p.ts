@@ -13,10 +13,10 @@ import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
-import { ddsDht, type DdsDhtInit } from '../discovery/dht.js'
+import { ddsDht, dhtServesWhenDialable, type DdsDhtInit } from '../discovery/dht.js'
 import { numberOption } from '../options.js'
 import { InvalidInputError } from '../errors.js'
-import { relayKeeper } from './relay-keeper.js'
+import { isPublicAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { stunServer, stunUrlsFrom } from './stun.js'
 import {
   DEFAULT_ALLOW, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELAY_DATA_LIMIT,
@@ -177,6 +177,11 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   const bootstrap = init.bootstrap ?? []
   const stun = stunUrls(natInit.stun ?? stunUrlsFrom(bootstrap))
   const relay = init.relay ?? {}
+  // A node with a public bootstrap peer is on the internet: it serves the
+  // DHT once it knows others can dial it (a public address of its own, one
+  // it announces or one confirmed from outside), and is a client until then
+  // and while it is behind a NAT. On a LAN or loopback every node serves.
+  const onInternet = natOn && init.dht?.clientMode == null && bootstrap.some(b => { try { return isPublicAddress(multiaddr(b)) } catch { return false } })
   const relayServer = relay.server === true
     ? {
         relay: circuitRelayServer({
@@ -199,7 +204,7 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
         ...(upnp ? { upnp: uPnPNAT() } : {})
       }
     : {}
-  return createLibp2p({
+  const node = await createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     // '/webrtc' yields an address once the node listens through a relay
     addresses: { listen: webrtc ? [...listen, '/webrtc'] : listen, ...(announce.length > 0 ? { announce } : {}) },
@@ -218,11 +223,17 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     services: {
       identify: identify(),
       ping: ping(),
-      dht: ddsDht(init.dht),
+      dht: ddsDht({ ...init.dht, clientMode: onInternet }),
       ...relayServer,
       ...natServices
     }
   })
+  if (onInternet) {
+    // the listener goes with the node: nothing else holds it
+    const keeper = (node.services as { relayKeeper?: RelayKeeper }).relayKeeper
+    dhtServesWhenDialable(node, () => keeper?.reachable() === true, node.logger.forComponent('dds:dht'))
+  }
+  return node
 }
 
 /** The peer id of a `/p2p/<id>` multiaddr. */

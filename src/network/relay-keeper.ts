@@ -49,6 +49,8 @@ export interface RelayKeeperComponents {
 export interface RelayKeeper {
   /** The relay this node listens through, if any. */
   readonly relay: string | undefined
+  /** Whether others can dial this node without a relay: it announces addresses, has a public IP of its own, or one confirmed from outside. */
+  reachable(): boolean
 }
 
 /** True for an address others may dial from anywhere: a public IP or a DNS name, not a relayed address. */

@@ -30,11 +30,15 @@ class RemoteNode {
   readonly child: ChildProcess
   peerId = ''
   private readonly replies: Array<(msg: Reply) => void> = []
+  /** Rejects when the process exits: one listener for every request. */
+  private readonly exited: Promise<never>
 
   constructor (net: NatNet, host: Host, init: Record<string, unknown>) {
     this.host = host
     this.child = net.spawnNode(host, [ROLE, JSON.stringify(init)])
     this.child.on('message', (msg: Reply) => { this.replies.shift()?.(msg) })
+    this.exited = once(this.child, 'exit').then(([code]) => { throw new Error(`node in ${host.ns} exited (${String(code)})`) })
+    this.exited.catch(() => {})
   }
 
   async ready (): Promise<this> {
@@ -47,7 +51,7 @@ class RemoteNode {
   private async next (): Promise<Reply> {
     return Promise.race([
       new Promise<Reply>(resolve => { this.replies.push(resolve) }),
-      once(this.child, 'exit').then(([code]) => { throw new Error(`node in ${this.host.ns} exited (${String(code)})`) })
+      this.exited
     ])
   }
 
@@ -139,8 +143,36 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
       `${(SIZE / 1048576 / ((got.ms as number) / 1000)).toFixed(1)} MiB/s overall, ${through} bytes through the relay's interface (${(100 * through / SIZE).toFixed(2)}%)`)
   })
 
-  // A public node fetching from a node behind a symmetric NAT is not yet shown here.
-  it.todo('two hosts behind symmetric NATs: a public holder that fetched the content serves it')
+  it('two hosts behind symmetric NATs: a public holder that fetched the content serves it', async () => {
+    const holderHost = await net.publicHost()
+    const holder = await new RemoteNode(net, holderHost, {
+      listen: [`/ip4/${holderHost.addr}/tcp/${PORT}`],
+      bootstrap: [relayAddr],
+      replication: { factor: 1 }
+    }).ready()
+    nodes.push(holder)
+    const holderAddr = `/ip4/${holderHost.addr}/tcp/${PORT}/p2p/${holder.peerId}`
+    const a = await homeNode('symmetric')
+    // A dials out to the public holder, as any node does to the peers it
+    // learns of; the holder fetches over that connection
+    expect((await a.ask({ op: 'connect', addr: holderAddr })).error).toBeUndefined()
+    const published = await a.ask({ op: 'publish', size: 8 * 1024 * 1024, seed: 4 })
+    expect(published.error).toBeUndefined()
+    const pinned = await holder.ask({ op: 'pin', cid: published.cid })
+    expect(pinned.error).toBeUndefined()
+
+    const b = await homeNode('symmetric')
+    // behind their NATs A and B only ask the DHT: lookups never send peers to them
+    expect((await a.ask({ op: 'dht-mode' })).mode).toBe('client')
+    expect((await b.ask({ op: 'dht-mode' })).mode).toBe('client')
+    expect((await holder.ask({ op: 'dht-mode' })).mode).toBe('server')
+    const got = await b.ask({ op: 'retrieve', cid: published.cid })
+    expect(got.error).toBeUndefined()
+    expect(got.sha256).toBe(published.sha256)
+    const toHolder = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === holder.peerId)
+    expect(toHolder?.connections.some(c => !c.relayed && c.addr.startsWith(`/ip4/${holderHost.addr}/`))).toBe(true)
+    console.log(`symmetric NATs with a public holder: ${got.bytes as number} bytes in ${Math.round(got.ms as number)} ms, first byte after ${Math.round(got.firstByteMs as number)} ms`, got.events)
+  })
 
   it('a node behind a port forward that announces its public address is found and retrieved from through that address', async () => {
     const router = await net.nat('port-preserving')
@@ -155,6 +187,8 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
     }).ready()
     nodes.push(a)
     expect(await a.addrs()).toContain(`${announced}/p2p/${a.peerId}`)
+    // it announces a public address: it serves the DHT like any public node
+    await waitForValue(async () => (await a.ask({ op: 'dht-mode' })).mode === 'server' ? true : undefined, 'the forwarded node to serve the DHT')
     const published = await a.ask({ op: 'publish', size: 8 * 1024 * 1024, seed: 3 })
 
     const b = await homeNode('port-preserving')

@@ -1,9 +1,10 @@
 // One DDS node in a namespace, driven by its parent over IPC: the parent
 // sends { op, ... } messages and gets one reply each. Runs on dist/.
 import { createHash } from 'node:crypto'
-import { Dds } from '../../dist/index.js'
-
 const init = JSON.parse(process.argv[2])
+// `debug`: a DEBUG pattern for this node alone (the logger reads it when it loads)
+if (init.debug) { process.env.DEBUG = init.debug; delete init.debug }
+const { Dds } = await import('../../dist/index.js')
 const node = await Dds.create(init)
 const reply = (msg) => { process.send(msg) }
 
@@ -33,15 +34,27 @@ process.on('message', async (msg) => {
       const started = performance.now()
       let first
       let bytes = 0
-      for await (const piece of node.retrieve(msg.cid)) {
+      // what happened when, for the test's log
+      const events = []
+      const onProgress = (evt) => {
+        if (evt.type !== 'dds:retrieve:chunk' || events.at(-1)?.type !== evt.type) {
+          events.push({ type: evt.type, ms: Math.round(performance.now() - started), peer: evt.detail?.peer, error: evt.detail?.error?.message?.slice(0, 160) })
+        }
+      }
+      for await (const piece of node.retrieve(msg.cid, { onProgress })) {
         first ??= performance.now() - started
         hash.update(piece)
         bytes += piece.byteLength
       }
-      reply({ bytes, ms: performance.now() - started, firstByteMs: first, sha256: hash.digest('hex'), connections: connections() })
+      reply({ bytes, ms: performance.now() - started, firstByteMs: first, sha256: hash.digest('hex'), connections: connections(), events })
+    } else if (msg.op === 'pin') {
+      const pin = await node.pin(msg.cid)
+      reply({ pinned: pin.cid })
     } else if (msg.op === 'connect') {
       await node.connect(msg.addr)
       reply({ connected: true })
+    } else if (msg.op === 'dht-mode') {
+      reply({ mode: node.libp2p.services.dht.getMode() })
     } else if (msg.op === 'connections') {
       reply({ connections: connections() })
     } else if (msg.op === 'stop') {
