@@ -66,7 +66,7 @@ export interface DdsInit {
   /**
    * Multiaddrs to listen on. Ignored when `libp2p` is given.
    *
-   * @default ['/ip4/127.0.0.1/tcp/0']
+   * @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1']
    */
   listen?: string[]
 
@@ -226,7 +226,9 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
   const announce = announcer({ strategy: init.announce })
   const bootstrap = parsePeerAddrs(init.bootstrap ?? [], 'bootstrap')
   const seeds = parsePeerAddrs(init.seedPeers ?? [], 'seedPeers')
-  const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers: seeds.map(s => s.peerId) })
+  // one seed per peer, however many of its addresses were given
+  const seedPeers = [...new Map(seeds.map(s => [s.peerId.toString(), s.peerId])).values()]
+  const publish = publisher({ chunksPerBlock: init.manifestChunksPerBlock, seedPeers })
   const replication = replicationManager(init.replication)
   const bandwidth = init.bandwidth != null ? new BandwidthLimiter(init.bandwidth) : undefined
   const storage = nodeStorage(init)

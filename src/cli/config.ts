@@ -219,7 +219,7 @@ async function readConfigFile (flags: DaemonFlags, env: Env): Promise<ConfigFile
   return { path, dir: resolve(path, '..'), values: record }
 }
 
-/** First parts of a listen address the node's TCP transport can listen on. */
+/** First parts of a listen address the node's TCP and QUIC transports can listen on. */
 const LISTEN_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
 
 type ErrorClass = new (message: string, options?: ErrorOptions) => CliError
@@ -292,15 +292,20 @@ function checkAddrs (addrs: string[], source: string, needPeerId: boolean, Err: 
       throw new Err(`invalid ${source} "${text}": it has no /p2p/<peer id> part; \`dds id\` on that node prints its full addresses`)
     }
     if (!needPeerId && !isListenAddress(components.map(c => c.name))) {
-      throw new Err(`invalid ${source} "${text}": a DDS node listens on TCP or WebSockets; expected /ip4/<address>/tcp/<port>, /ip6/<address>/tcp/<port> or either with /ws after the port`)
+      throw new Err(`invalid ${source} "${text}": a DDS node listens on TCP, WebSockets or QUIC; expected /ip4/<address>/tcp/<port> or /ip6/<address>/tcp/<port> (either optionally with /ws after the port), or /ip4/<address>/udp/<port>/quic-v1`)
     }
     return text
   })
 }
 
-/** `<host>/tcp/<port>`, optionally followed by `/ws`. */
+/** `<host>/tcp/<port>`, optionally followed by `/ws`, or `<host>/udp/<port>/quic-v1`. */
 function isListenAddress (names: string[]): boolean {
-  return (names.length === 2 || (names.length === 3 && names[2] === 'ws')) && LISTEN_HOSTS.has(names[0]!) && names[1] === 'tcp'
+  if (!LISTEN_HOSTS.has(names[0]!)) {
+    return false
+  }
+  return names[1] === 'tcp'
+    ? names.length === 2 || (names.length === 3 && names[2] === 'ws')
+    : names[1] === 'udp' && names.length === 3 && names[2] === 'quic-v1'
 }
 
 /** Announce addresses: a host (IP or DNS name) and a TCP port, optionally /ws; no /p2p part (the node adds its own). */
@@ -313,7 +318,7 @@ function checkAnnounce (addrs: string[], source: string, Err: ErrorClass = CliEr
       throw new Err(`invalid ${source} "${text}": not a multiaddr (expected e.g. /ip4/203.0.113.7/tcp/4180 or /dns4/dds.example.org/tcp/4180)`, { cause: err })
     }
     if (!isListenAddress(names)) {
-      throw new Err(`invalid ${source} "${text}": expected /ip4/<address>/tcp/<port>, /dns4/<name>/tcp/<port> (or /ip6, /dns6, each optionally with /ws), without /p2p`)
+      throw new Err(`invalid ${source} "${text}": expected /ip4/<address>/tcp/<port>, /dns4/<name>/tcp/<port> (or /ip6, /dns6, each optionally with /ws), or <host>/udp/<port>/quic-v1, without /p2p`)
     }
     return text
   })

@@ -3,8 +3,12 @@
 /** Repo directory when neither `--repo` nor `DDS_REPO` names one (under the home directory). */
 export const DEFAULT_REPO_NAME = '.dds'
 
-/** libp2p listen address of the daemon when none is configured. */
-export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4180']
+/**
+ * libp2p listen addresses of the daemon when none is configured: TCP 4180,
+ * and QUIC on UDP 4181 (a relay server answers STUN on UDP 4180, the TCP
+ * port's number).
+ */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4180', '/ip4/0.0.0.0/udp/4181/quic-v1']
 
 /** Host the daemon's HTTP gateway listens on when none is configured. */
 export const DEFAULT_GATEWAY_HOST = '127.0.0.1'

@@ -1,8 +1,8 @@
 /** The DDS request/response protocol id. */
 export const DDS_PROTOCOL = '/digisocialblock/dds/0.1.0'
 
-/** Listen addresses of a node created without `listen`. */
-export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+/** Listen addresses of a node created without `listen`: TCP and QUIC on loopback, on free ports. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1']
 
 /** Maximum open libp2p connections of a node DDS creates. */
 export const DEFAULT_MAX_CONNECTIONS = 300

@@ -1,6 +1,7 @@
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { quic } from '@chainsafe/libp2p-quic'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
@@ -36,9 +37,9 @@ export type DdsLibp2p = Libp2p<DdsLibp2pServices>
 
 export interface DdsLibp2pInit {
   /**
-   * Multiaddrs to listen on.
+   * Multiaddrs to listen on: `/tcp/N`, `/tcp/N/ws` or `/udp/N/quic-v1`.
    *
-   * @default ['/ip4/127.0.0.1/tcp/0']
+   * @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1']
    */
   listen?: string[]
 
@@ -160,7 +161,8 @@ export function banGater (isBanned: (peer: PeerId) => boolean): ConnectionGater 
 
 /**
  * Creates (and starts) the libp2p node DDS runs on when the caller gives none:
- * TCP, Noise, Yamux, identify, ping and the DDS DHT, with a connection gater
+ * TCP (Noise, Yamux), QUIC, WebSockets and circuit relay, identify, ping
+ * and the DDS DHT, with a connection gater
  * that refuses the peers `isBanned` names.
  *
  * @throws {InvalidInputError} when `maxConnections` or a DHT option is not a whole number of at least 1
@@ -210,7 +212,7 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     addresses: { listen: webrtc ? [...listen, '/webrtc'] : listen, ...(announce.length > 0 ? { announce } : {}) },
     // every node dials relayed addresses; only NAT traversal makes it listen through a relay
     transports: [
-      tcp(), webSockets(), circuitRelayTransport(),
+      tcp(), quic(), webSockets(), circuitRelayTransport(),
       ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: stun.length > 0 ? [{ urls: stun }] : [] } })] : [])
     ],
     connectionEncrypters: [noise()],

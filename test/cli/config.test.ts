@@ -20,7 +20,7 @@ describe('daemon config', () => {
     const config = await resolveDaemonConfig({}, { HOME: homedir() })
     expect(config).toEqual({
       repo: join(homedir(), '.dds'),
-      listen: ['/ip4/0.0.0.0/tcp/4180'],
+      listen: ['/ip4/0.0.0.0/tcp/4180', '/ip4/0.0.0.0/udp/4181/quic-v1'],
       announce: [],
       bootstrap: [],
       nat: true,
@@ -104,14 +104,14 @@ describe('daemon config', () => {
     await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(/unknown key "repo"/)
   })
 
-  it('takes TCP and WebSockets listen addresses only, and names a config value of the wrong type', async () => {
+  it('takes TCP, WebSockets and QUIC listen addresses only, and names a config value of the wrong type', async () => {
     const repo = await tempDir()
-    for (const listen of ['/ip4/127.0.0.1/udp/0', '/ip4/127.0.0.1/tcp/0/wss', '/ip4/127.0.0.1']) {
-      await expect(resolveDaemonConfig({ repo, listen: [listen] }, {})).rejects.toThrow(`invalid --listen "${listen}": a DDS node listens on TCP or WebSockets`)
+    for (const listen of ['/ip4/127.0.0.1/udp/0', '/ip4/127.0.0.1/tcp/0/wss', '/ip4/127.0.0.1', '/ip4/127.0.0.1/udp/0/quic']) {
+      await expect(resolveDaemonConfig({ repo, listen: [listen] }, {})).rejects.toThrow(`invalid --listen "${listen}": a DDS node listens on TCP, WebSockets or QUIC`)
     }
-    await expect(resolveDaemonConfig({ repo }, { DDS_LISTEN: '/ip6/::1/udp/1' })).rejects.toThrow(/environment variable DDS_LISTEN .*TCP or WebSockets/)
-    const ok = await resolveDaemonConfig({ repo, listen: ['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180', '/ip4/127.0.0.1/tcp/0/ws'] }, {})
-    expect(ok.listen).toEqual(['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180', '/ip4/127.0.0.1/tcp/0/ws'])
+    await expect(resolveDaemonConfig({ repo }, { DDS_LISTEN: '/ip6/::1/udp/1' })).rejects.toThrow(/environment variable DDS_LISTEN .*TCP, WebSockets or QUIC/)
+    const ok = await resolveDaemonConfig({ repo, listen: ['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/quic-v1'] }, {})
+    expect(ok.listen).toEqual(['/ip6/::1/tcp/0', '/dns4/localhost/tcp/4180', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/quic-v1'])
     await writeFile(join(repo, 'config.json'), '{"replicationFactor": true}')
     await expect(resolveDaemonConfig({ repo }, {})).rejects.toThrow(`invalid "replicationFactor" in ${join(repo, 'config.json')} true: expected a whole number from 1 to 64`)
   })

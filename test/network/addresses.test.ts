@@ -1,7 +1,8 @@
 /**
  * Addresses and transports on 127.0.0.1: announced addresses instead of the
  * listen ones (found through the DHT by a node that never saw the listen
- * address), `/dns4` names for bootstrap peers, and WebSockets on both ends.
+ * address), `/dns4` names for bootstrap peers, WebSockets and QUIC on both
+ * ends, and TCP first when a peer has both.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
@@ -67,6 +68,28 @@ describe('addresses and transports', () => {
     const used = connectionsTo(a, b).concat(connectionsTo(b, a))
     expect(used.length).toBeGreaterThan(0)
     expect(used.every(addr => addr.includes('/ws'))).toBe(true)
+  })
+
+  it('a node listening only on QUIC and one dialing only QUIC exchange content', async () => {
+    const a = await cluster.node({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'] })
+    expect(a.getMultiaddrs().every(addr => addr.includes('/quic-v1/'))).toBe(true)
+    const b = await cluster.node({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], bootstrap: a.getMultiaddrs() })
+    const bytes = randomBytes(4 * CHUNK_SIZE)
+    const cid = await b.publish(bytes)
+    expect(Buffer.from(await a.retrieveBytes(cid)).equals(bytes)).toBe(true)
+    const used = connectionsTo(a, b).concat(connectionsTo(b, a))
+    expect(used.length).toBeGreaterThan(0)
+    expect(used.every(addr => addr.includes('/quic-v1'))).toBe(true)
+  })
+
+  it('a node listens on TCP and QUIC by default, and a peer given both dials TCP', async () => {
+    const a = await cluster.node({ listen: undefined })
+    const addrs = a.getMultiaddrs()
+    expect(addrs.some(addr => addr.startsWith('/ip4/127.0.0.1/tcp/'))).toBe(true)
+    expect(addrs.some(addr => /^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1\//.test(addr))).toBe(true)
+    const b = await cluster.node({ listen: undefined, bootstrap: addrs })
+    expect(connectionsTo(b, a).length).toBeGreaterThan(0)
+    expect(connectionsTo(b, a).every(addr => addr.includes('/tcp/'))).toBe(true)
   })
 
   it('refuses an announce address that is not a multiaddr', async () => {
