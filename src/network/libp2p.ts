@@ -7,7 +7,7 @@ import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { webRTC } from '@libp2p/webrtc'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
@@ -209,7 +209,11 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   const node = await createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     // '/webrtc' yields an address once the node listens through a relay
-    addresses: { listen: webrtc ? [...listen, '/webrtc'] : listen, ...(announce.length > 0 ? { announce } : {}) },
+    addresses: {
+      listen: webrtc ? [...listen, '/webrtc'] : listen,
+      ...(announce.length > 0 ? { announce } : {}),
+      announceFilter: withoutWebRtcCircuits
+    },
     // every node dials relayed addresses; only NAT traversal makes it listen through a relay
     transports: [
       tcp(), quic(), webSockets(), circuitRelayTransport(),
@@ -236,6 +240,19 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     dhtServesWhenDialable(node, () => keeper?.reachable() === true, node.logger.forComponent('dds:dht'))
   }
   return node
+}
+
+/**
+ * Leaves out the `<relay>/p2p-circuit/webrtc` addresses listening on
+ * `/webrtc` adds. A peer that punches a hole builds that address itself from
+ * the relayed connection it holds, so telling it costs nothing; told, it
+ * reaches DCUtR's direct upgrade without this node's id at its end (a peer
+ * store keeps addresses so), the relay's id is the last one in it, and the
+ * upgrade dials the relay, takes that connection for this node's and closes
+ * the relayed connection it was meant to upgrade.
+ */
+function withoutWebRtcCircuits (addrs: Multiaddr[]): Multiaddr[] {
+  return addrs.filter(ma => !ma.toString().includes('/p2p-circuit/webrtc'))
 }
 
 /** The peer id of a `/p2p/<id>` multiaddr. */

@@ -10,11 +10,23 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import type { ChildProcess } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { NatNet, natNetAvailable, ownNamespaces, type Host, type NatKind } from './nat-net.js'
 import { waitForValue } from '../utils/wait.js'
 
 const ROLE = fileURLToPath(new URL('./role.mjs', import.meta.url))
+const BIN = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
+const run = promisify(execFile)
+
+/** Runs the `dds` CLI inside `host`'s namespace, as its operator would on that host. */
+async function ddsIn (host: Host, args: string[]): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } })
+  return stdout
+}
 const PORT = 4180
 const SIZE = 32 * 1024 * 1024
 
@@ -172,6 +184,42 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
     const toHolder = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === holder.peerId)
     expect(toHolder?.connections.some(c => !c.relayed && c.addr.startsWith(`/ip4/${holderHost.addr}/`))).toBe(true)
     console.log(`symmetric NATs with a public holder: ${got.bytes as number} bytes in ${Math.round(got.ms as number)} ms, first byte after ${Math.round(got.firstByteMs as number)} ms`, got.events)
+  })
+
+  it('a daemon behind a NAT: dds id shows its relayed address, dds peers which connections are direct and which relayed', async () => {
+    const router = await net.nat('symmetric')
+    const host = await net.hostBehind(router)
+    const repo = await mkdtemp(join(tmpdir(), 'dds-netns-daemon-'))
+    try {
+      const daemon = net.spawnNode(host, [BIN, 'daemon', '--repo', repo, '--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--gateway', '127.0.0.1:0', '--bootstrap', relayAddr])
+      expect(daemon.pid).toBeGreaterThan(0)
+      const id = await waitForValue(async () => {
+        const text = await ddsIn(host, ['id', '--json', '--repo', repo]).catch(() => undefined)
+        const parsed = text != null ? JSON.parse(text) as { peer: string, addrs: string[] } : undefined
+        return parsed?.addrs.some(a => a.includes('/p2p-circuit/')) === true ? parsed : undefined
+      }, 'dds id on the NAT\'d daemon to show a relayed address')
+      const circuit = id.addrs.find(a => a.includes('/p2p-circuit/'))!
+      expect(circuit).toBe(`${relayAddr}/p2p-circuit/p2p/${id.peer}`)
+      // no address it lists but the relayed one is reachable from outside: it tells no public one
+      expect(id.addrs.filter(a => !a.includes('/p2p-circuit/')).every(a => /\/ip4\/(127\.|192\.168\.)/.test(a))).toBe(true)
+
+      // a peer behind another symmetric NAT reaches it through the relay only
+      const b = await homeNode('symmetric')
+      expect((await b.ask({ op: 'connect', addr: circuit })).error).toBeUndefined()
+      type Peers = Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>
+      const peers = await waitForValue(async () => {
+        const list = JSON.parse(await ddsIn(host, ['peers', '--json', '--repo', repo])) as Peers
+        return list.some(p => p.peer === b.peerId) ? list : undefined
+      }, 'the daemon to list B')
+      expect(peers.find(p => p.peer === relay.peerId)?.connections.every(c => !c.relayed)).toBe(true)
+      expect(peers.find(p => p.peer === b.peerId)?.connections.every(c => c.relayed)).toBe(true)
+      const table = await ddsIn(host, ['peers', '--repo', repo])
+      expect(table.split('\n').find(line => line.startsWith(b.peerId))).toMatch(/ relayed /)
+      expect(table.split('\n').find(line => line.startsWith(relay.peerId))).toMatch(/ direct /)
+      console.log(`dds peers on a daemon behind a symmetric NAT:\n${table}`)
+    } finally {
+      await rm(repo, { recursive: true, force: true })
+    }
   })
 
   it('a node behind a port forward that announces its public address is found and retrieved from through that address', async () => {

@@ -81,8 +81,8 @@ describe('relays and relayed connections', () => {
     const r = await relay()
     const a = await cluster.node({ listen: [], bootstrap: r.getMultiaddrs() })
     await waitFor(() => relayedAddr(a) != null, 'A to listen through the relay')
-    const webrtc = a.getMultiaddrs().find(addr => addr.includes('/p2p-circuit/webrtc/'))
-    expect(webrtc).toBeDefined()
+    // its WebRTC address through the relay is not told (a puncher builds it from the relayed connection)
+    expect(a.getMultiaddrs().some(addr => addr.includes('/p2p-circuit/webrtc'))).toBe(false)
     const bytes = randomBytes(8 * CHUNK_SIZE + 9)
     const cid = await a.publish(bytes)
 
