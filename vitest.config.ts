@@ -15,7 +15,7 @@ const SCENARIOS = [
   'test/replication/replication.test.ts',
   'test/cli/cli.test.ts',
   'test/cli/resume.test.ts',
-  'test/netns/nat-traversal.test.ts'
+  'test/testbed/nat-traversal.test.ts'
 ]
 
 export default defineConfig({

@@ -1,5 +1,5 @@
-// One DDS node in a namespace, driven by its parent over IPC: the parent
-// sends { op, ... } messages and gets one reply each. Runs on dist/.
+// One DDS node in a testbed namespace, driven by its parent over IPC: the
+// parent sends { op, ... } messages and gets one reply each. Runs on dist/.
 import { createHash } from 'node:crypto'
 const init = JSON.parse(process.argv[2])
 // `debug`: a DEBUG pattern for this node alone (the logger reads it when it loads)
@@ -36,6 +36,14 @@ process.on('message', async (msg) => {
       let bytes = 0
       // what happened when, for the test's log
       const events = []
+      // the first direct (not relayed) connection that opens meanwhile: the hole punch
+      let directMs
+      const onOpen = (evt) => {
+        if (evt.detail.limits == null && directMs == null) {
+          directMs = performance.now() - started
+        }
+      }
+      node.libp2p.addEventListener('connection:open', onOpen)
       const onProgress = (evt) => {
         if (evt.type !== 'dds:retrieve:chunk' || events.at(-1)?.type !== evt.type) {
           events.push({ type: evt.type, ms: Math.round(performance.now() - started), peer: evt.detail?.peer, error: evt.detail?.error?.message?.slice(0, 160) })
@@ -46,7 +54,8 @@ process.on('message', async (msg) => {
         hash.update(piece)
         bytes += piece.byteLength
       }
-      reply({ bytes, ms: performance.now() - started, firstByteMs: first, sha256: hash.digest('hex'), connections: connections(), events })
+      node.libp2p.removeEventListener('connection:open', onOpen)
+      reply({ bytes, ms: performance.now() - started, firstByteMs: first, directMs, sha256: hash.digest('hex'), connections: connections(), events })
     } else if (msg.op === 'pin') {
       const pin = await node.pin(msg.cid)
       reply({ pinned: pin.cid })

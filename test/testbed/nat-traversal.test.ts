@@ -1,38 +1,39 @@
 /**
- * NAT traversal across real (namespace) NAT routers: each DDS node is a
- * process in its own network namespace, public ones on an "internet"
- * bridge, home ones behind masquerading routers (see nat-net.ts). The relay
- * is the bootstrap node and answers STUN; nothing else is configured.
+ * NAT traversal across real (namespace) NAT routers of the testbed
+ * (doc/TESTBED.md): each DDS node is a process in its own network namespace,
+ * public ones on the testbed's internet, home ones behind masquerading
+ * routers that drop what nobody inside asked for. Every link holds each
+ * packet 20 ms. The relay is the bootstrap node and answers STUN; nothing
+ * else is configured.
  *
- * Needs root with iproute2 and iptables (CI installs them); elsewhere the
- * suite is skipped and says why.
+ * Needs root with iproute2, iptables and python3 (CI installs them);
+ * elsewhere the suite is skipped and says why.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { execFile, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
-import { NatNet, natNetAvailable, ownNamespaces, type Host, type NatKind } from './nat-net.js'
+import { createTestbed, listNamespaces, type Host, type Nat, type Testbed } from '../../testbed/index.mjs'
+import { available, title } from './helpers.js'
 import { waitForValue } from '../utils/wait.js'
 
-const ROLE = fileURLToPath(new URL('./role.mjs', import.meta.url))
+const NODE = fileURLToPath(new URL('./dds-node.mjs', import.meta.url))
 const BIN = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
-const run = promisify(execFile)
+const PORT = 4180
+const SIZE = 32 * 1024 * 1024
+/** Every link: 20 ms each way (a home node's round trip to a public one crosses three links: 120 ms). */
+const LINK = { delayMs: 20 }
+/** A /16 libp2p counts as public, so the nodes treat the testbed's internet as the internet. */
+const INTERNET = '11.0.0.0/16'
+
+type NatKind = 'port-preserving' | 'symmetric'
 
 /** Runs the `dds` CLI inside `host`'s namespace, as its operator would on that host. */
 async function ddsIn (host: Host, args: string[]): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } })
-  return stdout
-}
-const PORT = 4180
-const SIZE = 32 * 1024 * 1024
-
-const available = await natNetAvailable()
-if (!available.ok) {
-  console.warn(`SKIPPED NAT traversal scenarios: ${available.reason}`)
+  return (await host.execNode(BIN, args, { env: { ...process.env, NO_COLOR: '1' } })).stdout
 }
 
 interface Reply { [key: string]: unknown, error?: { name: string, message: string } }
@@ -45,17 +46,17 @@ class RemoteNode {
   /** Rejects when the process exits: one listener for every request. */
   private readonly exited: Promise<never>
 
-  constructor (net: NatNet, host: Host, init: Record<string, unknown>) {
+  constructor (host: Host, init: Record<string, unknown>) {
     this.host = host
-    this.child = net.spawnNode(host, [ROLE, JSON.stringify(init)])
+    this.child = host.spawnNode(NODE, [JSON.stringify(init)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.child.on('message', (msg: Reply) => { this.replies.shift()?.(msg) })
-    this.exited = once(this.child, 'exit').then(([code]) => { throw new Error(`node in ${host.ns} exited (${String(code)})`) })
+    this.exited = once(this.child, 'exit').then(([code]) => { throw new Error(`node ${host.name} exited (${String(code)})`) })
     this.exited.catch(() => {})
   }
 
   async ready (): Promise<this> {
     const first = await this.next()
-    if (first.error != null) throw new Error(`node in ${this.host.ns} failed to start: ${first.error.message}`)
+    if (first.error != null) throw new Error(`node ${this.host.name} failed to start: ${first.error.message}`)
     this.peerId = first.peerId as string
     return this
   }
@@ -78,18 +79,19 @@ class RemoteNode {
   }
 }
 
-describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
-  let net: NatNet
+describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
+  let tb: Testbed
+  let homes = 0
   let relayHost: Host
   let relay: RemoteNode
   let relayAddr: string
   const nodes: RemoteNode[] = []
 
   beforeAll(async () => {
-    net = await NatNet.create()
-    relayHost = await net.publicHost()
-    relay = await new RemoteNode(net, relayHost, { listen: [`/ip4/${relayHost.addr}/tcp/${PORT}`], relay: { server: true }, replication: { factor: 1 } }).ready()
-    relayAddr = `/ip4/${relayHost.addr}/tcp/${PORT}/p2p/${relay.peerId}`
+    tb = await createTestbed({ internetSubnet: INTERNET })
+    relayHost = await tb.addPublicHost('relay', LINK)
+    relay = await new RemoteNode(relayHost, { listen: [`/ip4/${relayHost.address}/tcp/${PORT}`], relay: { server: true }, replication: { factor: 1 } }).ready()
+    relayAddr = `/ip4/${relayHost.address}/tcp/${PORT}/p2p/${relay.peerId}`
   })
 
   afterEach(async () => {
@@ -98,22 +100,38 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
 
   afterAll(async () => {
     await relay?.ask({ op: 'stop' }).catch(() => {})
-    await net?.teardown()
-    expect(await ownNamespaces()).toEqual([])
+    const prefix = tb?.prefix
+    await tb?.teardown()
+    if (prefix != null) {
+      expect((await listNamespaces()).filter(ns => ns === prefix || ns.startsWith(`${prefix}-`))).toEqual([])
+    }
   })
 
+  /** A router of `kind` with one host behind it. */
+  async function home (kind: NatKind): Promise<{ router: Nat, host: Host }> {
+    const n = ++homes
+    const router = await tb.addNat(`nat${n}`, { kind }, LINK)
+    const host = await tb.addHostBehind(router, `home${n}`, LINK)
+    return { router, host }
+  }
+
   async function homeNode (kind: NatKind): Promise<RemoteNode> {
-    const router = await net.nat(kind)
-    const host = await net.hostBehind(router)
-    const node = await new RemoteNode(net, host, {
+    const { host } = await home(kind)
+    const node = await new RemoteNode(host, {
       listen: [`/ip4/0.0.0.0/tcp/${PORT}`],
       bootstrap: [relayAddr],
       replication: { factor: 1 }
     }).ready()
     nodes.push(node)
     // it is not publicly reachable: it listens through the relay
-    await waitForValue(async () => (await node.addrs()).find(a => a.includes('/p2p-circuit/p2p/')), `the node in ${host.ns} to listen through the relay`)
+    await waitForValue(async () => (await node.addrs()).find(a => a.includes('/p2p-circuit/p2p/')), `node ${host.name} to listen through the relay`)
     return node
+  }
+
+  /** Bytes received plus sent on the relay's link so far. */
+  async function relayBytes (): Promise<number> {
+    const bytes = await tb.bytesThrough(relayHost)
+    return bytes.rx + bytes.tx
   }
 
   it('two hosts behind symmetric NATs: the retrieval fails within 60 s with an error that names the reason', async () => {
@@ -141,9 +159,9 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
     const published = await a.ask({ op: 'publish', size: SIZE, seed: 1 })
     expect(published.error).toBeUndefined()
 
-    const before = await net.bytesThrough(relayHost)
+    const before = await relayBytes()
     const got = await b.ask({ op: 'retrieve', cid: published.cid })
-    const through = (await net.bytesThrough(relayHost)) - before
+    const through = (await relayBytes()) - before
     expect(got.error).toBeUndefined()
     expect(got.bytes).toBe(SIZE)
     expect(got.sha256).toBe(published.sha256)
@@ -152,18 +170,19 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
     const toA = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === a.peerId)
     expect(toA?.connections.some(c => !c.relayed && c.addr.includes('/webrtc'))).toBe(true)
     console.log(`port-preserving NATs: ${SIZE} bytes, first byte after ${Math.round(got.firstByteMs as number)} ms (DHT lookup, relay, manifest, hole punch), ` +
+      `direct connection after ${Math.round(got.directMs as number)} ms, ` +
       `${(SIZE / 1048576 / ((got.ms as number) / 1000)).toFixed(1)} MiB/s overall, ${through} bytes through the relay's interface (${(100 * through / SIZE).toFixed(2)}%)`)
   })
 
   it('two hosts behind symmetric NATs: a public holder that fetched the content serves it', async () => {
-    const holderHost = await net.publicHost()
-    const holder = await new RemoteNode(net, holderHost, {
-      listen: [`/ip4/${holderHost.addr}/tcp/${PORT}`],
+    const holderHost = await tb.addPublicHost('holder', LINK)
+    const holder = await new RemoteNode(holderHost, {
+      listen: [`/ip4/${holderHost.address}/tcp/${PORT}`],
       bootstrap: [relayAddr],
       replication: { factor: 1 }
     }).ready()
     nodes.push(holder)
-    const holderAddr = `/ip4/${holderHost.addr}/tcp/${PORT}/p2p/${holder.peerId}`
+    const holderAddr = `/ip4/${holderHost.address}/tcp/${PORT}/p2p/${holder.peerId}`
     const a = await homeNode('symmetric')
     // A dials out to the public holder, as any node does to the peers it
     // learns of; the holder fetches over that connection
@@ -182,16 +201,15 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
     expect(got.error).toBeUndefined()
     expect(got.sha256).toBe(published.sha256)
     const toHolder = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === holder.peerId)
-    expect(toHolder?.connections.some(c => !c.relayed && c.addr.startsWith(`/ip4/${holderHost.addr}/`))).toBe(true)
+    expect(toHolder?.connections.some(c => !c.relayed && c.addr.startsWith(`/ip4/${holderHost.address}/`))).toBe(true)
     console.log(`symmetric NATs with a public holder: ${got.bytes as number} bytes in ${Math.round(got.ms as number)} ms, first byte after ${Math.round(got.firstByteMs as number)} ms`, got.events)
   })
 
   it('a daemon behind a NAT: dds id shows its relayed address, dds peers which connections are direct and which relayed', async () => {
-    const router = await net.nat('symmetric')
-    const host = await net.hostBehind(router)
-    const repo = await mkdtemp(join(tmpdir(), 'dds-netns-daemon-'))
+    const { host } = await home('symmetric')
+    const repo = await mkdtemp(join(tmpdir(), 'dds-testbed-daemon-'))
     try {
-      const daemon = net.spawnNode(host, [BIN, 'daemon', '--repo', repo, '--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--gateway', '127.0.0.1:0', '--bootstrap', relayAddr])
+      const daemon = host.spawnNode(BIN, ['daemon', '--repo', repo, '--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--gateway', '127.0.0.1:0', '--bootstrap', relayAddr], { stdio: ['ignore', 'inherit', 'inherit'] })
       expect(daemon.pid).toBeGreaterThan(0)
       const id = await waitForValue(async () => {
         const text = await ddsIn(host, ['id', '--json', '--repo', repo]).catch(() => undefined)
@@ -223,11 +241,10 @@ describe.skipIf(!available.ok)('NAT traversal in network namespaces', () => {
   })
 
   it('a node behind a port forward that announces its public address is found and retrieved from through that address', async () => {
-    const router = await net.nat('port-preserving')
-    const host = await net.hostBehind(router)
-    await net.portForward(router, PORT, host, PORT)
-    const announced = `/ip4/${router.publicAddr}/tcp/${PORT}`
-    const a = await new RemoteNode(net, host, {
+    const { router, host } = await home('port-preserving')
+    const forward = await tb.portForward(router, { outsidePort: PORT, host })
+    const announced = `/ip4/${forward.address}/tcp/${forward.port}`
+    const a = await new RemoteNode(host, {
       listen: [`/ip4/0.0.0.0/tcp/${PORT}`],
       announceAddrs: [announced],
       bootstrap: [relayAddr],
