@@ -13,10 +13,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTestbed, listNamespaces, type Host, type Nat, type Testbed } from '../../testbed/index.mjs'
+import { createTestbed, listNamespaces, stopProcess, type Host, type Nat, type Testbed } from '../../testbed/index.mjs'
 import { available, title } from './helpers.js'
 import { waitForValue } from '../utils/wait.js'
 
@@ -208,8 +209,9 @@ describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
   it('a daemon behind a NAT: dds id shows its relayed address, dds peers which connections are direct and which relayed', async () => {
     const { host } = await home('symmetric')
     const repo = await mkdtemp(join(tmpdir(), 'dds-testbed-daemon-'))
+    let daemon: ChildProcess | undefined
     try {
-      const daemon = host.spawnNode(BIN, ['daemon', '--repo', repo, '--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--gateway', '127.0.0.1:0', '--bootstrap', relayAddr], { stdio: ['ignore', 'inherit', 'inherit'] })
+      daemon = host.spawnNode(BIN, ['daemon', '--repo', repo, '--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--gateway', '127.0.0.1:0', '--bootstrap', relayAddr], { stdio: ['ignore', 'inherit', 'inherit'] })
       expect(daemon.pid).toBeGreaterThan(0)
       const id = await waitForValue(async () => {
         const text = await ddsIn(host, ['id', '--json', '--repo', repo]).catch(() => undefined)
@@ -236,7 +238,56 @@ describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
       expect(table.split('\n').find(line => line.startsWith(relay.peerId))).toMatch(/ direct /)
       console.log(`dds peers on a daemon behind a symmetric NAT:\n${table}`)
     } finally {
+      if (daemon != null) {
+        await stopProcess(daemon)
+      }
       await rm(repo, { recursive: true, force: true })
+    }
+  })
+
+  it('the README\'s network as written: a public daemon with --relay-server, two daemons at home with --bootstrap only; a file published at one home is got at the other', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dds-testbed-readme-'))
+    const repos = { server: join(dir, 'server'), alice: join(dir, 'alice'), bob: join(dir, 'bob') }
+    const daemons: ChildProcess[] = []
+    const daemon = (host: Host, repo: string, args: string[]): void => {
+      daemons.push(host.spawnNode(BIN, ['daemon', '--repo', repo, '--gateway', '127.0.0.1:0', ...args], { stdio: ['ignore', 'inherit', 'inherit'] }))
+    }
+    const id = async (host: Host, repo: string): Promise<{ peer: string, addrs: string[] } | undefined> =>
+      JSON.parse(await ddsIn(host, ['id', '--json', '--repo', repo]).catch(() => 'null')) ?? undefined
+    try {
+      // "Public nodes ... dds daemon --relay-server" (TCP 4180 and QUIC 4181 by default)
+      const serverHost = await tb.addPublicHost('server', LINK)
+      daemon(serverHost, repos.server, ['--relay-server'])
+      const server = await waitForValue(async () => await id(serverHost, repos.server), 'the public daemon to start')
+      const bootstrap = `/ip4/${serverHost.address}/tcp/4180/p2p/${server.peer}`
+
+      // "Nodes at home need nothing but a bootstrap list"
+      const alice = await home('port-preserving')
+      const bob = await home('port-preserving')
+      daemon(alice.host, repos.alice, ['--bootstrap', bootstrap])
+      daemon(bob.host, repos.bob, ['--bootstrap', bootstrap])
+      for (const [name, h, repo] of [['alice', alice.host, repos.alice], ['bob', bob.host, repos.bob]] as const) {
+        const seen = await waitForValue(async () => {
+          const info = await id(h, repo)
+          return info?.addrs.some(a => a.includes('/p2p-circuit/')) === true ? info : undefined
+        }, `${name}'s daemon to listen through the server`)
+        expect(seen.addrs.find(a => a.includes('/p2p-circuit/'))).toBe(`${bootstrap}/p2p-circuit/p2p/${seen.peer}`)
+      }
+
+      const bytes = randomBytes(8 * 1024 * 1024)
+      const file = join(dir, 'track.flac')
+      await writeFile(file, bytes)
+      const cid = (await ddsIn(alice.host, ['publish', file, '--repo', repos.alice])).trim().split('\n').at(-1)!.trim()
+      const out = join(dir, 'got.flac')
+      const got = await bob.host.execNode(BIN, ['get', cid, '-o', out, '--repo', repos.bob], { allowFailure: true, timeoutMs: 120_000 })
+      expect(got.code, got.stderr).toBe(0)
+      expect(createHash('sha256').update(await readFile(out)).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'))
+      const peers = JSON.parse(await ddsIn(bob.host, ['peers', '--json', '--repo', repos.bob])) as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>
+      const aliceId = (await id(alice.host, repos.alice))!.peer
+      expect(peers.find(p => p.peer === aliceId)?.connections.some(c => !c.relayed)).toBe(true)
+    } finally {
+      await Promise.all(daemons.map(async d => stopProcess(d)))
+      await rm(dir, { recursive: true, force: true })
     }
   })
 
