@@ -31,8 +31,13 @@ export const RECENT_MANIFESTS = 32
 /** Encoded bytes of the recent manifests kept, at most (a 1 MiB manifest lists ~6.7 GiB of content). */
 export const RECENT_MANIFEST_BYTES = 2 * 1024 * 1024
 
-/** Timeouts one peer may have on one chunk before the chunk is asked of other peers only (a timeout may be passing load, so the peer gets a second try). */
-export const MAX_TIMEOUTS_PER_PEER = 2
+/**
+ * Passing failures (a timeout, a connection that broke) one peer may have on
+ * one chunk before the chunk is asked of other peers only: a timeout may be
+ * passing load and a broken connection is dialed again, so the peer gets a
+ * second try.
+ */
+export const MAX_PASSING_FAILURES_PER_PEER = 2
 
 /** The chunk the output waits for is late once its request has taken this many times its peer's usual answer time; it is then asked of a second peer too. */
 export const LATE_FACTOR = 2

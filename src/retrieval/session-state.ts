@@ -57,7 +57,7 @@ export interface Slot {
   /** True once the DHT has been searched for this chunk's holders. */
   searched: boolean
   /** Timeouts per peer for this chunk. */
-  timeouts: Map<string, number>
+  passingFailures: Map<string, number>
   /** BUSY answers per peer for this chunk. */
   busy?: Map<string, number>
   /** How each peer failed, once one has (to explain a final NotFoundError or IntegrityError). */
@@ -75,7 +75,7 @@ export interface Slot {
 
 /** A new slot for chunk `index`, its CID still to be found. */
 export function newSlot (index: number): Slot {
-  return { index, state: 'preparing', attempts: new Map(), tried: new Set(), searched: false, rescued: false, timeouts: new Map() }
+  return { index, state: 'preparing', attempts: new Map(), tried: new Set(), searched: false, rescued: false, passingFailures: new Map() }
 }
 
 /** True once the slot's chunk was delivered or given up on. */

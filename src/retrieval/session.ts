@@ -3,10 +3,10 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { blockMatchesCid } from '../cid.js'
-import { BusyError, IntegrityError, ProtocolError, TimeoutError, abortReason, AbortError } from '../errors.js'
+import { BusyError, IntegrityError, NoDirectPathError, ProtocolError, RemoteError, TimeoutError, abortReason, AbortError } from '../errors.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 import type { ChunkList } from './chunk-list.js'
-import { DEFAULT_BUSY_REST_MS, MAX_BUSY_PER_PEER, MAX_TIMEOUTS_PER_PEER } from './constants.js'
+import { DEFAULT_BUSY_REST_MS, MAX_BUSY_PER_PEER, MAX_PASSING_FAILURES_PER_PEER } from './constants.js'
 import { Failures } from './failures.js'
 import { LateRescue, endgame } from './late.js'
 import { ParkedChunks } from './parked.js'
@@ -307,10 +307,12 @@ export class RetrievalSession implements SessionCore {
     } else if (!cancelled) {
       this.onPeerFailed?.(peer.key, slot.cid!, err)
       peer.failed()
-      // a timeout may be passing load: the peer gets a second try at this chunk
-      const timeouts = (slot.timeouts.get(peer.key) ?? 0) + (err instanceof TimeoutError ? 1 : 0)
-      slot.timeouts.set(peer.key, timeouts)
-      if (!(err instanceof TimeoutError) || timeouts >= MAX_TIMEOUTS_PER_PEER) {
+      // a timeout may be passing load, a broken connection is dialed again:
+      // the peer gets a second try at this chunk (not one that has no direct path)
+      const passing = err instanceof TimeoutError || (err instanceof RemoteError && !(err instanceof NoDirectPathError))
+      const failures = (slot.passingFailures.get(peer.key) ?? 0) + (passing ? 1 : 0)
+      slot.passingFailures.set(peer.key, failures)
+      if (!passing || failures >= MAX_PASSING_FAILURES_PER_PEER) {
         slot.tried.add(peer.key)
       }
       (slot.failures ??= new Failures()).add(peer.key, err)

@@ -129,6 +129,15 @@ describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
     return node
   }
 
+  /** One line per retrieval for the log: first byte, rate, when a direct connection opened, bytes through the relay. */
+  function report (scenario: string, got: Reply, through?: number): void {
+    const ms = got.ms as number
+    const direct = got.directMs != null ? `, a direct connection opened after ${Math.round(got.directMs as number)} ms` : ''
+    const relayed = through != null ? `, ${through} bytes through the relay's link (${(100 * through / (got.bytes as number)).toFixed(2)}%)` : ''
+    console.log(`${scenario}: ${got.bytes as number} bytes, first byte after ${Math.round(got.firstByteMs as number)} ms, ` +
+      `${((got.bytes as number) / 1048576 / (ms / 1000)).toFixed(1)} MiB/s overall${direct}${relayed}`)
+  }
+
   /** Bytes received plus sent on the relay's link so far. */
   async function relayBytes (): Promise<number> {
     const bytes = await tb.bytesThrough(relayHost)
@@ -170,9 +179,7 @@ describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
     expect(through).toBeLessThan(SIZE * 0.05)
     const toA = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === a.peerId)
     expect(toA?.connections.some(c => !c.relayed && c.addr.includes('/webrtc'))).toBe(true)
-    console.log(`port-preserving NATs: ${SIZE} bytes, first byte after ${Math.round(got.firstByteMs as number)} ms (DHT lookup, relay, manifest, hole punch), ` +
-      `direct connection after ${Math.round(got.directMs as number)} ms, ` +
-      `${(SIZE / 1048576 / ((got.ms as number) / 1000)).toFixed(1)} MiB/s overall, ${through} bytes through the relay's interface (${(100 * through / SIZE).toFixed(2)}%)`)
+    report('port-preserving NATs', got, through)
   })
 
   it('two hosts behind symmetric NATs: a public holder that fetched the content serves it', async () => {
@@ -194,16 +201,18 @@ describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
     expect(pinned.error).toBeUndefined()
 
     const b = await homeNode('symmetric')
+    const before = await relayBytes()
     // behind their NATs A and B only ask the DHT: lookups never send peers to them
     expect((await a.ask({ op: 'dht-mode' })).mode).toBe('client')
     expect((await b.ask({ op: 'dht-mode' })).mode).toBe('client')
     expect((await holder.ask({ op: 'dht-mode' })).mode).toBe('server')
     const got = await b.ask({ op: 'retrieve', cid: published.cid })
+    const through = (await relayBytes()) - before
     expect(got.error).toBeUndefined()
     expect(got.sha256).toBe(published.sha256)
     const toHolder = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === holder.peerId)
     expect(toHolder?.connections.some(c => !c.relayed && c.addr.startsWith(`/ip4/${holderHost.address}/`))).toBe(true)
-    console.log(`symmetric NATs with a public holder: ${got.bytes as number} bytes in ${Math.round(got.ms as number)} ms, first byte after ${Math.round(got.firstByteMs as number)} ms`, got.events)
+    report('symmetric NATs, public holder', got, through)
   })
 
   it('a daemon behind a NAT: dds id shows its relayed address, dds peers which connections are direct and which relayed', async () => {
@@ -313,5 +322,24 @@ describe.skipIf(!available.ok)(title('NAT traversal in the testbed'), () => {
     expect(got.sha256).toBe(published.sha256)
     const toA = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === a.peerId)
     expect(toA?.connections.some(c => !c.relayed && c.addr.startsWith(announced))).toBe(true)
+    report('port forward and --announce', got)
+  })
+
+  it('a node listening only on WebSockets and one dialing only WebSockets exchange content', async () => {
+    const wsHost = await tb.addPublicHost('ws', LINK)
+    const a = await new RemoteNode(wsHost, { listen: [`/ip4/${wsHost.address}/tcp/${PORT}/ws`], replication: { factor: 1 } }).ready()
+    nodes.push(a)
+    expect((await a.addrs()).every(addr => addr.includes('/ws/'))).toBe(true)
+    const published = await a.ask({ op: 'publish', size: 8 * 1024 * 1024, seed: 5 })
+    const { host } = await home('port-preserving')
+    const b = await new RemoteNode(host, { listen: [], bootstrap: [`/ip4/${wsHost.address}/tcp/${PORT}/ws/p2p/${a.peerId}`], replication: { factor: 1 } }).ready()
+    nodes.push(b)
+    const got = await b.ask({ op: 'retrieve', cid: published.cid })
+    expect(got.error).toBeUndefined()
+    expect(got.sha256).toBe(published.sha256)
+    const toA = (got.connections as Array<{ peer: string, connections: Array<{ addr: string, relayed: boolean }> }>).find(p => p.peer === a.peerId)
+    expect(toA?.connections.length).toBeGreaterThan(0)
+    expect(toA?.connections.every(c => c.addr.includes('/ws'))).toBe(true)
+    report('WebSockets', got)
   })
 })
