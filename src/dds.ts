@@ -6,7 +6,8 @@
  */
 
 import type { AbortOptions, PeerId } from '@libp2p/interface'
-import { parseCid, type CIDLike } from './cid.js'
+import { cidToString, parseCid, type CIDLike } from './cid.js'
+import type { CollectionEntry } from './manifest/index.js'
 import { concatBytes } from './bytes.js'
 import { NotStartedError } from './errors.js'
 import { assertSupportedRuntime } from './runtime.js'
@@ -14,9 +15,9 @@ import type { ContentInput } from './chunker/index.js'
 import type { StorageProvider } from './storage/index.js'
 import type { Discovery } from './discovery/index.js'
 import type { DdsLibp2p, NetworkService } from './network/index.js'
-import type { RetrieveOptions } from './retrieval/index.js'
+import { collectionEntries, collectionEntry, type RetrieveOptions } from './retrieval/index.js'
 import type { GcResult, Pin, PinInfo, PinOptions, RepoStat, ReplicationManager, ReplicationStatus } from './replication/index.js'
-import type { PublishOptions } from './publish/index.js'
+import { splitInput, type CollectionSource, type PublishOptions } from './publish/index.js'
 import type { BrowseOptions, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions } from './catalog/index.js'
 import type { DdsStats } from './stats/index.js'
 import type { CarSource, ExportCarOptions, ImportCarOptions } from './car/index.js'
@@ -25,7 +26,7 @@ import { composeNode, stopParts, type DdsInit, type DdsParts } from './compose.j
 
 export type { DdsInit } from './compose.js'
 export type { AnnounceStrategy } from './announce/index.js'
-export type { PublishOptions, PublishProgressEvents } from './publish/index.js'
+export type { PublishOptions, PublishProgressEvents, CollectionInput, CollectionSource } from './publish/index.js'
 export type { RetrieveOptions } from './retrieval/index.js'
 export type { CarSource, ExportCarOptions, ExportCarProgressEvents, ImportCarOptions, ImportCarProgressEvents } from './car/index.js'
 
@@ -127,13 +128,35 @@ export class Dds {
    *
    * If aborted, what was already written stays in the store unreferenced.
    *
-   * @throws {InvalidInputError} when `input` is not bytes, an (async) iterable of bytes or a ReadableStream
+   * Given entries (`{ path, content }` or `{ path, cid }` of content held
+   * here, as an array or an (async) iterable), it publishes a collection: a
+   * folder or an album, every entry's content and then the list of entries
+   * as one content, whose CID names the whole (see "Folders and albums" in
+   * the README). It is pinned, seeded, announced and replicated as one unit.
+   * `options` then describe the collection (an album's name).
+   *
+   * @throws {InvalidInputError} when `input` is not bytes, an (async) iterable of bytes or a ReadableStream, nor entries; for an entry with a bad or repeated path
    * @throws {AbortError} when the signal aborts
    * @throws {RemoteError} when seed peers were configured and none took the content
    */
-  async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
+  async publish (input: ContentInput | CollectionSource, options: PublishOptions = {}): Promise<string> {
     this.assertRunning()
-    return this.parts.publisher.publish(input, options)
+    const split = await splitInput(input)
+    return split.kind === 'collection'
+      ? this.parts.publisher.publishCollection(split.entries, options)
+      : this.parts.publisher.publish(split.input, options)
+  }
+
+  /**
+   * The entries of a collection (path, content CID, size and description of
+   * each, in path order), its list fetched and verified like any content.
+   *
+   * @throws {InvalidInputError} for a bad CID, or content that is not a collection
+   * Other errors as for `retrieve`.
+   */
+  async list (cid: CIDLike, options: RetrieveOptions = {}): Promise<CollectionEntryInfo[]> {
+    this.assertRunning()
+    return (await collectionEntries(this.parts.retrieval, parseCid(cid), options)).map(entryInfo)
   }
 
   /**
@@ -225,6 +248,9 @@ export class Dds {
    * @throws {InvalidInputError} at once, when `cid` is not a valid DDS CID
    * @throws {NotFoundError} when no reachable peer holds the content (after `retrieval.providerTimeoutMs`)
    * @throws {IntegrityError} when no peer sent valid bytes, or the content does not match its manifest
+   * With `path`, `cid` names a collection and the entry at that path is
+   * retrieved (a `NotFoundError` when there is none).
+   *
    * @throws {AbortError} when the signal aborts; every request in flight is released
    */
   retrieve (cid: CIDLike, options: RetrieveOptions = {}): AsyncIterable<Uint8Array> {
@@ -232,7 +258,8 @@ export class Dds {
     const parsed = parseCid(cid)
     const { retrieval } = this.parts
     return this.parts.counts.countRetrieval(async function * () {
-      yield * retrieval.content(await retrieval.resolveManifest(parsed, options), options)
+      const target = options.path != null ? (await collectionEntry(retrieval, parsed, options.path, options)).cid : parsed
+      yield * retrieval.content(await retrieval.resolveManifest(target, options), options)
     })
   }
 
@@ -377,4 +404,20 @@ export class Dds {
       throw new NotStartedError('this DDS node was stopped; create a new one with Dds.create()')
     }
   }
+}
+
+/** One entry of a collection, as `Dds.list` gives it. */
+export interface CollectionEntryInfo {
+  /** Its path in the collection, e.g. `disc 1/01 intro.flac`. */
+  path: string
+  /** The manifest CID of its content, base58btc. */
+  cid: string
+  size: number
+  name?: string
+  mediaType?: string
+  metadata?: Record<string, string>
+}
+
+function entryInfo (entry: CollectionEntry): CollectionEntryInfo {
+  return { ...entry, cid: cidToString(entry.cid) }
 }

@@ -24,7 +24,7 @@ import { assertSupportedRuntime } from './runtime.js'
 assertSupportedRuntime()
 
 export { Dds } from './dds.js'
-export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions } from './dds.js'
+export type { DdsInit, AnnounceStrategy, PublishOptions, PublishProgressEvents, RetrieveOptions, CollectionInput, CollectionSource, CollectionEntryInfo } from './dds.js'
 export type { CarSource, ExportCarOptions, ExportCarProgressEvents, ImportCarOptions, ImportCarProgressEvents } from './car/index.js'
 export { CAR_MEDIA_TYPE } from './car/index.js'
 export type { RetrieveProgressEvents, RetrievalInit, SessionStats } from './retrieval/index.js'
@@ -46,9 +46,10 @@ export type { Chunk, ChunkContentOptions, ContentInput } from './chunker/index.j
 export {
   MAX_MANIFEST_BLOCK_SIZE, MAX_CONTENT_SIZE, MAX_CHUNKS_PER_MANIFEST, DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, chunkCidsOf, encodeManifestNode,
   decodeManifestNode, chunkCount, chunkSpan, createManifest, encodeManifest, decodeManifest, manifestBlock, verifyManifestBlock,
-  checkDescription, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES
+  checkDescription, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES,
+  COLLECTION_MEDIA_TYPE, MAX_COLLECTION_ENTRIES, MAX_COLLECTION_BYTES, MAX_PATH_BYTES, encodeCollection, decodeCollection, checkPath
 } from './manifest/index.js'
-export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan, ContentDescription, CheckedDescription } from './manifest/index.js'
+export type { Manifest, ManifestInit, ManifestBlock, DecodeManifestOptions, ChunkSpan, ContentDescription, CheckedDescription, CollectionEntry } from './manifest/index.js'
 
 // the parts a caller may bring or build: a store, a libp2p node with the DDS DHT, a discovery
 export { createStorage, levelStorage, memoryStorage, blockstoreStorage } from './storage/index.js'

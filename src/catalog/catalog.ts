@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 import { cidToString, parseCid } from '../cid.js'
 import { InvalidInputError, throwIfAborted } from '../errors.js'
-import { chunkCount, contentBlocks, descriptionOf, type Manifest } from '../manifest/index.js'
+import { chunkCount, contentBlocks, descriptionOf, isCollection, type Manifest } from '../manifest/index.js'
 import type { CatalogItem } from '../network/index.js'
 import { numberOption } from '../options.js'
 import { DEFAULT_BROWSE_TIMEOUT_MS, DEFAULT_CATALOG_LIMIT, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE } from './constants.js'
@@ -11,6 +11,7 @@ import { localCatalog } from './local.js'
 import type {
   BrowseOptions, Catalog, CatalogComponents, CatalogEntry, CatalogOptions, CatalogPage, CatalogPageOptions, ContentStat, PeerCatalog, StatOptions
 } from './index.js'
+import { collectionEntries } from '../retrieval/index.js'
 
 /** The Catalog implementation; created through `catalog()`. */
 export class DdsCatalog implements Catalog {
@@ -67,13 +68,15 @@ export class DdsCatalog implements Catalog {
     resolved.close()
     const { manifest } = resolved
     const pin = await this.components.pins.getPin(cid)
+    const entries = isCollection(manifest) ? await collectionEntries(this.components.retrieval, cid, { signal: options.signal }) : undefined
     return {
       cid: cidToString(cid),
       size: manifest.size,
       chunks: chunkCount(manifest.size),
       ...descriptionOf(manifest),
       ...(options.checkLocal !== false ? { local: await this.holdsAll(cid, manifest, options) } : {}),
-      ...(pin != null ? { pin: pin.kind } : {})
+      ...(pin != null ? { pin: pin.kind } : {}),
+      ...(entries != null ? { collection: { entries: entries.length, size: entries.reduce((sum, e) => sum + e.size, 0) } } : {})
     }
   }
 

@@ -33,6 +33,8 @@ export interface ContentStat {
   local?: boolean
   /** How this node holds it, when pinned: published or pinned here (`local`), or kept for a peer (`replica`). */
   pin?: 'local' | 'replica'
+  /** A collection (a folder, an album): its number of entries and their total size in bytes. */
+  collection?: { entries: number, size: number }
 }
 
 /** Options of `stat`. */
@@ -104,7 +106,7 @@ export interface CatalogComponents {
   /** Asks peers for their catalog pages. */
   network: Pick<NetworkService, 'catalog'>
   /** Fetches a manifest for `stat` when it is not held here. */
-  retrieval: Pick<RetrievalService, 'resolveManifest'>
+  retrieval: Pick<RetrievalService, 'resolveManifest' | 'content'>
   /** The peers `browse` asks. */
   peers(): PeerId[]
 }

@@ -51,3 +51,12 @@ export const MAX_CHILDREN = Math.floor((MAX_MANIFEST_BLOCK_SIZE - MANIFEST_FIXED
  * many chunks per node. Changing it changes the manifest CID of large content.
  */
 export const DEFAULT_CHUNKS_PER_BLOCK = MAX_CHUNKS_PER_MANIFEST
+
+/** Entries of one collection, at most (a folder of a hundred thousand files). */
+export const MAX_COLLECTION_ENTRIES = 100_000
+
+/** UTF-8 bytes of one collection path, at most. */
+export const MAX_PATH_BYTES = 1024
+
+/** Encoded bytes of a collection's entry list, at most (what a node reads whole to walk it). */
+export const MAX_COLLECTION_BYTES = 64 * 1024 * 1024

@@ -28,14 +28,18 @@ export {
   MANIFEST_FIXED_SIZE,
   MAX_CHUNKS_PER_NODE,
   MAX_CHILDREN,
-  DEFAULT_CHUNKS_PER_BLOCK
+  DEFAULT_CHUNKS_PER_BLOCK,
+  MAX_COLLECTION_ENTRIES,
+  MAX_COLLECTION_BYTES,
+  MAX_PATH_BYTES
 } from './constants.js'
 export { createManifest, type Manifest, type ManifestInit } from './manifest.js'
 export { encodeManifest, decodeManifest, encodeManifestNode, decodeManifestNode, type DecodeManifestOptions } from './codec.js'
 export { ManifestBuilder, chunkCidsOf, nodeOf, nodeChunkCount } from './tree.js'
 export { manifestBlock, verifyManifestBlock, type ManifestBlock } from './block.js'
 export { chunkCount, chunkSpan, type ChunkSpan } from './layout.js'
-export { contentBlocks, type ContentBlocksOptions, type ReadBlock } from './blocks.js'
+export { contentBlocks, storedEntries, type ContentBlocksOptions, type ReadBlock } from './blocks.js'
+export { COLLECTION_MEDIA_TYPE, isCollection, checkPath, checkEntries, encodeCollection, decodeCollection, type CollectionEntry } from './collection.js'
 export {
   checkDescription, descriptionOf, metadataEntries, metadataFromEntries, MAX_NAME_BYTES, MAX_MEDIA_TYPE_LENGTH, MAX_METADATA_ENTRIES,
   MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_BYTES, MAX_DESCRIPTION_BYTES,

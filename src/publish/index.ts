@@ -8,6 +8,7 @@
  */
 
 import type { AbortOptions, PeerId, ComponentLogger } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 import type { ContentInput } from '../chunker/index.js'
 import { DEFAULT_CHUNKS_PER_BLOCK, ManifestBuilder, type ContentDescription } from '../manifest/index.js'
@@ -16,6 +17,8 @@ import type { NetworkService } from '../network/index.js'
 import type { ReplicationManager } from '../replication/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import { DdsPublisher } from './publisher.js'
+
+export { splitInput, type PublishInput } from './input.js'
 
 export type PublishProgressEvents =
   | ProgressEvent<'dds:publish:chunk', { index: number, bytes: number, totalBytes: number }>
@@ -30,6 +33,21 @@ export type PublishProgressEvents =
  * its manifest, so it is part of the CID and travels with the content.
  */
 export interface PublishOptions extends AbortOptions, ProgressOptions<PublishProgressEvents>, ContentDescription {}
+
+/**
+ * One entry of a collection to publish: its path in the collection and
+ * either its content (published with it) or the manifest CID of content this
+ * node already holds. `name` defaults to the path's last segment; `mediaType`
+ * and `metadata` (title, artist, track ...) describe the entry.
+ */
+export interface CollectionInput extends ContentDescription {
+  path: string
+  content?: ContentInput
+  cid?: CID | string
+}
+
+/** A collection to publish: its entries, as an array or an (async) iterable. */
+export type CollectionSource = Iterable<CollectionInput> | AsyncIterable<CollectionInput>
 
 /** What the publisher needs from the node. */
 export interface PublisherComponents {
@@ -55,6 +73,13 @@ export interface PublisherInit {
 export interface Publisher {
   /** Stores, pins, seeds and announces content; resolves to its manifest CID (base58btc). */
   publish(input: ContentInput, options?: PublishOptions): Promise<string>
+
+  /**
+   * Publishes a collection: every entry's content, then the list of
+   * entries, pinned, seeded and announced as one content (see
+   * `contentBlocks`). Options describe the collection (an album's title).
+   */
+  publishCollection(entries: CollectionSource, options?: PublishOptions): Promise<string>
 }
 
 /** Creates the publisher. */

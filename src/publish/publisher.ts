@@ -1,12 +1,13 @@
 import { CustomProgressEvent } from 'progress-events'
 import type { CID } from 'multiformats/cid'
-import { cidToString } from '../cid.js'
+import { cidToString, parseCid } from '../cid.js'
 import { chunkContent, ContentHasher, type ContentInput } from '../chunker/index.js'
-import { ManifestBuilder, chunkCount, type Manifest } from '../manifest/index.js'
+import { COLLECTION_MEDIA_TYPE, ManifestBuilder, checkPath, chunkCount, decodeManifest, encodeCollection, type CollectionEntry, type Manifest } from '../manifest/index.js'
+import { InvalidInputError } from '../errors.js'
 import { BatchWriter } from '../storage/index.js'
 import { componentLog, silentLog, type DdsLogger } from '../log/index.js'
 import { seed } from './seed.js'
-import type { Publisher, PublisherComponents, PublisherInit, PublishOptions } from './index.js'
+import type { CollectionSource, Publisher, PublisherComponents, PublisherInit, PublishOptions } from './index.js'
 
 /** The Publisher implementation; created through `publisher()`. */
 export class DdsPublisher implements Publisher {
@@ -22,7 +23,42 @@ export class DdsPublisher implements Publisher {
   }
 
   async publish (input: ContentInput, options: PublishOptions = {}): Promise<string> {
-    const { cid, size, manifest } = await this.components.replication.pinWritten(async () => this.store(input, options))
+    return this.finish(await this.components.replication.pinWritten(async () => this.store(input, options)), options)
+  }
+
+  async publishCollection (source: CollectionSource, options: PublishOptions = {}): Promise<string> {
+    return this.finish(await this.components.replication.pinWritten(async () => {
+      const entries: CollectionEntry[] = []
+      for await (const input of source) {
+        const path = checkPath(input?.path)
+        const description = {
+          name: input.name ?? path.slice(path.lastIndexOf('/') + 1),
+          ...(input.mediaType != null ? { mediaType: input.mediaType } : {}),
+          ...(input.metadata != null ? { metadata: input.metadata } : {})
+        }
+        if (input.content != null) {
+          const stored = await this.store(input.content, { ...description, signal: options.signal })
+          entries.push({ path, cid: stored.cid, size: stored.size, name: description.name, ...describedBy(stored.manifest) })
+        } else if (input.cid != null) {
+          const cid = parseCid(input.cid)
+          const bytes = await this.components.storage.get(cid, { signal: options.signal })
+          if (bytes == null) {
+            throw new InvalidInputError(`entry ${path}: ${cidToString(cid)} is not in this node's store; publish or pin it first`)
+          }
+          const manifest = decodeManifest(bytes)
+          entries.push({ path, cid, size: manifest.size, name: input.name ?? manifest.name ?? description.name, ...describedBy(manifest), ...(input.mediaType != null ? { mediaType: input.mediaType } : {}), ...(input.metadata != null ? { metadata: input.metadata } : {}) })
+        } else {
+          throw new InvalidInputError(`entry ${path} has neither content nor cid`)
+        }
+      }
+      const list = await this.store(encodeCollection(entries), { ...options, mediaType: COLLECTION_MEDIA_TYPE })
+      // what the collection holds: its list and every entry
+      return { ...list, size: entries.reduce((sum, e) => sum + e.size, list.size) }
+    }), options)
+  }
+
+  /** Seeds, announces and asks for copies of what a publish stored and pinned. */
+  private async finish ({ cid, size, manifest }: { cid: CID, size: number, manifest: Manifest }, options: PublishOptions): Promise<string> {
     const cidString = cidToString(cid)
     options.onProgress?.(new CustomProgressEvent('dds:publish:stored', { cid: cidString, size, chunks: chunkCount(size) }))
     this.log.info('content published', { cid: cidString, name: manifest.name, size, chunks: chunkCount(size) })
@@ -63,5 +99,13 @@ export class DdsPublisher implements Publisher {
     } finally {
       await writer.settle()
     }
+  }
+}
+
+/** An entry's media type and metadata, as its manifest records them. */
+function describedBy (manifest: Manifest): Pick<CollectionEntry, 'mediaType' | 'metadata'> {
+  return {
+    ...(manifest.mediaType != null ? { mediaType: manifest.mediaType } : {}),
+    ...(manifest.metadata != null && Object.keys(manifest.metadata).length > 0 ? { metadata: manifest.metadata } : {})
   }
 }

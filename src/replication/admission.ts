@@ -5,7 +5,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import PQueue from 'p-queue'
 import { cidToString, parseCid } from '../cid.js'
 import { Status } from '../pb/index.js'
-import type { RetrievalService } from '../retrieval/index.js'
+import { holdingSize, type RetrievalService } from '../retrieval/index.js'
 import { refusal, type ReplicaPolicy } from './accept.js'
 import type { PinFetcher } from './fetcher.js'
 import type { PinIndex } from './pins.js'
@@ -15,7 +15,7 @@ import { silentLog, type DdsLogger } from '../log/index.js'
 /** What admission of replicas needs. */
 export interface AdmissionComponents {
   pins: PinIndex
-  retrieval: Pick<RetrievalService, 'resolveManifest'>
+  retrieval: Pick<RetrievalService, 'resolveManifest' | 'content'>
   fetcher: Pick<PinFetcher, 'fetchAndPin' | 'isFetching'>
   /** Aborted when the node stops: instructions are answered BUSY from then on. */
   shutdown: AbortSignal
@@ -97,16 +97,18 @@ export class Admission {
       return { status: Status.BUSY, error: `this node is already fetching ${this.reserved.size} replicas; ask again later` }
     }
     let resolved
+    let size: number
     try {
       resolved = await retrieval.resolveManifest(cid, { signal })
+      resolved.close()
+      // a collection holds its entries too: they count against the quota
+      size = await holdingSize(retrieval, resolved, { signal })
     } catch (err) {
       return { status: Status.NOT_FOUND, error: `could not fetch the manifest: ${(err as Error).message}` }
-    } finally {
-      resolved?.close()
     }
     const manifest = resolved.manifest
     // check and reserve as one step, so concurrent instructions see each other's reservations
-    const verdict = await this.admissions.add(async () => this.reserve(key, manifest.size, from))
+    const verdict = await this.admissions.add(async () => this.reserve(key, size, from))
     if (verdict != null) {
       return verdict
     }

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
-import { AbortError } from '../errors.js'
-import { chunkCount, type Manifest } from '../manifest/index.js'
+import { AbortError, IntegrityError } from '../errors.js'
+import { chunkCount, isCollection, storedEntries, type Manifest } from '../manifest/index.js'
 import type { RetrievalService, RetrieveProgressEvents } from '../retrieval/index.js'
 import type { StorageProvider } from '../storage/index.js'
 import type { GcLock } from './lock.js'
@@ -224,6 +224,32 @@ export class PinFetcher {
       for await (const bytes of retrieval.content(resolved, { signal: combined, store: true, onProgress })) {
         progress.bytes += bytes.byteLength
         report({ ...progress })
+      }
+      // a collection is held with its entries: each is fetched (and checked) after its list
+      if (isCollection(resolved.manifest)) {
+        const entries = await storedEntries(cid, resolved.manifest, async (block) => storage.get(block, { signal: combined }), { signal: combined })
+        if (entries == null) {
+          throw new IntegrityError(`the list of the collection ${key} does not decode`)
+        }
+        // the pin counts what the collection holds: its list and every entry
+        pin.size = entries.reduce((sum, e) => sum + e.size, resolved.manifest.size)
+        const seen = new Set<string>()
+        for (const entry of entries) {
+          if (seen.has(entry.cid.toString())) {
+            continue
+          }
+          seen.add(entry.cid.toString())
+          const entryResolved = await retrieval.resolveManifest(entry.cid, { signal: combined, store: true })
+          if (entryResolved.manifest.size !== entry.size) {
+            entryResolved.close()
+            throw new IntegrityError(`entry ${entry.path} of the collection ${key} has ${entryResolved.manifest.size} bytes where the collection says ${entry.size}`)
+          }
+          for await (const bytes of retrieval.content(entryResolved, { signal: combined, store: true, onProgress })) {
+            progress.bytes += bytes.byteLength
+            report({ ...progress })
+          }
+          await storage.put(entry.cid, entryResolved.bytes)
+        }
       }
       await storage.put(cid, resolved.bytes)
     } catch (err) {

@@ -73,6 +73,12 @@ export interface RetrieveOptions extends AbortOptions, ProgressOptions<RetrieveP
    * @default the node's `retrieval.window` (64)
    */
   window?: number
+  /**
+   * `Dds.retrieve` of a collection: the entry at this path (e.g.
+   * `disc 1/01 intro.flac`) instead of the collection's own list. `offset`
+   * and `length` then apply to the entry.
+   */
+  path?: string
 }
 
 /** A manifest and the peers it was found on. */
@@ -143,6 +149,7 @@ export interface RetrievalInit {
 
 export type ResolvedRetrievalInit = Required<RetrievalInit>
 export type { SessionStats } from './session.js'
+export { collectionEntries, collectionEntry, holdingSize } from './collection.js'
 
 /** Creates the retrieval engine. */
 export function retrievalService (init: RetrievalInit = {}): (components: RetrievalComponents) => RetrievalService {
