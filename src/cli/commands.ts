@@ -38,11 +38,25 @@ export async function stat (client: ApiClient, cid: string): Promise<Output> {
     ['chunks', s.chunks],
     ['name', s.name],
     ['media type', s.mediaType],
+    ...(s.collection != null ? [['entries', `${s.collection.entries} files, ${formatBytes(s.collection.size)} (dds list ${s.cid} lists them)`] as [string, string]] : []),
     ...Object.entries(s.metadata ?? {}).map(([key, value]): [string, string] => [`meta ${key}`, value]),
     ['local', s.local ? 'yes, every block is in this node\'s store' : 'no'],
     ['pinned', s.pin ?? 'no']
   ])
   return { json: s, text }
+}
+
+/** The entries of a collection, as `GET /api/v1/list/<cid>` gives them. */
+export interface CollectionListJson {
+  cid: string
+  entries: Array<{ path: string, cid: string, size: number, name?: string, mediaType?: string, metadata?: Record<string, string> }>
+}
+
+/** `dds list <cid>`: the files of a collection (a folder, an album). */
+export async function list (client: ApiClient, cid: string): Promise<Output> {
+  const listed = await client.json<CollectionListJson>('GET', `/api/v1/list/${encodeURIComponent(cid)}`, cid)
+  const text = formatTable(['PATH', 'SIZE', 'TITLE', 'CID'], listed.entries.map(e => [e.path, formatBytes(e.size), e.metadata?.title ?? '', e.cid]), [0, 1])
+  return { json: listed, text: `${text}\n${count(listed.entries.length, 'file')}` }
 }
 
 export async function ls (client: ApiClient, options: { peer?: string, all?: boolean }): Promise<Output> {

@@ -13,13 +13,20 @@
  * With `--no-resume` a partial file is removed instead, and one an earlier
  * run left is discarded.
  *
+ * A collection (a folder, an album) is written as the tree it lists, into
+ * the folder `-o` names (by default one named after the collection in the
+ * current directory), each file as above. Every path from the list is
+ * checked before anything is written: one that would leave the folder
+ * (`..`, an absolute path) is refused.
+ *
  * @module
  */
 
 import { createHash, type Hash } from 'node:crypto'
 import { constants as fs } from 'node:fs'
-import { access, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { access, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join, resolve, sep } from 'node:path'
+import { checkPath } from '../manifest/collection.js'
 import { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
@@ -99,6 +106,12 @@ export async function get (client: ApiClient, input: GetInput): Promise<GetResul
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
+    if (input.output !== '-') {
+      const described = await client.json<{ name?: string, collection?: { entries: number, size: number } }>('GET', `/api/v1/stat/${encodeURIComponent(input.cid)}?local=0`, input.cid)
+      if (described.collection != null) {
+        return await toFolder(client, input, described.name, controller.signal)
+      }
+    }
     const path = await target(client, input)
     return path == null
       ? await toStdout(client, input, controller.signal)
@@ -135,6 +148,41 @@ async function target (client: ApiClient, input: GetInput): Promise<string | und
     throw new CliError(`${name} already exists; pass --force to overwrite it, or -o FILE to save under another name`)
   }
   return name
+}
+
+/**
+ * Writes a collection's tree into a folder: `-o DIR`, or a folder named
+ * after the collection in the current directory. Each entry is a file
+ * written (and resumed) as `toFile` does.
+ */
+async function toFolder (client: ApiClient, input: GetInput, name: string | undefined, signal: AbortSignal): Promise<GetResult> {
+  const root = resolve(input.output ?? fileName(name) ?? input.cid)
+  const listed = await client.json<{ entries: Array<{ path: string, cid: string, size: number }> }>('GET', `/api/v1/list/${encodeURIComponent(input.cid)}`, input.cid)
+  // every path is checked before anything is written
+  const files = listed.entries.map(entry => {
+    let path: string
+    try {
+      path = resolve(root, ...checkPath(entry.path).split('/'))
+    } catch (err) {
+      throw new CliError(`refusing the collection ${input.cid}: ${(err as Error).message}`, { cause: err })
+    }
+    if (!path.startsWith(root + sep)) {
+      throw new CliError(`refusing the collection ${input.cid}: its path "${entry.path}" leads out of ${root}`)
+    }
+    return { ...entry, file: path }
+  })
+  const result: GetResult = { cid: input.cid, size: 0, path: root, fetched: 0, kept: 0 }
+  for (const entry of files) {
+    if (!input.force && await exists(entry.file)) {
+      throw new CliError(`${entry.file} already exists; pass --force to overwrite it, or -o DIR to write the collection elsewhere`)
+    }
+    await mkdir(dirname(entry.file), { recursive: true })
+    const got = await toFile(client, { ...input, cid: entry.cid }, entry.file, signal)
+    result.size += got.size
+    result.fetched += got.fetched
+    result.kept += got.kept
+  }
+  return result
 }
 
 async function isDirectory (path: string): Promise<boolean> {

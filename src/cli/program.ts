@@ -91,8 +91,8 @@ export function buildProgram (): Command {
     })
 
   clientOptions(program.command('publish')
-    .description('publish a file (or - for stdin) on the daemon; prints its CID')
-    .argument('<file>', 'the file to publish, or - to read stdin')
+    .description('publish a file (or - for stdin), or a folder as one collection, on the daemon; prints its CID')
+    .argument('<file>', 'the file or folder to publish, or - to read stdin')
     .option('--name <name>', 'name recorded with the content [default: the file name]')
     .option('--media-type <type>', 'media type such as audio/wav [default: from the file extension]')
     .option('--meta <key=value>', 'a metadata entry such as title=... or artist=...; repeat for more', collectMeta)
@@ -163,6 +163,13 @@ export function buildProgram (): Command {
     .argument('<cid>', 'the content CID', cidArgument))
     .action(async (cid: string, flags: ClientFlags & { json?: boolean }) => {
       print(await commands.stat(await ApiClient.find(flags), cid), flags.json)
+    })
+
+  clientOptions(program.command('list')
+    .description('list the files of a collection (a folder or an album): path, size, title, CID')
+    .argument('<cid>', 'the collection\'s CID', cidArgument))
+    .action(async (cid: string, flags: ClientFlags & { json?: boolean }) => {
+      print(await commands.list(await ApiClient.find(flags), cid), flags.json)
     })
 
   clientOptions(program.command('ls')

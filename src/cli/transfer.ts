@@ -5,10 +5,13 @@
  * @module
  */
 
-import { open, stat } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { createReadStream } from 'node:fs'
+import { open, readdir, stat } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { checkDescription } from '../manifest/describe.js'
+import { checkPath } from '../manifest/collection.js'
+import { ENTRIES_MEDIA_TYPE, entryHeader } from '../gateway/entries.js'
 import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
 import { createProgress } from './progress.js'
 import { mediaTypeOf } from './media-types.js'
@@ -37,6 +40,9 @@ export interface PublishInput {
  * extension suggests.
  */
 export async function publish (client: ApiClient, input: PublishInput): Promise<PublishResult> {
+  if (input.file !== '-' && await isDirectory(input.file)) {
+    return publishFolder(client, input)
+  }
   const fromStdin = input.file === '-'
   const name = input.name ?? (fromStdin ? undefined : basename(input.file))
   const mediaType = input.mediaType ?? (name != null ? mediaTypeOf(name) : undefined)
@@ -61,10 +67,88 @@ export async function publish (client: ApiClient, input: PublishInput): Promise<
   })
 }
 
+/**
+ * Publishes a folder as a collection: every file under it (symbolic links
+ * and other non-files are skipped), in path order, streamed to the daemon
+ * one after another (see the gateway's `entries.ts`); prints its CID.
+ */
+async function publishFolder (client: ApiClient, input: PublishInput): Promise<PublishResult> {
+  const root = input.file
+  const name = input.name ?? basename(resolve(root))
+  checkBeforeUpload(name, input.mediaType, input.metadata)
+  const files = await filesUnder(root)
+  if (files.length === 0) {
+    throw new CliError(`${root} holds no file to publish`)
+  }
+  const headers = files.map(f => entryHeader({ path: f.path, size: f.size, ...(mediaTypeOf(f.path) != null ? { mediaType: mediaTypeOf(f.path)! } : {}) }))
+  const size = files.reduce((sum, f, i) => sum + f.size + headers[i]!.byteLength, 0)
+  async function * body (): AsyncGenerator<Uint8Array> {
+    for (const [i, file] of files.entries()) {
+      yield headers[i]!
+      let sent = 0
+      for await (const piece of createReadStream(join(root, ...file.path.split('/')), { highWaterMark: UPLOAD_READ_BYTES }) as AsyncIterable<Uint8Array>) {
+        sent += piece.byteLength
+        if (sent > file.size) {
+          throw new CliError(`${file.path} grew while it was published`)
+        }
+        yield piece
+      }
+      if (sent !== file.size) {
+        throw new CliError(`${file.path} shrank while it was published`)
+      }
+    }
+  }
+  const params = new URLSearchParams({ name })
+  for (const [key, value] of input.metadata) {
+    params.append('meta', `${key}=${value}`)
+  }
+  return upload<PublishResult>(client, {
+    file: root,
+    body: { stream: Readable.from(body()), size },
+    progress: input.progress,
+    command: 'publish',
+    takes: 'a file or a folder',
+    path: `/api/v1/publish?${params.toString()}`,
+    contentType: ENTRIES_MEDIA_TYPE
+  })
+}
+
+/** The files under `root`, as collection paths (`/`-separated, relative), in path order. */
+async function filesUnder (root: string): Promise<Array<{ path: string, size: number }>> {
+  const found: Array<{ path: string, size: number }> = []
+  const walk = async (dir: string, prefix: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`
+      if (entry.isDirectory()) {
+        await walk(join(dir, entry.name), path)
+      } else if (entry.isFile()) {
+        try {
+          checkPath(path)
+        } catch (err) {
+          throw new CliError(`cannot publish ${join(dir, entry.name)}: ${(err as Error).message}`, { cause: err })
+        }
+        found.push({ path, size: (await stat(join(dir, entry.name))).size })
+      }
+    }
+  }
+  await walk(root, '')
+  return found.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
+}
+
+async function isDirectory (path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory()
+  } catch {
+    return false
+  }
+}
+
 /** What `upload` sends, and where. */
 export interface UploadInput {
   /** A file path, or `-` for stdin. */
   file: string
+  /** What to send instead of the file's bytes (a folder's entries), and its size. */
+  body?: { stream: Readable, size: number }
   progress: boolean
   /** The command, for the progress bar and messages: `publish`, `import`. */
   command: string
@@ -84,7 +168,10 @@ export async function upload <T> (client: ApiClient, input: UploadInput): Promis
   const fromStdin = input.file === '-'
   let source: Readable
   let size: number | undefined
-  if (fromStdin) {
+  if (input.body != null) {
+    source = input.body.stream
+    size = input.body.size
+  } else if (fromStdin) {
     source = process.stdin
   } else {
     const handle = await openFile(input.file, `dds ${input.command} takes ${input.takes} (or - for stdin)`)

@@ -1,3 +1,4 @@
+import { ENTRIES_MEDIA_TYPE, readEntries } from './entries.js'
 import { PassThrough } from 'node:stream'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -145,9 +146,11 @@ async function publish (init: ApiInit, request: QueryRequest, reply: FastifyRepl
     throw new PayloadTooLargeError(`the upload (${declared} bytes) is larger than this gateway's limit of ${maxUploadBytes} bytes`)
   }
   const body = (request.body as AsyncIterable<Uint8Array> | undefined) ?? nothing()
+  // a folder: its files one after another, each after a line of JSON
+  const folder = request.headers['content-type']?.split(';')[0]?.trim() === ENTRIES_MEDIA_TYPE
   let stored: { size: number, chunks: number } | undefined
   try {
-    const cid = await node.publish(limited(body, maxUploadBytes), {
+    const cid = await node.publish(folder ? readEntries(limited(body, maxUploadBytes)) : limited(body, maxUploadBytes), {
       ...(single(q.name) != null ? { name: single(q.name) } : {}),
       ...(single(q.mediaType) != null ? { mediaType: single(q.mediaType) } : {}),
       ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
@@ -273,9 +276,24 @@ export function apiRoutes (app: FastifyInstance, init: ApiInit): void {
 
     api.post('/import', async (request: QueryRequest, reply) => importCar(init, request, reply))
 
+    api.get('/list/:cid', async (request: CidRequest, reply) => {
+      const cid = normalizeCid(request.params.cid)
+      const signal = clientSignal(reply)
+      const deadline = AbortSignal.timeout(init.notFoundTimeoutMs)
+      try {
+        return { cid, entries: await node.list(cid, { signal: AbortSignal.any([signal, deadline]) }) }
+      } catch (err) {
+        if (deadline.aborted && !signal.aborted) {
+          throw new NotFoundError(`no peer provided ${cid} within ${init.notFoundTimeoutMs} ms`, { cause: err })
+        }
+        throw err
+      }
+    })
+
     api.get('/stat/:cid', async (request: CidRequest, reply) => {
       const cid = normalizeCid(request.params.cid)
-      return statWithin(node, cid, init.notFoundTimeoutMs, clientSignal(reply))
+      // ?local=0: the description alone, without reading every block of the content
+      return statWithin(node, cid, init.notFoundTimeoutMs, clientSignal(reply), single(request.query.local) !== '0')
     })
 
     api.get('/catalog', async (request: QueryRequest, reply) => {

@@ -95,3 +95,6 @@ export const RETRY_AFTER_SECONDS = 1
  * and 7 s.
  */
 export const LISTEN_BACKLOG = 4096
+
+/** Bytes of one entry's header line in a folder upload, at most. */
+export const MAX_ENTRY_HEADER_BYTES = 64 * 1024

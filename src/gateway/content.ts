@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
 import rangeParser from 'range-parser'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidInputError } from '../errors.js'
+import { InvalidInputError, NotFoundError } from '../errors.js'
+import { checkPath } from '../manifest/index.js'
 import { LruMap } from '../lru.js'
 import type { ClientLimits } from './limits.js'
 import { DESCRIPTION_CACHE_ENTRIES, IMMUTABLE_CACHE_CONTROL } from './constants.js'
@@ -119,11 +120,15 @@ type Description = Pick<ContentStat, 'size' | 'name' | 'mediaType'>
  * `GET|HEAD /dds/<cid>`: the content, verified as it streams, with one byte
  * range per request (`Range: bytes=...`) fetching only the chunks that cover
  * it. The client closing the connection aborts the retrieval.
+ *
+ * `GET|HEAD /dds/<cid>/<path>`: the entry at `path` of the collection `cid`
+ * (a track of an album, a file of a folder), served the same way.
  */
 export function contentRoute (app: FastifyInstance, init: ContentRouteInit): void {
   const { node, notFoundTimeoutMs, limits, window } = init
-  // the most recently used descriptions
+  // the most recently used descriptions, and entry CIDs by collection and path
   const descriptions = new LruMap<string, Description>(DESCRIPTION_CACHE_ENTRIES)
+  const entries = new LruMap<string, string>(DESCRIPTION_CACHE_ENTRIES)
   const describe = async (cid: string, signal: AbortSignal): Promise<Description> => {
     let found = descriptions.get(cid)
     if (found == null) {
@@ -134,49 +139,80 @@ export function contentRoute (app: FastifyInstance, init: ContentRouteInit): voi
     }
     return found
   }
+  const entryCid = async (collection: string, path: string, signal: AbortSignal): Promise<string> => {
+    const key = `${collection}/${path}`
+    let found = entries.get(key)
+    if (found == null) {
+      const deadline = AbortSignal.timeout(notFoundTimeoutMs)
+      let list
+      try {
+        list = await node.list(collection, { signal: AbortSignal.any([signal, deadline]) })
+      } catch (err) {
+        if (deadline.aborted && !signal.aborted) {
+          throw new NotFoundError(`no peer provided ${collection} within ${notFoundTimeoutMs} ms`, { cause: err })
+        }
+        throw err
+      }
+      for (const entry of list) {
+        entries.set(`${collection}/${entry.path}`, entry.cid)
+      }
+      found = list.find(e => e.path === path)?.cid
+      if (found == null) {
+        throw new NotFoundError(`the collection ${collection} has no entry "${path.slice(0, 200)}"`)
+      }
+    }
+    return found
+  }
+  const serve = async (request: FastifyRequest<{ Querystring: Record<string, QueryValue> }>, reply: FastifyReply, collection: string, path?: string): Promise<FastifyReply> => {
+    if (request.method === 'GET' && !limits.admitContent(request, reply)) {
+      return reply
+    }
+    const etag = `"${path != null ? `${collection}/${encodeURIComponent(path)}` : collection}"`
+    reply.header('ETag', etag)
+    reply.header('Cache-Control', IMMUTABLE_CACHE_CONTROL)
+    if (matchesEtag(request.headers['if-none-match'], etag)) {
+      return reply.code(304).send()
+    }
+    const signal = clientSignal(reply)
+    const cid = path != null ? await entryCid(collection, checkPath(path), signal) : collection
+    const stat = await describe(cid, signal)
+    reply.header('Accept-Ranges', 'bytes')
+    reply.header('X-Content-Type-Options', 'nosniff')
+    reply.header('Content-Security-Policy', 'sandbox')
+    if (flag(request.query.download)) {
+      reply.header('Content-Disposition', `attachment; filename*=UTF-8''${encodeFilename(stat.name ?? cid)}`)
+    }
+    let span: Span
+    try {
+      span = requestedSpan(stat.size, request.headers.range)
+    } catch (err) {
+      if (err instanceof RangeNotSatisfiableError) {
+        reply.header('Content-Range', `bytes */${stat.size}`)
+      }
+      throw err
+    }
+    reply.type(contentType(stat.mediaType))
+    if (span.partial) {
+      reply.code(206)
+      reply.header('Content-Range', `bytes ${span.offset}-${span.offset + span.length - 1}/${stat.size}`)
+    }
+    reply.header('Content-Length', span.length)
+    if (request.method === 'HEAD' || span.length === 0) {
+      return reply.send()
+    }
+    const body = await startStream(node.retrieve(cid, { offset: span.offset, length: span.length, window, signal }))
+    return reply.send(body)
+  }
   app.route<{ Params: { cid: string }, Querystring: Record<string, QueryValue> }>({
     method: ['GET', 'HEAD'],
     url: '/dds/:cid',
     exposeHeadRoute: false,
-    handler: async (request: FastifyRequest<{ Params: { cid: string }, Querystring: Record<string, QueryValue> }>, reply: FastifyReply) => {
-      const cid = normalizeCid(request.params.cid)
-      if (request.method === 'GET' && !limits.admitContent(request, reply)) {
-        return reply
-      }
-      const etag = `"${cid}"`
-      reply.header('ETag', etag)
-      reply.header('Cache-Control', IMMUTABLE_CACHE_CONTROL)
-      if (matchesEtag(request.headers['if-none-match'], etag)) {
-        return reply.code(304).send()
-      }
-      const signal = clientSignal(reply)
-      const stat = await describe(cid, signal)
-      reply.header('Accept-Ranges', 'bytes')
-      reply.header('X-Content-Type-Options', 'nosniff')
-      reply.header('Content-Security-Policy', 'sandbox')
-      if (flag(request.query.download)) {
-        reply.header('Content-Disposition', `attachment; filename*=UTF-8''${encodeFilename(stat.name ?? cid)}`)
-      }
-      let span: Span
-      try {
-        span = requestedSpan(stat.size, request.headers.range)
-      } catch (err) {
-        if (err instanceof RangeNotSatisfiableError) {
-          reply.header('Content-Range', `bytes */${stat.size}`)
-        }
-        throw err
-      }
-      reply.type(contentType(stat.mediaType))
-      if (span.partial) {
-        reply.code(206)
-        reply.header('Content-Range', `bytes ${span.offset}-${span.offset + span.length - 1}/${stat.size}`)
-      }
-      reply.header('Content-Length', span.length)
-      if (request.method === 'HEAD' || span.length === 0) {
-        return reply.send()
-      }
-      const body = await startStream(node.retrieve(cid, { offset: span.offset, length: span.length, window, signal }))
-      return reply.send(body)
-    }
+    handler: async (request, reply) => serve(request, reply, normalizeCid(request.params.cid))
+  })
+  app.route<{ Params: { cid: string, '*': string }, Querystring: Record<string, QueryValue> }>({
+    method: ['GET', 'HEAD'],
+    url: '/dds/:cid/*',
+    exposeHeadRoute: false,
+    handler: async (request, reply) => serve(request, reply, normalizeCid(request.params.cid), request.params['*'])
   })
 }

@@ -7,5 +7,5 @@ export type { DdsStats } from '../stats/index.js'
 export type GatewayNode = Pick<Dds,
 'peerId' | 'getMultiaddrs' | 'publish' | 'retrieve' | 'stat' | 'catalog' | 'browse' | 'stats' | 'peers' |
 'pins' | 'replicas' | 'repoStat' | 'dropReplica' | 'pin' | 'unpin' | 'gc' | 'connect' | 'replicationStatus' | 'storage' | 'libp2p' |
-'exportCar' | 'importCar'
+'exportCar' | 'importCar' | 'list'
 >
