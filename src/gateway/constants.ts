@@ -98,3 +98,6 @@ export const LISTEN_BACKLOG = 4096
 
 /** Bytes of one entry's header line in a folder upload, at most. */
 export const MAX_ENTRY_HEADER_BYTES = 64 * 1024
+
+/** Collections (albums, folders) whose tracks the node's page lists, at most. */
+export const PAGE_COLLECTIONS = 50

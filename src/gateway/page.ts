@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import type { CollectionEntryInfo } from '../dds.js'
 import type { PinInfo } from '../replication/index.js'
 import type { CatalogEntry, PeerCatalog } from './types.js'
 
@@ -20,14 +22,45 @@ export function formatSize (bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
 }
 
-/** The `Content-Security-Policy` of the page: nothing but its own media and inline style. */
-export const PAGE_CSP = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/**
+ * The page's one script: a track that ends starts the next of its album.
+ * The page's CSP allows this script alone, by its hash.
+ */
+const ALBUM_SCRIPT = "for(const l of document.querySelectorAll('ol.album')){const a=[...l.querySelectorAll('audio')];a.forEach((x,i)=>x.addEventListener('ended',()=>{if(a[i+1])a[i+1].play()}))}"
+
+/** The `Content-Security-Policy` of the page: nothing but its own media, inline style and the album script. */
+export const PAGE_CSP = `default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; script-src 'sha256-${createHash('sha256').update(ALBUM_SCRIPT).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
 
 function isAudio (entry: CatalogEntry): boolean {
   return /^audio\//i.test(entry.mediaType ?? '')
 }
 
-function row (entry: CatalogEntry): string {
+
+/** The tracks of an album (or the files of a folder), each playable, in order. */
+function trackList (collection: string, tracks: CollectionEntryInfo[]): string {
+  const items = tracks.map(track => {
+    const src = `/dds/${encodeURIComponent(collection)}/${track.path.split('/').map(encodeURIComponent).join('/')}`
+    const title = track.metadata?.title ?? track.path
+    const player = /^audio\//i.test(track.mediaType ?? '') ? ` <audio controls preload="none" src="${escapeHtml(src)}"></audio>` : ''
+    return `<li><span class="track">${escapeHtml(title)}</span> <a href="${escapeHtml(src)}?download=1">download</a>${player}</li>`
+  })
+  return `<tr class="tracks"><td colspan="5"><ol class="album" data-cid="${escapeHtml(collection)}">
+${items.join('\n')}
+</ol></td></tr>`
+}
+
+function row (entry: CatalogEntry, albums?: Map<string, CollectionEntryInfo[]>): string {
+  const tracks = albums?.get(entry.cid)
+  if (tracks != null) {
+    return `<tr data-cid="${escapeHtml(entry.cid)}" class="collection">
+<td class="title">${escapeHtml(entry.metadata.title ?? entry.name ?? entry.cid)}</td>
+<td class="artist">${escapeHtml(entry.metadata.artist ?? '')}</td>
+<td class="size">${escapeHtml(`${tracks.length} ${tracks.length === 1 ? 'file' : 'files'}, ${formatSize(tracks.reduce((sum, t) => sum + t.size, 0))}`)}</td>
+<td></td>
+<td></td>
+</tr>
+${trackList(entry.cid, tracks)}`
+  }
   const title = entry.metadata.title ?? entry.name ?? entry.cid
   const artist = entry.metadata.artist ?? ''
   // a CID is base58btc text, but it came from a peer: escape it like the rest
@@ -44,14 +77,14 @@ function row (entry: CatalogEntry): string {
 </tr>`
 }
 
-function table (entries: CatalogEntry[]): string {
+function table (entries: CatalogEntry[], albums?: Map<string, CollectionEntryInfo[]>): string {
   if (entries.length === 0) {
     return '<p class="empty">Nothing shared.</p>'
   }
   return `<table>
 <thead><tr><th>Title</th><th>Artist</th><th>Size</th><th></th><th></th></tr></thead>
 <tbody>
-${entries.map(row).join('\n')}
+${entries.map(e => row(e, albums)).join('\n')}
 </tbody>
 </table>`
 }
@@ -63,6 +96,8 @@ export interface PageContent {
   peers: PeerCatalog[]
   /** Replicas this node holds for other peers (not part of what it shares). */
   held?: PinInfo[]
+  /** The tracks (entries) of the albums and folders listed, by collection CID. */
+  albums?: Map<string, CollectionEntryInfo[]>
 }
 
 function heldRow (pin: PinInfo): string {
@@ -100,7 +135,7 @@ export function renderPage (content: PageContent): string {
   const peers = content.peers.map(p => `<section class="peer" data-peer="${escapeHtml(p.peer)}">
 <h2>Peer <code>${escapeHtml(p.peer)}</code></h2>
 ${p.error != null ? `<p class="error">${escapeHtml(p.error.message)}</p>` : ''}
-${table(p.entries)}
+${table(p.entries, content.albums)}
 </section>`).join('\n')
   return `<!doctype html>
 <html lang="en">
@@ -120,11 +155,11 @@ code { font-size: 0.9em; }
 <h1>DDS node <code>${escapeHtml(content.peer)}</code></h1>
 <section class="local">
 <h2>This node</h2>
-${table(content.local)}
+${table(content.local, content.albums)}
 </section>
 ${content.held != null ? heldSection(content.held) : ''}
 ${content.peers.length === 0 ? '<p class="empty">No connected peers.</p>' : peers}
-</body>
+${content.albums != null && content.albums.size > 0 ? `<script>${ALBUM_SCRIPT}</script>\n` : ''}</body>
 </html>
 `
 }

@@ -3,7 +3,9 @@ import { isIP } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { NotFoundError } from '../errors.js'
 import { apiRoutes } from './api.js'
-import { DEFAULT_PAGE_BROWSE_TIMEOUT_MS, LISTEN_BACKLOG, PAGE_CATALOG_LIMIT } from './constants.js'
+import { DEFAULT_PAGE_BROWSE_TIMEOUT_MS, LISTEN_BACKLOG, PAGE_CATALOG_LIMIT, PAGE_COLLECTIONS } from './constants.js'
+import { COLLECTION_MEDIA_TYPE } from '../manifest/index.js'
+import type { CollectionEntryInfo } from '../dds.js'
 import { contentRoute } from './content.js'
 import { answerClientError, routerError, sendError } from './errors.js'
 import { ownOrigins } from './guard.js'
@@ -154,6 +156,17 @@ export class GatewayServer {
       this.node.browse({ limit: PAGE_CATALOG_LIMIT, timeoutMs: DEFAULT_PAGE_BROWSE_TIMEOUT_MS, signal }),
       this.node.replicas()
     ])
-    return { peer: this.node.peerId, local, peers, held: held.slice(0, PAGE_CATALOG_LIMIT) }
+    // albums and folders show their tracks: each list is fetched (a peer's from that peer) within the browse deadline
+    const collections = [...local, ...peers.flatMap(p => p.entries)].filter(e => e.mediaType === COLLECTION_MEDIA_TYPE).slice(0, PAGE_COLLECTIONS)
+    const albums = new Map<string, CollectionEntryInfo[]>()
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(DEFAULT_PAGE_BROWSE_TIMEOUT_MS)])
+    await Promise.all(collections.map(async (entry) => {
+      try {
+        albums.set(entry.cid, await this.node.list(entry.cid, { signal: deadline }))
+      } catch {
+        // shown without its tracks
+      }
+    }))
+    return { peer: this.node.peerId, local, peers, held: held.slice(0, PAGE_CATALOG_LIMIT), albums }
   }
 }

@@ -2,7 +2,8 @@
  * A real browser plays a track from the gateway's `/` page: headless
  * Chromium (Debian's /usr/bin/chromium, driven by playwright-core) loads the
  * page, plays the track's <audio>, seeks into its middle, and keeps playing
- * from there, the media stack fetching the track with 206 range requests.
+ * from there, the media stack fetching the track with 206 range requests;
+ * and an album listed as one entry plays its tracks in order.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -132,6 +133,38 @@ describe('the / page in Chromium', () => {
     const starts = ranges.map(r => Number(/^bytes (\d+)-/.exec(r.contentRange ?? '')?.[1]))
     expect(starts).toContain(0)
     expect(starts.some(start => start > track.byteLength / 2)).toBe(true)
+    await page.close()
+  })
+
+  it.skipIf(!HAS_CHROMIUM)(`lists an album as one entry with its tracks, and plays the next track when one ends${HAS_CHROMIUM ? '' : ` (skipped: no Chromium at ${CHROMIUM})`}`, async () => {
+    const album = await node.publish([
+      { path: '01 low.wav', content: wav(2, 48_000, 2, 220), mediaType: 'audio/wav', metadata: { title: 'Low' } },
+      { path: '02 high.wav', content: wav(2, 48_000, 2, 880), mediaType: 'audio/wav', metadata: { title: 'High' } }
+    ], { name: 'Two Tones', metadata: { artist: 'Sine & Co' } })
+    context ??= await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()) })
+    await page.goto(gateway.url)
+    const row = page.locator(`tr[data-cid="${album}"]`)
+    await expect(row.locator('.title').textContent()).resolves.toBe('Two Tones')
+    const tracks = page.locator(`ol.album[data-cid="${album}"] li`)
+    await expect(tracks.count()).resolves.toBe(2)
+    await expect(tracks.nth(0).locator('.track').textContent()).resolves.toBe('Low')
+    const [first, second] = [tracks.nth(0).locator('audio'), tracks.nth(1).locator('audio')]
+    await expect(second.getAttribute('src')).resolves.toBe(`/dds/${album}/02%20high.wav`)
+    // the first track from its last half second: when it ends, the page's script starts the second
+    await first.evaluate(async (el: HTMLAudioElement) => {
+      await new Promise<void>((resolve) => { if (el.readyState >= 1) { resolve() } else { el.addEventListener('loadedmetadata', () => { resolve() }, { once: true }); el.load() } })
+      el.currentTime = el.duration - 0.5
+      await el.play()
+    })
+    const started = await second.evaluate(async (el: HTMLAudioElement) => new Promise<number>((resolve) => {
+      const check = (): void => { if (el.currentTime > 0.2) { resolve(el.currentTime) } else { setTimeout(check, 50) } }
+      check()
+    }))
+    expect(started).toBeGreaterThan(0.2)
+    expect(errors).toEqual([])
     await page.close()
   })
 })
