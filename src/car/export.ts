@@ -8,7 +8,7 @@ import type { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
 import { blockMatchesCid, cidForBlock, cidKey, cidToString } from '../cid.js'
 import { IntegrityError, InvalidInputError, NotFoundError, throwIfAborted } from '../errors.js'
-import { chunkCount, decodeManifest, decodeManifestNode, nodeChunkCount, type Manifest } from '../manifest/index.js'
+import { chunkCount, decodeManifest, decodeManifestNode, isCollection, nodeChunkCount, storedEntries, type Manifest } from '../manifest/index.js'
 import { carHeader, sectionPrefix } from './encode.js'
 import type { CarParts } from './car.js'
 import type { ExportCarOptions } from './index.js'
@@ -109,8 +109,39 @@ export async function * exportCar (cid: CID, options: ExportCarOptions, componen
   }
 }
 
-/** Every block of the content in CAR order: the manifest, then its chunks, each tree node before the chunks it lists. */
+/**
+ * Every block of the content in CAR order: the manifest, then its chunks,
+ * each tree node before the chunks it lists. A collection's blocks are
+ * followed by each entry's, in path order (each entry's content once).
+ */
 async function * plan (cid: CID, manifest: Manifest, root: Uint8Array, options: ExportCarOptions, components: CarParts): AsyncGenerator<Planned> {
+  yield * ownPlan(cid, manifest, root, options, components)
+  if (!isCollection(manifest)) {
+    return
+  }
+  const entries = await storedEntries(cid, manifest, async (block) => components.storage.get(block, { signal: options.signal }), { signal: options.signal })
+  if (entries == null) {
+    throw new IntegrityError(`the list of the collection ${cidToString(cid)} does not decode`)
+  }
+  const done = new Set<string>()
+  for (const entry of entries) {
+    if (done.has(entry.cid.toString())) {
+      continue
+    }
+    done.add(entry.cid.toString())
+    const bytes = await readVerified(entry.cid, components, options, () => `entry ${entry.path} (${cidToString(entry.cid)}) of ${cidToString(cid)} is not in this node's store; pin the collection first (\`dds pin ${cidToString(cid)}\`) to export it`)
+    let entryManifest: Manifest
+    try {
+      entryManifest = decodeManifest(bytes)
+    } catch (err) {
+      throw new IntegrityError(`entry ${entry.path} of ${cidToString(cid)} is not a DDS manifest: ${(err as Error).message}`, { cause: err })
+    }
+    yield * ownPlan(entry.cid, entryManifest, bytes, options, components)
+  }
+}
+
+/** The blocks of one content in CAR order: the manifest, then its chunks, each tree node before the chunks it lists. */
+async function * ownPlan (cid: CID, manifest: Manifest, root: Uint8Array, options: ExportCarOptions, components: CarParts): AsyncGenerator<Planned> {
   yield { cid, bytes: root, what: () => 'the manifest' }
   const total = chunkCount(manifest.size)
   if (manifest.children == null) {

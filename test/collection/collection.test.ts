@@ -115,6 +115,22 @@ describe('collections', () => {
     }
   })
 
+  it('a CAR export of a collection carries its entries, and imports whole into a node that never saw it', async () => {
+    const a = await cluster.node()
+    const cid = await a.publish(tracks, { name: 'The Album' })
+    const parts: Uint8Array[] = []
+    for await (const piece of a.exportCar(cid)) {
+      parts.push(piece)
+    }
+    const c = await cluster.node()
+    expect(await c.importCar(Buffer.concat(parts))).toEqual([cid])
+    expect((await c.stat(cid)).local).toBe(true)
+    expect((await c.pins()).map(p => p.cid)).toEqual([cid])
+    for (const [i, track] of tracks.entries()) {
+      expect(sha256Hex(await c.retrieveBytes(cid, { path: track.path })), `track ${i}`).toBe(sha256Hex(track.content))
+    }
+  })
+
   it('refuses lists that could leave the folder they are written to, repeat a path, or are out of order', () => {
     const cid = parseCid('zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA')
     const raw = (entries: Array<{ path: string }>): Uint8Array => pb.Collection.encode({ entries: entries.map(e => ({ path: e.path, cid: cid.bytes, size: 1 })) }).finish()
