@@ -3,6 +3,8 @@ import { concatBytes } from '../bytes.js'
 import { cidToString } from '../cid.js'
 import { InvalidInputError, NotFoundError } from '../errors.js'
 import { MAX_COLLECTION_BYTES, checkPath, decodeCollection, isCollection, type CollectionEntry } from '../manifest/index.js'
+import { LruMap } from '../lru.js'
+import { RECENT_COLLECTIONS, RECENT_COLLECTION_ENTRIES } from './constants.js'
 import type { RetrievalService, RetrieveOptions } from './index.js'
 
 /**
@@ -13,6 +15,29 @@ import type { RetrievalService, RetrieveOptions } from './index.js'
  * Other errors as for `resolveManifest` and `content`.
  */
 export async function collectionEntries (retrieval: Pick<RetrievalService, 'resolveManifest' | 'content'>, cid: CID, options: RetrieveOptions = {}): Promise<CollectionEntry[]> {
+  // a player asks for one track after another: the list is fetched once
+  let recent = recentLists.get(retrieval)
+  if (recent == null) {
+    recent = new LruMap(RECENT_COLLECTIONS)
+    recentLists.set(retrieval, recent)
+  }
+  const key = cid.toString()
+  const known = recent.get(key)
+  if (known != null) {
+    return known
+  }
+  const entries = await fetchEntries(retrieval, cid, options)
+  // a large list is not kept: what is kept stays small
+  if (entries.length <= RECENT_COLLECTION_ENTRIES) {
+    recent.set(key, entries)
+  }
+  return entries
+}
+
+/** Recently listed collections, per retrieval service. */
+const recentLists = new WeakMap<object, LruMap<string, CollectionEntry[]>>()
+
+async function fetchEntries (retrieval: Pick<RetrievalService, 'resolveManifest' | 'content'>, cid: CID, options: RetrieveOptions): Promise<CollectionEntry[]> {
   const { offset: _offset, length: _length, ...whole } = options
   const resolved = await retrieval.resolveManifest(cid, whole)
   if (!isCollection(resolved.manifest)) {

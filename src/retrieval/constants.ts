@@ -94,3 +94,9 @@ export const MAX_BUSY_PER_PEER = 40
 
 /** Times a manifest or tree node is asked again of a peer that answered BUSY. */
 export const MAX_BUSY_RETRIES = 10
+
+/** Collection lists a node keeps decoded after listing them (a player asks for one track after another). */
+export const RECENT_COLLECTIONS = 16
+
+/** Entries of a list kept among the recent ones, at most (a larger list is fetched each time). */
+export const RECENT_COLLECTION_ENTRIES = 10_000
