@@ -9,12 +9,17 @@
  * address prefix: the case where only per-peer fairness can help), or with
  * `--greedy-from 127.0.N.1` from another prefix.
  *
+ * Runs twice: with the victim's default options (no upload limit: on one
+ * machine the processes then share its CPU, and whoever decodes fastest
+ * takes most), and with the victim's upload capped (`--max-upload`, 16MiB by
+ * default), where the node's upload is the bottleneck as on a real link.
+ *
  * Prints, per phase, the victim's upload (from its /metrics), the honest
  * node's share of it against its target (at least 1/(n+1) of the upload,
  * within 20%), the honest node's throughput before, and the victim's RSS
  * and CPU.
  *
- *   npm run build && node attack/greedy.mjs [--identities 1,4,20] [--seconds 10] [--size-mib 16] [--greedy-from 127.0.0.1]
+ *   npm run build && node attack/greedy.mjs [--identities 1,4,20] [--seconds 10] [--size-mib 16] [--greedy-from 127.0.0.1] [--max-upload none,16MiB]
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
@@ -65,6 +70,7 @@ async function worker () {
   const blocks = cids.map(c => CID.parse(c).bytes)
   let bytes = 0
   let answers = 0
+  let opened = 0
   let stopping = false
   const nodes = []
   const frame = (id) => lp.encode.single(pb.Request.encode({ id, retrieveChunk: { cid: blocks[id % blocks.length] } }).finish()).subarray()
@@ -76,7 +82,14 @@ async function worker () {
     })
     nodes.push(node)
     for (let s = 0; s < STREAMS; s++) {
-      const stream = await node.dialProtocol(multiaddr(target), PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      let stream
+      try {
+        stream = await node.dialProtocol(multiaddr(target), PROTOCOL, { signal: AbortSignal.timeout(30_000) })
+      } catch (err) {
+        console.error(`greedy identity ${i}: no stream: ${err.message}`)
+        continue
+      }
+      opened++
       const decoder = new FrameDecoder(2 * 1024 * 1024, 64 * 1024 * 1024)
       let next = s * 1_000_000 + i * 7
       stream.addEventListener('message', (evt) => {
@@ -91,7 +104,7 @@ async function worker () {
     }
   }
   console.log('ready')
-  const report = setInterval(() => { console.log(JSON.stringify({ bytes, answers })) }, 1000)
+  const report = setInterval(() => { console.log(JSON.stringify({ bytes, answers, opened })) }, 1000)
   lines.on('close', async () => {
     stopping = true
     clearInterval(report)
@@ -112,9 +125,14 @@ async function main () {
     return (Number(fields[11]) + Number(fields[12])) / 100
   }
 
+  for (const cap of argText('max-upload', 'none,16MiB').split(',')) {
+    await victimRuns(cap === 'none' ? undefined : cap)
+  }
+
+  async function victimRuns (cap) {
   const dir = await mkdtemp(join(tmpdir(), 'dds-greedy-'))
   const repo = join(dir, 'repo')
-  const daemon = spawn(process.execPath, [bin, 'daemon', '--repo', repo, '--listen', '/ip4/127.0.0.1/tcp/0', '--gateway', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const daemon = spawn(process.execPath, [bin, 'daemon', '--repo', repo, '--listen', '/ip4/127.0.0.1/tcp/0', '--gateway', '127.0.0.1:0', '--json', ...(cap == null ? [] : ['--max-upload', cap])], { stdio: ['ignore', 'pipe', 'inherit'] })
   let honest
   try {
     const [line] = await once(daemon.stdout, 'data')
@@ -161,14 +179,15 @@ async function main () {
       return { bytes, failed, errors: Object.fromEntries(errors), mibps: bytes / 1048576 / elapsed, upload: (await served()) - servedBefore, elapsed }
     }
 
-    console.log(`victim ${info.peer}, ${SIZE / 1048576} MiB content; greedy identities from ${FROM}, ${STREAMS} streams x ${PER_STREAM} requests each; ${SECONDS} s per phase`)
+    console.log(`victim ${info.peer} (${cap == null ? 'default options, no upload limit' : `upload capped at ${cap}/s`}), ${SIZE / 1048576} MiB content; greedy identities from ${FROM}, ${STREAMS} streams x ${PER_STREAM} requests each; ${SECONDS} s per phase`)
     for (const count of IDENTITIES) {
       const before = await honestPhase()
       const greedy = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--identities', String(count), '--from', FROM], { stdio: ['pipe', 'pipe', 'inherit'] })
       greedy.stdin.write(JSON.stringify({ target: `${addr}`, cids: chunks }) + '\n')
       const greedyLines = createInterface({ input: greedy.stdout })
       let greedyBytes = 0
-      greedyLines.on('line', l => { if (l.startsWith('{')) greedyBytes = JSON.parse(l).bytes })
+      let greedyStreams = 0
+      greedyLines.on('line', l => { if (l.startsWith('{')) ({ bytes: greedyBytes, opened: greedyStreams } = JSON.parse(l)) })
       await new Promise((resolve, reject) => {
         greedyLines.on('line', l => { if (l === 'ready') resolve() })
         greedy.on('exit', code => { reject(new Error(`the greedy worker exited ${code}`)) })
@@ -183,8 +202,8 @@ async function main () {
       const share = during.bytes / during.upload
       const fair = 1 / (count + 1)
       const f = p => `${(p.bytes / 1048576).toFixed(0)} MiB in ${p.elapsed.toFixed(1)} s (${p.mibps.toFixed(1)} MiB/s)${p.failed > 0 ? `, ${p.failed} failed ${JSON.stringify(p.errors)}` : ''}`
-      console.log(`greedy: ${count} identities: honest before ${f(before)} | during ${f(during)}; victim upload ${(during.upload / 1048576 / during.elapsed).toFixed(1)} MiB/s ` +
-        `(greedy received ${(greedyBytes / 1048576).toFixed(0)} MiB in all) | honest share ${share.toFixed(3)}, target >= ${(0.8 * fair).toFixed(3)} (1/${count + 1} within 20%): ${share >= 0.8 * fair && during.failed === 0 ? 'met' : 'MISSED'} | ` +
+      console.log(`greedy: ${cap == null ? 'defaults' : `upload ${cap}/s`}: ${count} identities: honest before ${f(before)} | during ${f(during)}; victim upload ${(during.upload / 1048576 / during.elapsed).toFixed(1)} MiB/s ` +
+        `(greedy received ${(greedyBytes / 1048576).toFixed(0)} MiB in all on ${greedyStreams} streams) | honest share ${share.toFixed(3)}, target >= ${(0.8 * fair).toFixed(3)} (1/${count + 1} within 20%): ${share >= 0.8 * fair && during.failed === 0 ? 'met' : 'MISSED'} | ` +
         `honest during/before ${(during.mibps / before.mibps).toFixed(2)} | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / during.elapsed * 100).toFixed(0)}% during`)
     }
   } finally {
@@ -192,5 +211,6 @@ async function main () {
     daemon.kill('SIGTERM')
     await once(daemon, 'exit').catch(() => {})
     await rm(dir, { recursive: true, force: true })
+  }
   }
 }
