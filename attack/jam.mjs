@@ -6,9 +6,12 @@
  * ReplicationInstructions for random CIDs), while an honest node keeps
  * retrieving the victim's content. Prints the honest node's retrievals,
  * failures and throughput before, during and after each jam, and the
- * victim's RSS and CPU.
+ * victim's RSS and CPU. Each jam runs twice: every identity dialing from
+ * 127.0.0.1 (the honest node's address too, one /24 prefix), and the
+ * identities spread over several /24 prefixes (127.0.N.1, one prefix per
+ * identity, up to `--prefixes`; loopback takes any 127.x address on Linux).
  *
- *   npm run build && node attack/jam.mjs [--identities 6,50] [--seconds 10] [--size-mib 16]
+ *   npm run build && node attack/jam.mjs [--identities 6,50] [--seconds 10] [--size-mib 16] [--prefixes 50]
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
@@ -37,6 +40,7 @@ const argText = (name, fallback) => {
 const IDENTITIES = argText('identities', '6,50').split(',').map(Number)
 const SECONDS = Number(argText('seconds', '10'))
 const SIZE = Number(argText('size-mib', '16')) * 1024 * 1024
+const PREFIXES = Number(argText('prefixes', '50'))
 const PROTOCOL = '/digisocialblock/dds/0.1.0'
 
 const rssMiB = pid => Number(/VmRSS:\s+(\d+)/.exec(execFileSync('cat', [`/proc/${pid}/status`]).toString())[1]) / 1024
@@ -77,11 +81,17 @@ async function honestPhase (honest, cid, seconds) {
   return { ok, failed, mibps: bytes / 1048576 / elapsed, errors: Object.fromEntries(errors) }
 }
 
-/** `count` identities jamming the victim; resolves with a stop function. */
-async function jam (count, target, request) {
+/**
+ * `count` identities jamming the victim, from 127.0.0.1 or (`spread`) each
+ * from its own /24; resolves with a stop function.
+ */
+async function jam (count, target, request, spread) {
   const nodes = []
+  let opened = 0
+  const sources = new Set()
   for (let i = 0; i < count; i++) {
-    const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionManager: { allow: ['/ip4/127.0.0.1'] } })
+    const localAddress = spread ? `127.0.${1 + (i % PREFIXES)}.1` : '127.0.0.1'
+    const node = await createLibp2p({ transports: [tcp({ dialOpts: { localAddress } })], connectionEncrypters: [noise()], streamMuxers: [yamux()], connectionManager: { allow: ['/ip4/127.0.0.1'] } })
     nodes.push(node)
     for (let s = 0; s < 4; s++) {
       try {
@@ -90,10 +100,12 @@ async function jam (count, target, request) {
         for (let r = 0; r < 16; r++) {
           stream.send(lp.encode.single(pb.Request.encode({ id: r + 1, ...request() }).finish()).subarray())
         }
+        opened++
+        sources.add(localAddress)
       } catch {}
     }
   }
-  return async () => { await Promise.all(nodes.map(n => n.stop().catch(() => {}))) }
+  return { streams: opened, sources: sources.size, stop: async () => { await Promise.all(nodes.map(n => n.stop().catch(() => {}))) } }
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'dds-jam-'))
@@ -117,9 +129,9 @@ try {
   }
   console.log(`victim ${info.peer}, ${SIZE / 1048576} MiB content, honest retrievals for ${SECONDS} s per phase`)
   for (const [kind, request] of Object.entries(kinds)) {
-    for (const count of IDENTITIES) {
+    for (const [count, spread] of IDENTITIES.flatMap(n => [[n, false], [n, true]])) {
       const before = await honestPhase(honest, cid, SECONDS)
-      const stop = await jam(count, target, request)
+      const { stop, streams, sources } = await jam(count, target, request, spread)
       const cpu0 = cpuSeconds(daemon.pid)
       const during = await honestPhase(honest, cid, SECONDS)
       const cpu = cpuSeconds(daemon.pid) - cpu0
@@ -127,8 +139,9 @@ try {
       await stop()
       const after = await honestPhase(honest, cid, SECONDS)
       const f = p => `${p.ok} ok, ${p.failed} failed${p.failed > 0 ? ` ${JSON.stringify(p.errors)}` : ''}, ${p.mibps.toFixed(1)} MiB/s`
-      console.log(`jam: ${count} identities x 4 streams x 16 ${kind}: before ${f(before)} | during ${f(during)} | after ${f(after)} | ` +
-        `honest during/before ${(during.mibps / before.mibps).toFixed(2)} (target >= 0.5, 0 failures) | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / SECONDS * 100).toFixed(0)}% during`)
+      const from = spread ? `${Math.min(count, PREFIXES)} /24 prefixes` : 'one address'
+      console.log(`jam: ${count} identities from ${from} x 4 streams x 16 ${kind} (${streams} streams open, from ${sources} source addresses): before ${f(before)} | during ${f(during)} | after ${f(after)} | ` +
+        `honest during/before ${(during.mibps / before.mibps).toFixed(2)} (target >= 0.5, 0 failures): ${during.mibps >= 0.5 * before.mibps && during.failed === 0 ? 'met' : 'MISSED'} | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / SECONDS * 100).toFixed(0)}% during`)
     }
   }
 } finally {

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const attacks = ['jam', 'gateway', 'providers', 'fuzz']
+const attacks = ['jam', 'greedy', 'pushed', 'gateway', 'providers', 'fuzz']
 const chosen = process.argv.slice(2).filter(a => attacks.includes(a))
 let failed = false
 for (const name of chosen.length > 0 ? chosen : attacks) {

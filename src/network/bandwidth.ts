@@ -9,9 +9,12 @@
  * `MIN_BANDWIDTH_BURST` bytes): after a quiet spell that much leaves at
  * once, then the rate holds. A frame larger than what the bucket holds still
  * goes, and puts the bucket in debt that the next frames wait out, so no
- * frame size can stall the limiter. Takers are served in the order they ask
- * (each reserves its bytes and waits until they are paid for), so peers
- * sharing the upload get equal turns.
+ * frame size can stall the limiter. Takers of the node-wide upload are served
+ * in turn, one frame each: round-robin over the address prefixes that have a
+ * frame waiting, and within a prefix over its peers (see {@link FairTurns}),
+ * so a peer that keeps many answers waiting gets no more of the upload than
+ * one that keeps a few, and identities made up on one network share one
+ * turn.
  *
  * @module
  */
@@ -108,6 +111,149 @@ export class TokenBucket {
   }
 }
 
+/** One frame waiting for its turn at a bucket. */
+interface Waiter {
+  bytes: number
+  signal?: AbortSignal
+  resolve(): void
+  reject(err: Error): void
+  onAbort?(): void
+}
+
+/**
+ * Turns at one token bucket, shared fairly: frames wait in a queue per peer,
+ * peers in a ring per address prefix, prefixes in a ring; each turn goes to
+ * the next prefix with a frame waiting, to its next peer, to that peer's
+ * oldest frame, which then waits until the bucket has paid for it before
+ * the next turn is given. A frame that arrives with nothing waiting and
+ * tokens in the bucket goes at once.
+ */
+export class FairTurns {
+  /** Prefix -> peer -> frames, each map in turn order (the next at the front). */
+  private readonly rings = new Map<string, Map<string, Waiter[]>>()
+  private running = false
+  private readonly bucket: TokenBucket
+  private readonly counters: BandwidthDirectionStats
+  private readonly now: () => number
+
+  constructor (bucket: TokenBucket, counters: BandwidthDirectionStats, now: () => number) {
+    this.bucket = bucket
+    this.counters = counters
+    this.now = now
+  }
+
+  /** Frames waiting for a turn. */
+  get waiting (): number {
+    let n = 0
+    for (const peers of this.rings.values()) {
+      for (const frames of peers.values()) {
+        n += frames.length
+      }
+    }
+    return n
+  }
+
+  /** Waits for the turn of `bytes` sent to `peer` (of `prefix`); rejects with the signal's error if it aborts first. */
+  async take (prefix: string, peer: string, bytes: number, signal?: AbortSignal): Promise<void> {
+    if (!this.running && this.rings.size === 0 && this.bucket.available >= bytes) {
+      this.bucket.reserve(bytes)
+      return
+    }
+    const started = this.now()
+    this.counters.waits++
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const waiter: Waiter = { bytes, signal, resolve, reject }
+        let peers = this.rings.get(prefix)
+        if (peers == null) {
+          peers = new Map()
+          this.rings.set(prefix, peers)
+        }
+        let frames = peers.get(peer)
+        if (frames == null) {
+          frames = []
+          peers.set(peer, frames)
+        }
+        frames.push(waiter)
+        if (signal != null) {
+          waiter.onAbort = () => {
+            if (this.remove(prefix, peer, waiter)) {
+              reject(abortReason(signal, 'waiting for bandwidth'))
+            }
+          }
+          signal.addEventListener('abort', waiter.onAbort, { once: true })
+        }
+        if (!this.running) {
+          this.running = true
+          void this.run()
+        }
+      })
+    } finally {
+      this.counters.waitMs += this.now() - started
+    }
+  }
+
+  /** Gives turns until no frame waits. */
+  private async run (): Promise<void> {
+    try {
+      for (let next = this.next(); next != null; next = this.next()) {
+        const waiter = next
+        if (waiter.onAbort != null) {
+          waiter.signal?.removeEventListener('abort', waiter.onAbort)
+        }
+        if (waiter.signal?.aborted === true) {
+          waiter.reject(abortReason(waiter.signal, 'waiting for bandwidth'))
+          continue
+        }
+        const ms = this.bucket.reserve(waiter.bytes)
+        if (ms > 0) {
+          await new Promise<void>(resolve => setTimeout(resolve, Math.ceil(ms)))
+        }
+        waiter.resolve()
+      }
+    } finally {
+      this.running = false
+    }
+  }
+
+  /** Takes the frame whose turn it is, and moves its peer and prefix to the back of their rings. */
+  private next (): Waiter | undefined {
+    const first = this.rings.entries().next()
+    if (first.done === true) {
+      return undefined
+    }
+    const [prefix, peers] = first.value
+    const [peer, frames] = peers.entries().next().value!
+    const waiter = frames.shift()!
+    peers.delete(peer)
+    if (frames.length > 0) {
+      peers.set(peer, frames)
+    }
+    this.rings.delete(prefix)
+    if (peers.size > 0) {
+      this.rings.set(prefix, peers)
+    }
+    return waiter
+  }
+
+  private remove (prefix: string, peer: string, waiter: Waiter): boolean {
+    const peers = this.rings.get(prefix)
+    const frames = peers?.get(peer)
+    const at = frames?.indexOf(waiter) ?? -1
+    if (at < 0) {
+      return false
+    }
+    frames!.splice(at, 1)
+    if (frames!.length === 0) {
+      peers!.delete(peer)
+      if (peers!.size === 0) {
+        this.rings.delete(prefix)
+      }
+    }
+    return true
+  }
+}
+
 /** The burst of a bucket of `rate` bytes per second. */
 export function burstFor (rate: number): number {
   return Math.max(MIN_BANDWIDTH_BURST, Math.ceil(rate * BANDWIDTH_BURST_MS / 1000))
@@ -141,6 +287,7 @@ export class BandwidthLimiter {
   readonly limitsDownload: boolean
   private readonly limits: BandwidthInit
   private readonly upload?: TokenBucket
+  private readonly uploadTurns?: FairTurns
   private readonly download?: TokenBucket
   /** Per-peer upload buckets, kept until nobody waits on them and they are full again (dropped when a new one is made). */
   private readonly perPeer = new Map<string, { bucket: TokenBucket, users: number }>()
@@ -156,6 +303,7 @@ export class BandwidthLimiter {
     const bucket = (rate?: number): TokenBucket | undefined => rate == null ? undefined : new TokenBucket(rate, burstFor(rate), now)
     this.upload = bucket(this.limits.upload)
     this.download = bucket(this.limits.download)
+    this.uploadTurns = this.upload == null ? undefined : new FairTurns(this.upload, this.counters.upload, now)
     this.limitsUpload = this.upload != null || this.limits.uploadPerPeer != null
     this.limitsDownload = this.download != null
   }
@@ -182,10 +330,11 @@ export class BandwidthLimiter {
 
   /**
    * Waits until `bytes` may be sent to `peer`: its per-peer turn first, then
-   * the node's. Rejects with the signal's error if it aborts meanwhile (the
-   * tokens are given back).
+   * its fair turn at the node's (see {@link FairTurns}; `prefix` is the
+   * peer's address prefix, the peer alone when not given). Rejects with the
+   * signal's error if it aborts meanwhile (the tokens are given back).
    */
-  async takeUpload (peer: string, bytes: number, signal?: AbortSignal): Promise<void> {
+  async takeUpload (peer: string, bytes: number, signal?: AbortSignal, prefix = `peer:${peer}`): Promise<void> {
     throwIfAborted(signal, 'waiting for upload bandwidth')
     if (this.limits.uploadPerPeer != null) {
       let entry = this.perPeer.get(peer)
@@ -201,8 +350,8 @@ export class BandwidthLimiter {
         entry.users--
       }
     }
-    if (this.upload != null) {
-      await this.wait(this.upload, bytes, this.counters.upload, signal)
+    if (this.uploadTurns != null) {
+      await this.uploadTurns.take(prefix, peer, bytes, signal)
     }
     this.counters.upload.bytes += bytes
   }
@@ -277,11 +426,11 @@ interface RequestLike {
  * tokens when the answer carries chunk data and upload is limited, else
  * undefined (nothing to await).
  */
-export function answerTurn (limiter: BandwidthLimiter | undefined, peer: string, response: ResponseProps, frameBytes: number, signal: AbortSignal): Promise<void> | undefined {
+export function answerTurn (limiter: BandwidthLimiter | undefined, peer: string, response: ResponseProps, frameBytes: number, signal: AbortSignal, prefix?: string): Promise<void> | undefined {
   if (limiter?.limitsUpload !== true || response.retrieveChunk?.data == null) {
     return undefined
   }
-  return limiter.takeUpload(peer, frameBytes, signal)
+  return limiter.takeUpload(peer, frameBytes, signal, prefix)
 }
 
 /**

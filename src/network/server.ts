@@ -145,7 +145,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     waiting.push(since)
     try {
       // Waiting for this node's own upload turn is not the peer's slowness: the deadline starts after it.
-      const turn = answerTurn(state.bandwidth, peerKey, response, frame.byteLength, controller.signal)
+      const turn = answerTurn(state.bandwidth, peerKey, response, frame.byteLength, controller.signal, prefix)
       if (turn != null) {
         await turn
       }

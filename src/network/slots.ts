@@ -92,13 +92,39 @@ function expandIp6 (text: string): { hex: string[], v4?: string } | undefined {
 }
 
 /**
+ * The slots `stream`'s peer may hold of what is full: the prefix's budget
+ * split evenly between the peers holding slots in it, the node's between
+ * all peers holding slots (the smaller of the two when both are full). A
+ * greedy peer that filled a budget first keeps no more than a later one may
+ * take.
+ */
+function fairShare (table: SlotTable, stream: ServedStream, prefixFull: boolean, nodeFull: boolean, limits: SlotLimits): number {
+  const inPrefix = new Set<string>([stream.peerKey])
+  if (prefixFull) {
+    for (const other of table.served) {
+      if (other.slots > 0 && other.prefix === stream.prefix) {
+        inPrefix.add(other.peerKey)
+      }
+    }
+  }
+  const prefixShare = prefixFull ? Math.floor(limits.maxRequestsPerPrefix / inPrefix.size) : Infinity
+  const peers = table.perPeer.size + (table.perPeer.has(stream.peerKey) ? 0 : 1)
+  const nodeShare = nodeFull ? Math.floor(limits.maxConcurrentRequests / peers) : Infinity
+  return Math.min(prefixShare, nodeShare)
+}
+
+/**
  * Decides whether a request of `stream` gets a slot, in this order:
  *
  * - a peer at `maxRequestsPerPeer` gets BUSY;
  * - within the node-wide and its prefix's limits, it gets a slot;
- * - a peer with no slot in use gets one past both limits while fewer than
+ * - a peer with no slot in use, or holding less than its fair share of the
+ *   full budget (the prefix's or the node's, split evenly between the peers
+ *   holding slots in it), gets one past both limits while fewer than
  *   `NEW_PEER_RESERVE_FRACTION` of `maxConcurrentRequests` extra slots are in
- *   use: a new peer is served whatever others hold;
+ *   use: a new peer is served whatever others hold, and peers that filled a
+ *   budget first get BUSY as their requests finish until the later ones
+ *   have their share;
  * - otherwise the stream stalled longest (an answer has waited at least
  *   `stallGraceMs` for its peer to read it) whose peer holds more slots than
  *   this one (within the same prefix when the prefix is what is full) is
@@ -118,7 +144,7 @@ export function admit (table: SlotTable, stream: ServedStream, limits: SlotLimit
     return { admitted: true }
   }
   const reserve = Math.max(1, Math.floor(limits.maxConcurrentRequests * NEW_PEER_RESERVE_FRACTION))
-  if (mine === 0 && table.active < limits.maxConcurrentRequests + reserve) {
+  if (table.active < limits.maxConcurrentRequests + reserve && (mine === 0 || mine < fairShare(table, stream, prefixFull, nodeFull, limits))) {
     return { admitted: true }
   }
   let victim: ServedStream | undefined

@@ -140,6 +140,48 @@ describe('BandwidthLimiter', () => {
     expect(stats.limits).toEqual({ upload: rate })
   })
 
+  /**
+   * Greedy peers keep 64 frames waiting each; the honest peer keeps 2 (it
+   * asks again as each is granted). Returns the honest peer's share of the
+   * first `grants` frames granted.
+   */
+  async function honestShare (greedy: Array<{ peer: string, prefix: string }>, honestPrefix: string, grants: number): Promise<number> {
+    vi.useFakeTimers()
+    const limiter = new BandwidthLimiter({ upload: MIN_BANDWIDTH_RATE * 4 }, () => Date.now())
+    const frame = 64 * KiB
+    const order: string[] = []
+    const controller = new AbortController()
+    const pending: Array<Promise<void>> = []
+    const take = (peer: string, prefix: string, again: boolean): void => {
+      pending.push(limiter.takeUpload(peer, frame, controller.signal, prefix).then(() => {
+        order.push(peer)
+        if (again && order.length < grants) take(peer, prefix, true)
+      }, () => {}))
+    }
+    for (const { peer, prefix } of greedy) {
+      for (let i = 0; i < 64; i++) take(peer, prefix, false)
+    }
+    take('honest', honestPrefix, true)
+    take('honest', honestPrefix, true)
+    while (order.length < grants) await vi.advanceTimersByTimeAsync(100)
+    controller.abort()
+    await vi.runAllTimersAsync()
+    await Promise.all(pending)
+    return order.slice(0, grants).filter(p => p === 'honest').length / grants
+  }
+
+  it('gives a peer that keeps 2 frames waiting the same turns as one that keeps 64', async () => {
+    expect(await honestShare([{ peer: 'g', prefix: 'p' }], 'p', 60)).toBeCloseTo(1 / 2, 1)
+  })
+
+  it('shares turns by address prefix first, then by peer within a prefix', async () => {
+    const four = ['g1', 'g2', 'g3', 'g4']
+    // four greedy identities on the honest peer's prefix: one turn in five
+    expect(await honestShare(four.map(peer => ({ peer, prefix: 'p' })), 'p', 100)).toBeCloseTo(1 / 5, 1)
+    // on another prefix they share one turn in two
+    expect(await honestShare(four.map(peer => ({ peer, prefix: 'q' })), 'p', 100)).toBeCloseTo(1 / 2, 1)
+  })
+
   it('applies the per-peer cap on top of the node cap, and forgets a peer once its debt is paid', async () => {
     vi.useFakeTimers()
     const clock = () => Date.now()

@@ -64,6 +64,22 @@ describe('admit', () => {
     expect(admit(t, late, LIMITS).admitted).toBe(false)
   })
 
+  it('serves a peer under its fair share of a full prefix past it, and holds back the peer over it', () => {
+    const t = table()
+    // x filled the prefix's 6 slots alone (over its share of 3 now that h holds one)
+    const x = stream(t, 'x', 'p', 4)
+    stream(t, 'x', 'p', 2)
+    const h = stream(t, 'h', 'p', 1)
+    expect(admit(t, h, LIMITS).admitted).toBe(true)
+    // x stays BUSY as its requests finish while the prefix is full
+    expect(admit(t, x, { ...LIMITS, maxRequestsPerPeer: 10 }).admitted).toBe(false)
+    // h at its share (6 / 2 peers) waits like everyone else
+    t.active += 2
+    t.perPeer.set('h', 3)
+    t.perPrefix.set('p', 9)
+    expect(admit(t, h, { ...LIMITS, maxConcurrentRequests: 10 }).admitted).toBe(false)
+  })
+
   it("evicts the longest-stalled stream of a peer holding more slots, and no one else's", () => {
     const t = table()
     const now = 10_000
@@ -85,6 +101,8 @@ describe('admit', () => {
     const now = 10_000
     stream(t, 'x', 'p', 7, now - 200)
     const asker = stream(t, 'h', 's', 1)
+    // the reserve is in use: the asker, under its fair share, is not let past the limit
+    t.active++
     const got = admit(t, asker, LIMITS, now)
     expect(got).toMatchObject({ admitted: false, retryAfterMs: 300 })
   })
