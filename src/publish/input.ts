@@ -37,9 +37,18 @@ export async function splitInput (input: ContentInput | CollectionSource): Promi
     if (first.done === true) {
       return
     }
-    yield first.value
-    for (let next = await iterator!.next(); next.done !== true; next = await iterator!.next()) {
-      yield next.value
+    let done = false
+    try {
+      yield first.value
+      for (let next = await iterator!.next(); next.done !== true; next = await iterator!.next()) {
+        yield next.value
+      }
+      done = true
+    } finally {
+      // a consumer that stops early (an abort) releases the source
+      if (!done) {
+        await iterator!.return?.()
+      }
     }
   }
   return first.done !== true && isEntry(first.value)
