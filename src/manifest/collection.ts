@@ -74,7 +74,7 @@ function comparePaths (a: string, b: string): number {
  * Checks entries and returns them sorted by path (UTF-8 byte order), each
  * with a checked description.
  *
- * @throws {InvalidInputError} for a bad path, a path given twice, a bad size or description, or too many entries
+ * @throws {InvalidInputError} for a bad path, a path given twice, a path that is both a file and a folder, a bad size or description, or too many entries
  */
 export function checkEntries (entries: CollectionEntry[]): CollectionEntry[] {
   if (entries.length > MAX_COLLECTION_ENTRIES) {
@@ -96,6 +96,16 @@ export function checkEntries (entries: CollectionEntry[]): CollectionEntry[] {
   for (let i = 1; i < checked.length; i++) {
     if (checked[i]!.path === checked[i - 1]!.path) {
       throw new InvalidInputError(`collection path "${checked[i]!.path}" is given twice`)
+    }
+  }
+  // a path that is a file cannot also be a folder of another entry: such a
+  // tree cannot be written to disk
+  const paths = new Set(checked.map(e => e.path))
+  for (const { path } of checked) {
+    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
+      if (paths.has(path.slice(0, slash))) {
+        throw new InvalidInputError(`collection path "${path.slice(0, slash)}" is a file and also the folder of "${path}"`)
+      }
     }
   }
   return checked

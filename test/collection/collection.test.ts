@@ -131,7 +131,7 @@ describe('collections', () => {
     }
   })
 
-  it('refuses lists that could leave the folder they are written to, repeat a path, or are out of order', () => {
+  it('refuses lists that could leave the folder they are written to, repeat a path, make a file also a folder, or are out of order', () => {
     const cid = parseCid('zb2rhe5P4gXftAwvA4eXQ5HJwsER2owDyS9sKaQRRVQPn93bA')
     const raw = (entries: Array<{ path: string }>): Uint8Array => pb.Collection.encode({ entries: entries.map(e => ({ path: e.path, cid: cid.bytes, size: 1 })) }).finish()
     for (const path of ['../up', 'a/../../up', '/etc/passwd', 'C:/x', 'a//b', './a', 'a\\b', 'a\u0000b', '']) {
@@ -140,6 +140,10 @@ describe('collections', () => {
     }
     expect(() => decodeCollection(raw([{ path: 'a' }, { path: 'a' }]))).toThrow(/given twice/)
     expect(() => decodeCollection(raw([{ path: 'b' }, { path: 'a' }]))).toThrow(/canonical/)
+    // a file that is also a folder, even when other paths sort between them
+    expect(() => decodeCollection(raw([{ path: 'a' }, { path: 'a b' }, { path: 'a/b' }]))).toThrow(/is a file and also the folder of "a\/b"/)
+    expect(() => encodeCollection([{ path: 'x/y', cid, size: 1 }, { path: 'x/y/z', cid, size: 1 }])).toThrow(InvalidInputError)
+    expect(decodeCollection(encodeCollection([{ path: 'ab/c', cid, size: 1 }, { path: 'a', cid, size: 1 }])).map(e => e.path)).toEqual(['a', 'ab/c'])
     expect(() => decodeCollection(new Uint8Array([0xff, 0xff, 0xff]))).toThrow(InvalidInputError)
     const ok = encodeCollection([{ path: 'b', cid, size: 1 }, { path: 'a', cid, size: 2 }])
     expect(decodeCollection(ok).map(e => e.path)).toEqual(['a', 'b'])
