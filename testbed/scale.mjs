@@ -63,7 +63,7 @@ export function printResult (r) {
     rows.push(['probes', `${c.probes.ok}/${c.probes.sent} ok (${(100 * (c.probes.successRate ?? 0)).toFixed(1)} %), median ${ms(c.probes.medianMs)}`])
     rows.push(['back at factor', c.afterChurn.ms == null
       ? `NO within 3 check intervals (holders ${c.afterChurn.holders.join(',')})`
-      : `${s(c.afterChurn.ms)} after the churn (${c.afterChurn.checkIntervals} check intervals of ${c.checkIntervalMs / 1000} s)`])
+      : `${s(c.afterChurn.ms)} after the last round's kills (${c.afterChurn.checkIntervals} check intervals of ${c.checkIntervalMs / 1000} s)`])
   }
   rows.push(['teardown', s(r.teardownMs)])
   table(rows)

@@ -312,7 +312,9 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   out.beforeChurn = await untilAtFactor(nodes, contents, factor, 2 * checkMs + 60_000, onProgress, 'replicating before churn')
 
   const perRound = Math.max(1, Math.round(nodes.length * o.churn.pct / 100))
-  const endAt = performance.now() + o.durationS * 1000
+  const churnStart = performance.now()
+  const endAt = churnStart + o.durationS * 1000
+  let lastKill
   let stopping = false
   const probeMs = []
   const inFlight = new Set()
@@ -328,7 +330,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       out.probes.ok++
       probeMs.push(performance.now() - t)
     } catch (err) {
-      out.probes.failures.push({ atS: Math.round((performance.now() - (endAt - o.durationS * 1000)) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, error: err.message.slice(0, 200) })
+      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, error: err.message.slice(0, 200) })
     }
   }
   const prober = (async () => {
@@ -343,11 +345,13 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
     onProgress(`churn: round ${out.rounds.length}, ${Math.max(0, Math.round((endAt - performance.now()) / 1000))} s left, probes ${out.probes.ok}/${out.probes.sent} ok`)
   }, 1_000)
   try {
-    while (performance.now() < endAt) {
-      await sleep(Math.min(o.churn.intervalMs, Math.max(0, endAt - performance.now())))
-      if (performance.now() >= endAt) break
+    // rounds at fixed times (start + k x interval), however long a rejoin takes
+    for (let k = 1; ; k++) {
+      const at = churnStart + k * o.churn.intervalMs
+      if (at >= endAt) break
+      await sleep(Math.max(0, at - performance.now()))
       const victims = [...nodes.keys()].sort(() => random() - 0.5).slice(0, perRound)
-      const t = performance.now()
+      const t = lastKill = performance.now()
       await Promise.all(victims.map(i => nodes[i].kill()))
       const survivors = nodes.filter(n => n.alive)
       await inBatches(victims, o.startConcurrency, async (i) => {
@@ -365,7 +369,10 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   out.probes.successRate = out.probes.sent === 0 ? undefined : out.probes.ok / out.probes.sent
   out.probes.medianMs = Math.round(quantile(probeMs, 0.5) ?? NaN)
   out.checkIntervalMs = checkMs
-  out.afterChurn = await untilAtFactor(nodes, contents, factor, 3 * checkMs, onProgress, 'back to factor after churn')
+  // measured from the last round's kills
+  const sinceKill = lastKill == null ? 0 : performance.now() - lastKill
+  out.afterChurn = await untilAtFactor(nodes, contents, factor, 3 * checkMs - sinceKill, onProgress, 'back to factor after churn')
+  if (out.afterChurn.ms != null) out.afterChurn.ms += Math.round(sinceKill)
   out.afterChurn.checkIntervals = out.afterChurn.ms == null ? undefined : round2(out.afterChurn.ms / checkMs)
   return out
 }
