@@ -62,7 +62,7 @@ process.on('message', async ({ id, op, ...args }) => {
     if (ops[op] == null) throw new TypeError(`unknown op ${op}`)
     process.send({ id, ...(await ops[op](args)) })
   } catch (err) {
-    process.send({ id, error: { name: err.name, message: String(err.message).slice(0, 300) } })
+    process.send({ id, error: { name: err.name, message: String(err.message).slice(0, 2000) } })
   }
 })
 process.on('disconnect', () => { process.exit(0) })

@@ -234,7 +234,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
         const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
         Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes })
       } catch (err) {
-        Object.assign(sample, { ok: false, error: err.message.slice(0, 200) })
+        Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
       }
       samples.push(sample)
       const okSoFar = samples.filter(s => s.ok)
@@ -330,7 +330,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       out.probes.ok++
       probeMs.push(performance.now() - t)
     } catch (err) {
-      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, error: err.message.slice(0, 200) })
+      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, error: err.message.slice(0, 1000) })
     }
   }
   const prober = (async () => {
