@@ -43,7 +43,7 @@ export function parseScaleArgs (argv) {
   }
   if (!flags.has('--nodes')) {
     const stray = [...flags.keys()].filter(f => f !== '--hold')
-    if (stray.length > 0) throw new TypeError(`${stray.join(', ')} need --nodes N\n${SCALE_USAGE}`)
+    if (stray.length > 0) throw new TypeError(`${stray.join(', ')} only go with --nodes N\n${SCALE_USAGE}`)
     return undefined
   }
   const opts = {}

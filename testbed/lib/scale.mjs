@@ -228,7 +228,12 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     const samples = []
     for (let i = 0; i < o.retrievals; i++) {
       const c = pick(contents, random)
-      const by = pick([...nodes.keys()].filter(k => k !== c.publisher), random)
+      // a node that holds no copy (a replica's retrieval would be local)
+      const candidates = [...nodes.keys()].filter(k => k !== c.publisher).sort(() => random() - 0.5)
+      let by = candidates[0]
+      for (const k of candidates) {
+        if (!(await nodes[k].ask('holds')).cids.includes(c.cid)) { by = k; break }
+      }
       const sample = { node: by, cid: c.cid }
       try {
         const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
