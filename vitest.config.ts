@@ -15,7 +15,8 @@ const SCENARIOS = [
   'test/replication/replication.test.ts',
   'test/cli/cli.test.ts',
   'test/cli/resume.test.ts',
-  'test/testbed/nat-traversal.test.ts'
+  'test/testbed/nat-traversal.test.ts',
+  'test/testbed/scale.test.ts'
 ]
 
 export default defineConfig({

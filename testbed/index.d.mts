@@ -158,3 +158,75 @@ export function stopProcess (child: ChildProcess, graceMs?: number): Promise<voi
 export function parseRate (rate: string): number
 /** The tbf burst (bytes) used for a rate in bits per second. */
 export function burstBytes (bitsPerSecond: number): number
+
+/** Options of `runScale` (defaults in SCALE_DEFAULTS; flags of `npm run testbed -- --nodes N`). */
+export interface ScaleOptions {
+  /** DDS nodes, one process and one namespace each. */
+  nodes: number
+  /** Each link's one-way delay, ms (node to node round trip: 4x). @default 0 */
+  delayMs?: number
+  /** Each link's loss per direction, percent. @default 0 */
+  lossPct?: number
+  /** Each link's rate, e.g. '100mbit'. @default unlimited */
+  rate?: string
+  /** Content each publisher publishes, bytes. @default 1048576 */
+  sizeBytes?: number
+  /** Nodes that publish one content each. @default 8 */
+  publishers?: number
+  /** First-byte retrievals. @default 50 */
+  retrievals?: number
+  /** Churn: `pct` % of the nodes SIGKILLed and replaced every `intervalMs`, for `durationS`. */
+  churn?: { pct: number, intervalMs: number }
+  /** How long churn runs, s. @default 600 */
+  durationS?: number
+  /** The probe's period during churn, ms. @default 2000 */
+  probeIntervalMs?: number
+  /** One retrieval's deadline, ms. @default 30000 */
+  retrievalTimeoutMs?: number
+  /** The nodes' replication check interval, ms. @default DDS's (300000) */
+  checkIntervalMs?: number
+  startConcurrency?: number
+  bootstrapPeers?: number
+  formedTableSize?: number
+  formTimeoutPerNodeMs?: number
+}
+
+/** What `runScale` measured (the JSON written to testbed/results/). */
+export interface ScaleResult {
+  seed: number
+  options: Required<Omit<ScaleOptions, 'rate' | 'churn' | 'checkIntervalMs'>> & ScaleOptions & { roundTripMs: number }
+  namespacePrefix: string
+  buildMs: number
+  startMs: number
+  dhtFormedMs: number
+  routingTable: { min: number, median: number, max: number }
+  memoryIdle: { nodes: number, medianMiB: number, maxMiB: number, totalMiB: number }
+  memoryLoaded: { nodes: number, medianMiB: number, maxMiB: number, totalMiB: number }
+  publish: { contents: number, sizeBytes: number, ms: number, each: Array<{ cid: string, publisher: number, ms: number }> }
+  firstByte: {
+    retrievals: number
+    ok: number
+    firstByteMs: { median?: number, p95?: number, max?: number }
+    mibPerS: { median?: number, p5?: number }
+    failures: Array<Record<string, unknown>>
+  }
+  churn?: {
+    pct: number
+    intervalMs: number
+    durationS: number
+    checkIntervalMs: number
+    rounds: Array<{ killed: string[], rejoinMs: number }>
+    probes: { sent: number, ok: number, successRate?: number, medianMs: number, failures: Array<Record<string, unknown>> }
+    beforeChurn: { ms?: number, holders: number[] }
+    /** From the last round's kills until every content had `factor` live holders; undefined: not within 3 check intervals. */
+    afterChurn: { ms?: number, holders: number[], checkIntervals?: number }
+  }
+  teardownMs: number
+  totalMs: number
+}
+
+/** Runs a network of many DDS nodes and its scenarios (doc/TESTBED.md); tears it down before it settles. */
+export function runScale (opts: ScaleOptions, hooks?: { onProgress?: (text: string) => void, seed?: number }): Promise<ScaleResult>
+export const SCALE_DEFAULTS: Readonly<Omit<ScaleOptions, 'nodes'>>
+/** Flags of `npm run testbed -- --nodes N ...` to ScaleOptions (and `seed`); undefined without --nodes; TypeError on bad input. */
+export function parseScaleArgs (argv: string[]): (ScaleOptions & { seed?: number }) | undefined

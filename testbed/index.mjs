@@ -26,3 +26,5 @@ export { parseRate, burstBytes } from './lib/link.mjs'
 
 /** probe.mjs: echo servers that report the source address they saw, and a TCP sink/sender. */
 export const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url))
+export { runScale, SCALE_DEFAULTS } from './lib/scale.mjs'
+export { parseScaleArgs } from './lib/scale-args.mjs'

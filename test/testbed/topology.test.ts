@@ -108,6 +108,22 @@ describe.skipIf(!available.ok)(title('testbed topology'), { timeout: 60_000 }, (
     expect(pp.forwards).toEqual([{ proto: 'tcp', outsidePort: 18000, host: 'c', insidePort: 8000 }])
   })
 
+  it('drops unsolicited packets to the router itself (INPUT), as it drops those to its LAN (FORWARD): no reset, no answer', async () => {
+    // a program listening on the router: its LAN reaches it, the internet does not
+    await serve(pp, 'tcp-echo', 8100)
+    const fromLan = await probe(c, ['tcp-ask', `${pp.lanAddress}:8100`])
+    expect(fromLan.seen).toBe(`${c.address}:${portOf(fromLan.seen)}`)
+    const fromOutside = await probe(a, ['tcp-ask', `${pp.address}:8100`, '--timeout', '1500'])
+    expect(fromOutside.seen).toBeNull()
+    expect(fromOutside.error).toMatch(/no answer/)
+    // a closed port outside gets no reset either (a host would answer ECONNREFUSED)
+    const closed = await probe(a, ['tcp-ask', `${sy.address}:8101`, '--timeout', '1500'])
+    expect(closed.error).toMatch(/no answer/)
+    // and the rule is there, on the outside interface only
+    const { stdout } = await pp.exec(available.iptables!, ['-S', 'INPUT'])
+    expect(stdout).toContain('-A INPUT -i wan -j DROP')
+  })
+
   it('counts the bytes of a transfer on every interface it crossed', async () => {
     const size = 1024 * 1024
     const [aBefore, coreBefore, ppBefore] = await Promise.all([tb.bytesThrough(a), tb.bytesThrough('internet'), tb.bytesThrough(pp)])

@@ -1,0 +1,61 @@
+/**
+ * A small network of the testbed's scale runs (testbed/lib/scale.mjs, what
+ * `npm run testbed -- --nodes N` runs): 12 DDS nodes, each a process in its
+ * own namespace, every link 5 ms each way with 1 % loss per direction; 8 of
+ * them publish, random nodes retrieve, then one churn round SIGKILLs 20 % of
+ * the nodes and starts fresh ones while a probe retrieves every 2 s.
+ *
+ * Needs root with iproute2, iptables and python3; elsewhere the suite is
+ * skipped and says why.
+ */
+import { describe, expect, it } from 'vitest'
+import { listNamespaces, runScale } from '../../testbed/index.mjs'
+import { available, title } from './helpers.js'
+
+/** The nodes' replication check interval: short, so the test sees repairs. */
+const CHECK_MS = 10_000
+
+describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
+  it('forms, serves random retrievals, keeps serving through a churn round, and gets every content back to its factor', async () => {
+    const result = await runScale({
+      nodes: 12,
+      delayMs: 5,
+      lossPct: 1,
+      sizeBytes: 512 * 1024,
+      publishers: 4,
+      retrievals: 8,
+      churn: { pct: 20, intervalMs: 25_000 },
+      durationS: 40,
+      checkIntervalMs: CHECK_MS
+    }, { seed: 13 })
+    console.log(JSON.stringify({
+      dhtFormedMs: result.dhtFormedMs,
+      firstByte: result.firstByte,
+      memoryIdle: result.memoryIdle,
+      memoryLoaded: result.memoryLoaded,
+      churn: { ...result.churn, probes: { ...result.churn?.probes } }
+    }))
+
+    expect(result.routingTable.min).toBeGreaterThanOrEqual(8)
+    // announcing completed: every publish resolved after its announcements
+    expect(result.publish.contents).toBe(4)
+    expect(result.firstByte.failures).toEqual([])
+    expect(result.firstByte.ok).toBe(8)
+
+    const churn = result.churn!
+    expect(churn.rounds).toHaveLength(1)
+    expect(churn.rounds[0]?.killed).toHaveLength(2)
+    expect(churn.beforeChurn.ms).toBeDefined()
+    // retrievals succeed through the churn
+    expect(churn.probes.sent).toBeGreaterThanOrEqual(15)
+    expect(churn.probes.failures).toEqual([])
+    // every content back at its factor (3 live holders). Repair starts after
+    // `repairAfterChecks` (2) low checks, so a kill just after a check is
+    // repaired after 2 intervals plus the fetch: 3 intervals bound it
+    expect(churn.afterChurn.ms).toBeDefined()
+    expect(churn.afterChurn.holders.every(n => n >= 3)).toBe(true)
+    expect(churn.afterChurn.ms!).toBeLessThanOrEqual(3 * CHECK_MS)
+
+    expect((await listNamespaces()).filter(ns => ns.startsWith(result.namespacePrefix))).toEqual([])
+  })
+})

@@ -1,0 +1,383 @@
+// A network of many DDS nodes in the testbed: one public host (namespace)
+// and one node process per node, every host's link shaped alike; the DHT
+// formed; scenarios run against it (first byte; churn with a probe and
+// replication back to its factor). Used by `npm run testbed -- --nodes N`
+// and by test/testbed/scale.test.ts.
+import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { createTestbed } from './testbed.mjs'
+import { killGroup } from './node.mjs'
+
+/** The node program. */
+export const SCALE_NODE = fileURLToPath(new URL('../scale-node.mjs', import.meta.url))
+
+/** Every node's TCP (and QUIC) port on its own host. */
+export const NODE_PORT = 4001
+
+/** Defaults of a scale run; each is a `runScale` option and a command line flag. */
+export const SCALE_DEFAULTS = Object.freeze({
+  /** Each link's one-way delay (a node-to-node round trip crosses two links: 4x this). */
+  delayMs: 0,
+  /** Each link's loss per direction, in percent. */
+  lossPct: 0,
+  /** Each link's rate, e.g. '100mbit' (both directions); undefined: unlimited. */
+  rate: undefined,
+  /** Content each publisher publishes, in bytes. */
+  sizeBytes: 1024 * 1024,
+  /** Nodes that publish one content each (at most the number of nodes). */
+  publishers: 8,
+  /** Retrievals of the first-byte scenario, one after the other. */
+  retrievals: 50,
+  /** How long the churn phase runs, in seconds. */
+  durationS: 600,
+  /** The probe's period during churn. */
+  probeIntervalMs: 2_000,
+  /** One retrieval's deadline (a probe that takes longer failed). */
+  retrievalTimeoutMs: 30_000,
+  /** Nodes started at once. */
+  startConcurrency: 4,
+  /** How many earlier nodes a joining node bootstraps from. */
+  bootstrapPeers: 3,
+  /** The DHT counts as formed when every node's routing table holds this many peers (or all others, if fewer). */
+  formedTableSize: 8,
+  /** How long the DHT may take to form, per node. */
+  formTimeoutPerNodeMs: 5_000,
+  /** The nodes' replication check interval; undefined: DDS's default. */
+  checkIntervalMs: undefined
+})
+
+/** Waits for the next reply of a scale node. */
+class ScaleNode {
+  constructor (host, init, generation) {
+    this.host = host
+    this.generation = generation
+    this.nextId = 1
+    this.pending = new Map()
+    this.stderr = ''
+    this.alive = true
+    this.child = host.spawnNode(SCALE_NODE, [JSON.stringify(init)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    this.child.stderr.setEncoding('utf8').on('data', (s) => { this.stderr = (this.stderr + s).slice(-4000) })
+    this.child.on('message', (msg) => {
+      const waiter = this.pending.get(msg.id)
+      this.pending.delete(msg.id)
+      waiter?.resolve(msg)
+    })
+    this.exited = once(this.child, 'exit').then(([code, signal]) => {
+      this.alive = false
+      const err = new Error(`node ${host.name} exited (${signal ?? code}): ${this.stderr.trim().split('\n').slice(-3).join(' | ')}`)
+      for (const waiter of this.pending.values()) waiter.reject(err)
+      this.pending.clear()
+      return { code, signal }
+    })
+    this.ready = new Promise((resolve, reject) => { this.pending.set(0, { resolve, reject }) }).then((msg) => {
+      this.peerId = msg.peerId
+      this.addr = `/ip4/${host.address}/tcp/${NODE_PORT}/p2p/${msg.peerId}`
+      return this
+    })
+  }
+
+  /** Sends `{ op, ...args }` and resolves with the reply; rejects with the node's error or when it exits. */
+  async ask (op, args = {}) {
+    if (!this.alive) throw new Error(`node ${this.host.name} is not running`)
+    const id = this.nextId++
+    const reply = new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    this.child.send({ id, op, ...args })
+    const msg = await reply
+    if (msg.error != null) {
+      throw Object.assign(new Error(`${msg.error.name}: ${msg.error.message}`), { name: msg.error.name })
+    }
+    return msg
+  }
+
+  /** RSS now and its peak so far, in bytes, read from /proc (works while the node is busy). */
+  async memory () {
+    const status = await readFile(`/proc/${this.child.pid}/status`, 'utf8').catch(() => '')
+    const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    return { rss: kib('VmRSS'), peak: kib('VmHWM') }
+  }
+
+  kill () {
+    killGroup(this.child, 'SIGKILL')
+    return this.exited
+  }
+}
+
+/** The value at fraction `q` of sorted `values` (nearest rank). */
+export function quantile (values, q) {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+}
+
+function pick (items, random) {
+  return items[Math.floor(random() * items.length)]
+}
+
+/** A seeded PRNG (mulberry32), so a run's choices can be repeated. */
+export function seededRandom (seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+async function inBatches (items, size, fn) {
+  const out = []
+  for (let i = 0; i < items.length; i += size) {
+    out.push(...await Promise.all(items.slice(i, i + size).map((item, j) => fn(item, i + j))))
+  }
+  return out
+}
+
+const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
+
+/**
+ * Runs a network of `nodes` DDS nodes and its scenarios; resolves with the
+ * results (see doc/TESTBED.md, "A network of many"). Tears everything down
+ * before it resolves or rejects.
+ *
+ * @param {object} opts  `nodes`, and any of SCALE_DEFAULTS; `churn: { pct, intervalMs }` turns the churn phase on
+ * @param {{ onProgress?: (text: string) => void, seed?: number }} [hooks]
+ */
+export async function runScale (opts, { onProgress = () => {}, seed = Date.now() } = {}) {
+  const o = { ...SCALE_DEFAULTS, ...opts }
+  const random = seededRandom(seed)
+  const link = { delayMs: o.delayMs, loss: o.lossPct / 100, ...(o.rate != null ? { rate: o.rate } : {}) }
+  const result = {
+    seed,
+    options: { ...o, nodesPerProcess: 1, nodesPerNamespace: 1, roundTripMs: 4 * o.delayMs },
+    startedAt: new Date().toISOString()
+  }
+  const t0 = performance.now()
+  const tb = await createTestbed()
+  result.namespacePrefix = tb.prefix
+  /** @type {ScaleNode[]} the live node of each host, by index */
+  const nodes = []
+  let generation = 0
+  const nodeInit = (host, bootstrap) => ({
+    listen: [`/ip4/${host.address}/tcp/${NODE_PORT}`, `/ip4/${host.address}/udp/${NODE_PORT}/quic-v1`],
+    bootstrap,
+    ...(o.checkIntervalMs != null ? { replication: { checkIntervalMs: o.checkIntervalMs } } : {})
+  })
+  const start = async (host, bootstrapFrom) => {
+    const bootstrap = bootstrapFrom.map(n => n.addr)
+    const node = new ScaleNode(host, nodeInit(host, bootstrap), generation++)
+    await Promise.race([node.ready, node.exited.then(() => { throw new Error(`node ${host.name} exited before it was ready: ${node.stderr.trim().slice(-500)}`) })])
+    return node
+  }
+  try {
+    // hosts
+    const hosts = []
+    await inBatches([...Array(o.nodes).keys()], 8, async (i) => {
+      hosts[i] = await tb.addPublicHost(`n${i}`, link)
+      onProgress(`building hosts ${hosts.filter(Boolean).length}/${o.nodes}`)
+    })
+    result.buildMs = Math.round(performance.now() - t0)
+
+    // nodes: the first alone, then the rest a few at a time, each bootstrapping from earlier ones
+    const startT = performance.now()
+    nodes[0] = await start(hosts[0], [])
+    await inBatches([...Array(o.nodes - 1).keys()].map(i => i + 1), o.startConcurrency, async (i) => {
+      const earlier = nodes.filter(Boolean)
+      const from = [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(earlier, random)))]
+      nodes[i] = await start(hosts[i], from)
+      onProgress(`starting nodes ${nodes.filter(Boolean).length}/${o.nodes}`)
+    })
+    result.startMs = Math.round(performance.now() - startT)
+
+    // the DHT forms: every routing table holds formedTableSize peers (or all the others)
+    const want = Math.min(o.nodes - 1, o.formedTableSize)
+    const formDeadline = performance.now() + o.formTimeoutPerNodeMs * o.nodes + 60_000
+    let tables = []
+    for (;;) {
+      tables = await Promise.all(nodes.map(async n => (await n.ask('info')).routingTable))
+      const formed = tables.filter(size => size >= want).length
+      onProgress(`DHT forming: ${formed}/${o.nodes} nodes have ${want}+ peers in their routing table (min ${Math.min(...tables)})`)
+      if (formed === o.nodes) break
+      if (performance.now() > formDeadline) {
+        throw new Error(`the DHT did not form: routing table sizes ${tables.join(',')} (wanted ${want} each)`)
+      }
+      await sleep(500)
+    }
+    result.dhtFormedMs = Math.round(performance.now() - startT)
+    result.routingTable = { min: Math.min(...tables), median: quantile(tables, 0.5), max: Math.max(...tables) }
+
+    // memory per idle node
+    const idle = await Promise.all(nodes.map(n => n.memory()))
+    result.memoryIdle = memoryStats(idle.map(m => m.rss))
+
+    // publishing: `publishers` distinct random nodes, one content each
+    const order = [...nodes.keys()].sort(() => random() - 0.5)
+    const publishers = order.slice(0, Math.min(o.publishers, o.nodes))
+    const contents = []
+    const pubT = performance.now()
+    await inBatches(publishers, 4, async (index, k) => {
+      const t = performance.now()
+      const got = await nodes[index].ask('publish', { size: o.sizeBytes, seed: k + 1 + index * 1000 })
+      contents.push({ cid: got.cid, sha256: got.sha256, publisher: index, publishMs: Math.round(performance.now() - t) })
+      onProgress(`publishing ${contents.length}/${publishers.length}`)
+    })
+    result.publish = { contents: contents.length, sizeBytes: o.sizeBytes, ms: Math.round(performance.now() - pubT), each: contents.map(c => ({ cid: c.cid, publisher: c.publisher, ms: c.publishMs })) }
+
+    // first byte: `retrievals` retrievals, each by a random node of content published by another
+    const samples = []
+    for (let i = 0; i < o.retrievals; i++) {
+      const c = pick(contents, random)
+      // a node that holds no copy (a replica's retrieval would be local)
+      const candidates = [...nodes.keys()].filter(k => k !== c.publisher).sort(() => random() - 0.5)
+      let by = candidates[0]
+      for (const k of candidates) {
+        if (!(await nodes[k].ask('holds')).cids.includes(c.cid)) { by = k; break }
+      }
+      const sample = { node: by, cid: c.cid }
+      try {
+        const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
+        Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes })
+      } catch (err) {
+        Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
+      }
+      samples.push(sample)
+      const okSoFar = samples.filter(s => s.ok)
+      onProgress(`first byte: ${samples.length}/${o.retrievals} retrievals, ${okSoFar.length} ok, median ${quantile(okSoFar.map(s => s.firstByteMs), 0.5) ?? '-'} ms`)
+    }
+    const ok = samples.filter(s => s.ok)
+    result.firstByte = {
+      retrievals: samples.length,
+      ok: ok.length,
+      firstByteMs: { median: quantile(ok.map(s => s.firstByteMs), 0.5), p95: quantile(ok.map(s => s.firstByteMs), 0.95), max: quantile(ok.map(s => s.firstByteMs), 1) },
+      mibPerS: { median: round2(quantile(ok.map(s => s.bytes / 1048576 / (s.ms / 1000)), 0.5)), p5: round2(quantile(ok.map(s => s.bytes / 1048576 / (s.ms / 1000)), 0.05)) },
+      failures: samples.filter(s => !s.ok)
+    }
+    const loaded = await Promise.all(nodes.map(n => n.memory()))
+    result.memoryLoaded = memoryStats(loaded.map(m => m.peak))
+
+    if (o.churn != null) {
+      result.churn = await churnPhase({ o, nodes, hosts, contents, random, start, onProgress })
+    }
+  } finally {
+    onProgress('tearing down')
+    const teardownT = performance.now()
+    await tb.teardown()
+    result.teardownMs = Math.round(performance.now() - teardownT)
+  }
+  result.totalMs = Math.round(performance.now() - t0)
+  return result
+}
+
+function round2 (x) {
+  return x == null ? undefined : Math.round(x * 100) / 100
+}
+
+function memoryStats (bytes) {
+  const mib = bytes.filter(Number.isFinite).map(b => b / 1048576)
+  return { nodes: mib.length, medianMiB: round2(quantile(mib, 0.5)), maxMiB: round2(quantile(mib, 1)), totalMiB: round2(mib.reduce((a, b) => a + b, 0)) }
+}
+
+/** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
+async function holders (nodes, contents) {
+  const counts = new Map(contents.map(c => [c.cid, 0]))
+  await Promise.all(nodes.filter(n => n.alive).map(async (n) => {
+    const { cids } = await n.ask('holds').catch(() => ({ cids: [] }))
+    for (const cid of cids) {
+      if (counts.has(cid)) counts.set(cid, counts.get(cid) + 1)
+    }
+  }))
+  return counts
+}
+
+/** Waits until every content has `factor` live holders; resolves with how long it took, or undefined at the deadline. */
+async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, what) {
+  const t = performance.now()
+  for (;;) {
+    const counts = await holders(nodes, contents)
+    const low = [...counts.values()].filter(n => n < factor).length
+    onProgress(`${what}: ${contents.length - low}/${contents.length} contents at factor ${factor}`)
+    if (low === 0) return { ms: Math.round(performance.now() - t), holders: [...counts.values()] }
+    if (performance.now() - t > deadlineMs) return { ms: undefined, holders: [...counts.values()] }
+    await sleep(1_000)
+  }
+}
+
+/**
+ * Churn: every `intervalMs`, `pct` % of the nodes are SIGKILLed and replaced
+ * by fresh nodes (new identities, in the same namespaces) that bootstrap from
+ * live ones, for `durationS`; a probe retrieves random content from a random
+ * live node every `probeIntervalMs`. Then waits for every content to be back
+ * at its replication factor.
+ */
+async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgress }) {
+  const factor = 3
+  const checkMs = o.checkIntervalMs ?? 300_000
+  const out = { pct: o.churn.pct, intervalMs: o.churn.intervalMs, durationS: o.durationS, rounds: [], probes: { sent: 0, ok: 0, failures: [] } }
+  out.beforeChurn = await untilAtFactor(nodes, contents, factor, 2 * checkMs + 60_000, onProgress, 'replicating before churn')
+
+  const perRound = Math.max(1, Math.round(nodes.length * o.churn.pct / 100))
+  const churnStart = performance.now()
+  const endAt = churnStart + o.durationS * 1000
+  let lastKill
+  let stopping = false
+  const probeMs = []
+  const inFlight = new Set()
+  const probeOnce = async () => {
+    const live = nodes.filter(n => n.alive && n.peerId != null)
+    const c = pick(contents, random)
+    const by = pick(live, random)
+    out.probes.sent++
+    const t = performance.now()
+    try {
+      const got = await by.ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
+      if (got.sha256 !== c.sha256) throw new Error('wrong bytes')
+      out.probes.ok++
+      probeMs.push(performance.now() - t)
+    } catch (err) {
+      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, error: err.message.slice(0, 1000) })
+    }
+  }
+  const prober = (async () => {
+    while (!stopping) {
+      const p = probeOnce()
+      inFlight.add(p)
+      p.finally(() => inFlight.delete(p))
+      await sleep(o.probeIntervalMs)
+    }
+  })()
+  const progress = setInterval(() => {
+    onProgress(`churn: round ${out.rounds.length}, ${Math.max(0, Math.round((endAt - performance.now()) / 1000))} s left, probes ${out.probes.ok}/${out.probes.sent} ok`)
+  }, 1_000)
+  try {
+    // rounds at fixed times (start + k x interval), however long a rejoin takes
+    for (let k = 1; ; k++) {
+      const at = churnStart + k * o.churn.intervalMs
+      if (at >= endAt) break
+      await sleep(Math.max(0, at - performance.now()))
+      const victims = [...nodes.keys()].sort(() => random() - 0.5).slice(0, perRound)
+      const t = lastKill = performance.now()
+      await Promise.all(victims.map(i => nodes[i].kill()))
+      const survivors = nodes.filter(n => n.alive)
+      await inBatches(victims, o.startConcurrency, async (i) => {
+        const from = [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors, random)))]
+        nodes[i] = await start(hosts[i], from)
+      })
+      out.rounds.push({ killed: victims.map(i => hosts[i].name), rejoinMs: Math.round(performance.now() - t) })
+    }
+  } finally {
+    stopping = true
+    clearInterval(progress)
+    await prober
+    await Promise.allSettled([...inFlight])
+  }
+  out.probes.successRate = out.probes.sent === 0 ? undefined : out.probes.ok / out.probes.sent
+  out.probes.medianMs = Math.round(quantile(probeMs, 0.5) ?? NaN)
+  out.checkIntervalMs = checkMs
+  // measured from the last round's kills
+  const sinceKill = lastKill == null ? 0 : performance.now() - lastKill
+  out.afterChurn = await untilAtFactor(nodes, contents, factor, 3 * checkMs - sinceKill, onProgress, 'back to factor after churn')
+  if (out.afterChurn.ms != null) out.afterChurn.ms += Math.round(sinceKill)
+  out.afterChurn.checkIntervals = out.afterChurn.ms == null ? undefined : round2(out.afterChurn.ms / checkMs)
+  return out
+}

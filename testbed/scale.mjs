@@ -1,0 +1,102 @@
+// `npm run testbed -- --nodes N ...`: a network of N DDS nodes in the
+// testbed (lib/scale.mjs), a progress line while it runs, a table at the
+// end and the whole result as JSON in testbed/results/. Ctrl-C or a crash
+// removes every namespace and process (the testbed's exit hook).
+import { mkdir, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { testbedAvailable } from './index.mjs'
+import { runScale } from './lib/scale.mjs'
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
+
+function progressLine () {
+  const tty = process.stderr.isTTY === true
+  let last = ''
+  let lastAt = 0
+  const started = Date.now()
+  return {
+    update (text) {
+      const line = `[${Math.round((Date.now() - started) / 1000)} s] ${text}`
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`)
+      } else if (text.split(/[:\d]/)[0] !== last.split(/[:\d]/)[0] || Date.now() - lastAt > 10_000) {
+        // not a terminal: a line when the phase changes, else every 10 s
+        process.stderr.write(`${line}\n`)
+        lastAt = Date.now()
+      }
+      last = text
+    },
+    done () { if (tty) process.stderr.write('\r\x1b[K') }
+  }
+}
+
+function table (rows) {
+  const width = Math.max(...rows.map(r => r[0].length))
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`)
+}
+
+const ms = (x) => x == null ? '-' : `${x} ms`
+const s = (x) => x == null ? '-' : `${(x / 1000).toFixed(1)} s`
+
+/** Prints the result as a two-column table. */
+export function printResult (r) {
+  const o = r.options
+  const rows = [
+    ['nodes', `${o.nodes} (one per process, one per namespace)`],
+    ['links', `${o.delayMs} ms one way (${o.roundTripMs} ms node to node round trip), ${o.lossPct} % loss per link and direction, ${o.rate ?? 'unlimited'}`],
+    ['hosts built', s(r.buildMs)],
+    ['nodes started', s(r.startMs)],
+    ['DHT formed', `${s(r.dhtFormedMs)} after the first start (routing tables ${r.routingTable?.min}/${r.routingTable?.median}/${r.routingTable?.max} min/median/max)`],
+    ['RSS per idle node', r.memoryIdle == null ? '-' : `median ${r.memoryIdle.medianMiB} MiB, max ${r.memoryIdle.maxMiB} MiB, all ${r.memoryIdle.totalMiB} MiB`],
+    ['published', r.publish == null ? '-' : `${r.publish.contents} x ${r.publish.sizeBytes} bytes in ${s(r.publish.ms)}`]
+  ]
+  if (r.firstByte != null) {
+    const f = r.firstByte
+    rows.push(['first byte', `${f.ok}/${f.retrievals} ok; median ${ms(f.firstByteMs.median)}, p95 ${ms(f.firstByteMs.p95)}, max ${ms(f.firstByteMs.max)}`])
+    rows.push(['throughput', `median ${f.mibPerS.median} MiB/s, p5 ${f.mibPerS.p5} MiB/s per retrieval`])
+    rows.push(['RSS peak under load', r.memoryLoaded == null ? '-' : `median ${r.memoryLoaded.medianMiB} MiB, max ${r.memoryLoaded.maxMiB} MiB`])
+  }
+  if (r.churn != null) {
+    const c = r.churn
+    rows.push(['churn', `${c.pct} % every ${c.intervalMs / 1000} s for ${c.durationS} s: ${c.rounds.length} rounds`])
+    rows.push(['at factor before churn', c.beforeChurn.ms == null ? `NO (holders ${c.beforeChurn.holders.join(',')})` : `after ${s(c.beforeChurn.ms)}`])
+    rows.push(['probes', `${c.probes.ok}/${c.probes.sent} ok (${(100 * (c.probes.successRate ?? 0)).toFixed(1)} %), median ${ms(c.probes.medianMs)}`])
+    rows.push(['back at factor', c.afterChurn.ms == null
+      ? `NO within 3 check intervals (holders ${c.afterChurn.holders.join(',')})`
+      : `${s(c.afterChurn.ms)} after the last round's kills (${c.afterChurn.checkIntervals} check intervals of ${c.checkIntervalMs / 1000} s)`])
+  }
+  rows.push(['teardown', s(r.teardownMs)])
+  table(rows)
+  for (const f of [...(r.firstByte?.failures ?? []), ...(r.churn?.probes.failures ?? [])].slice(0, 10)) {
+    console.log(`  failed: ${JSON.stringify(f)}`)
+  }
+}
+
+/** Runs, prints, writes JSON; resolves with the exit code. */
+export async function main (opts) {
+  const available = await testbedAvailable()
+  if (!available.ok) {
+    console.error(`testbed: cannot run here: ${available.reason}`)
+    return 2
+  }
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    // exiting runs the testbed's synchronous teardown (every process, every namespace)
+    process.on(signal, () => { process.stderr.write(`\ntestbed: ${signal}, removing the network\n`); process.exit(130) })
+  }
+  const { seed, ...rest } = opts
+  const progress = progressLine()
+  let result
+  try {
+    result = await runScale(rest, { onProgress: progress.update, ...(seed != null ? { seed } : {}) })
+  } finally {
+    progress.done()
+  }
+  printResult(result)
+  await mkdir(RESULTS, { recursive: true })
+  const file = `${RESULTS}${result.startedAt.replace(/[:.]/g, '-')}-n${opts.nodes}.json`
+  await writeFile(file, JSON.stringify(result, null, 2) + '\n')
+  console.log(`\nresult: ${file}`)
+  const failedFirst = result.firstByte != null && result.firstByte.ok < result.firstByte.retrievals
+  const failedChurn = result.churn != null && (result.churn.afterChurn.ms == null || result.churn.probes.successRate < 0.99)
+  return failedFirst || failedChurn ? 1 : 0
+}
