@@ -7,7 +7,7 @@
 
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import { cidToString, parseCid, type CIDLike } from './cid.js'
-import type { CollectionEntry } from './manifest/index.js'
+import { checkDescription, type CollectionEntry } from './manifest/index.js'
 import { concatBytes } from './bytes.js'
 import { NotStartedError } from './errors.js'
 import { assertSupportedRuntime } from './runtime.js'
@@ -141,6 +141,8 @@ export class Dds {
    */
   async publish (input: ContentInput | CollectionSource, options: PublishOptions = {}): Promise<string> {
     this.assertRunning()
+    // a bad description is refused before any input is read
+    checkDescription({ name: options.name, mediaType: options.mediaType, metadata: options.metadata })
     const split = await splitInput(input)
     return split.kind === 'collection'
       ? this.parts.publisher.publishCollection(split.entries, options)

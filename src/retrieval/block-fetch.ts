@@ -3,7 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import parallel from 'it-parallel'
 import { CustomProgressEvent } from 'progress-events'
-import { BusyError, RejectedError, abortReason, throwIfAborted } from '../errors.js'
+import { BusyError, NoDirectPathError, RejectedError, RemoteError, abortReason, throwIfAborted } from '../errors.js'
 import { sleep } from '../signals.js'
 import type { ProviderFeed } from './feed.js'
 import { Failures, unavailableError } from './failures.js'
@@ -266,7 +266,9 @@ export class BlockFetcher {
         }
         throw abortReason(options.signal, 'retrieve')
       }
-      if (timedOut != null && (err as Error).name === 'TimeoutError') {
+      // a holder that was slow, or whose connection could not be made or
+      // broke, is asked again with the full deadline if nobody sends the block
+      if (timedOut != null && ((err as Error).name === 'TimeoutError' || (err instanceof RemoteError && !(err instanceof NoDirectPathError) && !(err instanceof BusyError)))) {
         timedOut.value = true
       }
       search.failures.add(key, err as Error)

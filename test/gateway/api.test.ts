@@ -204,12 +204,16 @@ describe('the /api/v1 routes', () => {
     const cid = await a.publish(pseudoRandomBytes(10, 16))
     for (const [method, path] of [
       ['GET', '/api/v1/nothing'], ['GET', '/nothing'], ['GET', '/api/v1/publish'], ['PUT', '/api/v1/publish'],
-      ['DELETE', `/dds/${cid}`], ['POST', `/dds/${cid}`], ['OPTIONS', '/api/v1/pins'], ['GET', `/dds/${cid}/more`]
+      ['DELETE', `/dds/${cid}`], ['POST', `/dds/${cid}`], ['OPTIONS', '/api/v1/pins'], ['DELETE', `/dds/${cid}/more`]
     ]) {
       const res = await http(`${gateway.url}${path}`, { method })
       expect(res.status, `${method} ${path}`).toBe(404)
       expect(json(res).error.code).toBe('NotFoundError')
     }
+    // a path under content that is no collection names nothing there: 400, saying so
+    const below = await http(`${gateway.url}/dds/${cid}/more`)
+    expect(below.status).toBe(400)
+    expect(json(below).error.message).toContain('is not a collection')
   })
 
   it('answers malformed requests with a JSON 400, never a 500', async () => {
