@@ -17,7 +17,9 @@
  * the folder `-o` names (by default one named after the collection in the
  * current directory), each file as above. Every path from the list is
  * checked before anything is written: one that would leave the folder
- * (`..`, an absolute path) is refused.
+ * (`..`, an absolute path) is refused, and so are two paths that would be
+ * one file where the folder's file system ignores case (`A.flac` and
+ * `a.flac`).
  *
  * @module
  */
@@ -31,6 +33,7 @@ import { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
+import { foldedCollision, ignoresCase } from './folder-paths.js'
 import { formatBytes } from './format.js'
 import { createProgress } from './progress.js'
 import { chunkList, verifyKept, type ContentFacts, type Kept } from './resume.js'
@@ -171,6 +174,10 @@ async function toFolder (client: ApiClient, input: GetInput, name: string | unde
     }
     return { ...entry, file: path }
   })
+  const collision = foldedCollision(files.map(entry => entry.path))
+  if (collision != null && await ignoresCase(root)) {
+    throw new CliError(`refusing to write the collection ${input.cid} into ${root}: "${collision[0]}" and "${collision[1]}" would be one file there, as its file system does not tell upper from lower case; write it to a file system that does, or get those entries one by one by their CIDs (dds list ${input.cid})`)
+  }
   const result: GetResult = { cid: input.cid, size: 0, path: root, fetched: 0, kept: 0 }
   for (const entry of files) {
     if (!input.force && await exists(entry.file)) {
