@@ -138,10 +138,11 @@ export interface DdsInit {
   discovery?: Discovery
 
   /**
-   * What `publish` announces: the manifest and every chunk (chunks in the
-   * background), only the manifest, or nothing.
+   * What `publish` announces: manifests (`'manifest'`: the content's, and a
+   * collection's entries'), every block (`'all'`, chunks in the background),
+   * or nothing.
    *
-   * @default 'all'
+   * @default 'manifest'
    */
   announce?: AnnounceStrategy
 

@@ -122,8 +122,8 @@ export class Dds {
    * The content is cut into 256 KiB chunks as it streams in (memory stays
    * bounded whatever its size), each chunk is written to the store in batches,
    * then the manifest. The manifest is announced on the DHT before this
-   * resolves; with `announce: 'all'` chunk announcements continue in the
-   * background (see `awaitAnnouncements`). With `seedPeers`, every block is
+   * resolves; a collection's entries (and every chunk, with `announce:
+   * 'all'`) are announced in the background (see `awaitAnnouncements`). With `seedPeers`, every block is
    * pushed to them too.
    *
    * If aborted, what was already written stays in the store unreferenced.

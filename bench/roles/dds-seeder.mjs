@@ -39,10 +39,11 @@ const node = await Dds.create({
   ...stores.init,
   // measure transfers, not background copies between the seeders
   replication: { factor: 1 },
-  // The seeders know no DHT peer when they publish, so with 'all' every
-  // chunk announcement waits for the first peer that connects: the
-  // retriever, which would then take ~1000 provider records per 256 MiB per
-  // seeder while it retrieves. See docs/benchmarks.md ("Announcements").
+  // The library's default. The seeders know no DHT peer when they publish,
+  // so with 'all' every chunk announcement waits for the first peer that
+  // connects: the retriever, which would then take ~1000 provider records
+  // per 256 MiB per seeder while it retrieves. See docs/benchmarks.md
+  // ("Announcements").
   announce: options.announce ?? 'manifest',
   ...(options.listen != null ? { listen: options.listen } : {}),
   ...(options.bandwidth != null ? { bandwidth: options.bandwidth } : {})

@@ -5,7 +5,7 @@ import { throwIfAborted } from '../errors.js'
 import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index.js'
 import { AnnounceQueue } from '../discovery/announce-queue.js'
 import type { ProvideResult } from '../discovery/index.js'
-import { chunkCount, contentBlocks, decodeManifest, type Manifest } from '../manifest/index.js'
+import { chunkCount, contentBlocks, decodeManifest, isCollection, MAX_MANIFEST_BLOCK_SIZE, storedEntries, type Manifest } from '../manifest/index.js'
 import { REANNOUNCE_DELAY_MS, REANNOUNCE_PEER_WAIT_MS } from './constants.js'
 import type { AnnounceStrategy, Announcer, AnnouncerComponents } from './index.js'
 
@@ -20,6 +20,8 @@ export class DdsAnnouncer implements Announcer {
   /** Settles when the re-announcement scheduled on a new connection has queued its announcements. */
   private reannouncing?: PromiseWithResolvers<void>
   private running = false
+  /** Reads of the store still deciding what to queue (`announceHeld`, `announceBlock`); `onIdle` waits for them. */
+  private readonly reading = new Set<Promise<void>>()
 
   private readonly log: DdsLogger
 
@@ -62,7 +64,9 @@ export class DdsAnnouncer implements Announcer {
       // connected, but the DHT may not have taken the peer into its routing table yet
       this.scheduleReannounce()
     }
-    this.announceOtherBlocks(cid, manifest)
+    await this.announceOtherBlocks(cid, manifest).catch((err: unknown) => {
+      this.log.warn('the blocks of published content could not be queued for announcement', { cid: cidToString(cid), error: errorText(err) })
+    })
     return result
   }
 
@@ -71,29 +75,58 @@ export class DdsAnnouncer implements Announcer {
       return
     }
     this.queue.add([cid])
-    if (this.strategy === 'all') {
-      this.components.storage.get(cid).then(bytes => {
-        if (bytes != null && this.running) {
-          this.announceOtherBlocks(cid, decodeManifest(bytes))
-        }
-      }).catch((err: unknown) => { this.log.warn('held content could not be announced', { cid: cidToString(cid), error: errorText(err) }) })
-    }
+    this.read(async () => {
+      const bytes = await this.components.storage.get(cid)
+      if (bytes != null && this.running) {
+        await this.announceOtherBlocks(cid, decodeManifest(bytes))
+      }
+    }, 'held content could not be announced', cid)
   }
 
   announceBlock (cid: CID): void {
-    this.queue.add([cid])
+    if (this.strategy !== 'manifest') {
+      this.queue.add([cid])
+      return
+    }
+    // with 'manifest', only a manifest: a chunk a peer pushed here is found
+    // through the manifest that names it
+    this.read(async () => {
+      const bytes = await this.components.storage.get(cid)
+      if (bytes != null && this.running && isManifestBlock(bytes)) {
+        this.queue.add([cid])
+      }
+    }, 'a stored block could not be announced', cid)
   }
 
   async onIdle (): Promise<void> {
     await this.reannouncing?.promise
+    while (this.reading.size > 0) {
+      await Promise.all(this.reading)
+    }
     await this.queue.onIdle()
   }
 
-  /** With strategy `'all'`, queues every block of the content but its manifest, read back from the store as the queue gets to them. */
-  private announceOtherBlocks (cid: CID, manifest: Manifest): void {
+  /** Runs a read of the store that decides what to queue; `onIdle` waits for it, a failure is logged. */
+  private read (task: () => Promise<void>, failure: string, cid: CID): void {
+    const reading: Promise<void> = task()
+      .catch((err: unknown) => { this.log.warn(failure, { cid: cidToString(cid), error: errorText(err) }) })
+      .finally(() => { this.reading.delete(reading) })
+    this.reading.add(reading)
+  }
+
+  /**
+   * Queues what content holds beside its own manifest. With strategy
+   * `'all'`: every other block, read back from the store as the queue gets
+   * to them. With `'manifest'`: a collection's entries, each content that
+   * peers may ask for by its own CID (a track of an album).
+   */
+  private async announceOtherBlocks (cid: CID, manifest: Manifest): Promise<void> {
+    const read = async (block: CID): Promise<Uint8Array | undefined> => this.components.storage.get(block)
     if (this.strategy === 'all') {
-      const blocks = contentBlocks(cid, manifest, async (node) => this.components.storage.get(node))
-      this.queue.addSource(withoutLast(blocks), chunkCount(manifest.size) + (manifest.children?.length ?? 0))
+      this.queue.addSource(withoutLast(contentBlocks(cid, manifest, read)), chunkCount(manifest.size) + (manifest.children?.length ?? 0))
+    } else if (this.strategy === 'manifest' && isCollection(manifest)) {
+      const entries = await storedEntries(cid, manifest, read)
+      this.queue.add((entries ?? []).map(entry => entry.cid))
     }
   }
 
@@ -129,6 +162,19 @@ export class DdsAnnouncer implements Announcer {
     const pending = this.reannouncing
     this.reannouncing = undefined
     pending?.resolve()
+  }
+}
+
+/** Whether a block is a DDS manifest (a data chunk is not, nor is anything past a manifest block's size limit). */
+function isManifestBlock (bytes: Uint8Array): boolean {
+  if (bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
+    return false
+  }
+  try {
+    decodeManifest(bytes)
+    return true
+  } catch {
+    return false
   }
 }
 

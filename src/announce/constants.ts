@@ -1,5 +1,5 @@
 /** What `publish` announces when `announce` is not given. */
-export const DEFAULT_ANNOUNCE = 'all'
+export const DEFAULT_ANNOUNCE = 'manifest'
 
 /** Wait after a new connection before announcing again what reached no DHT peer, in ms (lets the routing table fill). */
 export const REANNOUNCE_DELAY_MS = 500

@@ -35,7 +35,7 @@ export interface AnnouncerComponents {
 
 /** Options of the announcer. */
 export interface AnnouncerInit {
-  /** What to announce of content: every block, only manifests, or nothing. @default 'all' */
+  /** What to announce of content: only manifests, every block, or nothing. @default 'manifest' */
   strategy?: AnnounceStrategy
 }
 
@@ -51,7 +51,8 @@ export interface Announcer {
   /**
    * Announces just-published content: the manifest now (resolving with how
    * many DHT peers took the record, or `undefined` with strategy `'none'`),
-   * its other blocks in the background with strategy `'all'`.
+   * in the background a collection's entries (strategy `'manifest'`) or
+   * every other block (`'all'`).
    */
   announcePublished(cid: CID, manifest: Manifest, options?: AbortOptions): Promise<ProvideResult | undefined>
   /** Announces content this node holds (pinned or replicated), all in the background. */

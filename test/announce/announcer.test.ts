@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { CHUNK_SIZE, cidToString, memoryStorage, type Discovery, type ProvideResult, type StorageProvider } from '../../src/index.js'
+import { CHUNK_SIZE, cidToString, COLLECTION_MEDIA_TYPE, encodeCollection, memoryStorage, type Discovery, type ProvideResult, type StorageProvider } from '../../src/index.js'
 import { announcer, type AnnounceStrategy, type Announcer } from '../../src/announce/index.js'
 import { REANNOUNCE_DELAY_MS } from '../../src/announce/constants.js'
 import { pseudoRandomBytes } from '../utils/content.js'
@@ -74,6 +74,35 @@ describe('the announcer', () => {
     node.announceHeld(content.cid)
     await node.onIdle()
     expect(discovery.provided).toEqual([cidToString(content.cid), cidToString(content.cid)])
+  })
+
+  it("with 'manifest', announces a collection's list at once and each entry's manifest (not their chunks) in the background", async () => {
+    const { discovery, node, content } = await setup('manifest')
+    const other = await storeContent(storage, pseudoRandomBytes(2 * CHUNK_SIZE, 2))
+    const list = encodeCollection([
+      { path: 'a/one.bin', cid: content.cid, size: content.manifest.size },
+      { path: 'a/two.bin', cid: other.cid, size: other.manifest.size },
+      { path: 'b/again.bin', cid: other.cid, size: other.manifest.size }
+    ])
+    const collection = await storeContent(storage, list, undefined, { mediaType: COLLECTION_MEDIA_TYPE })
+    await node.announcePublished(collection.cid, collection.manifest)
+    expect(discovery.provided[0]).toBe(cidToString(collection.cid))
+    await node.onIdle()
+    expect([...discovery.provided].sort()).toEqual([collection.cid, content.cid, other.cid].map(cidToString).sort())
+
+    // held (pinned, a replica): the same, and onIdle waits for the list to be read
+    discovery.provided.length = 0
+    node.announceHeld(collection.cid)
+    await node.onIdle()
+    expect([...discovery.provided].sort()).toEqual([collection.cid, content.cid, other.cid].map(cidToString).sort())
+  })
+
+  it("with 'manifest', announces of the blocks peers store here only manifests", async () => {
+    const { discovery, node, content } = await setup('manifest')
+    node.announceBlock(content.chunks[0]!)
+    node.announceBlock(content.cid)
+    await node.onIdle()
+    expect(discovery.provided).toEqual([cidToString(content.cid)])
   })
 
   it("with 'none', announces nothing of content, but still the blocks peers store here", async () => {

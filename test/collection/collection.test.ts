@@ -55,6 +55,23 @@ describe('collections', () => {
     await expect(b.list(entries[0]!.cid)).rejects.toThrow(/is not a collection/)
   })
 
+  it('with default options, each entry is announced on the DHT: a stranger finds a track by its own CID', async () => {
+    const hub = await cluster.node()
+    const a = await cluster.node({ bootstrap: hub.getMultiaddrs() })
+    const cid = await a.publish(tracks.map(({ path, content }) => ({ path, content })), { name: 'The Album' })
+    await a.awaitAnnouncements()
+    const song = (await a.list(cid)).find(e => e.path === 'disc 1/02 song.flac')!
+    const stranger = await cluster.node({ bootstrap: hub.getMultiaddrs() })
+    // only the DHT can lead the stranger to the publisher
+    await stranger.libp2p.hangUp(a.libp2p.peerId)
+    let from = ''
+    const got = await stranger.retrieveBytes(song.cid, {
+      onProgress: (evt) => { if (evt.type === 'dds:retrieve:manifest') from = (evt.detail as { from: string }).from }
+    })
+    expect(sha256Hex(got)).toBe(sha256Hex(tracks[1]!.content))
+    expect(from).toBe(a.peerId)
+  })
+
   it('the same entries make the same CID, and an entry may name content already held', async () => {
     const a = await cluster.node()
     const first = await a.publish(tracks)

@@ -33,8 +33,9 @@ describe('announcements after a restart', () => {
 
   it('awaitAnnouncements waits for what a node announces again when its first peer connects', async () => {
     const content = pseudoRandomBytes(3 * 262144, 82)
-    // published alone: every announcement reached no DHT peer
-    const alone = await cluster.node()
+    // published alone: every announcement reached no DHT peer; 'all' makes
+    // the chunks' announcements the background work awaited
+    const alone = await cluster.node({ announce: 'all' })
     await alone.publish(content)
     const hub = await cluster.node()
     await alone.connect(hub.getMultiaddrs()[0]!)

@@ -1,6 +1,6 @@
 /** Content written straight into a store, as publishing writes it, for tests of what reads it back. */
 import type { CID } from 'multiformats/cid'
-import { chunkContent, ContentHasher, ManifestBuilder, type Manifest, type StorageProvider } from '../../src/index.js'
+import { chunkContent, ContentHasher, ManifestBuilder, type ContentDescription, type Manifest, type StorageProvider } from '../../src/index.js'
 
 export interface StoredContent {
   cid: CID
@@ -11,10 +11,10 @@ export interface StoredContent {
   nodes: CID[]
 }
 
-/** Chunks `bytes`, stores every chunk, tree node and the manifest in `storage`, and says what it stored. */
-export async function storeContent (storage: StorageProvider, bytes: Uint8Array, chunksPerBlock?: number): Promise<StoredContent> {
+/** Chunks `bytes`, stores every chunk, tree node and the manifest (described by `description`) in `storage`, and says what it stored. */
+export async function storeContent (storage: StorageProvider, bytes: Uint8Array, chunksPerBlock?: number, description?: ContentDescription): Promise<StoredContent> {
   const hasher = new ContentHasher()
-  const builder = new ManifestBuilder(chunksPerBlock)
+  const builder = new ManifestBuilder(chunksPerBlock, description)
   const chunks: CID[] = []
   const nodes: CID[] = []
   for await (const chunk of chunkContent(bytes)) {
