@@ -16,8 +16,9 @@
  *
  * Prints, per phase, the victim's upload (from its /metrics), the honest
  * node's share of it against its target (at least 1/(n+1) of the upload,
- * within 20%), the honest node's throughput before, and the victim's RSS
- * and CPU.
+ * within 20%), the honest node's throughput before, the victim's RSS and
+ * CPU, and the CPU of the greedy process and of the honest one (on one
+ * machine the readers share its cores with the victim).
  *
  *   npm run build && node attack/greedy.mjs [--identities 1,4,20] [--seconds 10] [--size-mib 16] [--greedy-from 127.0.0.1] [--max-upload none,16MiB]
  */
@@ -193,8 +194,13 @@ async function main () {
         greedy.on('exit', code => { reject(new Error(`the greedy worker exited ${code}`)) })
       })
       const cpu0 = cpuSeconds(daemon.pid)
+      const greedyCpu0 = cpuSeconds(greedy.pid)
+      const honestCpu0 = process.cpuUsage()
       const during = await honestPhase()
       const cpu = cpuSeconds(daemon.pid) - cpu0
+      const greedyCpu = cpuSeconds(greedy.pid) - greedyCpu0
+      const honestCpuUsage = process.cpuUsage(honestCpu0)
+      const honestCpu = (honestCpuUsage.user + honestCpuUsage.system) / 1e6
       const rss = rssMiB(daemon.pid)
       greedy.removeAllListeners('exit')
       greedy.stdin.end()
@@ -204,7 +210,7 @@ async function main () {
       const f = p => `${(p.bytes / 1048576).toFixed(0)} MiB in ${p.elapsed.toFixed(1)} s (${p.mibps.toFixed(1)} MiB/s)${p.failed > 0 ? `, ${p.failed} failed ${JSON.stringify(p.errors)}` : ''}`
       console.log(`greedy: ${cap == null ? 'defaults' : `upload ${cap}/s`}: ${count} identities: honest before ${f(before)} | during ${f(during)}; victim upload ${(during.upload / 1048576 / during.elapsed).toFixed(1)} MiB/s ` +
         `(greedy received ${(greedyBytes / 1048576).toFixed(0)} MiB in all on ${greedyStreams} streams) | honest share ${share.toFixed(3)}, target >= ${(0.8 * fair).toFixed(3)} (1/${count + 1} within 20%): ${share >= 0.8 * fair && during.failed === 0 ? 'met' : 'MISSED'} | ` +
-        `honest during/before ${(during.mibps / before.mibps).toFixed(2)} | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / during.elapsed * 100).toFixed(0)}% during`)
+        `honest during/before ${(during.mibps / before.mibps).toFixed(2)} | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / during.elapsed * 100).toFixed(0)}% during; CPU of the greedy process ${(greedyCpu / during.elapsed * 100).toFixed(0)}%, of the honest one ${(honestCpu / during.elapsed * 100).toFixed(0)}%`)
     }
   } finally {
     await honest?.stop().catch(() => {})

@@ -204,3 +204,35 @@ export const DEFAULT_DIRECT_WAIT_MS = 15_000
  * over direct connections).
  */
 export const MAX_RELAYED_ANSWER_BYTES = 64 * 1024
+
+/**
+ * Length of one slice of the upload pacing that shares a node's upload
+ * between competing peers when no upload limit is set (src/network/shares.ts):
+ * rates are measured, and limits set, once per slice.
+ */
+export const SHARE_SLICE_MS = 100
+
+/**
+ * How far ahead of the fastest competitor that is not held back a prefix or
+ * peer may run when peers compete for an unlimited upload (a fraction: 0.1
+ * is 10%); also how fast the limits grow per slice when every competitor is
+ * held back. Beside n greedy identities, an honest peer then gets at least
+ * about 1/(1 + 1.1 n) of what they share.
+ */
+export const SHARE_HEADROOM = 0.1
+
+/** Weight of the newest slice in the moving average of each prefix's and peer's upload rate (0.25: about a second of memory at 100 ms slices). */
+export const SHARE_RATE_WEIGHT = 0.25
+
+/**
+ * The least a competing prefix or peer is held to, as a fraction of an equal
+ * share of the node's recent peak upload: a peer that asks slowly cannot hold
+ * the others below it.
+ */
+export const SHARE_FLOOR_FRACTION = 0.25
+
+/** Decay of the node's recent peak upload per slice (its half-life is 30 s at 100 ms slices). */
+export const SHARE_PEAK_DECAY = 0.5 ** (SHARE_SLICE_MS / 30_000)
+
+/** Upload rate (bytes per second) below which a prefix or peer does not count as competing for the upload: one 256 KiB chunk a second. */
+export const MIN_COMPETING_RATE = 256 * 1024

@@ -16,6 +16,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
 import { numberOption, timeoutOption } from '../options.js'
+import { InvalidInputError } from '../errors.js'
 import { DEFAULT_CATALOG_POLICY, DEFAULT_STORE_POLICY, validateCatalogPolicy, validateStorePolicy, type CatalogPolicy, type StorePolicy } from './policy.js'
 import type { CatalogItem } from './catalog.js'
 import { DdsNetworkService } from './service.js'
@@ -191,6 +192,15 @@ export interface NetworkInit {
    * of a peer holding more slots is reset to free them. @default 500
    */
   stallGraceMs?: number
+  /**
+   * With no node-wide upload limit (`bandwidth.upload`), pace answers to
+   * competing peers so that no address prefix, and no peer within one, runs
+   * more than `SHARE_HEADROOM` (10%) ahead of the fastest competitor that is
+   * not held back (see src/network/shares.ts); a lone peer is never paced.
+   * With an upload limit the limit's fair turns share it instead.
+   * @default true
+   */
+  fairUpload?: boolean
   /** Requests in flight to one peer. @default 32 */
   maxInFlightPerPeer?: number
   /**
@@ -255,6 +265,7 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     maxConcurrentRequests: numberOption('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
     maxRequestsPerPrefix: numberOption('maxRequestsPerPrefix', init.maxRequestsPerPrefix, c.DEFAULT_MAX_REQUESTS_PER_PREFIX),
     stallGraceMs: timeoutOption('stallGraceMs', init.stallGraceMs, c.DEFAULT_STALL_GRACE_MS),
+    fairUpload: booleanOption('fairUpload', init.fairUpload, true),
     maxInFlightPerPeer: numberOption('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
     requestTimeoutMs: timeoutOption('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
     handlerTimeoutMs: timeoutOption('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),
@@ -268,6 +279,16 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     onReplicate: init.onReplicate,
     onCatalog: init.onCatalog
   }
+}
+
+function booleanOption (name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) {
+    return fallback
+  }
+  if (typeof value !== 'boolean') {
+    throw new InvalidInputError(`${name} must be true or false, got ${String(value)}`)
+  }
+  return value
 }
 
 /** Creates the network service. Call `start()` to register the protocol handler. */

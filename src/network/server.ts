@@ -12,6 +12,7 @@ import { addressPrefix, admit, type ServedStream, type SlotTable } from './slots
 import { MAX_RELAYED_ANSWER_BYTES, PENALTY_PROTOCOL_VIOLATION, RESPONDER_IDLE_FACTOR } from './constants.js'
 import { deadlineSignal, type DeadlineSignal } from '../signals.js'
 import { answerTurn, storeTurn, type BandwidthLimiter } from './bandwidth.js'
+import type { UploadShares } from './shares.js'
 
 /** Limits of the responder side. */
 export interface ServerLimits {
@@ -38,6 +39,8 @@ export interface ServerState extends SlotTable {
   readonly whenPeerDone: Map<string, () => void>
   /** The node's bandwidth limits, if any. */
   readonly bandwidth?: BandwidthLimiter
+  /** The pacing that shares the upload between competing peers when no node-wide upload limit is set (see shares.ts). */
+  readonly shares?: UploadShares
 }
 
 /**
@@ -141,14 +144,21 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
   const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
     const frame = encodeResponse(response)
     let limit: DeadlineSignal | undefined
-    const since = Date.now()
-    waiting.push(since)
+    let since: number | undefined
     try {
-      // Waiting for this node's own upload turn is not the peer's slowness: the deadline starts after it.
+      // Waiting for this node's own upload turn, or for this peer's share of
+      // it, is not the peer's slowness: neither the deadline nor the stall
+      // clock runs meanwhile.
       const turn = answerTurn(state.bandwidth, peerKey, response, frame.byteLength, controller.signal, prefix)
       if (turn != null) {
         await turn
       }
+      const share = response.retrieveChunk?.data == null ? undefined : state.shares?.take(prefix, peerKey, frame.byteLength, controller.signal)
+      if (share != null) {
+        await share
+      }
+      since = Date.now()
+      waiting.push(since)
       limit = deadline()
       await writer.write(frame, limit.signal)
       lastLeft = Date.now()
@@ -159,7 +169,9 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       stream.abort(reason)
     } finally {
       limit?.clear()
-      waiting.splice(waiting.indexOf(since), 1)
+      if (since != null) {
+        waiting.splice(waiting.indexOf(since), 1)
+      }
       release?.()
       lastActivity = Date.now()
       active--

@@ -21,6 +21,7 @@ import type { CatalogRequestOptions, NetworkComponents, NetworkService, RequestO
 import { decodeCatalogEntry, type CatalogItem } from './catalog.js'
 import type { ReceivedResponse } from './response.js'
 import { requestTurn, type BandwidthStats } from './bandwidth.js'
+import { UploadShares } from './shares.js'
 
 /** Suffix of the channel key of a peer's channel that may use relayed connections. */
 const RELAYED = '#relayed'
@@ -46,7 +47,8 @@ export class DdsNetworkService implements NetworkService, Startable {
     this.log = components.logger != null ? componentLog(components.logger, 'dds:network') : silentLog
     this.init = init
     this.maxStoredBytes = init.maxStoredBytes
-    this.serverState = { ...serverState(), bandwidth: components.bandwidth }
+    const paced = init.fairUpload && components.bandwidth?.stats.limits.upload == null
+    this.serverState = { ...serverState(), bandwidth: components.bandwidth, shares: paced ? new UploadShares() : undefined }
     this.scores = new PeerScores(init.banDurationMs, Date.now, (peer, reason) => { this.cutOff(peer, reason) })
     this.handlerContext = {
       storage: components.storage,

@@ -1,20 +1,32 @@
 /**
  * A greedy peer: one identity keeps 64 RetrieveChunks in flight on 4
  * streams (the most a peer may have), reading every answer and asking again
- * at once, while an honest node retrieves 4 MiB from the same holder, whose
- * upload is capped so that its upload is what they share. The honest node's
- * share of what the holder sent meanwhile is at least 1/2 within 20% (the
- * full-scale run, with 1, 4 and 20 identities and the default options too,
- * is `npm run attack -- greedy`). Shares are counted in bytes, never timed;
- * the honest node's second retrieval is measured, once it is connected and
- * holds the manifest.
+ * at once, while an honest node retrieves content from the same holder. The
+ * honest node's share of what the holder sent meanwhile is at least 1/2
+ * within 20%:
+ *
+ * - with the holder's upload capped (4 MiB, its fair turns share the cap);
+ * - with the holder's default options (no upload limit), the greedy peer in
+ *   a process of its own (16 MiB: the pacing of competing peers measures
+ *   rates over about a second before it holds anyone back). Without the
+ *   pacing the honest share was 0.15-0.30 here.
+ *
+ * The full-scale run, with 1, 4 and 20 identities, is `npm run attack --
+ * greedy`. Shares are counted in bytes, never timed; the honest node's
+ * second retrieval is measured, once it is connected and holds the manifest.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import { describe, it, expect, afterEach } from 'vitest'
 import type { Libp2p } from 'libp2p'
+import type { DdsInit } from '../../src/index.js'
 import { DDS_PROTOCOL } from '../../src/network/constants.js'
 import { FrameDecoder } from '../../src/network/frame-decoder.js'
 import { pb } from '../../src/pb/index.js'
 import { Cluster } from '../utils/cluster.js'
+import { ROOT, assertBuilt } from '../utils/child.js'
 import { chunkCid, equalBytes, pseudoRandomBytes } from '../utils/content.js'
 import { bareNode, encodeFrames, learn } from '../network/harness.js'
 
@@ -25,17 +37,25 @@ const PER_STREAM = 16
 describe('greedy peers', () => {
   let cluster: Cluster
   let greedy: Libp2p | undefined
+  let worker: ChildProcess | undefined
   afterEach(async () => {
     await greedy?.stop()
+    greedy = undefined
+    if (worker != null && worker.exitCode == null) {
+      worker.stdin?.end()
+      await once(worker, 'exit')
+    }
+    worker = undefined
     await cluster?.stop()
   })
 
-  it('an honest retriever gets at least 1/2 (within 20%) of an upload-capped holder beside one identity pulling 64 chunks at a time', async () => {
+  /** The honest node's share of what a holder made with `holderInit` served during its retrieval beside one greedy identity. */
+  async function honestShare (holderInit: DdsInit, chunkCount: number): Promise<number> {
     cluster = new Cluster()
-    const holder = await cluster.node({ bandwidth: { upload: 4 * MiB } })
-    const data = pseudoRandomBytes(16 * 262144, 41)
+    const holder = await cluster.node(holderInit)
+    const data = pseudoRandomBytes(chunkCount * 262144, 41)
     const cid = await holder.publish(data)
-    const chunks = Array.from({ length: 16 }, (_, i) => chunkCid(data, i).bytes)
+    const chunks = Array.from({ length: chunkCount }, (_, i) => chunkCid(data, i).bytes)
 
     greedy = await bareNode()
     await learn(greedy, holder.libp2p)
@@ -56,16 +76,61 @@ describe('greedy peers', () => {
     }
 
     const honest = await cluster.node({ bootstrap: holder.getMultiaddrs() })
-    // the first retrieval dials and fetches the manifest (the greedy peer alone takes the upload meanwhile); the second is measured
+    try {
+      // the first retrieval dials and fetches the manifest (the greedy peer alone takes the upload meanwhile); the second is measured
+      expect(equalBytes(await honest.retrieveBytes(cid), data)).toBe(true)
+      const servedBefore = holder.stats().bytesServed
+      const greedyBefore = greedyBytes
+      const bytes = await honest.retrieveBytes(cid)
+      const servedDuring = holder.stats().bytesServed - servedBefore
+      expect(equalBytes(bytes, data)).toBe(true)
+      const share = data.byteLength / servedDuring
+      console.log(`honest share ${share.toFixed(3)} of ${(servedDuring / MiB).toFixed(1)} MiB the holder served; the greedy peer received ${((greedyBytes - greedyBefore) / MiB).toFixed(1)} MiB meanwhile`)
+      return share
+    } finally {
+      stopped = true
+    }
+  }
+
+  /**
+   * The same with the greedy identity in a process of its own (the worker of
+   * attack/greedy.mjs, importing the built package), as a greedy peer is on
+   * another machine: with the holder and the honest node in one process, a
+   * greedy reader in that process would share their event loop and could
+   * not take more than they let it.
+   */
+  async function honestShareBesideProcess (holderInit: DdsInit, chunkCount: number): Promise<number> {
+    assertBuilt()
+    cluster = new Cluster()
+    const holder = await cluster.node(holderInit)
+    const data = pseudoRandomBytes(chunkCount * 262144, 43)
+    const cid = await holder.publish(data)
+    const chunks = Array.from({ length: chunkCount }, (_, i) => chunkCid(data, i).toString())
+    const target = holder.getMultiaddrs().find(a => a.toString().includes('/tcp/'))!.toString()
+    worker = spawn(process.execPath, [join(ROOT, 'attack/greedy.mjs'), '--worker', '--identities', '1'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+    worker.stdin!.write(JSON.stringify({ target, cids: chunks }) + '\n')
+    const lines = createInterface({ input: worker.stdout! })
+    await new Promise<void>((resolve, reject) => {
+      lines.on('line', l => { if (l === 'ready') resolve() })
+      worker!.once('exit', code => { reject(new Error(`the greedy worker exited ${String(code)}`)) })
+    })
+
+    const honest = await cluster.node({ bootstrap: holder.getMultiaddrs() })
     expect(equalBytes(await honest.retrieveBytes(cid), data)).toBe(true)
     const servedBefore = holder.stats().bytesServed
-    const greedyBefore = greedyBytes
     const bytes = await honest.retrieveBytes(cid)
     const servedDuring = holder.stats().bytesServed - servedBefore
-    stopped = true
     expect(equalBytes(bytes, data)).toBe(true)
     const share = data.byteLength / servedDuring
-    console.log(`honest share ${share.toFixed(3)} of ${(servedDuring / MiB).toFixed(1)} MiB the holder served; the greedy peer received ${((greedyBytes - greedyBefore) / MiB).toFixed(1)} MiB meanwhile`)
-    expect(share).toBeGreaterThanOrEqual(0.8 * 1 / 2)
+    console.log(`honest share ${share.toFixed(3)} of ${(servedDuring / MiB).toFixed(1)} MiB the holder served beside a greedy process`)
+    return share
+  }
+
+  it('an honest retriever gets at least 1/2 (within 20%) of an upload-capped holder beside one identity pulling 64 chunks at a time', async () => {
+    expect(await honestShare({ bandwidth: { upload: 4 * MiB } }, 16)).toBeGreaterThanOrEqual(0.8 * 1 / 2)
+  }, 120_000)
+
+  it('an honest retriever gets at least 1/2 (within 20%) of a holder with default options beside one identity pulling 64 chunks at a time', async () => {
+    expect(await honestShareBesideProcess({}, 64)).toBeGreaterThanOrEqual(0.8 * 1 / 2)
   }, 120_000)
 })

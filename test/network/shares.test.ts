@@ -1,0 +1,65 @@
+/**
+ * The pacing of competing peers without an upload limit (src/network/shares.ts),
+ * against a fake clock: a lone peer is never held back; a peer running ahead
+ * of a competitor is held to (1 + SHARE_HEADROOM) times the competitor's
+ * rate, never below the floor; the limit lifts once the competitor leaves.
+ */
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { UploadShares } from '../../src/network/shares.js'
+import { MIN_COMPETING_RATE, SHARE_HEADROOM, SHARE_SLICE_MS } from '../../src/network/constants.js'
+
+const CHUNK = 256 * 1024
+
+describe('upload shares', () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  /** Sends `count` chunks to `peer` (of `prefix`) at once, waiting for the share as the server does; resolves when all went. */
+  async function send (shares: UploadShares, prefix: string, peer: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      await shares.take(prefix, peer, CHUNK)
+    }
+  }
+
+  it('never holds back a lone peer', async () => {
+    vi.useFakeTimers()
+    const shares = new UploadShares(() => Date.now())
+    for (let slice = 0; slice < 30; slice++) {
+      expect(shares.take('ip4:10.0.0', 'a', 40 * CHUNK)).toBeUndefined()
+      vi.advanceTimersByTime(SHARE_SLICE_MS)
+    }
+    expect(shares.limitOf('ip4:10.0.0', 'a')).toBe(Infinity)
+    expect(shares.stats.waits).toBe(0)
+  })
+
+  it('holds a peer running ahead to a little more than the other competitor, and lets it go once that one leaves', async () => {
+    vi.useFakeTimers()
+    const shares = new UploadShares(() => Date.now())
+    // b takes 4 chunks per slice (10 MiB/s); a asks for 40 per slice, the greedy one
+    let aSent = 0
+    let bSent = 0
+    for (let slice = 0; slice < 50; slice++) {
+      void send(shares, 'ip4:10.0.1', 'a', 40).then(() => { aSent += 40 })
+      for (let i = 0; i < 4; i++) {
+        // the slower competitor never waits
+        expect(shares.take('ip4:10.0.2', 'b', CHUNK)).toBeUndefined()
+        bSent++
+      }
+      await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS)
+    }
+    const bRate = 4 * CHUNK * 1000 / SHARE_SLICE_MS
+    const aLimit = shares.limitOf('ip4:10.0.1', 'a')
+    expect(aLimit).toBeLessThanOrEqual((1 + SHARE_HEADROOM) * bRate * 1.05)
+    expect(aLimit).toBeGreaterThanOrEqual(MIN_COMPETING_RATE)
+    expect(shares.waiting).toBeGreaterThan(0)
+
+    // b leaves: within a few seconds of slices a is unpaced again and its backlog drains
+    for (let slice = 0; slice < 60 && shares.waiting > 0; slice++) {
+      await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS)
+    }
+    expect(shares.waiting).toBe(0)
+    await vi.advanceTimersByTimeAsync(20 * SHARE_SLICE_MS)
+    expect(shares.limitOf('ip4:10.0.1', 'a')).toBe(Infinity)
+    expect(bSent).toBe(200)
+    expect(aSent).toBe(2000)
+  })
+})
