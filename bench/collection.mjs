@@ -6,7 +6,12 @@
  * options (LevelDB stores in temp directories). The target: a collection of
  * 1,000 files of 4 KiB to 40 MiB takes the same flat memory as one file.
  *
- *   npm run build && node bench/collection.mjs [--files 1000] [--max-mib 40] [--min-kib 4]
+ *   npm run build && node bench/collection.mjs [--files 1000] [--max-mib 40] [--min-kib 4] [--hub]
+ *
+ * With --hub, the holder joins a network first (one more node, defaults)
+ * and publishes there, its announcements made before the reader arrives, as
+ * on a network that is up; without it the holder publishes alone and
+ * announces through the reader when it connects.
  *
  * File sizes are spread log-uniformly between --min-kib and --max-mib (a
  * fixed seed: every run makes the same files). Each measurement is its own
@@ -22,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const { values } = parseArgs({ options: { files: { type: 'string', default: '1000' }, 'max-mib': { type: 'string', default: '40' }, 'min-kib': { type: 'string', default: '4' }, role: { type: 'string' }, kind: { type: 'string' }, dir: { type: 'string' }, peer: { type: 'string' }, cid: { type: 'string' }, gateway: { type: 'string' }, sizes: { type: 'string' } } })
+const { values } = parseArgs({ options: { files: { type: 'string', default: '1000' }, 'max-mib': { type: 'string', default: '40' }, 'min-kib': { type: 'string', default: '4' }, role: { type: 'string' }, kind: { type: 'string' }, dir: { type: 'string' }, peer: { type: 'string' }, cid: { type: 'string' }, gateway: { type: 'string' }, sizes: { type: 'string' }, hub: { type: 'boolean', default: false }, bootstrap: { type: 'string' } } })
 
 /** File sizes, log-uniform between min and max (xorshift, seed 7). */
 function sizes (files, minBytes, maxBytes) {
@@ -56,15 +61,22 @@ if (values.role === 'holder') {
   const { Dds } = await import('../dist/index.js')
   const { startGateway } = await import('../dist/gateway/index.js')
   const list = values.sizes.split(',').map(Number)
-  const node = await Dds.create({ storage: values.dir })
+  const node = await Dds.create({ storage: values.dir, ...(values.bootstrap != null ? { bootstrap: [values.bootstrap] } : {}) })
   const started = performance.now()
   const cid = values.kind === 'collection'
     ? await node.publish((async function * () { for (const [i, size] of list.entries()) yield { path: `f/${String(i).padStart(4, '0')}.bin`, content: bytes(size, i + 1) } })(), { name: 'bench' })
     : await node.publish(bytes(list.reduce((a, b) => a + b, 0), 1), { name: 'bench.bin' })
   const ms = performance.now() - started
+  if (values.bootstrap != null) {
+    await node.awaitAnnouncements()
+  }
   const gateway = await startGateway(node, { port: 0 })
   process.send({ cid, peer: node.getMultiaddrs()[0], gateway: gateway.url, publishPeakMiB: peakMiB(), publishMs: ms })
   process.on('message', (msg) => { if (msg === 'peak') process.send({ servePeakMiB: peakMiB() }) })
+} else if (values.role === 'hub') {
+  const { Dds } = await import('../dist/index.js')
+  const node = await Dds.create({ storage: 'memory' })
+  process.send({ peer: node.getMultiaddrs()[0].toString() })
 } else if (values.role === 'reader') {
   const { Dds } = await import('../dist/index.js')
   const node = await Dds.create({ storage: 'memory', bootstrap: [values.peer] })
@@ -80,11 +92,13 @@ if (values.role === 'holder') {
 } else {
   const list = sizes(Number(values.files), Number(values['min-kib']) * 1024, Number(values['max-mib']) * 1024 * 1024)
   const total = list.reduce((a, b) => a + b, 0)
-  console.log(`${list.length} files, ${(total / 2 ** 20).toFixed(0)} MiB in all (${(Math.min(...list) / 1024).toFixed(0)} KiB to ${(Math.max(...list) / 2 ** 20).toFixed(1)} MiB), default options`)
+  console.log(`${list.length} files, ${(total / 2 ** 20).toFixed(0)} MiB in all (${(Math.min(...list) / 1024).toFixed(0)} KiB to ${(Math.max(...list) / 2 ** 20).toFixed(1)} MiB), default options${values.hub ? ', the holder publishing on a network (--hub)' : ''}`)
   const rows = []
   for (const kind of ['file', 'collection']) {
     const dir = await mkdtemp(join(tmpdir(), 'dds-bench-collection-'))
-    const holder = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'holder', '--kind', kind, '--dir', join(dir, 'store'), '--sizes', list.join(',')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const hub = values.hub ? spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'hub'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : undefined
+    const joined = hub != null ? ['--bootstrap', (await once(hub, 'message'))[0].peer] : []
+    const holder = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'holder', '--kind', kind, '--dir', join(dir, 'store'), '--sizes', list.join(','), ...joined], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     try {
       const [published] = await once(holder, 'message')
       const reader = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'reader', '--kind', kind, '--peer', published.peer, '--cid', published.cid], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -105,6 +119,7 @@ if (values.role === 'holder') {
       rows.push({ kind, ...published, ...retrieved, serveMs, servePeakMiB: peak.servePeakMiB })
     } finally {
       holder.kill('SIGKILL')
+      hub?.kill('SIGKILL')
       await rm(dir, { recursive: true, force: true })
     }
   }

@@ -198,7 +198,14 @@ export interface NetworkInit {
    * more than `SHARE_HEADROOM` (10%) ahead of the fastest competitor that is
    * not held back (see src/network/shares.ts); a lone peer is never paced.
    * With an upload limit the limit's fair turns share it instead.
-   * @default true
+   *
+   * Off by default: the pacing does not keep the upload busy. It cannot tell
+   * a peer slow on its own (a home link) from one slowed by the others, so
+   * beside a slow peer a fast one is held to about the slow one's pace (and
+   * the floor, a quarter of an equal share of the recent peak, decays with
+   * the peak): a node serving a LAN peer and a peer on a 1 MiB/s link would
+   * serve the LAN peer at ~1.1 MiB/s.
+   * @default false
    */
   fairUpload?: boolean
   /** Requests in flight to one peer. @default 32 */
@@ -265,7 +272,7 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     maxConcurrentRequests: numberOption('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
     maxRequestsPerPrefix: numberOption('maxRequestsPerPrefix', init.maxRequestsPerPrefix, c.DEFAULT_MAX_REQUESTS_PER_PREFIX),
     stallGraceMs: timeoutOption('stallGraceMs', init.stallGraceMs, c.DEFAULT_STALL_GRACE_MS),
-    fairUpload: booleanOption('fairUpload', init.fairUpload, true),
+    fairUpload: booleanOption('fairUpload', init.fairUpload, false),
     maxInFlightPerPeer: numberOption('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
     requestTimeoutMs: timeoutOption('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
     handlerTimeoutMs: timeoutOption('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),
