@@ -221,6 +221,14 @@ export const SHARE_SLICE_MS = 100
  */
 export const SHARE_HEADROOM = 0.1
 
+/**
+ * Slices of its limit a paced prefix or peer may save up and send at once:
+ * the pacing holds a peer to a pace over half a second, not within each
+ * slice, so the bursts of an honest retriever refilling its window are not
+ * clipped.
+ */
+export const SHARE_BURST_SLICES = 5
+
 /** Weight of the newest slice in the moving average of each prefix's and peer's upload rate (0.25: about a second of memory at 100 ms slices). */
 export const SHARE_RATE_WEIGHT = 0.25
 

@@ -36,7 +36,7 @@
  */
 
 import { abortReason, throwIfAborted } from '../errors.js'
-import { MIN_COMPETING_RATE, SHARE_FLOOR_FRACTION, SHARE_HEADROOM, SHARE_PEAK_DECAY, SHARE_RATE_WEIGHT, SHARE_SLICE_MS } from './constants.js'
+import { MIN_COMPETING_RATE, SHARE_BURST_SLICES, SHARE_FLOOR_FRACTION, SHARE_HEADROOM, SHARE_PEAK_DECAY, SHARE_RATE_WEIGHT, SHARE_SLICE_MS } from './constants.js'
 
 /** The pacing of one prefix, or of one peer within its prefix. */
 interface Share {
@@ -283,8 +283,10 @@ export class UploadShares {
       }
       s.limit = Math.min(limit, outer)
       const allowance = s.limit * SHARE_SLICE_MS / 1000
-      // a debt carries over; unused budget does not
-      s.budget = Number.isFinite(allowance) ? Math.min(allowance, (Number.isFinite(s.budget) ? s.budget : 0) + allowance) : Infinity
+      // a debt carries over, and so does unused budget up to SHARE_BURST_SLICES
+      // slices of it: a retriever's natural bursts (a window refilled at once)
+      // are not clipped, only its pace over several slices
+      s.budget = Number.isFinite(allowance) ? Math.min(SHARE_BURST_SLICES * allowance, (Number.isFinite(s.budget) ? s.budget : 0) + allowance) : Infinity
     }
   }
 
