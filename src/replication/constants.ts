@@ -7,6 +7,14 @@ export const DEFAULT_CHECK_INTERVAL_MS = 5 * 60 * 1000
 /** Consecutive checks that must find too few holders before repair starts (one absent check is tolerated). */
 export const DEFAULT_REPAIR_AFTER_CHECKS = 2
 
+/**
+ * Wait before a check that found too few holders is run again to confirm
+ * it, in ms; at most a quarter of the check interval. A holder that misses
+ * one check and answers again within this wait sets off no repair; one
+ * that is gone is replaced without waiting for the next regular checks.
+ */
+export const CONFIRM_CHECK_DELAY_MS = 15_000
+
 /** Deadline of one liveness probe of a holder, in ms. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000
 

@@ -12,7 +12,7 @@ import type { NetworkService } from '../network/index.js'
 import type { PinFetcher } from './fetcher.js'
 import type { PinIndex } from './pins.js'
 import type { ReplicationStatus } from './index.js'
-import { BUSY_PROBE_WAIT_MS, HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, MAX_BUSY_PROBES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
+import { BUSY_PROBE_WAIT_MS, CONFIRM_CHECK_DELAY_MS, HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, MAX_BUSY_PROBES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
 
 /** What the health checks and repairs need. */
 export interface HealthComponents {
@@ -56,6 +56,8 @@ export class Health implements Startable {
   /** When a peer refused a copy of a content, by `<cid>/<peer id>`. */
   private readonly refused = new Map<string, number>()
   private readonly checks = new Map<string, Promise<ReplicationStatus>>()
+  /** Confirmation checks scheduled, per content. */
+  private readonly confirmations = new Map<string, ReturnType<typeof setTimeout>>()
   private timer?: ReturnType<typeof setInterval>
   private checking = false
 
@@ -76,6 +78,9 @@ export class Health implements Startable {
 
   stop (): void {
     clearInterval(this.timer)
+    this.timer = undefined
+    this.confirmations.forEach(timer => { clearTimeout(timer) })
+    this.confirmations.clear()
   }
 
   status (cid: CID): ReplicationStatus | undefined {
@@ -91,7 +96,11 @@ export class Health implements Startable {
    * Counts the live holders of `cid` (this node, if it holds it, and every
    * peer that answers a probe for the manifest) and asks more peers to hold
    * a copy when there are fewer than the factor: at once when `immediate`,
-   * otherwise only after `repairAfterChecks` low checks in a row.
+   * otherwise only after `repairAfterChecks` low checks in a row. A low
+   * check is run again after `CONFIRM_CHECK_DELAY_MS` (a quarter of the
+   * check interval at most) rather than at the next regular check, until the
+   * count is back or the repair is due, so a holder that is gone is replaced
+   * within about one check interval of being noticed.
    */
   async ensureReplication (cid: CID, knownProviders: PeerId[] = [], immediate = true): Promise<ReplicationStatus> {
     const key = cidToString(cid)
@@ -116,12 +125,37 @@ export class Health implements Startable {
     status.lowChecks = live.length < factor ? status.lowChecks + 1 : 0
     if (live.length < factor && (immediate || status.lowChecks >= repairAfterChecks) && await this.leads(cid, live, immediate || status.lowChecks > repairAfterChecks)) {
       await this.repair(cid, status)
+    } else if (live.length < factor && !immediate && status.lowChecks <= repairAfterChecks) {
+      // a replica holder repairs one check after a local pin would (`leads`): confirm up to that one
+      this.confirm(cid, key)
     }
     if (live.length > maxCopies && await this.trims(cid, live)) {
       await this.dropOwnReplica(cid, status)
     }
     this.emit(status)
     return this.status(cid)!
+  }
+
+  /** Schedules a check of `cid` after the confirmation delay, unless one is scheduled. */
+  private confirm (cid: CID, key: string): void {
+    if (this.confirmations.has(key) || this.timer == null) {
+      return
+    }
+    const delay = Math.min(CONFIRM_CHECK_DELAY_MS, this.init.checkIntervalMs / 4)
+    const timer = setTimeout(() => {
+      this.confirmations.delete(key)
+      this.confirmCheck(cid).catch((err: unknown) => { this.log.warn('replication check failed', { cid: key, error: errorText(err) }) })
+    }, delay)
+    timer.unref?.()
+    this.confirmations.set(key, timer)
+  }
+
+  /** The confirmation check, for content still pinned whole (it may have been released or dropped meanwhile). */
+  private async confirmCheck (cid: CID): Promise<void> {
+    const pin = await this.components.pins.get(cid)
+    if (pin?.state === 'complete' && !this.components.shutdown.aborted) {
+      await this.ensureReplication(cid, [], false)
+    }
   }
 
   /**

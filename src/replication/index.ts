@@ -84,7 +84,7 @@ export interface ReplicationInit {
    * pins never do). Between `factor` and this nothing happens. @default factor + 2
    */
   maxCopies?: number
-  /** Low checks in a row before repair (after a publish or pin, repair is immediate). @default 2 */
+  /** Low checks in a row before repair (after a publish or pin, repair is immediate); a low check is confirmed after `CONFIRM_CHECK_DELAY_MS`, not at the next regular check. @default 2 */
   repairAfterChecks?: number
   /** Deadline of one liveness probe, in ms. @default 5000 */
   probeTimeoutMs?: number

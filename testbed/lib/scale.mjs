@@ -365,6 +365,8 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       })
       out.rounds.push({ killed: victims.map(i => hosts[i].name), rejoinMs: Math.round(performance.now() - t) })
     }
+    // the probes run for the whole duration, past the last round
+    await sleep(Math.max(0, endAt - performance.now()))
   } finally {
     stopping = true
     clearInterval(progress)
