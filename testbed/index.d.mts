@@ -185,6 +185,8 @@ export interface ScaleOptions {
   retrievalTimeoutMs?: number
   /** The nodes' replication check interval, ms. @default DDS's (300000) */
   checkIntervalMs?: number
+  /** Check intervals from the last kills that the run waits for every content to be back at its factor. @default 3 */
+  factorWaitIntervals?: number
   startConcurrency?: number
   bootstrapPeers?: number
   formedTableSize?: number

@@ -15,6 +15,9 @@ export const SCALE_NODE = fileURLToPath(new URL('../scale-node.mjs', import.meta
 /** Every node's TCP (and QUIC) port on its own host. */
 export const NODE_PORT = 4001
 
+/** Check intervals, from the last kills, that the run waits for every content to be back at its factor (`factorWaitIntervals`). */
+export const FACTOR_WAIT_INTERVALS = 3
+
 /** Defaults of a scale run; each is a `runScale` option and a command line flag. */
 export const SCALE_DEFAULTS = Object.freeze({
   /** Each link's one-way delay (a node-to-node round trip crosses two links: 4x this). */
@@ -44,7 +47,9 @@ export const SCALE_DEFAULTS = Object.freeze({
   /** How long the DHT may take to form, per node. */
   formTimeoutPerNodeMs: 5_000,
   /** The nodes' replication check interval; undefined: DDS's default. */
-  checkIntervalMs: undefined
+  checkIntervalMs: undefined,
+  /** Check intervals from the last kills that the run waits for every content to be back at its factor. */
+  factorWaitIntervals: FACTOR_WAIT_INTERVALS
 })
 
 /** Waits for the next reply of a scale node. */
@@ -378,7 +383,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   out.checkIntervalMs = checkMs
   // measured from the last round's kills
   const sinceKill = lastKill == null ? 0 : performance.now() - lastKill
-  out.afterChurn = await untilAtFactor(nodes, contents, factor, 3 * checkMs - sinceKill, onProgress, 'back to factor after churn')
+  out.afterChurn = await untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs - sinceKill, onProgress, 'back to factor after churn')
   if (out.afterChurn.ms != null) out.afterChurn.ms += Math.round(sinceKill)
   out.afterChurn.checkIntervals = out.afterChurn.ms == null ? undefined : round2(out.afterChurn.ms / checkMs)
   return out
