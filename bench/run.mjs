@@ -25,6 +25,7 @@ import { rssPhase } from './phases/rss.mjs'
 import { swarmPhase } from './phases/swarm.mjs'
 import { gatewayPhase } from './phases/gateway.mjs'
 import { bandwidthPhase } from './phases/bandwidth.mjs'
+import { coldPhase } from './phases/cold.mjs'
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const LEVEL_BATCH = 16
@@ -103,6 +104,10 @@ async function main (options) {
   }
   if (options.phases.includes('bandwidth')) {
     await ctx.attempt('bandwidth', () => bandwidthPhase(ctx))
+    await stopAll()
+  }
+  if (options.phases.includes('cold')) {
+    await ctx.attempt('cold', () => coldPhase(ctx))
     await stopAll()
   }
 

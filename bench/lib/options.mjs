@@ -1,7 +1,7 @@
 // Command-line options of `npm run bench -- [options]`.
 import { parseArgs } from 'node:util'
 
-export const PHASES = ['publish', 'retrieve', 'rss', 'swarm', 'gateway', 'bandwidth']
+export const PHASES = ['publish', 'retrieve', 'rss', 'swarm', 'gateway', 'bandwidth', 'cold']
 
 export const USAGE = `Usage: npm run bench -- [options]
 

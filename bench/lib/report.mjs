@@ -75,7 +75,18 @@ export function tableRows ({ sizeMiB, largeMiB, swarmMiB, rate }) {
     { key: 'bandwidth.retriever2Mibs', label: 'retriever 2', unit: 'MiB/s' },
     { key: 'bandwidth.fairness', label: 'smaller / larger share', unit: 'x' },
     { key: 'bandwidth.rescued', label: 'chunks rescued from the capped seeder (both retrievals)', unit: '' },
-    { key: 'bandwidth.duplicates', label: 'duplicate chunks received (both retrievals)', unit: '' }
+    { key: 'bandwidth.duplicates', label: 'duplicate chunks received (both retrievals)', unit: '' },
+    { section: `Cold processes, default options, ${size}: retrieval right after a fresh seeder publishes` },
+    { key: 'cold.raw.stream.mibs', label: 'one libp2p stream, 2 fresh processes', unit: 'MiB/s' },
+    { key: 'cold.dds.mibs', label: 'DDS, from the retrieve call', unit: 'MiB/s' },
+    { key: 'cold.dds.fromStartMibs', label: 'DDS, from the retriever process start', unit: 'MiB/s' },
+    { key: 'cold.dds.ttfbMs', label: 'DDS: time to first byte', unit: 'ms' },
+    { key: 'cold.dds.cpuMsPerMiB', label: 'DDS: retriever CPU time per MiB', unit: 'ms/MiB' },
+    { key: 'cold.raw.stream.sinkCpuMsPerMiB', label: 'one libp2p stream: receiver CPU time per MiB', unit: 'ms/MiB' },
+    { key: 'cold.dds.rssMiB', label: 'DDS: retriever peak RSS', unit: 'MiB' },
+    { key: 'cold.helia.mibs', label: 'Helia, from the retrieve call', unit: 'MiB/s' },
+    { key: 'cold.helia.ttfbMs', label: 'Helia: time to first byte', unit: 'ms' },
+    { key: 'cold.helia.rssMiB', label: 'Helia: retriever peak RSS', unit: 'MiB' }
   ]
 }
 

@@ -48,9 +48,12 @@ export async function rawLevelOnce (ctx, content) {
  * store, or with `stores: 'blockstore-level'` into blockstore-level +
  * datastore-level through `Dds.create({ blockstore, datastore })`.
  */
-export async function startDdsSeeder (ctx, content, { label = 'dds-seeder', listen, netns, stores } = {}) {
+export async function startDdsSeeder (ctx, content, { label = 'dds-seeder', listen, netns, stores, defaults = false } = {}) {
   const dir = await ctx.tempDir(label)
-  const proc = await startRole('dds-seeder', { storage: dir, stores, listen, announce: ctx.options.announce }, { label, netns })
+  const roleOptions = defaults
+    ? { storage: 'memory', listen: listen ?? ['/ip4/127.0.0.1/tcp/0'], defaults: true }
+    : { storage: dir, stores, listen, announce: ctx.options.announce }
+  const proc = await startRole('dds-seeder', roleOptions, { label, netns })
   try {
     const r = await proc.call('publish', { source: content.source }, deadlineMs(content.size) * 2)
     if (r.bytes !== content.size) {
@@ -85,15 +88,16 @@ export async function stopSeeders (ctx, seeders) {
 }
 
 /** A fresh DDS retriever joins `seeders` and retrieves the content once. */
-export async function ddsRetrieveOnce (ctx, content, seeders, { label = 'dds-retriever', netns } = {}) {
+export async function ddsRetrieveOnce (ctx, content, seeders, { label = 'dds-retriever', netns, defaults = false } = {}) {
   const bootstrap = seeders.flatMap(s => s.addrs.slice(0, 1))
-  const proc = await startRole('dds-retriever', { bootstrap }, { label, netns })
+  const proc = await startRole('dds-retriever', { bootstrap, ...(defaults ? { defaults: true } : {}) }, { label, netns })
   try {
     const r = await proc.call('retrieve', { cid: seeders[0].cid, size: content.size }, deadlineMs(content.size))
     check(label, r, content)
     return {
       ...figures(r, content),
       manifestMs: r.manifestMs,
+      ...(r.sinceStartMs != null && defaults ? { fromStartMibs: mibPerSec(content.size, r.sinceStartMs) } : {}),
       peerRatio: r.peerBytes / content.size,
       peers: Object.keys(r.perPeer).length,
       providerFailures: r.providerFailures

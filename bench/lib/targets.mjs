@@ -12,6 +12,20 @@ export function evaluateTargets (figures, skipped = {}) {
   const large = f('large.dds.rssMiB')
   const targets = [
     {
+      id: 'cold-vs-stream',
+      text: 'cold processes, default options: DDS retrieve / raw libp2p stream',
+      value: ratio(f('cold.dds.mibs'), f('cold.raw.stream.mibs')),
+      op: '>=',
+      bound: 0.5
+    },
+    {
+      id: 'cold-vs-helia',
+      text: 'cold processes, default options: DDS / Helia retrieve',
+      value: ratio(f('cold.dds.mibs'), f('cold.helia.mibs')),
+      op: '>=',
+      bound: 3
+    },
+    {
       id: 'retrieve-vs-stream',
       text: 'DDS retrieve, 1 seeder / raw libp2p stream',
       value: ratio(f('retrieve.dds.1.mibs'), f('raw.stream.mibs')),

@@ -7,7 +7,10 @@
 // node was up (before retrieving), and its CPU time (user + system) during
 // the retrieval.
 //
-// Options: { bootstrap: ['<multiaddr>/p2p/<id>'] }
+// Options: { bootstrap: ['<multiaddr>/p2p/<id>'], defaults?: true }
+//   defaults: the node has the library's default options (replication
+//   included) and retrieves as soon as it is asked; `sinceStartMs` is then
+//   the time from process start to the last byte.
 // Ops: retrieve { cid, size, marks? } -> see `retrieve` below; `marks` (ms
 // after the call) adds the bytes received by then, for rates over a window
 import { Dds } from '@digisocialblock/dds'
@@ -17,7 +20,9 @@ import { MemorySampler, peakRssBytes, roleOptions, serve } from '../lib/role.mjs
 
 trackSockets()
 const options = roleOptions()
-const node = await Dds.create({ storage: 'memory', bootstrap: options.bootstrap, replication: { factor: 1, accept: 'none' } })
+const node = options.defaults === true
+  ? await Dds.create({ storage: 'memory', bootstrap: options.bootstrap })
+  : await Dds.create({ storage: 'memory', bootstrap: options.bootstrap, replication: { factor: 1, accept: 'none' } })
 const readyRssBytes = process.memoryUsage().rss
 
 async function retrieve ({ cid, size, marks = [] }) {
@@ -61,12 +66,14 @@ async function retrieve ({ cid, size, marks = [] }) {
     timers.forEach(clearTimeout)
   }
   const ms = performance.now() - started
+  const sinceStartMs = performance.now()
   const cpu = process.cpuUsage(cpuBefore)
   return {
     cpuMs: (cpu.user + cpu.system) / 1000,
     ...memory.stop(),
     bytes,
     ms,
+    sinceStartMs,
     ttfbMs,
     manifestMs,
     firstBytes,
