@@ -56,3 +56,18 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 export function timeoutOption (name: string, value: number | undefined, fallback: number): number {
   return numberOption(name, value, fallback, { max: MAX_TIMER_MS })
 }
+
+/**
+ * A boolean option: `fallback` when undefined.
+ *
+ * @throws {InvalidInputError} when the value is not a boolean
+ */
+export function booleanOption (name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) {
+    return fallback
+  }
+  if (typeof value !== 'boolean') {
+    throw new InvalidInputError(`${name} must be true or false, got ${String(value)}`)
+  }
+  return value
+}

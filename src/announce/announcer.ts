@@ -5,7 +5,7 @@ import { throwIfAborted } from '../errors.js'
 import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index.js'
 import { AnnounceQueue } from '../discovery/announce-queue.js'
 import type { ProvideResult } from '../discovery/index.js'
-import { chunkCount, contentBlocks, decodeManifest, isCollection, MAX_MANIFEST_BLOCK_SIZE, storedEntries, type Manifest } from '../manifest/index.js'
+import { chunkCount, contentBlocks, decodeManifest, isCollection, isManifestBlock, storedEntries, type Manifest } from '../manifest/index.js'
 import { REANNOUNCE_DELAY_MS, REANNOUNCE_PEER_WAIT_MS } from './constants.js'
 import type { AnnounceStrategy, Announcer, AnnouncerComponents } from './index.js'
 
@@ -162,19 +162,6 @@ export class DdsAnnouncer implements Announcer {
     const pending = this.reannouncing
     this.reannouncing = undefined
     pending?.resolve()
-  }
-}
-
-/** Whether a block is a DDS manifest (a data chunk is not, nor is anything past a manifest block's size limit). */
-function isManifestBlock (bytes: Uint8Array): boolean {
-  if (bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
-    return false
-  }
-  try {
-    decodeManifest(bytes)
-    return true
-  } catch {
-    return false
   }
 }
 

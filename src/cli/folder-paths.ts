@@ -75,6 +75,7 @@ export async function ignoresCase (dir: string): Promise<boolean> {
   }
 }
 
-async function exists (path: string): Promise<boolean> {
+/** Whether anything (a file, a folder, a link) is at `path`. */
+export async function exists (path: string): Promise<boolean> {
   return access(path).then(() => true, () => false)
 }

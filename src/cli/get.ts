@@ -25,15 +25,14 @@
  */
 
 import { createHash, type Hash } from 'node:crypto'
-import { constants as fs } from 'node:fs'
-import { access, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve, sep } from 'node:path'
 import { checkPath } from '../manifest/collection.js'
 import { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { CliError, UsageError, oneLine, systemErrorCode } from './errors.js'
-import { foldedCollision, ignoresCase } from './folder-paths.js'
+import { exists, foldedCollision, ignoresCase } from './folder-paths.js'
 import { formatBytes } from './format.js'
 import { createProgress } from './progress.js'
 import { chunkList, verifyKept, type ContentFacts, type Kept } from './resume.js'
@@ -208,10 +207,6 @@ export function fileName (name: string | undefined): string | undefined {
   }
   // eslint-disable-next-line no-control-regex
   return /[/\\\u0000-\u001f\u007f]/.test(name) ? undefined : name
-}
-
-async function exists (path: string): Promise<boolean> {
-  return access(path, fs.F_OK).then(() => true, () => false)
 }
 
 /** Where the download of `cid` to `path` is written until it is complete. */

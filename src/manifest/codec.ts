@@ -141,6 +141,16 @@ function fieldNumber (raw: Uint8Array): number {
   }
 }
 
+/** Whether a block is a DDS manifest, one `decodeManifest` accepts (a data chunk is not). */
+export function isManifestBlock (bytes: Uint8Array): boolean {
+  try {
+    decodeManifest(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Encodes one node of a manifest tree: a run of chunk CIDs.
  *

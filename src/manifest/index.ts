@@ -34,7 +34,7 @@ export {
   MAX_PATH_BYTES
 } from './constants.js'
 export { createManifest, type Manifest, type ManifestInit } from './manifest.js'
-export { encodeManifest, decodeManifest, encodeManifestNode, decodeManifestNode, type DecodeManifestOptions } from './codec.js'
+export { encodeManifest, decodeManifest, isManifestBlock, encodeManifestNode, decodeManifestNode, type DecodeManifestOptions } from './codec.js'
 export { ManifestBuilder, chunkCidsOf, nodeOf, nodeChunkCount } from './tree.js'
 export { manifestBlock, verifyManifestBlock, type ManifestBlock } from './block.js'
 export { chunkCount, chunkSpan, type ChunkSpan } from './layout.js'

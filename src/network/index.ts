@@ -15,8 +15,7 @@ import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { StorageProvider } from '../storage/index.js'
 import type { Status } from '../pb/index.js'
-import { numberOption, timeoutOption } from '../options.js'
-import { InvalidInputError } from '../errors.js'
+import { booleanOption, numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_CATALOG_POLICY, DEFAULT_STORE_POLICY, validateCatalogPolicy, validateStorePolicy, type CatalogPolicy, type StorePolicy } from './policy.js'
 import type { CatalogItem } from './catalog.js'
 import { DdsNetworkService } from './service.js'
@@ -286,16 +285,6 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     onReplicate: init.onReplicate,
     onCatalog: init.onCatalog
   }
-}
-
-function booleanOption (name: string, value: boolean | undefined, fallback: boolean): boolean {
-  if (value === undefined) {
-    return fallback
-  }
-  if (typeof value !== 'boolean') {
-    throw new InvalidInputError(`${name} must be true or false, got ${String(value)}`)
-  }
-  return value
 }
 
 /** Creates the network service. Call `start()` to register the protocol handler. */

@@ -3,7 +3,7 @@ import type { PeerId, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
 import { cidToString } from '../cid.js'
-import { decodeManifest, MAX_MANIFEST_BLOCK_SIZE } from '../manifest/index.js'
+import { isManifestBlock } from '../manifest/index.js'
 import { recordStore } from '../storage/index.js'
 import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index.js'
 import { Admission, type InstructionAnswer } from './admission.js'
@@ -154,13 +154,8 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   blockStored (cid: CID, from: PeerId): void {
     this.collector.noteStored(cid)
     this.components.storage.get(cid).then(async (bytes) => {
-      if (bytes == null || bytes.byteLength > MAX_MANIFEST_BLOCK_SIZE) {
-        return
-      }
-      try {
-        decodeManifest(bytes)
-      } catch {
-        return // a data chunk
+      if (bytes == null || !isManifestBlock(bytes)) {
+        return // gone, or a data chunk
       }
       await this.admission.handleInstruction(cid, [from.toMultihash().bytes], from, this.controller.signal)
     }).catch((err: unknown) => { this.log.debug('a stored block could not be checked for a manifest', { cid: cidToString(cid), error: errorText(err) }) })
