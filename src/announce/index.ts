@@ -57,7 +57,7 @@ export interface Announcer {
   announcePublished(cid: CID, manifest: Manifest, options?: AbortOptions): Promise<ProvideResult | undefined>
   /** Announces content this node holds (pinned or replicated), all in the background. */
   announceHeld(cid: CID): void
-  /** Announces one block a peer stored here. */
+  /** Announces one block a peer stored here (with strategy `'manifest'`, only if it is a manifest). */
   announceBlock(cid: CID): void
   /** Resolves when every queued announcement has finished, including those made again because a peer connected. */
   onIdle(): Promise<void>

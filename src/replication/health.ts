@@ -142,6 +142,8 @@ export class Health implements Startable {
       return
     }
     const delay = Math.min(CONFIRM_CHECK_DELAY_MS, this.init.checkIntervalMs / 4)
+    const status = this.statuses.get(key)
+    this.log.info('copies below target, checking again', { cid: key, live: status?.live.length, target: this.init.factor, inMs: Math.round(delay) })
     const timer = setTimeout(() => {
       this.confirmations.delete(key)
       this.confirmCheck(cid).catch((err: unknown) => { this.log.warn('replication check failed', { cid: key, error: errorText(err) }) })

@@ -7,7 +7,7 @@
  * the check the test asks for and its confirmation run.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import type { Dds, DdsInit } from '../../src/index.js'
+import { streamLogger, type Dds, type DdsInit } from '../../src/index.js'
 import { CONFIRM_CHECK_DELAY_MS } from '../../src/replication/constants.js'
 import { Cluster, FAST as CLUSTER_FAST } from '../utils/cluster.js'
 import { pseudoRandomBytes } from '../utils/content.js'
@@ -27,10 +27,12 @@ describe('confirmation checks', () => {
   }
 
   /** A publisher, the node that took its copy, and a spare node with none, each with a LevelDB store. */
-  async function setup (): Promise<{ publisher: Dds, holder: Dds, spare: Dds, cid: string, dirs: Map<Dds, string> }> {
+  async function setup (): Promise<{ publisher: Dds, holder: Dds, spare: Dds, cid: string, dirs: Map<Dds, string>, lines: Array<Record<string, unknown>> }> {
     const dirs = new Map<Dds, string>()
     const hubDir = await cluster.dir()
-    const publisher = await cluster.node({ storage: hubDir })
+    const lines: Array<Record<string, unknown>> = []
+    const logger = streamLogger({ level: 'info', format: 'json', write: (line) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+    const publisher = await cluster.node({ storage: hubDir, logger })
     dirs.set(publisher, hubDir)
     const others = await Promise.all([0, 1].map(async () => {
       const dir = await cluster.dir()
@@ -48,15 +50,17 @@ describe('confirmation checks', () => {
     expect(settled?.live.sort()).toEqual([publisher.peerId, holder.peerId].sort())
     expect(settled?.lowChecks).toBe(0)
     expect(await holds(spare, cid)).toBe(false)
-    return { publisher, holder, spare, cid, dirs }
+    return { publisher, holder, spare, cid, dirs, lines }
   }
 
   it('a holder that is gone is replaced at the confirmation check, not at the next regular one', async () => {
-    const { publisher, holder, spare, cid } = await setup()
+    const { publisher, holder, spare, cid, lines } = await setup()
     await cluster.stopNode(holder)
     const low = await publisher.replicationStatus(cid, { refresh: true })
     expect(low?.live).toEqual([publisher.peerId])
     expect(low?.lowChecks).toBe(1)
+    // the operator sees the missing copy and the check to come
+    expect(lines.find(l => l.msg === 'copies below target, checking again' && l.cid === cid)).toMatchObject({ level: 'info', component: 'dds:replication', live: 1, target: 2 })
     expect(await holds(spare, cid)).toBe(false)
     // no regular check comes for 10 minutes: only the confirmation can repair
     await waitFor(async () => holds(spare, cid), `the spare node to hold a copy after the confirmation check (${CONFIRM_CHECK_DELAY_MS} ms)`)
