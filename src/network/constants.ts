@@ -242,5 +242,16 @@ export const SHARE_FLOOR_FRACTION = 0.25
 /** Decay of the node's recent peak upload per slice (its half-life is 30 s at 100 ms slices). */
 export const SHARE_PEAK_DECAY = 0.5 ** (SHARE_SLICE_MS / 30_000)
 
+/**
+ * Fraction of the time a prefix or peer must have chunk requests waiting on
+ * the node (received, answer not yet handed to its stream; a moving average
+ * over the slices) for its pace to bound the others'. A peer that asks
+ * slowly, or reads slowly, has its few requests answered at once and spends
+ * a few percent of the time waiting on the node; one the node slows down
+ * (its CPU or link is shared with others) spends most of it there. Only the
+ * latter may hold others back: the pacing stays work-conserving.
+ */
+export const SHARE_BUSY_FRACTION = 0.25
+
 /** Upload rate (bytes per second) below which a prefix or peer does not count as competing for the upload: one 256 KiB chunk a second. */
 export const MIN_COMPETING_RATE = 256 * 1024

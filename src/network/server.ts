@@ -141,7 +141,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
 
   // Hands one answer to the stream within its own deadline; a peer that does
   // not read its answers in time loses the stream.
-  const respond = async (response: ResponseProps, release?: () => void): Promise<void> => {
+  const respond = async (response: ResponseProps, release?: () => void, ready?: () => void): Promise<void> => {
     const frame = encodeResponse(response)
     let limit: DeadlineSignal | undefined
     let since: number | undefined
@@ -157,6 +157,8 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       if (share != null) {
         await share
       }
+      ready?.()
+      ready = undefined
       since = Date.now()
       waiting.push(since)
       limit = deadline()
@@ -172,6 +174,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       if (since != null) {
         waiting.splice(waiting.indexOf(since), 1)
       }
+      ready?.()
       release?.()
       lastActivity = Date.now()
       active--
@@ -248,12 +251,17 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
       void respond(responseFor(req.body, req.id, { status: Status.REJECTED, error: RELAYED_REFUSAL }), releaseSlot)
       return
     }
+    // the time chunk requests wait on this node tells the upload pacing which
+    // peers the node slows down (see UploadShares.begin)
+    const shares = req.body === 'retrieveChunk' ? state.shares : undefined
+    shares?.begin(prefix, peerKey)
+    const ready = shares == null ? undefined : () => { shares.end(prefix, peerKey) }
     const work = (): void => {
       const limit = deadline()
       handleRequest(req, peer, ctx, limit.signal)
         .then(response => relayed ? relayedAnswer(req, response) : response)
         .finally(() => { limit.clear() })
-        .then(async response => { await respond(response, releaseSlot) }, () => { releaseSlot() })
+        .then(async response => { await respond(response, releaseSlot, ready) }, () => { ready?.(); releaseSlot() })
         // handleRequest never throws and respond() resets the stream itself when a write fails
         .catch(() => {})
     }
@@ -262,7 +270,7 @@ export function serveStream (stream: Stream, connection: Connection, ctx: Handle
     if (turn == null) {
       work()
     } else {
-      turn.then(work, () => { releaseSlot() })
+      turn.then(work, () => { ready?.(); releaseSlot() })
     }
   }
 

@@ -1,8 +1,10 @@
 /**
  * The pacing of competing peers without an upload limit (src/network/shares.ts),
  * against a fake clock: a lone peer is never held back; a peer running ahead
- * of a competitor is held to (1 + SHARE_HEADROOM) times the competitor's
- * rate, never below the floor; the limit lifts once the competitor leaves.
+ * of a competitor the node slows down is held to (1 + SHARE_HEADROOM) times
+ * the competitor's rate, never below the floor; the limit lifts once the
+ * competitor leaves; a competitor slow on its own (its requests answered at
+ * once) holds nobody back.
  */
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { UploadShares } from '../../src/network/shares.js'
@@ -34,10 +36,12 @@ describe('upload shares', () => {
   it('holds a peer running ahead to a little more than the other competitor, and lets it go once that one leaves', async () => {
     vi.useFakeTimers()
     const shares = new UploadShares(() => Date.now())
-    // b takes 4 chunks per slice (10 MiB/s); a asks for 40 per slice, the greedy one
+    // b takes 4 chunks per slice (10 MiB/s) and has requests waiting on the
+    // node all the time (the node slows it down); a asks for 40 per slice, the greedy one
     let aSent = 0
     let bSent = 0
     for (let slice = 0; slice < 50; slice++) {
+      shares.begin('ip4:10.0.2', 'b')
       void send(shares, 'ip4:10.0.1', 'a', 40).then(() => { aSent += 40 })
       for (let i = 0; i < 4; i++) {
         // the slower competitor never waits
@@ -45,6 +49,7 @@ describe('upload shares', () => {
         bSent++
       }
       await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS)
+      shares.end('ip4:10.0.2', 'b')
     }
     const bRate = 4 * CHUNK * 1000 / SHARE_SLICE_MS
     const aLimit = shares.limitOf('ip4:10.0.1', 'a')
@@ -61,5 +66,41 @@ describe('upload shares', () => {
     expect(shares.limitOf('ip4:10.0.1', 'a')).toBe(Infinity)
     expect(bSent).toBe(200)
     expect(aSent).toBe(2000)
+  })
+
+  it('holds nobody back beside a peer slow on its own, whose requests are answered at once', async () => {
+    vi.useFakeTimers()
+    const shares = new UploadShares(() => Date.now())
+    // b asks for 1 chunk per slice (2.5 MiB/s, a slow link) and its request
+    // is answered within a millisecond; a asks for 40 per slice
+    let aSent = 0
+    for (let slice = 0; slice < 50; slice++) {
+      void send(shares, 'ip4:10.0.1', 'a', 40).then(() => { aSent += 40 })
+      shares.begin('ip4:10.0.2', 'b')
+      await vi.advanceTimersByTimeAsync(1)
+      expect(shares.take('ip4:10.0.2', 'b', CHUNK)).toBeUndefined()
+      shares.end('ip4:10.0.2', 'b')
+      await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS - 1)
+    }
+    await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS)
+    expect(aSent).toBe(2000)
+    expect(shares.limitOf('ip4:10.0.1', 'a')).toBe(Infinity)
+    expect(shares.stats.waits).toBe(0)
+  })
+
+  it('counts the requests a peer has waiting on the node, and forgets a peer once its last one ended', async () => {
+    vi.useFakeTimers()
+    const shares = new UploadShares(() => Date.now())
+    shares.begin('ip4:10.0.3', 'c')
+    shares.begin('ip4:10.0.3', 'c')
+    shares.end('ip4:10.0.3', 'c')
+    // still working on one: a long quiet spell does not forget it
+    await vi.advanceTimersByTimeAsync(200 * SHARE_SLICE_MS)
+    expect(shares.limitOf('ip4:10.0.3', 'c')).toBe(Infinity)
+    shares.end('ip4:10.0.3', 'c')
+    // an end without a begin (or twice) is harmless
+    shares.end('ip4:10.0.3', 'c')
+    shares.end('ip4:10.0.9', 'z')
+    expect(shares.take('ip4:10.0.3', 'c', CHUNK)).toBeUndefined()
   })
 })
