@@ -5,6 +5,9 @@
  * streams and keep 16 RetrieveChunk requests in flight on each, the most a
  * peer is allowed (64), sending a new request as each answer arrives, while
  * one honest node (a default `Dds`) keeps retrieving the victim's content.
+ * With `--slow MIB` the other peer is not greedy but slow: it asks for at
+ * most MIB MiB/s (a home link), and the honest node must keep its speed
+ * (the pacing must hold nobody back for a slow peer's sake).
  * The greedy identities dial from 127.0.0.1 like the honest node (one
  * address prefix: the case where only per-peer fairness can help), or with
  * `--greedy-from 127.0.N.1` from another prefix.
@@ -20,7 +23,7 @@
  * CPU, and the CPU of the greedy process and of the honest one (on one
  * machine the readers share its cores with the victim).
  *
- *   npm run build && node attack/greedy.mjs [--identities 1,4,20] [--seconds 10] [--size-mib 16] [--greedy-from 127.0.0.1] [--max-upload none,16MiB]
+ *   npm run build && node attack/greedy.mjs [--identities 1,4,20] [--seconds 10] [--size-mib 16] [--greedy-from 127.0.0.1] [--max-upload none,16MiB] [--slow MIB]
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
@@ -65,6 +68,8 @@ async function worker () {
   const { FrameDecoder } = await import('../dist/network/frame-decoder.js')
   const count = Number(argText('identities', '1'))
   const from = argText('from', '127.0.0.1')
+  // a slow peer (`--rate MIB`): asks for at most that many MiB per second
+  const rate = argText('rate') == null ? undefined : Number(argText('rate')) * 1024 * 1024
   const lines = createInterface({ input: process.stdin })
   const [first] = await once(lines, 'line')
   const { target, cids } = JSON.parse(first)
@@ -93,15 +98,35 @@ async function worker () {
       opened++
       const decoder = new FrameDecoder(2 * 1024 * 1024, 64 * 1024 * 1024)
       let next = s * 1_000_000 + i * 7
+      let inFlight = 0
       stream.addEventListener('message', (evt) => {
         for (const f of decoder.decode(evt.data)) {
           const response = pb.Response.decode(f.subarray())
           bytes += response.retrieveChunk?.data?.byteLength ?? 0
           answers++
-          if (!stopping && stream.writeStatus === 'writable') stream.send(frame(next++))
+          inFlight--
+          if (rate == null && !stopping && stream.writeStatus === 'writable') {
+            stream.send(frame(next++))
+            inFlight++
+          }
         }
       })
-      for (let r = 0; r < PER_STREAM; r++) stream.send(frame(next++))
+      if (rate == null) {
+        for (let r = 0; r < PER_STREAM; r++) stream.send(frame(next++))
+        inFlight = PER_STREAM
+      } else {
+        // this stream's part of the rate, in 256 KiB chunks every 100 ms
+        let owed = 0
+        const tick = setInterval(() => {
+          if (stopping || stream.writeStatus !== 'writable') return clearInterval(tick)
+          owed += rate / 10 / (256 * 1024) / (count * STREAMS)
+          for (; owed >= 1 && inFlight < PER_STREAM; owed--) {
+            stream.send(frame(next++))
+            inFlight++
+          }
+          owed = Math.min(owed, PER_STREAM)
+        }, 100)
+      }
     }
   }
   console.log('ready')
@@ -120,6 +145,7 @@ async function main () {
   const SECONDS = Number(argText('seconds', '10'))
   const SIZE = Number(argText('size-mib', '16')) * 1024 * 1024
   const FROM = argText('greedy-from', '127.0.0.1')
+  const SLOW = argText('slow')
   const rssMiB = pid => Number(/VmRSS:\s+(\d+)/.exec(execFileSync('cat', [`/proc/${pid}/status`]).toString())[1]) / 1024
   const cpuSeconds = pid => {
     const fields = execFileSync('cat', [`/proc/${pid}/stat`]).toString().split(') ')[1].split(' ')
@@ -139,10 +165,11 @@ async function main () {
     const [line] = await once(daemon.stdout, 'data')
     const info = JSON.parse(line.toString().split('\n')[0])
     const addr = info.addrs.find(a => a.includes('127.0.0.1'))
-    const served = async () => {
+    const metric = async (name) => {
       const text = await (await fetch(`${info.gateway}/metrics`)).text()
-      return Number(/^dds_bytes_served_total (\d+)/m.exec(text)[1])
+      return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0)
     }
+    const served = () => metric('dds_bytes_served_total')
     const file = join(dir, 'content.bin')
     await writeFile(file, randomBytes(SIZE))
     const publish = spawn(process.execPath, [bin, 'publish', file, '--no-progress', '--repo', repo], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -183,7 +210,7 @@ async function main () {
     console.log(`victim ${info.peer} (${cap == null ? 'default options, no upload limit' : `upload capped at ${cap}/s`}), ${SIZE / 1048576} MiB content; greedy identities from ${FROM}, ${STREAMS} streams x ${PER_STREAM} requests each; ${SECONDS} s per phase`)
     for (const count of IDENTITIES) {
       const before = await honestPhase()
-      const greedy = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--identities', String(count), '--from', FROM], { stdio: ['pipe', 'pipe', 'inherit'] })
+      const greedy = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--identities', String(count), '--from', FROM, ...(SLOW == null ? [] : ['--rate', SLOW])], { stdio: ['pipe', 'pipe', 'inherit'] })
       greedy.stdin.write(JSON.stringify({ target: `${addr}`, cids: chunks }) + '\n')
       const greedyLines = createInterface({ input: greedy.stdout })
       let greedyBytes = 0
@@ -193,6 +220,7 @@ async function main () {
         greedyLines.on('line', l => { if (l === 'ready') resolve() })
         greedy.on('exit', code => { reject(new Error(`the greedy worker exited ${code}`)) })
       })
+      const held0 = await metric('dds_upload_pacing_waits_total')
       const cpu0 = cpuSeconds(daemon.pid)
       const greedyCpu0 = cpuSeconds(greedy.pid)
       const honestCpu0 = process.cpuUsage()
@@ -202,6 +230,7 @@ async function main () {
       const honestCpuUsage = process.cpuUsage(honestCpu0)
       const honestCpu = (honestCpuUsage.user + honestCpuUsage.system) / 1e6
       const rss = rssMiB(daemon.pid)
+      const held = await metric('dds_upload_pacing_waits_total') - held0
       greedy.removeAllListeners('exit')
       greedy.stdin.end()
       await once(greedy, 'exit')
@@ -210,7 +239,7 @@ async function main () {
       const f = p => `${(p.bytes / 1048576).toFixed(0)} MiB in ${p.elapsed.toFixed(1)} s (${p.mibps.toFixed(1)} MiB/s)${p.failed > 0 ? `, ${p.failed} failed ${JSON.stringify(p.errors)}` : ''}`
       console.log(`greedy: ${cap == null ? 'defaults' : `upload ${cap}/s`}: ${count} identities: honest before ${f(before)} | during ${f(during)}; victim upload ${(during.upload / 1048576 / during.elapsed).toFixed(1)} MiB/s ` +
         `(greedy received ${(greedyBytes / 1048576).toFixed(0)} MiB in all on ${greedyStreams} streams) | honest share ${share.toFixed(3)}, target >= ${(0.8 * fair).toFixed(3)} (1/${count + 1} within 20%): ${share >= 0.8 * fair && during.failed === 0 ? 'met' : 'MISSED'} | ` +
-        `honest during/before ${(during.mibps / before.mibps).toFixed(2)} | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / during.elapsed * 100).toFixed(0)}% during; CPU of the greedy process ${(greedyCpu / during.elapsed * 100).toFixed(0)}%, of the honest one ${(honestCpu / during.elapsed * 100).toFixed(0)}%`)
+        `honest during/before ${(during.mibps / before.mibps).toFixed(2)} | ${held} answers held back by the pacing | victim RSS ${rss.toFixed(0)} MiB, CPU ${(cpu / during.elapsed * 100).toFixed(0)}% during; CPU of the greedy process ${(greedyCpu / during.elapsed * 100).toFixed(0)}%, of the honest one ${(honestCpu / during.elapsed * 100).toFixed(0)}%`)
     }
   } finally {
     await honest?.stop().catch(() => {})

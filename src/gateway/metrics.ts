@@ -138,7 +138,19 @@ function bandwidthMetrics (stats: () => DdsStats): Metric[] {
     }),
     perDirection('dds_bandwidth_bytes_total', 'Chunk traffic bytes that went through the bandwidth limiter, by direction', d => d.bytes),
     perDirection('dds_bandwidth_waits_total', 'Times chunk traffic waited for bandwidth tokens, by direction', d => d.waits),
-    perDirection('dds_bandwidth_wait_seconds_total', 'Time chunk traffic spent waiting for bandwidth tokens, by direction (parallel waits add up)', d => d.waitMs / 1000)
+    perDirection('dds_bandwidth_wait_seconds_total', 'Time chunk traffic spent waiting for bandwidth tokens, by direction (parallel waits add up)', d => d.waitMs / 1000),
+    new Counter({
+      name: 'dds_upload_pacing_waits_total',
+      help: 'Answers held back by the pacing of competing peers (network.fairUpload, with no upload limit)',
+      registers: [],
+      collect () { setTotal(this, stats().bandwidth.pacing?.waits ?? 0) }
+    }),
+    new Counter({
+      name: 'dds_upload_pacing_wait_seconds_total',
+      help: 'Time answers were held back by the pacing of competing peers (parallel waits add up)',
+      registers: [],
+      collect () { setTotal(this, (stats().bandwidth.pacing?.waitMs ?? 0) / 1000) }
+    })
   ]
 }
 

@@ -60,6 +60,11 @@ export interface BandwidthStats {
   limits: BandwidthInit
   upload: BandwidthDirectionStats
   download: BandwidthDirectionStats
+  /**
+   * The pacing of competing peers (`network.fairUpload`, src/network/shares.ts),
+   * when it is on: it is, with no `upload` limit.
+   */
+  pacing?: { waits: number, waitMs: number }
 }
 
 /**

@@ -194,17 +194,14 @@ export interface NetworkInit {
   /**
    * With no node-wide upload limit (`bandwidth.upload`), pace answers to
    * competing peers so that no address prefix, and no peer within one, runs
-   * more than `SHARE_HEADROOM` (10%) ahead of the fastest competitor that is
-   * not held back (see src/network/shares.ts); a lone peer is never paced.
-   * With an upload limit the limit's fair turns share it instead.
-   *
-   * Off by default: the pacing does not keep the upload busy. It cannot tell
-   * a peer slow on its own (a home link) from one slowed by the others, so
-   * beside a slow peer a fast one is held to about the slow one's pace (and
-   * the floor, a quarter of an equal share of the recent peak, decays with
-   * the peak): a node serving a LAN peer and a peer on a 1 MiB/s link would
-   * serve the LAN peer at ~1.1 MiB/s.
-   * @default false
+   * more than `SHARE_HEADROOM` (10%) ahead of the fastest competitor that the
+   * node slows down and does not hold back (see src/network/shares.ts): a
+   * greedy peer runs at most a little ahead of an honest one, which then
+   * has the shared bottleneck (link or CPU) to itself. A lone peer is never
+   * paced, and a peer slow on its own (a home link, a slow reader: its
+   * requests are answered at once) holds nobody back, so the upload stays
+   * busy. With an upload limit the limit's fair turns share it instead.
+   * @default true
    */
   fairUpload?: boolean
   /** Requests in flight to one peer. @default 32 */
@@ -271,7 +268,7 @@ export function resolveNetworkInit (init: NetworkInit = {}): ResolvedNetworkInit
     maxConcurrentRequests: numberOption('maxConcurrentRequests', init.maxConcurrentRequests, c.DEFAULT_MAX_CONCURRENT_REQUESTS),
     maxRequestsPerPrefix: numberOption('maxRequestsPerPrefix', init.maxRequestsPerPrefix, c.DEFAULT_MAX_REQUESTS_PER_PREFIX),
     stallGraceMs: timeoutOption('stallGraceMs', init.stallGraceMs, c.DEFAULT_STALL_GRACE_MS),
-    fairUpload: booleanOption('fairUpload', init.fairUpload, false),
+    fairUpload: booleanOption('fairUpload', init.fairUpload, true),
     maxInFlightPerPeer: numberOption('maxInFlightPerPeer', init.maxInFlightPerPeer, c.DEFAULT_MAX_IN_FLIGHT_PER_PEER),
     requestTimeoutMs: timeoutOption('requestTimeoutMs', init.requestTimeoutMs, c.DEFAULT_REQUEST_TIMEOUT_MS),
     handlerTimeoutMs: timeoutOption('handlerTimeoutMs', init.handlerTimeoutMs, c.DEFAULT_HANDLER_TIMEOUT_MS),

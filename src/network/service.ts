@@ -258,7 +258,9 @@ export class DdsNetworkService implements NetworkService, Startable {
   }
 
   get bandwidth (): BandwidthStats {
-    return this.components.bandwidth?.stats ?? { limits: {}, upload: { bytes: 0, waits: 0, waitMs: 0 }, download: { bytes: 0, waits: 0, waitMs: 0 } }
+    const stats = this.components.bandwidth?.stats ?? { limits: {}, upload: { bytes: 0, waits: 0, waitMs: 0 }, download: { bytes: 0, waits: 0, waitMs: 0 } }
+    const pacing = this.serverState.shares?.stats
+    return pacing == null ? stats : { ...stats, pacing: { ...pacing } }
   }
 
   isBanned (peer: PeerId): boolean {

@@ -510,7 +510,7 @@ describe('/metrics with bandwidth limits', () => {
     const cid = await a.publish(data)
     expect(equalBytes((await http(`${limitedGateway.url}/dds/${cid}`)).body, data)).toBe(true)
     const text = (await http(`${limitedGateway.url}/metrics`)).body.toString('utf8')
-    for (const name of ['dds_bandwidth_limit_bytes_per_second', 'dds_bandwidth_bytes_total', 'dds_bandwidth_waits_total', 'dds_bandwidth_wait_seconds_total']) {
+    for (const name of ['dds_bandwidth_limit_bytes_per_second', 'dds_bandwidth_bytes_total', 'dds_bandwidth_waits_total', 'dds_bandwidth_wait_seconds_total', 'dds_upload_pacing_waits_total', 'dds_upload_pacing_wait_seconds_total']) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'))
     }
     const value = (line: string): number => Number(new RegExp(`^${line.replace(/[{}"]/g, c => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1])
@@ -522,5 +522,8 @@ describe('/metrics with bandwidth limits', () => {
     expect(stats.download.bytes).toBeGreaterThanOrEqual(data.byteLength)
     expect(value('dds_bandwidth_waits_total{direction="download"}')).toBeGreaterThan(0)
     expect(value('dds_bandwidth_wait_seconds_total{direction="download"}')).toBeGreaterThan(0)
+    // no upload limit: the pacing of competing peers is on, and with one peer it held nothing back
+    expect(stats.pacing).toEqual({ waits: 0, waitMs: 0 })
+    expect(value('dds_upload_pacing_waits_total')).toBe(0)
   })
 })
