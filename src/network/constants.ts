@@ -243,15 +243,23 @@ export const SHARE_FLOOR_FRACTION = 0.25
 export const SHARE_PEAK_DECAY = 0.5 ** (SHARE_SLICE_MS / 30_000)
 
 /**
- * Fraction of the time a prefix or peer must have chunk requests waiting on
- * the node (received, answer not yet handed to its stream; a moving average
- * over the slices) for its pace to bound the others'. A peer that asks
- * slowly, or reads slowly, has its few requests answered at once and spends
- * a few percent of the time waiting on the node; one the node slows down
- * (its CPU or link is shared with others) spends most of it there. Only the
- * latter may hold others back: the pacing stays work-conserving.
+ * Fraction of the time a prefix or peer must have `SHARE_BUSY_DEPTH` chunk
+ * requests waiting on the node at once (received, answer not yet handed to
+ * its stream; a moving average over the slices) for its pace to bound the
+ * others'. A peer that asks slowly, or reads slowly, has its requests
+ * answered one at a time as they come; one the node slows down (its CPU or
+ * link is shared with others) has its window queued there. Only the latter
+ * may hold others back: the pacing stays work-conserving.
  */
 export const SHARE_BUSY_FRACTION = 0.25
+
+/**
+ * Chunk requests of one prefix or peer that must wait on the node at once for
+ * the time to count towards `SHARE_BUSY_FRACTION`: a retriever the node slows
+ * down has its window of requests queued there, one that asks slowly has one
+ * at a time, answered at once.
+ */
+export const SHARE_BUSY_DEPTH = 2
 
 /** Upload rate (bytes per second) below which a prefix or peer does not count as competing for the upload: one 256 KiB chunk a second. */
 export const MIN_COMPETING_RATE = 256 * 1024

@@ -16,19 +16,23 @@
  * slices). A prefix (peer) may send, per slice, at most (1 +
  * `SHARE_HEADROOM`) times the rate of the fastest other competing prefix
  * (peer of the prefix) that the node slows down and did not hold back in the
- * last slice: a greedy peer runs at most a little ahead of the others, which
- * then have the shared bottleneck to themselves. When every other competitor
+ * last slice; one above an equal share of what the competitors get now is
+ * held to the fastest of those not above it (greedy peers would otherwise
+ * bound only each other, and all run free). A greedy peer runs at most a
+ * little ahead of the others, which then have the shared bottleneck to
+ * themselves. When every other competitor
  * is held back too, the limit grows by that factor per slice, so peers that
  * all want more than they get probe upwards together; a lone peer is never
  * held back, and a peer slower than the others is never held back by them.
  *
  * The pacing stays work-conserving: only a competitor the node slows down
  * bounds the others. The server tells `begin` and `end` when each chunk
- * request arrives and when its answer is ready for the stream; a peer that
- * asks slowly (a home link, a slow reader, a retriever far away) has its few
- * requests answered at once and waits on the node a few percent of the
- * time, one slowed down by the others (or held back here) most of it. Below
- * `SHARE_BUSY_FRACTION` a competitor bounds nobody, and when no competitor
+ * request arrives and when its answer is ready for the stream; a retriever
+ * slowed down by the others (or held back here) has a window of requests
+ * queued at the node most of the time, one that asks slowly (a home link, a
+ * slow reader, a retriever far away) has one at a time, answered at once.
+ * A competitor with `SHARE_BUSY_DEPTH` requests waiting for less than
+ * `SHARE_BUSY_FRACTION` of the time bounds nobody, and when no competitor
  * bounds a peer and none is held back, its limit doubles per slice until it
  * comes off. Measured with `npm run attack -- greedy --slow 8`: beside a
  * peer asking 8 MiB/s the honest retriever kept its full speed, where the
@@ -48,7 +52,7 @@
  */
 
 import { abortReason, throwIfAborted } from '../errors.js'
-import { MIN_COMPETING_RATE, SHARE_BURST_SLICES, SHARE_BUSY_FRACTION, SHARE_FLOOR_FRACTION, SHARE_HEADROOM, SHARE_PEAK_DECAY, SHARE_RATE_WEIGHT, SHARE_SLICE_MS } from './constants.js'
+import { MIN_COMPETING_RATE, SHARE_BURST_SLICES, SHARE_BUSY_DEPTH, SHARE_BUSY_FRACTION, SHARE_FLOOR_FRACTION, SHARE_HEADROOM, SHARE_PEAK_DECAY, SHARE_RATE_WEIGHT, SHARE_SLICE_MS } from './constants.js'
 
 /** The pacing of one prefix, or of one peer within its prefix. */
 interface Share {
@@ -183,7 +187,7 @@ export class UploadShares {
     this.roll()
     const now = this.now()
     for (const share of this.sharesOf(prefix, peer)) {
-      if (share.working++ === 0) {
+      if (++share.working === SHARE_BUSY_DEPTH) {
         share.busySince = now
       }
     }
@@ -196,7 +200,7 @@ export class UploadShares {
     const s = p?.peers.get(peer)
     const now = this.now()
     for (const share of [p, s]) {
-      if (share != null && share.working > 0 && --share.working === 0 && share.busySince != null) {
+      if (share != null && share.working > 0 && --share.working === SHARE_BUSY_DEPTH - 1 && share.busySince != null) {
         share.busyMs += now - share.busySince
         share.busySince = undefined
       }
@@ -328,17 +332,22 @@ export class UploadShares {
   private limit (shares: Share[], outer: number): void {
     const competing = shares.filter(s => s.rate >= MIN_COMPETING_RATE || s.waiting > 0)
     const floor = competing.length > 1 ? SHARE_FLOOR_FRACTION * this.peak / competing.length : 0
+    const equal = competing.reduce((sum, s) => sum + s.rate, 0) / competing.length
     for (const s of shares) {
       let limit = Infinity
       if (competing.length > 1 && competing.includes(s)) {
-        // the fastest other competitor the node slows down without holding it back
+        // the fastest other competitor the node slows down without holding
+        // it back; for a peer above an equal share, the fastest of those not
+        // above it (peers above it cannot bound each other: they would all
+        // run free, each a little behind the fastest)
+        const above = s.rate > equal
         let fastestFree = -1
         let othersHeld = false
         for (const other of competing) {
           if (other === s) continue
           if (other.heldLast) {
             othersHeld = true
-          } else if (other.busy >= SHARE_BUSY_FRACTION) {
+          } else if (other.busy >= SHARE_BUSY_FRACTION && (!above || other.rate <= equal)) {
             fastestFree = Math.max(fastestFree, other.rate)
           }
         }

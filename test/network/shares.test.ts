@@ -8,7 +8,7 @@
  */
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { UploadShares } from '../../src/network/shares.js'
-import { MIN_COMPETING_RATE, SHARE_HEADROOM, SHARE_SLICE_MS } from '../../src/network/constants.js'
+import { MIN_COMPETING_RATE, SHARE_BUSY_DEPTH, SHARE_HEADROOM, SHARE_SLICE_MS } from '../../src/network/constants.js'
 
 const CHUNK = 256 * 1024
 
@@ -36,12 +36,13 @@ describe('upload shares', () => {
   it('holds a peer running ahead to a little more than the other competitor, and lets it go once that one leaves', async () => {
     vi.useFakeTimers()
     const shares = new UploadShares(() => Date.now())
-    // b takes 4 chunks per slice (10 MiB/s) and has requests waiting on the
-    // node all the time (the node slows it down); a asks for 40 per slice, the greedy one
+    // b takes 4 chunks per slice (10 MiB/s) and has a window of requests
+    // waiting on the node all the time (the node slows it down); a asks for
+    // 40 per slice, the greedy one
     let aSent = 0
     let bSent = 0
     for (let slice = 0; slice < 50; slice++) {
-      shares.begin('ip4:10.0.2', 'b')
+      for (let i = 0; i < SHARE_BUSY_DEPTH; i++) shares.begin('ip4:10.0.2', 'b')
       void send(shares, 'ip4:10.0.1', 'a', 40).then(() => { aSent += 40 })
       for (let i = 0; i < 4; i++) {
         // the slower competitor never waits
@@ -49,7 +50,7 @@ describe('upload shares', () => {
         bSent++
       }
       await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS)
-      shares.end('ip4:10.0.2', 'b')
+      for (let i = 0; i < SHARE_BUSY_DEPTH; i++) shares.end('ip4:10.0.2', 'b')
     }
     const bRate = 4 * CHUNK * 1000 / SHARE_SLICE_MS
     const aLimit = shares.limitOf('ip4:10.0.1', 'a')
