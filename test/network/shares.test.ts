@@ -104,4 +104,33 @@ describe('upload shares', () => {
     shares.end('ip4:10.0.9', 'z')
     expect(shares.take('ip4:10.0.3', 'c', CHUNK)).toBeUndefined()
   })
+
+  it('holds several greedy peers that ran alone far below their pace once an honest one competes', async () => {
+    vi.useFakeTimers()
+    const shares = new UploadShares(() => Date.now())
+    // three greedy peers ask for 40 chunks per slice each; b takes 4 (10 MiB/s);
+    // all have a window of requests waiting on the node
+    // (the greedy ones run for 2 s first: at equal rates none holds another back)
+    const greedy = ['a1', 'a2', 'a3']
+    for (let slice = 0; slice < 80; slice++) {
+      const all = slice < 20 ? greedy : [...greedy, 'b']
+      for (const peer of all) for (let i = 0; i < SHARE_BUSY_DEPTH; i++) shares.begin('ip4:10.0.1', peer)
+      for (const peer of greedy) send(shares, 'ip4:10.0.1', peer, 40).catch(() => {})
+      for (let i = 0; i < 4 && all.includes('b'); i++) {
+        expect(shares.take('ip4:10.0.1', 'b', CHUNK)).toBeUndefined()
+      }
+      await vi.advanceTimersByTimeAsync(SHARE_SLICE_MS)
+      for (const peer of all) for (let i = 0; i < SHARE_BUSY_DEPTH; i++) shares.end('ip4:10.0.1', peer)
+    }
+    // held far below their free pace: near b's, or at the floor (a quarter of
+    // an equal share of the recent peak, which the greedy ones set at ~315 MB/s)
+    const bRate = 4 * CHUNK * 1000 / SHARE_SLICE_MS
+    const freePace = 40 * CHUNK * 1000 / SHARE_SLICE_MS
+    for (const peer of greedy) {
+      expect(shares.limitOf('ip4:10.0.1', peer)).toBeLessThan(0.25 * freePace)
+    }
+    expect(shares.waiting).toBeGreaterThan(0)
+    expect(shares.limitOf('ip4:10.0.1', 'b')).toBeGreaterThan(bRate)
+    shares.clear(new Error('done'))
+  })
 })
