@@ -39,8 +39,11 @@ describe('bandwidth limits', () => {
     expect(bandwidth.upload.waits).toBeGreaterThan(0)
     expect(bandwidth.upload.waitMs).toBeGreaterThan(0)
     expect(bandwidth.download).toEqual(NO_TRAFFIC.download)
-    // the retrievers have no limits: nothing went through theirs
-    expect(r1.stats().bandwidth).toEqual(NO_TRAFFIC)
+    // with an upload limit its fair turns share the upload: no pacing besides
+    expect(bandwidth.pacing).toBeUndefined()
+    // the retrievers have no limits: nothing went through theirs, and their
+    // pacing of competing peers (on without an upload limit) held nothing back
+    expect(r1.stats().bandwidth).toEqual({ ...NO_TRAFFIC, pacing: { waits: 0, waitMs: 0 } })
   })
 
   it('charges what a retriever downloads to its download limit, and what a publisher pushes to its seed peer to both ends', async () => {
