@@ -354,5 +354,5 @@ function discoveryFor (node: DdsLibp2p, init?: KadDiscoveryInit): Discovery {
   if (node.services.dht == null) {
     throw new InvalidInputError('the given libp2p node has no kad-dht service at services.dht; add ddsDht() or pass a discovery')
   }
-  return kadDiscovery(init)({ dht: node.services.dht, peerId: node.peerId })
+  return kadDiscovery(init)({ dht: node.services.dht, peerId: node.peerId, libp2p: node })
 }

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { cidToString } from '../cid.js'
 import { numberOption } from '../options.js'
-import { DEFAULT_ANNOUNCE_CONCURRENCY } from './constants.js'
+import { DEFAULT_ANNOUNCE_CONCURRENCY, SWEEP_QUEUE_BATCH } from './constants.js'
 import type { Discovery } from './index.js'
 
 export { DEFAULT_ANNOUNCE_CONCURRENCY }
@@ -35,6 +35,8 @@ export class AnnounceQueue {
   private readonly queued = new Set<string>()
   private readonly sources: Array<{ iterator: AsyncIterator<CID>, remaining: number }> = []
   private pulling = false
+  /** CIDs in the sweep now running (when the discovery has `provideMany`). */
+  private sweeping = 0
   private readonly controller = new AbortController()
   private running = 0
   private idleWaiters: Array<() => void> = []
@@ -48,7 +50,7 @@ export class AnnounceQueue {
 
   /** Announcements waiting or running (including those still to be read from sources). */
   get pending (): number {
-    return this.queue.length + this.running + this.sources.reduce((sum, s) => sum + s.remaining, 0)
+    return this.queue.length + this.running + this.sweeping + this.sources.reduce((sum, s) => sum + s.remaining, 0)
   }
 
   /**
@@ -99,13 +101,22 @@ export class AnnounceQueue {
     this.settleIdle()
   }
 
-  /** Reads the next CID of the first source into the queue. */
+  /** Reads the next CID of the first source into the queue, or with `provideMany` a batch of them into a sweep. */
   private pull (): void {
     const source = this.sources[0]
     if (this.pulling || source == null || this.controller.signal.aborted) {
       return
     }
     this.pulling = true
+    if (this.discovery.provideMany != null) {
+      this.sweep(source, this.discovery.provideMany.bind(this.discovery)).finally(() => {
+        this.pulling = false
+        this.pump()
+        this.settleIdle()
+      // failures are reported per CID through onAnnounced; what is left is the scheduling, which cannot fail
+      }).catch(() => {})
+      return
+    }
     source.iterator.next().then(next => {
       if (next.done === true) {
         this.sources.shift()
@@ -124,9 +135,45 @@ export class AnnounceQueue {
     }).catch(() => {})
   }
 
+  /**
+   * Reads up to `SWEEP_QUEUE_BATCH` CIDs of a source and announces them with
+   * one `provideMany`: many records per DHT walk and per stream.
+   */
+  private async sweep (source: { iterator: AsyncIterator<CID>, remaining: number }, provideMany: NonNullable<Discovery['provideMany']>): Promise<void> {
+    const batch: CID[] = []
+    try {
+      while (batch.length < SWEEP_QUEUE_BATCH) {
+        const next = await source.iterator.next()
+        if (next.done === true) {
+          this.sources.shift()
+          break
+        }
+        batch.push(next.value)
+        source.remaining = Math.max(0, source.remaining - 1)
+        this.sweeping++
+      }
+    } catch {
+      // a source that fails (its blocks vanished) is dropped; what was read is still announced
+      this.sources.shift()
+    }
+    if (batch.length === 0) {
+      return
+    }
+    try {
+      const { peers } = await provideMany(batch, { signal: this.controller.signal })
+      batch.forEach((cid, i) => { this.onAnnounced?.(cid, { peers: peers[i] ?? 0 }) })
+    } catch (err) {
+      batch.forEach(cid => { this.onAnnounced?.(cid, { error: err as Error }) })
+    } finally {
+      this.sweeping -= batch.length
+    }
+  }
+
   private pump (): void {
-    if (this.running < this.concurrency && this.queue.length === 0) {
-      this.pull()
+    if (this.queue.length === 0 || (this.discovery.provideMany != null && this.sources.length > 0)) {
+      if (this.running < this.concurrency || this.discovery.provideMany != null) {
+        this.pull()
+      }
     }
     while (this.running < this.concurrency && this.queue.length > 0) {
       const cid = this.queue.shift()!

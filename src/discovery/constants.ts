@@ -25,3 +25,16 @@ export const DEFAULT_ANNOUNCE_CONCURRENCY = 8
 
 /** How often `waitForPeers` looks at the routing table, in ms. */
 export const PEER_POLL_MS = 20
+
+/** Peers each record of a sweep goes to: kad-dht's K, the peers a provide sends a record to. */
+export const SWEEP_REPLICAS = 20
+/** Records sent to a peer before a PING that the peer answers once it has handled them. */
+export const SWEEP_BATCH = 256
+/** Records placed at once (how many a sweep holds in memory beyond the CIDs it was given). */
+export const SWEEP_SLICE = 4096
+/** Peers a sweep sends to at once, one stream each. */
+export const SWEEP_PEER_CONCURRENCY = 8
+/** How long a sweep waits for a stream to open or a batch to be acknowledged, in ms. */
+export const SWEEP_ACK_TIMEOUT_MS = 30_000
+/** CIDs an announce queue reads from its sources into one sweep (`provideMany`). */
+export const SWEEP_QUEUE_BATCH = 16_384

@@ -21,6 +21,18 @@ export interface ProvideResult {
   peers: number
 }
 
+/** Options of `Discovery.provideMany`. */
+export interface ProvideManyOptions extends AbortOptions {
+  /** Called as the records go out: how many of the CIDs are done. */
+  onProgress?(progress: { done: number, total: number }): void
+}
+
+/** The outcome of `Discovery.provideMany`. */
+export interface ProvideManyResult {
+  /** For each CID given, in order: how many DHT peers took its record. */
+  peers: number[]
+}
+
 /** How DDS announces and finds blocks. A caller may pass its own to `Dds.create`. */
 export interface Discovery {
   /**
@@ -38,6 +50,14 @@ export interface Discovery {
    * (at the call) when `count` is not a positive integer.
    */
   findProviders(cid: CID, count: number, options?: AbortOptions): AsyncIterable<Provider>
+
+  /**
+   * Announces many blocks at once (a publish's chunks): optional, and for a
+   * DHT much cheaper per block than `provide`. Resolves with, for each CID in
+   * order, how many DHT peers took its record (all 0 when this node knows no
+   * DHT peer yet). A discovery without it is given the blocks one by one.
+   */
+  provideMany?(cids: CID[], options?: ProvideManyOptions): Promise<ProvideManyResult>
 
   /**
    * Resolves true once the discovery knows at least one peer to announce to

@@ -14,7 +14,8 @@ import { CID } from 'multiformats/cid'
 import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '../errors.js'
 import { numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS } from './constants.js'
-import type { Discovery, Provider, ProvideResult } from './index.js'
+import type { Discovery, Provider, ProvideManyOptions, ProvideManyResult, ProvideResult } from './index.js'
+import { sweepProvide, type SweepComponents } from './sweep.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
@@ -47,6 +48,12 @@ export interface KadDiscoveryComponents {
   dht: KadDHT
   /** This node's peer id: it is never returned as a provider. */
   peerId: PeerId
+  /**
+   * The libp2p node, for `provideMany`'s streams to DHT peers and the
+   * addresses its records carry. Without it `provideMany` is absent and
+   * blocks are announced one by one.
+   */
+  libp2p?: SweepComponents['libp2p']
 }
 
 /**
@@ -54,6 +61,7 @@ export interface KadDiscoveryComponents {
  * Another implementation may lack them, so they are read defensively.
  */
 interface KadDHTInternals {
+  protocol?: unknown
   routingTable?: { size?: unknown }
   providers?: {
     getProviders?: (cid: CID, options?: AbortOptions) => Promise<PeerId[]>
@@ -97,10 +105,17 @@ class KadDiscovery implements Discovery {
   private readonly peerId: PeerId
   private readonly provideTimeout: number
   private readonly findTimeout: number
+  private readonly sweep?: SweepComponents
+  readonly provideMany?: (cids: CID[], options?: ProvideManyOptions) => Promise<ProvideManyResult>
 
   constructor (components: KadDiscoveryComponents, init: KadDiscoveryInit) {
     this.dht = components.dht
     this.peerId = components.peerId
+    const protocol = (components.dht as KadDHTInternals).protocol
+    if (components.libp2p != null && typeof protocol === 'string') {
+      this.sweep = { dht: components.dht, peerId: components.peerId, libp2p: components.libp2p, protocol }
+      this.provideMany = this.sweepProvide.bind(this)
+    }
     this.provideTimeout = timeoutOption('provideTimeout', init.provideTimeout, DEFAULT_PROVIDE_TIMEOUT_MS)
     this.findTimeout = timeoutOption('findTimeout', init.findTimeout, DEFAULT_FIND_TIMEOUT_MS)
   }
@@ -149,6 +164,28 @@ class KadDiscovery implements Discovery {
     if (failed) {
       throw failure
     }
+    return { peers }
+  }
+
+  /**
+   * Announces many CIDs with one sweep of the key space (see sweep.ts): the
+   * records are kept locally first, as `provide` does, so that this node
+   * answers for them and the DHT's re-announcement covers them.
+   */
+  private async sweepProvide (cids: CID[], options: ProvideManyOptions = {}): Promise<ProvideManyResult> {
+    cids.forEach(checkCid)
+    throwIfAborted(options.signal, 'Announcing')
+    for (const cid of cids) {
+      await this.addLocalRecord(cid, options)
+    }
+    if (this.routingTableSize() === 0 || cids.length === 0) {
+      options.onProgress?.({ done: cids.length, total: cids.length })
+      return { peers: cids.map(() => 0) }
+    }
+    const { peers } = await sweepProvide(this.sweep!, cids, {
+      signal: options.signal,
+      onProgress: ({ done, total }) => { options.onProgress?.({ done, total }) }
+    })
     return { peers }
   }
 

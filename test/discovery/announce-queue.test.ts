@@ -203,4 +203,41 @@ describe('AnnounceQueue', () => {
     await flush()
     expect(discovery.asked).toHaveLength(1)
   })
+
+  it('announces what its sources yield through provideMany, in batches, and single CIDs one by one', async () => {
+    const discovery = new RecordingDiscovery()
+    const batches: string[][] = []
+    let answerBatch: (() => void) | undefined
+    const sweeping: Discovery = {
+      provide: discovery.provide.bind(discovery),
+      findProviders: discovery.findProviders.bind(discovery),
+      async provideMany (list: CID[]) {
+        batches.push(list.map(cidToString))
+        await new Promise<void>(resolve => { answerBatch = resolve })
+        return { peers: list.map((_, i) => i % 2) }
+      }
+    }
+    const outcomes = new Map<string, unknown>()
+    const queue = new AnnounceQueue(sweeping, { onAnnounced: (cid, result) => { outcomes.set(cidToString(cid), result) } })
+    const all = cids(40, 50)
+    async function * source (): AsyncGenerator<CID> {
+      yield * all
+    }
+    queue.addSource(source(), all.length)
+    const [single] = cids(1, 200)
+    queue.add([single!])
+    await flush()
+    // the single CID is provided on its own while the source's CIDs go out in one sweep
+    expect(discovery.asked).toEqual([cidToString(single!)])
+    expect(batches).toEqual([all.map(cidToString)])
+    expect(queue.pending).toBe(41)
+    discovery.answer({ peers: 4 })
+    answerBatch?.()
+    await queue.onIdle()
+    expect(queue.pending).toBe(0)
+    expect(outcomes.get(cidToString(single!))).toEqual({ peers: 4 })
+    expect(outcomes.get(cidToString(all[0]!))).toEqual({ peers: 0 })
+    expect(outcomes.get(cidToString(all[1]!))).toEqual({ peers: 1 })
+    expect(batches).toHaveLength(1)
+  })
 })

@@ -1,0 +1,302 @@
+/**
+ * Announcing many blocks at once: a sweep of the DHT's key space.
+ *
+ * One `provide` walks the DHT to the peers closest to its key and opens a
+ * stream to each of them for one record: ~140 ms and ~30 streams a record.
+ * The sweep sorts the records by Kademlia key instead. One walk finds the
+ * peers closest to the first key; every following key that shares the prefix
+ * those peers share with it has its closest peers among them (that part of the
+ * key space holds them all), so it goes to the same peers without another
+ * walk. Each peer then gets its records over one stream, in batches, each
+ * batch acknowledged by a PING the peer answers after handling what came
+ * before (the DHT handles a stream's messages in order).
+ *
+ * @module
+ */
+
+import { createHash } from 'node:crypto'
+import { lpStream } from '@libp2p/utils'
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ProtocolError, abortReason } from '../errors.js'
+import { SWEEP_ACK_TIMEOUT_MS, SWEEP_BATCH, SWEEP_PEER_CONCURRENCY, SWEEP_REPLICAS, SWEEP_SLICE } from './constants.js'
+
+/** The DHT calls a sweep makes: the walk to the closest peers. */
+export interface SweepDht {
+  getClosestPeers(key: Uint8Array, options?: AbortOptions): AsyncIterable<SweepQueryEvent>
+}
+
+/** The parts of kad-dht's query events a sweep reads. */
+export type SweepQueryEvent =
+  | { name: 'FINAL_PEER', peer: { id: PeerId } }
+  | { name: 'PEER_RESPONSE', from: PeerId }
+  | { name: string }
+
+/** What a sweep needs from the node. */
+export interface SweepComponents {
+  dht: SweepDht
+  peerId: PeerId
+  /** Opens the DHT protocol's streams and says which addresses go in the records. */
+  libp2p: {
+    dialProtocol(peer: PeerId, protocols: string, options?: AbortOptions): Promise<Stream>
+    getMultiaddrs(): Multiaddr[]
+  }
+  /** The DHT's protocol id. */
+  protocol: string
+}
+
+/** Progress of a sweep, after each slice of records has been sent. */
+export interface SweepProgress {
+  /** Records handled so far (sent, or given up on). */
+  done: number
+  total: number
+  /** Walks to the closest peers so far. */
+  lookups: number
+}
+
+export interface SweepOptions extends AbortOptions {
+  onProgress?(progress: SweepProgress): void
+  /** Peers each record goes to. @default 20 (kad-dht's K) */
+  replicas?: number
+}
+
+/** The outcome of a sweep. */
+export interface SweepResult {
+  /** For each CID given, in order: how many DHT peers acknowledged its record. */
+  peers: number[]
+  /** Walks to the closest peers the sweep made. */
+  lookups: number
+  /** Records acknowledged, summed over peers. */
+  messages: number
+}
+
+// kad-dht's Message: type = 1 (varint), key = 2 (bytes), providerPeers = 9 (Peer: id = 1, addrs = 2)
+const ADD_PROVIDER = 2
+const PING = 5
+
+/** Sends provider records for `cids` to the DHT peers closest to each, sweeping the key space in order. */
+export async function sweepProvide (components: SweepComponents, cids: CID[], options: SweepOptions = {}): Promise<SweepResult> {
+  const records = cids.map((cid, index) => ({ index, mh: cid.multihash.bytes, key: sha256(cid.multihash.bytes) }))
+  records.sort((a, b) => compare(a.key, b.key))
+  const peers = new Array<number>(cids.length).fill(0)
+  const provider = encodeProvider(components.peerId, components.libp2p.getMultiaddrs())
+  const result: SweepResult = { peers, lookups: 0, messages: 0 }
+  const replicas = options.replicas ?? SWEEP_REPLICAS
+  let i = 0
+  while (i < records.length) {
+    throwIfStopped(options.signal)
+    const first = records[i]!
+    const candidates = await closestPeers(components, first.mh, options)
+    result.lookups++
+    if (candidates.length === 0) {
+      // nobody to send to: the rest stays at 0 peers (the caller announces again later)
+      options.onProgress?.({ done: records.length, total: records.length, lookups: result.lookups })
+      break
+    }
+    // the keys sharing the prefix that the closest peers share with the first key have their closest peers among these
+    candidates.sort((a, b) => closer(a.key, b.key, first.key))
+    const reach = candidates[Math.min(replicas, candidates.length) - 1]!
+    const shared = candidates.length <= replicas ? 0 : prefixBits(xor(reach.key, first.key))
+    let end = i + 1
+    while (end < records.length && prefixBits(xor(records[end]!.key, first.key)) >= shared) {
+      end++
+    }
+    for (let start = i; start < end; start += SWEEP_SLICE) {
+      const slice = records.slice(start, Math.min(start + SWEEP_SLICE, end))
+      result.messages += await sendSlice(components, slice, candidates, replicas, provider, peers, options)
+      options.onProgress?.({ done: start + slice.length, total: records.length, lookups: result.lookups })
+    }
+    i = end
+  }
+  return result
+}
+
+interface Candidate { id: PeerId, key: Uint8Array }
+interface KeyedRecord { index: number, mh: Uint8Array, key: Uint8Array }
+
+/** The peers that answered a walk toward `key` (the closest it found and those it passed). */
+async function closestPeers (components: SweepComponents, key: Uint8Array, options: AbortOptions): Promise<Candidate[]> {
+  const found = new Map<string, PeerId>()
+  const add = (id: PeerId): void => {
+    if (!id.equals(components.peerId)) {
+      found.set(id.toString(), id)
+    }
+  }
+  for await (const event of components.dht.getClosestPeers(key, { signal: deadline(options.signal) })) {
+    if (event.name === 'FINAL_PEER' && 'peer' in event) {
+      add(event.peer.id)
+    } else if (event.name === 'PEER_RESPONSE' && 'from' in event) {
+      add(event.from)
+    }
+  }
+  return [...found.values()].map(id => ({ id, key: sha256(id.toMultihash().bytes) }))
+}
+
+/** Sends each record of `slice` to its closest candidates, a stream per peer; returns the records acknowledged. */
+async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], options: AbortOptions): Promise<number> {
+  const perPeer = new Map<Candidate, KeyedRecord[]>()
+  for (const record of slice) {
+    const closest = candidates.length <= replicas
+      ? candidates
+      : [...candidates].sort((a, b) => closer(a.key, b.key, record.key)).slice(0, replicas)
+    for (const candidate of closest) {
+      let list = perPeer.get(candidate)
+      if (list == null) {
+        list = []
+        perPeer.set(candidate, list)
+      }
+      list.push(record)
+    }
+  }
+  const work = [...perPeer]
+  let acked = 0
+  const worker = async (): Promise<void> => {
+    for (let next = work.shift(); next != null; next = work.shift()) {
+      const [candidate, list] = next
+      const done = await sendTo(components, candidate.id, list, provider, options)
+      for (let j = 0; j < done; j++) {
+        peers[list[j]!.index]!++
+      }
+      acked += done
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(SWEEP_PEER_CONCURRENCY, work.length) }, worker))
+  throwIfStopped(options.signal)
+  return acked
+}
+
+/**
+ * Sends `records` to one peer over one stream, in batches each followed by a
+ * PING; returns how many the peer acknowledged (a failure ends the stream and
+ * leaves the rest unacknowledged, for the peer's other holders to carry).
+ */
+async function sendTo (components: SweepComponents, peer: PeerId, records: KeyedRecord[], provider: Uint8Array, options: AbortOptions): Promise<number> {
+  let stream: Stream | undefined
+  let acked = 0
+  try {
+    stream = await components.libp2p.dialProtocol(peer, components.protocol, { signal: deadline(options.signal) })
+    const lp = lpStream(stream)
+    for (let start = 0; start < records.length; start += SWEEP_BATCH) {
+      const batch = records.slice(start, start + SWEEP_BATCH)
+      const signal = deadline(options.signal)
+      await lp.writeV([...batch.map(r => encodeAddProvider(r.mh, provider)), encodePing()], { signal })
+      const reply = await lp.read({ signal })
+      if (messageType(reply.subarray()) !== PING) {
+        throw new ProtocolError(`peer ${peer.toString()} answered a DHT PING with something else`)
+      }
+      acked += batch.length
+    }
+    await stream.close({ signal: deadline(options.signal) })
+  } catch (err) {
+    stream?.abort(err instanceof Error ? err : new ProtocolError(String(err)))
+  }
+  return acked
+}
+
+function deadline (signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(SWEEP_ACK_TIMEOUT_MS)
+  return signal == null ? timeout : AbortSignal.any([signal, timeout])
+}
+
+function throwIfStopped (signal?: AbortSignal): void {
+  if (signal?.aborted === true) {
+    throw abortReason(signal, 'announcing')
+  }
+}
+
+function sha256 (bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}
+
+function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length)
+  for (let i = 0; i < a.length; i++) {
+    out[i] = a[i]! ^ b[i]!
+  }
+  return out
+}
+
+/** Negative when `a` is closer to `key` than `b` (XOR distance), without building the distances. */
+function closer (a: Uint8Array, b: Uint8Array, key: Uint8Array): number {
+  for (let i = 0; i < key.length; i++) {
+    const da = a[i]! ^ key[i]!
+    const db = b[i]! ^ key[i]!
+    if (da !== db) {
+      return da - db
+    }
+  }
+  return 0
+}
+
+function compare (a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      return a[i]! - b[i]!
+    }
+  }
+  return 0
+}
+
+/** Leading zero bits of a distance: the length of the prefix the two keys share. */
+function prefixBits (distance: Uint8Array): number {
+  for (let i = 0; i < distance.length; i++) {
+    if (distance[i] !== 0) {
+      return i * 8 + Math.clz32(distance[i]!) - 24
+    }
+  }
+  return distance.length * 8
+}
+
+function varint (value: number): number[] {
+  const out: number[] = []
+  while (value > 0x7f) {
+    out.push((value & 0x7f) | 0x80)
+    value >>>= 7
+  }
+  out.push(value)
+  return out
+}
+
+function field (tag: number, bytes: Uint8Array): Uint8Array {
+  const head = [tag, ...varint(bytes.length)]
+  const out = new Uint8Array(head.length + bytes.length)
+  out.set(head)
+  out.set(bytes, head.length)
+  return out
+}
+
+function concat (parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+/** The Peer sub-message naming this node as the provider, with its addresses. */
+function encodeProvider (peerId: PeerId, addrs: Multiaddr[]): Uint8Array {
+  return field(0x4a, concat([field(0x0a, peerId.toMultihash().bytes), ...addrs.map(a => field(0x12, a.bytes))]))
+}
+
+function encodeAddProvider (mh: Uint8Array, provider: Uint8Array): Uint8Array {
+  return concat([new Uint8Array([0x08, ADD_PROVIDER]), field(0x12, mh), provider])
+}
+
+function encodePing (): Uint8Array {
+  return new Uint8Array([0x08, PING])
+}
+
+/** The type of a DHT message (field 1), or undefined if it does not start with it. */
+function messageType (bytes: Uint8Array): number | undefined {
+  if (bytes.length >= 2 && bytes[0] === 0x08 && bytes[1]! < 0x80) {
+    return bytes[1]
+  }
+  if (bytes.length === 0) {
+    // proto3 leaves out a zero type (PUT_VALUE); never a PING
+    return 0
+  }
+  return undefined
+}

@@ -1,0 +1,132 @@
+/**
+ * Announcing many blocks with one sweep of the key space (sweepProvide and
+ * kadDiscovery's provideMany), on real libp2p nodes: TCP on 127.0.0.1, Noise,
+ * Yamux, the DDS DHT.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { cidForBlock, type CID } from '../../src/cid.js'
+import { kadDiscovery, type Provider } from '../../src/discovery/index.js'
+import { sweepProvide, type SweepProgress } from '../../src/discovery/sweep.js'
+import type { DdsLibp2p } from '../../src/network/libp2p.js'
+import type { PeerId } from '@libp2p/interface'
+import { Cluster } from '../utils/cluster.js'
+import { waitFor } from '../utils/wait.js'
+
+const net = new Cluster()
+
+afterEach(async () => {
+  await net.stop()
+})
+
+interface DhtInternals {
+  protocol: string
+  routingTable: { size: number }
+  providers: { getProviders(cid: CID): Promise<PeerId[]> }
+}
+
+const dhtOf = (node: DdsLibp2p): DhtInternals => node.services.dht as unknown as DhtInternals
+
+function randomCids (count: number): CID[] {
+  return Array.from({ length: count }, () => cidForBlock(randomBytes(48)))
+}
+
+const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
+
+/** The `count` nodes closest to `cid`'s Kademlia key by XOR distance. */
+function closestNodes (nodes: DdsLibp2p[], cid: CID, count: number): string[] {
+  const key = sha256(cid.multihash.bytes)
+  const distance = (node: DdsLibp2p): Buffer => {
+    const id = sha256(node.peerId.toMultihash().bytes)
+    return Buffer.from(id.map((b, i) => b ^ key[i]!))
+  }
+  return [...nodes].sort((a, b) => Buffer.compare(distance(a), distance(b))).slice(0, count).map(n => n.peerId.toString())
+}
+
+/** The nodes whose DHT provider store names `provider` for `cid`. */
+async function holdersOfRecord (nodes: DdsLibp2p[], cid: CID, provider: PeerId): Promise<string[]> {
+  const holding = await Promise.all(nodes.map(async node => {
+    const providers = await dhtOf(node).providers.getProviders(cid)
+    return providers.some(p => p.equals(provider)) ? node.peerId.toString() : undefined
+  }))
+  return holding.filter((id): id is string => id != null).sort()
+}
+
+/** Connects every node to every other and waits for the DHT tables to hold them all. */
+async function mesh (nodes: DdsLibp2p[]): Promise<void> {
+  await Promise.all(nodes.flatMap((a, i) => nodes.slice(i + 1).map(async b => { await a.dial(b.getMultiaddrs(), { signal: AbortSignal.timeout(10_000) }) })))
+  await waitFor(() => nodes.every(node => dhtOf(node).routingTable.size === nodes.length - 1), 'every DHT routing table to hold every node')
+}
+
+async function collect (source: AsyncIterable<Provider>): Promise<string[]> {
+  const out: string[] = []
+  for await (const provider of source) {
+    out.push(provider.peerId.toString())
+  }
+  return out
+}
+
+describe('sweepProvide', () => {
+  it('puts each record on exactly the peers closest to its key, with far fewer walks than records', async () => {
+    const nodes = await net.libp2ps(10)
+    await mesh(nodes)
+    const [announcer, ...others] = nodes as [DdsLibp2p, ...DdsLibp2p[]]
+    const cids = randomCids(300)
+    const progress: SweepProgress[] = []
+
+    const result = await sweepProvide(
+      { dht: announcer.services.dht, peerId: announcer.peerId, libp2p: announcer, protocol: dhtOf(announcer).protocol },
+      cids,
+      { replicas: 3, onProgress: p => { progress.push(p) } }
+    )
+
+    expect(result.peers).toEqual(cids.map(() => 3))
+    expect(result.messages).toBe(cids.length * 3)
+    // nine peers, three per record: a walk serves every key in the part of the key space its three closest peers share
+    expect(result.lookups).toBeGreaterThan(1)
+    expect(result.lookups).toBeLessThan(cids.length / 4)
+    expect(progress.at(-1)).toMatchObject({ done: cids.length, total: cids.length })
+    for (const cid of cids.slice(0, 40)) {
+      expect(await holdersOfRecord(others, cid, announcer.peerId)).toEqual(closestNodes(others, cid, 3).sort())
+    }
+  })
+})
+
+describe('kadDiscovery provideMany', () => {
+  it('announces hundreds of CIDs so that another node finds the announcer for any of them', async () => {
+    const nodes = await net.libp2ps(6)
+    await mesh(nodes)
+    const [announcer, , , , , finder] = nodes as [DdsLibp2p, DdsLibp2p, DdsLibp2p, DdsLibp2p, DdsLibp2p, DdsLibp2p]
+    const discovery = kadDiscovery()({ dht: announcer.services.dht, peerId: announcer.peerId, libp2p: announcer })
+    expect(discovery.provideMany).toBeTypeOf('function')
+    const cids = randomCids(500)
+    const done: number[] = []
+
+    const { peers } = await discovery.provideMany!(cids, { onProgress: p => { done.push(p.done) } })
+
+    // five other nodes, fewer than K: every one takes every record
+    expect(peers).toEqual(cids.map(() => 5))
+    expect(done.at(-1)).toBe(cids.length)
+    const finding = kadDiscovery({ findTimeout: 10_000 })({ dht: finder.services.dht, peerId: finder.peerId })
+    for (const cid of [cids[0]!, cids[250]!, cids[499]!]) {
+      expect(await collect(finding.findProviders(cid, 1))).toEqual([announcer.peerId.toString()])
+    }
+  })
+
+  it('keeps the records locally and reports 0 peers on a node that knows no DHT peer', async () => {
+    const [lone] = await net.libp2ps(1)
+    if (lone == null) throw new Error('spawn failed')
+    const discovery = kadDiscovery()({ dht: lone.services.dht, peerId: lone.peerId, libp2p: lone })
+    const cids = randomCids(3)
+    expect(await discovery.provideMany!(cids)).toEqual({ peers: [0, 0, 0] })
+    for (const cid of cids) {
+      expect((await dhtOf(lone).providers.getProviders(cid)).map(String)).toEqual([lone.peerId.toString()])
+    }
+  })
+
+  it('is absent without the libp2p node, so blocks are announced one by one', async () => {
+    const [node] = await net.libp2ps(1)
+    if (node == null) throw new Error('spawn failed')
+    expect(kadDiscovery()({ dht: node.services.dht, peerId: node.peerId }).provideMany).toBeUndefined()
+  })
+})
