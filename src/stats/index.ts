@@ -66,6 +66,7 @@ export class NodeStats {
           yield provider
         }
       },
+      ...(discovery.provideMany != null ? { provideMany: discovery.provideMany.bind(discovery) } : {}),
       ...(discovery.waitForPeers != null ? { waitForPeers: discovery.waitForPeers.bind(discovery) } : {})
     }
   }

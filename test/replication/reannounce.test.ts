@@ -58,4 +58,37 @@ describe('announcements after a restart', () => {
     } catch {}
     expect([...found]).toContain(aloneId)
   })
+
+  it("announces the chunks of content with 'all' in one sweep, not a DHT provide each, and a stranger finds every chunk", async () => {
+    const content = pseudoRandomBytes(6 * 262144 + 5, 83)
+    const hub = await cluster.node()
+    const others = await Promise.all([1, 2, 3].map(async () => cluster.node({ bootstrap: hub.getMultiaddrs() })))
+    const publisher = await cluster.node({ announce: 'all', bootstrap: hub.getMultiaddrs() })
+    const dht = publisher.libp2p.services.dht
+    const provide = dht.provide.bind(dht)
+    let provides = 0
+    dht.provide = (...args: Parameters<typeof provide>) => { provides++; return provide(...args) }
+    await publisher.publish(content)
+    await publisher.awaitAnnouncements()
+    // the manifest goes out on its own as publish resolves; the seven chunks in one sweep
+    expect(provides).toBe(1)
+    const publisherId = publisher.peerId
+    await cluster.stopNode(publisher)
+    const stranger = others[2]!
+    for (const index of [0, 3, 6]) {
+      const found = new Set<string>()
+      try {
+        for await (const evt of stranger.libp2p.services.dht.findProviders(chunkCid(content, index), { signal: AbortSignal.timeout(WAIT_MS) })) {
+          if (evt.name === 'PROVIDER') {
+            evt.providers.forEach(p => found.add(p.id.toString()))
+          }
+          if (found.has(publisherId)) {
+            break
+          }
+        }
+      } catch {}
+      expect([...found]).toContain(publisherId)
+    }
+  })
 })
+
