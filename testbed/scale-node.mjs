@@ -6,8 +6,20 @@
 import { createHash } from 'node:crypto'
 
 const init = JSON.parse(process.argv[2])
-const { Dds } = await import('../dist/index.js')
+const { Dds, kadDiscovery, cidForBlock } = await import('../dist/index.js')
 const node = await Dds.create(init)
+const discovery = kadDiscovery()({ dht: node.libp2p.services.dht, peerId: node.libp2p.peerId, libp2p: node.libp2p })
+
+/** `count` CIDs of made-up blocks, the same for the same seed. */
+function madeUpCids (count, seed) {
+  return Array.from({ length: count }, (_, i) => cidForBlock(new TextEncoder().encode(`record ${seed} ${i}`)))
+}
+
+/** CPU time of this process so far, in ms. */
+function cpuMs () {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
 
 /** Deterministic content of `size` bytes from `seed` (xorshift32). */
 function content (size, seed) {
@@ -38,6 +50,47 @@ const ops = {
       bytes += piece.byteLength
     }
     return { bytes, ms: performance.now() - started, firstByteMs, sha256: hash.digest('hex') }
+  },
+  /**
+   * Announces `count` made-up CIDs: 'sweep' with one provideMany (what a
+   * node's announce queue does with a content's blocks), 'single' with one
+   * DHT provide each, `concurrency` at a time (the queue's one-by-one way).
+   */
+  async announce ({ count, seed, mode, concurrency = 8 }) {
+    const cids = madeUpCids(count, seed)
+    const started = performance.now()
+    const cpu = cpuMs()
+    let peers
+    if (mode === 'sweep') {
+      peers = (await discovery.provideMany(cids)).peers
+    } else {
+      peers = new Array(count).fill(0)
+      let next = 0
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          const i = next++
+          peers[i] = (await discovery.provide(cids[i]).catch(() => ({ peers: 0 }))).peers
+        }
+      }))
+    }
+    const sorted = [...peers].sort((a, b) => a - b)
+    return {
+      ms: performance.now() - started,
+      cpuMs: cpuMs() - cpu,
+      reached: peers.filter(p => p > 0).length,
+      peers: { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)] }
+    }
+  },
+  /** How many of the made-up CIDs `indices` of `seed` the DHT names `provider` for. */
+  async findMadeUp ({ seed, count, indices, provider }) {
+    const cids = madeUpCids(count, seed)
+    let found = 0
+    for (const i of indices) {
+      for await (const p of discovery.findProviders(cids[i], 1, { signal: AbortSignal.timeout(30_000) })) {
+        if (p.peerId.toString() === provider) found++
+      }
+    }
+    return { found }
   },
   /** Manifest CIDs held here in full (published, pinned or replicated). */
   async holds () {

@@ -56,6 +56,13 @@ export function printResult (r) {
     rows.push(['throughput', `median ${f.mibPerS.median} MiB/s, p5 ${f.mibPerS.p5} MiB/s per retrieval`])
     rows.push(['RSS peak under load', r.memoryLoaded == null ? '-' : `median ${r.memoryLoaded.medianMiB} MiB, max ${r.memoryLoaded.maxMiB} MiB`])
   }
+  if (r.announce != null) {
+    const a = r.announce
+    const part = (x, n) => `${n} records in ${s(x.ms)} (${x.perS}/s, ${Math.round(x.cpuMs)} ms CPU), ${x.reached} reached a peer, peers per record min ${x.peers.min} median ${x.peers.median}`
+    rows.push(['announcing one by one', part(a.single, o.announceSingles)])
+    rows.push(['announcing in a sweep', part(a.sweep, o.announceRecords)])
+    rows.push(['sweep / one by one', `${a.speedup}x the rate (target >= 10x); found by others: ${a.found.sweep}/${a.found.looked} swept, ${a.found.single}/${a.found.looked} single`])
+  }
   if (r.churn != null) {
     const c = r.churn
     rows.push(['churn', `${c.pct} % every ${c.intervalMs / 1000} s for ${c.durationS} s: ${c.rounds.length} rounds`])

@@ -6,7 +6,7 @@ export const MAX_NODES = 250
 
 export const SCALE_USAGE = `npm run testbed -- --nodes N [--delay MS] [--loss PCT] [--rate RATE]
                   [--churn PCT/INTERVAL_S] [--duration S] [--size BYTES] [--retrievals N]
-                  [--check-interval S] [--seed N]
+                  [--check-interval S] [--announce N] [--seed N]
   --nodes N           DDS nodes, one process and one namespace each (2-${MAX_NODES})
   --delay MS          each link's one-way delay (node to node round trip: 4 x MS)
   --loss PCT          each link's loss per direction, in percent (0-50)
@@ -16,6 +16,7 @@ export const SCALE_USAGE = `npm run testbed -- --nodes N [--delay MS] [--loss PC
   --size BYTES        content each publisher publishes (default 1048576)
   --retrievals N      first-byte retrievals (default 50)
   --check-interval S  the nodes' replication check interval (default: DDS's, 300)
+  --announce N        one node announces N records in one sweep, and 200 one by one to compare
   --seed N            the seed of every random choice (default: the time)`
 
 function number (flag, text, { min, max, integer = true }) {
@@ -68,6 +69,7 @@ export function parseScaleArgs (argv) {
       case '--size': opts.sizeBytes = number(flag, value, { min: 1, max: 1024 * 1024 * 1024 }); break
       case '--retrievals': opts.retrievals = number(flag, value, { min: 0, max: 100_000 }); break
       case '--check-interval': opts.checkIntervalMs = 1000 * number(flag, value, { min: 1, max: 86_400 }); break
+      case '--announce': opts.announceRecords = number(flag, value, { min: 1, max: 10_000_000 }); break
       case '--seed': opts.seed = number(flag, value, { min: 0, max: 2 ** 32 - 1 }); break
       case '--hold': throw new TypeError('--hold belongs to the topology checks, not to --nodes')
       default: throw new TypeError(`unknown flag ${flag}\n${SCALE_USAGE}`)

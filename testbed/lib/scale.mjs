@@ -49,7 +49,11 @@ export const SCALE_DEFAULTS = Object.freeze({
   /** The nodes' replication check interval; undefined: DDS's default. */
   checkIntervalMs: undefined,
   /** Check intervals from the last kills that the run waits for every content to be back at its factor. */
-  factorWaitIntervals: FACTOR_WAIT_INTERVALS
+  factorWaitIntervals: FACTOR_WAIT_INTERVALS,
+  /** Records one node announces in one sweep in the announcing scenario; 0 leaves the scenario out. */
+  announceRecords: 0,
+  /** Records the same node announces one DHT provide each (8 at a time), for the rate to compare with. */
+  announceSingles: 200
 })
 
 /** Waits for the next reply of a scale node. */
@@ -261,6 +265,10 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     const loaded = await Promise.all(nodes.map(n => n.memory()))
     result.memoryLoaded = memoryStats(loaded.map(m => m.peak))
 
+    if (o.announceRecords > 0) {
+      result.announce = await announcePhase({ o, nodes, random, onProgress })
+    }
+
     if (o.churn != null) {
       result.churn = await churnPhase({ o, nodes, hosts, contents, random, start, onProgress })
     }
@@ -281,6 +289,40 @@ function round2 (x) {
 function memoryStats (bytes) {
   const mib = bytes.filter(Number.isFinite).map(b => b / 1048576)
   return { nodes: mib.length, medianMiB: round2(quantile(mib, 0.5)), maxMiB: round2(quantile(mib, 1)), totalMiB: round2(mib.reduce((a, b) => a + b, 0)) }
+}
+
+/**
+ * Announcing at scale: one random node announces `announceSingles` made-up
+ * records one DHT provide each (8 at a time, as the announce queue did), then
+ * `announceRecords` others in one sweep; three other nodes then look up a
+ * sample of each set on the DHT.
+ */
+async function announcePhase ({ o, nodes, random, onProgress }) {
+  const announcer = pick(nodes, random)
+  const out = { node: announcer.host.name }
+  onProgress(`announcing: ${o.announceSingles} records one by one`)
+  out.single = await announcer.ask('announce', { mode: 'single', count: o.announceSingles, seed: 1 })
+  onProgress(`announcing: ${o.announceRecords} records in one sweep`)
+  const progress = setInterval(() => { onProgress(`announcing: ${o.announceRecords} records in one sweep`) }, 5_000)
+  try {
+    out.sweep = await announcer.ask('announce', { mode: 'sweep', count: o.announceRecords, seed: 2 })
+  } finally {
+    clearInterval(progress)
+  }
+  for (const part of [out.single, out.sweep]) {
+    part.perS = round2(1000 * (part === out.single ? o.announceSingles : o.announceRecords) / part.ms)
+  }
+  out.speedup = round2(out.sweep.perS / out.single.perS)
+  const finders = nodes.filter(n => n !== announcer).sort(() => random() - 0.5).slice(0, 3)
+  const sample = (count) => Array.from({ length: 10 }, () => Math.floor(random() * count))
+  out.found = { single: 0, sweep: 0, looked: 0 }
+  for (const finder of finders) {
+    onProgress(`announcing: ${finder.host.name} looks the records up`)
+    out.found.single += (await finder.ask('findMadeUp', { seed: 1, count: o.announceSingles, indices: sample(o.announceSingles), provider: announcer.peerId })).found
+    out.found.sweep += (await finder.ask('findMadeUp', { seed: 2, count: o.announceRecords, indices: sample(o.announceRecords), provider: announcer.peerId })).found
+    out.found.looked += 10
+  }
+  return out
 }
 
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
