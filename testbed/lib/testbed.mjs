@@ -1,5 +1,6 @@
 // The topology: an internet core, public hosts, NAT routers and the hosts
 // behind them, each in its own network namespace.
+import { readFileSync, writeFileSync } from 'node:fs'
 import { Link, normalizeLink } from './link.mjs'
 import { Node, killGroup, stopProcess } from './node.mjs'
 import { testbedAvailable } from './available.mjs'
@@ -39,6 +40,9 @@ export async function createTestbed ({ internetSubnet = INTERNET_SUBNET, ...rest
     throw new Error(`the testbed cannot run here: ${available.reason}`)
   }
   await removeStale()
+  if (live.size === 0) {
+    raiseNeighbourLimits()
+  }
   const testbed = new Testbed(`${NS_PREFIX}${process.pid}-${testbeds++}`, `${m[1]}.${m[2]}.`)
   live.add(testbed)
   if (live.size === 1) {
@@ -53,10 +57,48 @@ export async function createTestbed ({ internetSubnet = INTERNET_SUBNET, ...rest
   return testbed
 }
 
+/**
+ * The kernel's ARP table is one for all namespaces, with a hard limit of
+ * gc_thresh3 entries (1024 by default). Every testbed host is on-link with
+ * every other (a /16, proxy ARP at the core), so N hosts that all talk hold
+ * about N^2 entries: past ~32 busy hosts the table overflows ("neighbor table
+ * overflow!" in dmesg) and new connections time out. A testbed raises the
+ * limits while it runs and puts the old ones back when the last one ends.
+ */
+const NEIGH = '/proc/sys/net/ipv4/neigh/default/gc_thresh'
+const NEIGH_LIMITS = { 1: 16_384, 2: 32_768, 3: 65_536 }
+let savedNeighbourLimits
+
+function raiseNeighbourLimits () {
+  try {
+    const before = Object.fromEntries(Object.keys(NEIGH_LIMITS).map(k => [k, Number(readFileSync(`${NEIGH}${k}`, 'utf8'))]))
+    if (before[3] >= NEIGH_LIMITS[3]) {
+      return
+    }
+    // highest first on the way up, so the thresholds stay ordered
+    for (const k of [3, 2, 1]) writeFileSync(`${NEIGH}${k}`, String(NEIGH_LIMITS[k]))
+    savedNeighbourLimits = before
+  } catch {
+    // not writable here: the testbed still runs, up to ~32 busy hosts
+  }
+}
+
+function restoreNeighbourLimits () {
+  if (savedNeighbourLimits == null || live.size > 0) {
+    return
+  }
+  try {
+    for (const k of [1, 2, 3]) writeFileSync(`${NEIGH}${k}`, String(savedNeighbourLimits[k]))
+  } catch {}
+  savedNeighbourLimits = undefined
+}
+
 function teardownAllSync () {
   for (const testbed of live) {
     testbed.teardownSync()
   }
+  live.clear()
+  restoreNeighbourLimits()
 }
 
 class Testbed {
@@ -264,6 +306,7 @@ class Testbed {
     live.delete(this)
     if (live.size === 0) {
       process.removeListener('exit', teardownAllSync)
+      restoreNeighbourLimits()
     }
   }
 
