@@ -81,6 +81,22 @@ const ops = {
       peers: { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)] }
     }
   },
+  /**
+   * Runs the whole re-announcement cycle at once: every part of the key
+   * space in turn (a node spreads them over a day), as one sweep each.
+   */
+  async reannounceAll ({ parts = 24 }) {
+    const started = performance.now()
+    const cpu = cpuMs()
+    let records = 0
+    let reached = 0
+    for (let part = 0; part < parts; part++) {
+      const got = await discovery.reannouncePart(part, parts)
+      records += got.records
+      reached += got.reached
+    }
+    return { records, reached, ms: performance.now() - started, cpuMs: cpuMs() - cpu }
+  },
   /** How many of the made-up CIDs `indices` of `seed` the DHT names `provider` for. */
   async findMadeUp ({ seed, count, indices, provider }) {
     const cids = madeUpCids(count, seed)

@@ -62,6 +62,11 @@ export function printResult (r) {
     rows.push(['announcing one by one', part(a.single, o.announceSingles)])
     rows.push(['announcing in a sweep', part(a.sweep, o.announceRecords)])
     rows.push(['sweep / one by one', `${a.speedup}x the rate (target >= 10x); found by others: ${a.found.sweep}/${a.found.looked} swept, ${a.found.single}/${a.found.looked} single`])
+    if (a.reannounce != null) {
+      const re = a.reannounce
+      rows.push(['re-announcing all', `${re.cycle.records} records (${re.cycle.reached} reached a peer) in ${s(re.cycle.ms)}, ${Math.round(re.cycle.cpuMs)} ms CPU, the whole daily cycle at once`])
+      rows.push(['serving meanwhile', `16 MiB retrievals from the node: ${re.beforeMibs.join(', ')} MiB/s before, ${re.duringMibs.join(', ')} during: ${re.ratio ?? '-'} of before (target >= 0.9)`])
+    }
   }
   if (r.churn != null) {
     const c = r.churn

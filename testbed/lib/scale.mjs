@@ -74,7 +74,7 @@ class ScaleNode {
     })
     this.exited = once(this.child, 'exit').then(([code, signal]) => {
       this.alive = false
-      const err = new Error(`node ${host.name} exited (${signal ?? code}): ${this.stderr.trim().split('\n').slice(-3).join(' | ')}`)
+      const err = new Error(`node ${host.name} exited (${signal ?? code}): ${errorLines(this.stderr)}`)
       for (const waiter of this.pending.values()) waiter.reject(err)
       this.pending.clear()
       return { code, signal }
@@ -171,12 +171,28 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
   const nodeInit = (host, bootstrap) => ({
     listen: [`/ip4/${host.address}/tcp/${NODE_PORT}`, `/ip4/${host.address}/udp/${NODE_PORT}/quic-v1`],
     bootstrap,
+    // 50 node processes keep 2 cores busy while more join: a join may take longer than the default 10 s
+    bootstrapTimeoutMs: 60_000,
     ...(o.checkIntervalMs != null ? { replication: { checkIntervalMs: o.checkIntervalMs } } : {})
   })
-  const start = async (host, bootstrapFrom) => {
-    const bootstrap = bootstrapFrom.map(n => n.addr)
+  result.startFailures = []
+  /**
+   * Starts a node on `host` that bootstraps from `bootstrapFrom` (nodes, or a
+   * function that picks them: a second try then picks others).
+   */
+  const start = async (host, bootstrapFrom, attempt = 1) => {
+    const from = typeof bootstrapFrom === 'function' ? bootstrapFrom() : bootstrapFrom
+    const bootstrap = from.map(n => n.addr)
     const node = new ScaleNode(host, nodeInit(host, bootstrap), generation++)
-    await Promise.race([node.ready, node.exited.then(() => { throw new Error(`node ${host.name} exited before it was ready: ${node.stderr.trim().slice(-500)}`) })])
+    try {
+      await Promise.race([node.ready, node.exited.then(() => { throw new Error(`node ${host.name} exited before it was ready: ${errorLines(node.stderr)}`) })])
+    } catch (err) {
+      // on a loaded machine a join can time out: one more try, recorded
+      if (attempt > 1) throw err
+      result.startFailures.push({ node: host.name, bootstrap: from.map(n => n.host.name), error: err.message.slice(0, 1000) })
+      onProgress(`node ${host.name} failed to start, trying again: ${err.message.slice(0, 200)}`)
+      return start(host, bootstrapFrom, attempt + 1)
+    }
     return node
   }
   try {
@@ -193,8 +209,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     nodes[0] = await start(hosts[0], [])
     await inBatches([...Array(o.nodes - 1).keys()].map(i => i + 1), o.startConcurrency, async (i) => {
       const earlier = nodes.filter(Boolean)
-      const from = [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(earlier, random)))]
-      nodes[i] = await start(hosts[i], from)
+      nodes[i] = await start(hosts[i], () => [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(earlier, random)))])
       onProgress(`starting nodes ${nodes.filter(Boolean).length}/${o.nodes}`)
     })
     result.startMs = Math.round(performance.now() - startT)
@@ -282,6 +297,12 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
   return result
 }
 
+/** The lines of a node's stderr that say what went wrong (the error and its message, not the stack). */
+function errorLines (stderr) {
+  const lines = stderr.trim().split('\n').filter(l => l.trim() !== '' && !/^\s+at /.test(l) && !/^Node\.js v/.test(l))
+  return lines.slice(-4).join(' | ').slice(-800)
+}
+
 function round2 (x) {
   return x == null ? undefined : Math.round(x * 100) / 100
 }
@@ -322,7 +343,49 @@ async function announcePhase ({ o, nodes, random, onProgress }) {
     out.found.sweep += (await finder.ask('findMadeUp', { seed: 2, count: o.announceRecords, indices: sample(o.announceRecords), provider: announcer.peerId })).found
     out.found.looked += 10
   }
+  out.reannounce = await reannounceWhileServing({ o, nodes, announcer, finders, onProgress })
   return out
+}
+
+/**
+ * The announcer publishes content and another node retrieves it, three times
+ * before and then again and again while the announcer runs its whole
+ * re-announcement cycle at once (every record it holds, the sweep's and the
+ * one-by-one ones): throughput during against before.
+ */
+async function reannounceWhileServing ({ o, nodes, announcer, finders, onProgress }) {
+  const size = 16 * 1024 * 1024
+  const { cid, sha256 } = await announcer.ask('publish', { size, seed: 777 })
+  const retriever = finders[0]
+  const once = async () => {
+    const got = await retriever.ask('retrieve', { cid, timeoutMs: 120_000 })
+    if (got.sha256 !== sha256) throw new Error('wrong bytes')
+    return got.bytes / 1048576 / (got.ms / 1000)
+  }
+  const before = []
+  for (let i = 0; i < 3; i++) {
+    onProgress(`re-announcing: retrieval ${i + 1}/3 before`)
+    before.push(await once())
+  }
+  const during = []
+  let cycle
+  const running = announcer.ask('reannounceAll', {}).then(r => { cycle = r })
+  let done = false
+  running.finally(() => { done = true }).catch(() => {})
+  while (!done) {
+    onProgress(`re-announcing: retrieval ${during.length + 1} while the cycle runs`)
+    const mibs = await once()
+    if (!done) during.push(mibs)
+  }
+  await running
+  const median = (xs) => quantile(xs, 0.5)
+  return {
+    cycle,
+    contentBytes: size,
+    beforeMibs: before.map(round2),
+    duringMibs: during.map(round2),
+    ratio: during.length === 0 ? undefined : round2(median(during) / median(before))
+  }
 }
 
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
@@ -407,8 +470,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       await Promise.all(victims.map(i => nodes[i].kill()))
       const survivors = nodes.filter(n => n.alive)
       await inBatches(victims, o.startConcurrency, async (i) => {
-        const from = [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors, random)))]
-        nodes[i] = await start(hosts[i], from)
+        nodes[i] = await start(hosts[i], () => [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors, random)))])
       })
       out.rounds.push({ killed: victims.map(i => hosts[i].name), rejoinMs: Math.round(performance.now() - t) })
     }
