@@ -390,7 +390,7 @@ export class Dds {
 
   /** Counters since this node started: blocks served and fetched, retrievals by outcome, providers found, peers. */
   stats (): DdsStats {
-    return this.parts.counts.stats({ network: this.network, retrieval: this.parts.retrieval, peers: () => this.libp2p.getPeers() })
+    return this.parts.counts.stats({ network: this.network, retrieval: this.parts.retrieval, announcer: this.parts.announcer, peers: () => this.libp2p.getPeers() })
   }
 
   /** Stops the node: the protocol, background announcements, libp2p (if DDS created it) and the store. */

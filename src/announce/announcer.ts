@@ -6,8 +6,8 @@ import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index
 import { AnnounceQueue } from '../discovery/announce-queue.js'
 import type { ProvideResult } from '../discovery/index.js'
 import { chunkCount, contentBlocks, decodeManifest, isCollection, isManifestBlock, storedEntries, type Manifest } from '../manifest/index.js'
-import { REANNOUNCE_DELAY_MS, REANNOUNCE_PEER_WAIT_MS } from './constants.js'
-import type { AnnounceStrategy, Announcer, AnnouncerComponents } from './index.js'
+import { REANNOUNCE_DELAY_MS, REANNOUNCE_PARTS, REANNOUNCE_PEER_WAIT_MS } from './constants.js'
+import type { AnnounceStrategy, Announcer, AnnouncerComponents, ReannounceReport } from './index.js'
 
 /** The Announcer implementation; created through `announcer()`. */
 export class DdsAnnouncer implements Announcer {
@@ -24,11 +24,16 @@ export class DdsAnnouncer implements Announcer {
   private readonly reading = new Set<Promise<void>>()
 
   private readonly log: DdsLogger
+  private readonly partMs: number
+  private cycleTimer?: ReturnType<typeof setTimeout>
+  private cycleController?: AbortController
+  lastReannounce?: ReannounceReport
 
-  constructor (components: AnnouncerComponents, strategy: AnnounceStrategy) {
+  constructor (components: AnnouncerComponents, strategy: AnnounceStrategy, partMs: number) {
     this.components = components
     this.log = components.logger != null ? componentLog(components.logger, 'dds:announce') : silentLog
     this.strategy = strategy
+    this.partMs = partMs
     this.queue = new AnnounceQueue(components.discovery)
   }
 
@@ -41,11 +46,17 @@ export class DdsAnnouncer implements Announcer {
     // Content announced while this node knew no DHT peer is announced again
     // as soon as it connects to one (the DHT itself would wait 24 hours).
     this.components.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    if (this.strategy !== 'none' && this.components.discovery.reannouncePart != null) {
+      this.cycleController = new AbortController()
+      this.scheduleCyclePart()
+    }
   }
 
   stop (): void {
     this.running = false
     clearTimeout(this.timer)
+    clearTimeout(this.cycleTimer)
+    this.cycleController?.abort()
     this.settleReannouncing()
     this.components.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     this.queue.stop()
@@ -104,6 +115,46 @@ export class DdsAnnouncer implements Announcer {
       await Promise.all(this.reading)
     }
     await this.queue.onIdle()
+  }
+
+  /**
+   * Waits for the start of the next part of the re-announcement cycle (the
+   * clock says which part: a node that restarts carries on where the cycle
+   * is), then announces that part's records again in one sweep.
+   */
+  private scheduleCyclePart (): void {
+    const now = Date.now()
+    const wait = this.partMs - (now % this.partMs)
+    this.cycleTimer = setTimeout(() => {
+      const part = Math.floor((now + wait) / this.partMs) % REANNOUNCE_PARTS
+      this.reannouncePart(part).finally(() => {
+        if (this.running) {
+          this.scheduleCyclePart()
+        }
+      // reannouncePart logs and records its failure; what is left cannot fail
+      }).catch(() => {})
+    }, wait)
+    this.cycleTimer.unref?.()
+  }
+
+  private async reannouncePart (part: number): Promise<void> {
+    const started = performance.now()
+    const report: ReannounceReport = { part, parts: REANNOUNCE_PARTS, records: 0, reached: 0, at: 0, ms: 0 }
+    try {
+      const result = await this.components.discovery.reannouncePart!(part, REANNOUNCE_PARTS, { signal: this.cycleController?.signal })
+      report.records = result.records
+      report.reached = result.reached
+    } catch (err) {
+      report.error = errorText(err)
+    }
+    report.ms = Math.round(performance.now() - started)
+    report.at = Date.now()
+    this.lastReannounce = report
+    if (report.error != null) {
+      this.log.warn('re-announcing a part of the key space failed', { part: `${part + 1}/${REANNOUNCE_PARTS}`, error: report.error })
+    } else if (report.records > 0) {
+      this.log.info('re-announced held records', { part: `${part + 1}/${REANNOUNCE_PARTS}`, records: report.records, reached: report.reached, ms: report.ms })
+    }
   }
 
   /** Runs a read of the store that decides what to queue; `onIdle` waits for it, a failure is logged. */

@@ -6,3 +6,13 @@ export const REANNOUNCE_DELAY_MS = 500
 
 /** How long a re-announcement waits for the DHT to know a peer, in ms. */
 export const REANNOUNCE_PEER_WAIT_MS = 10_000
+
+/**
+ * The re-announcement cycle: every hour, the records whose DHT key lies in
+ * that hour's part of the key space (one of 24) are announced again in one
+ * sweep, so each record goes out once a day, well within the 48 h its
+ * holders keep it, and never all at once.
+ */
+export const REANNOUNCE_PART_MS = 60 * 60 * 1000
+/** Parts of the key space in one re-announcement cycle (24 of an hour: a day). */
+export const REANNOUNCE_PARTS = 24

@@ -15,7 +15,8 @@ import type { StorageProvider } from '../storage/index.js'
 import type { Manifest } from '../manifest/index.js'
 import { InvalidInputError } from '../errors.js'
 import { DdsAnnouncer } from './announcer.js'
-import { DEFAULT_ANNOUNCE } from './constants.js'
+import { DEFAULT_ANNOUNCE, REANNOUNCE_PART_MS } from './constants.js'
+import { timeoutOption } from '../options.js'
 
 export { DEFAULT_ANNOUNCE } from './constants.js'
 
@@ -37,6 +38,12 @@ export interface AnnouncerComponents {
 export interface AnnouncerInit {
   /** What to announce of content: only manifests, every block, or nothing. @default 'manifest' */
   strategy?: AnnounceStrategy
+  /**
+   * Milliseconds between two parts of the re-announcement cycle (see
+   * `Discovery.reannouncePart`): each part of the key space is announced
+   * again every `REANNOUNCE_PARTS` of these. @default 3600000 (one hour; a day per cycle)
+   */
+  reannouncePartMs?: number
 }
 
 /** Announces content on the DHT, now and in the background. */
@@ -61,6 +68,22 @@ export interface Announcer {
   announceBlock(cid: CID): void
   /** Resolves when every queued announcement has finished, including those made again because a peer connected. */
   onIdle(): Promise<void>
+  /** The last part of the re-announcement cycle that ran, if one has. */
+  readonly lastReannounce?: ReannounceReport
+}
+
+/** What one part of the re-announcement cycle did. */
+export interface ReannounceReport {
+  part: number
+  parts: number
+  /** This node's records in that part, and how many of them reached a DHT peer. */
+  records: number
+  reached: number
+  /** When it ended (ms since the epoch) and how long it took. */
+  at: number
+  ms: number
+  /** Why it failed, if it did. */
+  error?: string
 }
 
 /** Creates the announcer. */
@@ -69,5 +92,6 @@ export function announcer (init: AnnouncerInit = {}): (components: AnnouncerComp
   if (!['all', 'manifest', 'none'].includes(strategy)) {
     throw new InvalidInputError("announce must be 'all', 'manifest' or 'none'")
   }
-  return (components) => new DdsAnnouncer(components, strategy)
+  const partMs = timeoutOption('reannouncePartMs', init.reannouncePartMs, REANNOUNCE_PART_MS)
+  return (components) => new DdsAnnouncer(components, strategy, partMs)
 }

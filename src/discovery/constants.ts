@@ -3,8 +3,13 @@ export const DDS_KAD_PROTOCOL = '/digisocialblock/dds/kad/1.0.0'
 
 /** How long a provider record stays valid on the peers that store it (48 h). */
 export const DEFAULT_PROVIDE_VALIDITY_MS = 48 * 60 * 60 * 1000
-/** Re-announce records that are older than this (24 h). */
-export const DEFAULT_REPROVIDE_THRESHOLD_MS = 24 * 60 * 60 * 1000
+/**
+ * kad-dht re-announces its own records once they are within this of expiring
+ * (12 h: at 36 h old). A DDS node re-announces each record once a day itself,
+ * in sweeps spread over the day (the announcer's re-announcement cycle), so
+ * this is only the safety net for records that cycle missed.
+ */
+export const DEFAULT_REPROVIDE_THRESHOLD_MS = 12 * 60 * 60 * 1000
 /** How often the DHT looks for records to re-announce (1 h). */
 export const DEFAULT_REPROVIDE_INTERVAL_MS = 60 * 60 * 1000
 /** How many re-announcements run at once. */

@@ -31,6 +31,16 @@ export interface ProvideManyOptions extends AbortOptions {
 export interface ProvideManyResult {
   /** For each CID given, in order: how many DHT peers took its record. */
   peers: number[]
+  /** Why records did not reach some peers (the first few), when that happened. */
+  failures?: string[]
+}
+
+/** The outcome of `Discovery.reannouncePart`. */
+export interface ReannounceResult {
+  /** This node's records in the part. */
+  records: number
+  /** Of those, how many at least one DHT peer took. */
+  reached: number
 }
 
 /** How DDS announces and finds blocks. A caller may pass its own to `Dds.create`. */
@@ -58,6 +68,15 @@ export interface Discovery {
    * DHT peer yet). A discovery without it is given the blocks one by one.
    */
   provideMany?(cids: CID[], options?: ProvideManyOptions): Promise<ProvideManyResult>
+
+  /**
+   * Announces again this node's records whose DHT key lies in part `part` of
+   * `parts` equal parts of the key space (one sweep): calling it for each part
+   * in turn spreads the re-announcement of everything over the cycle, each
+   * part's records going to the same DHT peers. Optional: without it the
+   * DHT's own re-announcement runs.
+   */
+  reannouncePart?(part: number, parts: number, options?: AbortOptions): Promise<ReannounceResult>
 
   /**
    * Resolves true once the discovery knows at least one peer to announce to

@@ -9,12 +9,15 @@
  * @module
  */
 
+import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
+import { base32 } from 'multiformats/bases/base32'
+import * as Digest from 'multiformats/hashes/digest'
 import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '../errors.js'
 import { numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS } from './constants.js'
-import type { Discovery, Provider, ProvideManyOptions, ProvideManyResult, ProvideResult } from './index.js'
+import type { Discovery, Provider, ProvideManyOptions, ProvideManyResult, ProvideResult, ReannounceResult } from './index.js'
 import { sweepProvide, type SweepComponents } from './sweep.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -66,6 +69,9 @@ interface KadDHTInternals {
   providers?: {
     getProviders?: (cid: CID, options?: AbortOptions) => Promise<PeerId[]>
     addProvider?: (cid: CID, provider: PeerId, options?: AbortOptions) => Promise<void>
+    /** Where the records are kept: `${datastorePrefix}/<base32 multihash>/<peer id>` -> time. */
+    datastore?: { query?: (query: { prefix: string }, options?: AbortOptions) => AsyncIterable<{ key: { toString(): string } }> }
+    datastorePrefix?: unknown
   }
 }
 
@@ -107,6 +113,7 @@ class KadDiscovery implements Discovery {
   private readonly findTimeout: number
   private readonly sweep?: SweepComponents
   readonly provideMany?: (cids: CID[], options?: ProvideManyOptions) => Promise<ProvideManyResult>
+  readonly reannouncePart?: (part: number, parts: number, options?: AbortOptions) => Promise<ReannounceResult>
 
   constructor (components: KadDiscoveryComponents, init: KadDiscoveryInit) {
     this.dht = components.dht
@@ -115,6 +122,9 @@ class KadDiscovery implements Discovery {
     if (components.libp2p != null && typeof protocol === 'string') {
       this.sweep = { dht: components.dht, peerId: components.peerId, libp2p: components.libp2p, protocol }
       this.provideMany = this.sweepProvide.bind(this)
+      if (this.ownRecords(0, 1) != null) {
+        this.reannouncePart = this.sweepPart.bind(this)
+      }
     }
     this.provideTimeout = timeoutOption('provideTimeout', init.provideTimeout, DEFAULT_PROVIDE_TIMEOUT_MS)
     this.findTimeout = timeoutOption('findTimeout', init.findTimeout, DEFAULT_FIND_TIMEOUT_MS)
@@ -182,11 +192,56 @@ class KadDiscovery implements Discovery {
       options.onProgress?.({ done: cids.length, total: cids.length })
       return { peers: cids.map(() => 0) }
     }
-    const { peers } = await sweepProvide(this.sweep!, cids, {
+    const { peers, failures } = await sweepProvide(this.sweep!, cids, {
       signal: options.signal,
       onProgress: ({ done, total }) => { options.onProgress?.({ done, total }) }
     })
-    return { peers }
+    return failures.length > 0 ? { peers, failures } : { peers }
+  }
+
+  /** Re-announces, in one sweep, this node's records whose key lies in part `part` of `parts`. */
+  private async sweepPart (part: number, parts: number, options: AbortOptions = {}): Promise<ReannounceResult> {
+    if (!Number.isSafeInteger(parts) || parts < 1 || !Number.isSafeInteger(part) || part < 0 || part >= parts) {
+      throw new InvalidInputError(`part must be a whole number below parts (a whole number of at least 1), got ${part} of ${parts}`)
+    }
+    const cids: CID[] = []
+    for await (const cid of this.ownRecords(part, parts, options)!) {
+      cids.push(cid)
+    }
+    const { peers } = await this.sweepProvide(cids, options)
+    return { records: cids.length, reached: peers.filter(n => n > 0).length }
+  }
+
+  /**
+   * This node's provider records in kad-dht's store whose Kademlia key lies
+   * in part `part` of `parts`; undefined when the store cannot be read.
+   */
+  private ownRecords (part: number, parts: number, options: AbortOptions = {}): AsyncIterable<CID> | undefined {
+    const providers = (this.dht as KadDHTInternals).providers
+    const query = providers?.datastore?.query
+    const prefix = providers?.datastorePrefix
+    if (typeof query !== 'function' || typeof prefix !== 'string') {
+      return undefined
+    }
+    const self = this.peerId.toString()
+    const datastore = providers!.datastore!
+    return (async function * () {
+      for await (const { key } of query.call(datastore, { prefix: `${prefix}/` }, options)) {
+        const [encoded, peer] = key.toString().slice(prefix.length + 1).split('/')
+        if (peer !== self || encoded == null) {
+          continue
+        }
+        let cid: CID
+        try {
+          cid = CID.createV1(RAW_CODEC, Digest.decode(base32.baseDecode(encoded.toLowerCase())))
+        } catch {
+          continue
+        }
+        if (keyPart(cid.multihash.bytes, parts) === part) {
+          yield cid
+        }
+      }
+    })()
   }
 
   findProviders (cid: CID, count: number, options: AbortOptions = {}): AsyncIterable<Provider> {
@@ -288,6 +343,14 @@ class KadDiscovery implements Discovery {
     }
     await store.addProvider(cid, this.peerId, options)
   }
+}
+
+const RAW_CODEC = 0x55
+
+/** Which of `parts` equal parts of the Kademlia key space the key of `multihash` lies in. */
+export function keyPart (multihash: Uint8Array, parts: number): number {
+  const key = createHash('sha256').update(multihash).digest()
+  return Math.floor(key.readUInt32BE(0) / 2 ** 32 * parts)
 }
 
 function checkCid (cid: CID): void {

@@ -69,7 +69,12 @@ export interface SweepResult {
   lookups: number
   /** Records acknowledged, summed over peers. */
   messages: number
+  /** Why sending to a peer failed (the first few), for the log. */
+  failures: string[]
 }
+
+/** Failures a sweep keeps to report. */
+const MAX_FAILURES_KEPT = 8
 
 // kad-dht's Message: type = 1 (varint), key = 2 (bytes), providerPeers = 9 (Peer: id = 1, addrs = 2)
 const ADD_PROVIDER = 2
@@ -81,7 +86,7 @@ export async function sweepProvide (components: SweepComponents, cids: CID[], op
   records.sort((a, b) => compare(a.key, b.key))
   const peers = new Array<number>(cids.length).fill(0)
   const provider = encodeProvider(components.peerId, components.libp2p.getMultiaddrs())
-  const result: SweepResult = { peers, lookups: 0, messages: 0 }
+  const result: SweepResult = { peers, lookups: 0, messages: 0, failures: [] }
   const replicas = options.replicas ?? SWEEP_REPLICAS
   let i = 0
   while (i < records.length) {
@@ -104,7 +109,7 @@ export async function sweepProvide (components: SweepComponents, cids: CID[], op
     }
     for (let start = i; start < end; start += SWEEP_SLICE) {
       const slice = records.slice(start, Math.min(start + SWEEP_SLICE, end))
-      result.messages += await sendSlice(components, slice, candidates, replicas, provider, peers, options)
+      result.messages += await sendSlice(components, slice, candidates, replicas, provider, peers, result.failures, options)
       options.onProgress?.({ done: start + slice.length, total: records.length, lookups: result.lookups })
     }
     i = end
@@ -134,7 +139,7 @@ async function closestPeers (components: SweepComponents, key: Uint8Array, optio
 }
 
 /** Sends each record of `slice` to its closest candidates, a stream per peer; returns the records acknowledged. */
-async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], options: AbortOptions): Promise<number> {
+async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], failures: string[], options: AbortOptions): Promise<number> {
   const perPeer = new Map<Candidate, KeyedRecord[]>()
   for (const record of slice) {
     const closest = candidates.length <= replicas
@@ -154,7 +159,7 @@ async function sendSlice (components: SweepComponents, slice: KeyedRecord[], can
   const worker = async (): Promise<void> => {
     for (let next = work.shift(); next != null; next = work.shift()) {
       const [candidate, list] = next
-      const done = await sendTo(components, candidate.id, list, provider, options)
+      const done = await sendTo(components, candidate.id, list, provider, failures, options)
       for (let j = 0; j < done; j++) {
         peers[list[j]!.index]!++
       }
@@ -168,28 +173,38 @@ async function sendSlice (components: SweepComponents, slice: KeyedRecord[], can
 
 /**
  * Sends `records` to one peer over one stream, in batches each followed by a
- * PING; returns how many the peer acknowledged (a failure ends the stream and
- * leaves the rest unacknowledged, for the peer's other holders to carry).
+ * PING; returns how many the peer acknowledged. A stream that fails is opened
+ * once more for the rest; a second failure leaves the rest unacknowledged
+ * (for the record's other peers to carry) and is noted in `failures`.
  */
-async function sendTo (components: SweepComponents, peer: PeerId, records: KeyedRecord[], provider: Uint8Array, options: AbortOptions): Promise<number> {
-  let stream: Stream | undefined
+async function sendTo (components: SweepComponents, peer: PeerId, records: KeyedRecord[], provider: Uint8Array, failures: string[], options: AbortOptions): Promise<number> {
   let acked = 0
-  try {
-    stream = await components.libp2p.dialProtocol(peer, components.protocol, { signal: deadline(options.signal) })
-    const lp = lpStream(stream)
-    for (let start = 0; start < records.length; start += SWEEP_BATCH) {
-      const batch = records.slice(start, start + SWEEP_BATCH)
-      const signal = deadline(options.signal)
-      await lp.writeV([...batch.map(r => encodeAddProvider(r.mh, provider)), encodePing()], { signal })
-      const reply = await lp.read({ signal })
-      if (messageType(reply.subarray()) !== PING) {
-        throw new ProtocolError(`peer ${peer.toString()} answered a DHT PING with something else`)
+  for (let attempt = 1; acked < records.length; attempt++) {
+    let stream: Stream | undefined
+    try {
+      stream = await components.libp2p.dialProtocol(peer, components.protocol, { signal: deadline(options.signal) })
+      const lp = lpStream(stream)
+      while (acked < records.length) {
+        const batch = records.slice(acked, acked + SWEEP_BATCH)
+        const signal = deadline(options.signal)
+        await lp.writeV([...batch.map(r => encodeAddProvider(r.mh, provider)), encodePing()], { signal })
+        const reply = await lp.read({ signal })
+        if (messageType(reply.subarray()) !== PING) {
+          throw new ProtocolError(`peer ${peer.toString()} answered a DHT PING with something else`)
+        }
+        acked += batch.length
       }
-      acked += batch.length
+      await stream.close({ signal: deadline(options.signal) })
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new ProtocolError(String(err)))
+      if (attempt >= 2 || options.signal?.aborted === true) {
+        const text = `${peer.toString()}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`
+        if (failures.length < MAX_FAILURES_KEPT) {
+          failures.push(text)
+        }
+        break
+      }
     }
-    await stream.close({ signal: deadline(options.signal) })
-  } catch (err) {
-    stream?.abort(err instanceof Error ? err : new ProtocolError(String(err)))
   }
   return acked
 }

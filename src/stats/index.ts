@@ -11,6 +11,7 @@ import { AbortError, IntegrityError, NotFoundError, TimeoutError } from '../erro
 import type { Discovery, Provider, ProvideResult } from '../discovery/index.js'
 import type { BandwidthStats, NetworkService } from '../network/index.js'
 import type { RetrievalService } from '../retrieval/index.js'
+import type { Announcer, ReannounceReport } from '../announce/index.js'
 
 /** Finished retrievals, by how they ended. */
 export interface RetrievalOutcomes {
@@ -38,12 +39,19 @@ export interface DdsStats {
   peers: number
   /** The bandwidth limits in force (bytes per second) and the chunk traffic that went through them. */
   bandwidth: BandwidthStats
+  /**
+   * Announcements queued or running in the background, and the last part of
+   * the daily re-announcement cycle (one 24th of the DHT key space an hour)
+   * once one has run.
+   */
+  announcements: { pending: number, lastReannounce?: ReannounceReport }
 }
 
 /** The parts that keep counters of their own. */
 export interface StatsComponents {
   network: Pick<NetworkService, 'served' | 'bandwidth'>
   retrieval: Pick<RetrievalService, 'fetched'>
+  announcer: Pick<Announcer, 'pending' | 'lastReannounce'>
   peers(): PeerId[]
 }
 
@@ -67,6 +75,7 @@ export class NodeStats {
         }
       },
       ...(discovery.provideMany != null ? { provideMany: discovery.provideMany.bind(discovery) } : {}),
+      ...(discovery.reannouncePart != null ? { reannouncePart: discovery.reannouncePart.bind(discovery) } : {}),
       ...(discovery.waitForPeers != null ? { waitForPeers: discovery.waitForPeers.bind(discovery) } : {})
     }
   }
@@ -94,7 +103,7 @@ export class NodeStats {
   }
 
   /** These counts with those the parts keep. */
-  stats ({ network, retrieval, peers }: StatsComponents): DdsStats {
+  stats ({ network, retrieval, announcer, peers }: StatsComponents): DdsStats {
     return {
       chunksServed: network.served.blocks,
       bytesServed: network.served.bytes,
@@ -103,7 +112,11 @@ export class NodeStats {
       retrievals: { ...this.outcomes },
       providersFound: this.providersFound,
       peers: peers().length,
-      bandwidth: network.bandwidth
+      bandwidth: network.bandwidth,
+      announcements: {
+        pending: announcer.pending,
+        ...(announcer.lastReannounce != null ? { lastReannounce: { ...announcer.lastReannounce } } : {})
+      }
     }
   }
 }

@@ -164,4 +164,41 @@ describe('the announcer', () => {
   it('refuses an unknown strategy', () => {
     expect(() => announcer({ strategy: 'some' as AnnounceStrategy })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }))
   })
+
+  it('announces again one part of the key space per period, in the order the clock gives, and stops with the node', async () => {
+    storage = memoryStorage()
+    await storage.open()
+    const partMs = 1000
+    const parts: number[] = []
+    const discovery = new RecordingDiscovery() as RecordingDiscovery & Pick<Discovery, 'reannouncePart'>
+    discovery.reannouncePart = async (part: number, of: number) => {
+      parts.push(part)
+      expect(of).toBe(24)
+      return { records: 10 + part, reached: 9 + part }
+    }
+    vi.useFakeTimers()
+    vi.setSystemTime(29 * partMs + 400)
+    const node = announcer({ strategy: 'manifest', reannouncePartMs: partMs })({ discovery, storage, libp2p: new Connections() as never })
+    node.start()
+    running = node
+    await vi.advanceTimersByTimeAsync(599)
+    expect(parts).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    // the 30th period since the epoch: part 30 mod 24
+    expect(parts).toEqual([6])
+    expect(node.lastReannounce).toMatchObject({ part: 6, parts: 24, records: 16, reached: 15 })
+    await vi.advanceTimersByTimeAsync(2 * partMs)
+    expect(parts).toEqual([6, 7, 8])
+    node.stop()
+    await vi.advanceTimersByTimeAsync(5 * partMs)
+    expect(parts).toEqual([6, 7, 8])
+
+    // strategy 'none' announces nothing, again or not
+    const silent = announcer({ strategy: 'none', reannouncePartMs: partMs })({ discovery, storage, libp2p: new Connections() as never })
+    silent.start()
+    await vi.advanceTimersByTimeAsync(3 * partMs)
+    silent.stop()
+    expect(parts).toEqual([6, 7, 8])
+  })
 })
+

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cidForBlock, type CID } from '../../src/cid.js'
 import { kadDiscovery, type Provider } from '../../src/discovery/index.js'
+import { keyPart } from '../../src/discovery/kad.js'
 import { sweepProvide, type SweepProgress } from '../../src/discovery/sweep.js'
 import type { DdsLibp2p } from '../../src/network/libp2p.js'
 import type { PeerId } from '@libp2p/interface'
@@ -80,7 +81,7 @@ describe('sweepProvide', () => {
       { replicas: 3, onProgress: p => { progress.push(p) } }
     )
 
-    expect(result.peers).toEqual(cids.map(() => 3))
+    expect(result.peers, result.failures.join('\n')).toEqual(cids.map(() => 3))
     expect(result.messages).toBe(cids.length * 3)
     // nine peers, three per record: a walk serves every key in the part of the key space its three closest peers share
     expect(result.lookups).toBeGreaterThan(1)
@@ -102,10 +103,10 @@ describe('kadDiscovery provideMany', () => {
     const cids = randomCids(500)
     const done: number[] = []
 
-    const { peers } = await discovery.provideMany!(cids, { onProgress: p => { done.push(p.done) } })
+    const { peers, failures } = await discovery.provideMany!(cids, { onProgress: p => { done.push(p.done) } })
 
     // five other nodes, fewer than K: every one takes every record
-    expect(peers).toEqual(cids.map(() => 5))
+    expect(peers, failures?.join('\n')).toEqual(cids.map(() => 5))
     expect(done.at(-1)).toBe(cids.length)
     const finding = kadDiscovery({ findTimeout: 10_000 })({ dht: finder.services.dht, peerId: finder.peerId })
     for (const cid of [cids[0]!, cids[250]!, cids[499]!]) {
@@ -130,3 +131,43 @@ describe('kadDiscovery provideMany', () => {
     expect(kadDiscovery()({ dht: node.services.dht, peerId: node.peerId }).provideMany).toBeUndefined()
   })
 })
+
+describe('kadDiscovery reannouncePart', () => {
+  it('sends again, part by part of the key space, every record this node holds of its own, and only those', async () => {
+    const nodes = await net.libp2ps(4)
+    await mesh(nodes)
+    const [announcer, other, , keeper] = nodes as [DdsLibp2p, DdsLibp2p, DdsLibp2p, DdsLibp2p]
+    const discovery = kadDiscovery()({ dht: announcer.services.dht, peerId: announcer.peerId, libp2p: announcer })
+    const mine = randomCids(60)
+    await discovery.provideMany!(mine)
+    // a record of another node's, which the announcer stores as a DHT server, is not its to announce
+    const theirs = randomCids(1)
+    await kadDiscovery()({ dht: other.services.dht, peerId: other.peerId, libp2p: other }).provideMany!(theirs)
+    // the keeper forgets everything, as records expire
+    const store = (keeper.services.dht as unknown as { providers: { removeProvider(cid: CID, peer: PeerId): Promise<void> } }).providers
+    for (const cid of [...mine, ...theirs]) {
+      await store.removeProvider(cid, announcer.peerId)
+      await store.removeProvider(cid, other.peerId)
+    }
+
+    const parts = 4
+    const inPart = (part: number): CID[] => mine.filter(cid => keyPart(cid.multihash.bytes, parts) === part)
+    const first = await discovery.reannouncePart!(0, parts)
+    expect(first).toEqual({ records: inPart(0).length, reached: inPart(0).length })
+    for (const cid of mine) {
+      const held = (await holdersOfRecord([keeper], cid, announcer.peerId)).length
+      expect(held).toBe(keyPart(cid.multihash.bytes, parts) === 0 ? 1 : 0)
+    }
+    let records = first.records
+    for (const part of [1, 2, 3]) {
+      records += (await discovery.reannouncePart!(part, parts)).records
+    }
+    expect(records).toBe(mine.length)
+    for (const cid of mine) {
+      expect(await holdersOfRecord([keeper], cid, announcer.peerId)).toEqual([keeper.peerId.toString()])
+    }
+    expect(await holdersOfRecord([keeper], theirs[0]!, other.peerId)).toEqual([])
+    await expect(discovery.reannouncePart!(4, parts)).rejects.toThrow(/part must be/)
+  })
+})
+

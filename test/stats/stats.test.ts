@@ -5,7 +5,8 @@ import { IntegrityError, NotFoundError, TimeoutError, type Discovery, type Provi
 import { NodeStats } from '../../src/stats/index.js'
 
 const bandwidth = { limits: { upload: 65536 }, upload: { bytes: 5, waits: 1, waitMs: 2 }, download: { bytes: 0, waits: 0, waitMs: 0 } }
-const parts = { network: { served: { blocks: 2, bytes: 20 }, bandwidth }, retrieval: { fetched: { chunks: 3, bytes: 30 } }, peers: () => [] }
+const lastReannounce = { part: 3, parts: 24, records: 12, reached: 11, at: 1_700_000_000_000, ms: 40 }
+const parts = { network: { served: { blocks: 2, bytes: 20 }, bandwidth }, retrieval: { fetched: { chunks: 3, bytes: 30 } }, announcer: { pending: 7, lastReannounce }, peers: () => [] }
 
 async function drain (source: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const _ of source) {
@@ -46,6 +47,7 @@ describe('NodeStats', () => {
     expect(found).toHaveLength(2)
     expect(await counting.provide(undefined as unknown as CID)).toEqual({ peers: 4 })
     expect(await counting.waitForPeers?.()).toBe(true)
-    expect(counts.stats(parts)).toMatchObject({ providersFound: 2, chunksServed: 2, bytesServed: 20, chunksFetched: 3, bytesFetched: 30, peers: 0, bandwidth })
+    expect(counts.stats(parts)).toMatchObject({ providersFound: 2, chunksServed: 2, bytesServed: 20, chunksFetched: 3, bytesFetched: 30, peers: 0, bandwidth, announcements: { pending: 7, lastReannounce } })
+    expect(counts.stats({ ...parts, announcer: { pending: 0 } }).announcements).toEqual({ pending: 0 })
   })
 })
