@@ -187,6 +187,10 @@ export interface ScaleOptions {
   checkIntervalMs?: number
   /** Check intervals from the last kills that the run waits for every content to be back at its factor. @default 3 */
   factorWaitIntervals?: number
+  /** Records one node announces in one sweep in the announcing scenario; 0 leaves it out. @default 0 */
+  announceRecords?: number
+  /** Records the same node announces one DHT provide each (8 at a time), to compare. @default 200 */
+  announceSingles?: number
   startConcurrency?: number
   bootstrapPeers?: number
   formedTableSize?: number
@@ -223,12 +227,47 @@ export interface ScaleResult {
     /** From the last round's kills until every content had `factor` live holders; undefined: not within 3 check intervals. */
     afterChurn: { ms?: number, holders: number[], checkIntervals?: number }
   }
+  /** Nodes that failed to start once (each got a second try with other bootstrap peers). */
+  startFailures: Array<{ node: string, bootstrap: string[], error: string }>
+  /** The announcing scenario; `error` alone when it failed part-way. */
+  announce?: {
+    error?: string
+    node: string
+    single: AnnounceRun
+    sweep: AnnounceRun
+    /** The sweep's rate over the one-by-one rate. */
+    speedup: number
+    /** Lookups by three other nodes of 10 records of each set: how many named the announcer. */
+    found: { single: number, sweep: number, looked: number }
+    /** The whole re-announcement cycle at once while the announcer serves 16 MiB retrievals. */
+    reannounce: {
+      cycle: { records: number, reached: number, ms: number, cpuMs: number }
+      contentBytes: number
+      beforeMibs: number[]
+      duringMibs: number[]
+      /** Median during over median before. */
+      ratio?: number
+      /** Retrievals that failed, before or during the cycle. */
+      failures: Array<{ when: string, error: string }>
+    }
+  }
   teardownMs: number
   totalMs: number
 }
 
+/** One way of announcing in the announcing scenario. */
+export interface AnnounceRun {
+  ms: number
+  cpuMs: number
+  /** Records that reached at least one DHT peer. */
+  reached: number
+  peers: { min: number, median: number }
+  /** Records per second. */
+  perS: number
+}
+
 /** Runs a network of many DDS nodes and its scenarios (doc/TESTBED.md); tears it down before it settles. */
-export function runScale (opts: ScaleOptions, hooks?: { onProgress?: (text: string) => void, seed?: number }): Promise<ScaleResult>
+export function runScale (opts: ScaleOptions, hooks?: { onProgress?: (text: string) => void, seed?: number, onStart?: (result: Partial<ScaleResult>) => void }): Promise<ScaleResult>
 export const SCALE_DEFAULTS: Readonly<Omit<ScaleOptions, 'nodes'>>
 /** Flags of `npm run testbed -- --nodes N ...` to ScaleOptions (and `seed`); undefined without --nodes; TypeError on bad input. */
 export function parseScaleArgs (argv: string[]): (ScaleOptions & { seed?: number }) | undefined

@@ -2,6 +2,7 @@
 // testbed (lib/scale.mjs), a progress line while it runs, a table at the
 // end and the whole result as JSON in testbed/results/. Ctrl-C or a crash
 // removes every namespace and process (the testbed's exit hook).
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { testbedAvailable } from './index.mjs'
@@ -56,7 +57,9 @@ export function printResult (r) {
     rows.push(['throughput', `median ${f.mibPerS.median} MiB/s, p5 ${f.mibPerS.p5} MiB/s per retrieval`])
     rows.push(['RSS peak under load', r.memoryLoaded == null ? '-' : `median ${r.memoryLoaded.medianMiB} MiB, max ${r.memoryLoaded.maxMiB} MiB`])
   }
-  if (r.announce != null) {
+  if (r.announce?.error != null) {
+    rows.push(['announcing', `FAILED: ${r.announce.error.slice(0, 300)}`])
+  } else if (r.announce != null) {
     const a = r.announce
     const part = (x, n) => `${n} records in ${s(x.ms)} (${x.perS}/s, ${Math.round(x.cpuMs)} ms CPU), ${x.reached} reached a peer, peers per record min ${x.peers.min} median ${x.peers.median}`
     rows.push(['announcing one by one', part(a.single, o.announceSingles)])
@@ -65,7 +68,7 @@ export function printResult (r) {
     if (a.reannounce != null) {
       const re = a.reannounce
       rows.push(['re-announcing all', `${re.cycle.records} records (${re.cycle.reached} reached a peer) in ${s(re.cycle.ms)}, ${Math.round(re.cycle.cpuMs)} ms CPU, the whole daily cycle at once`])
-      rows.push(['serving meanwhile', `16 MiB retrievals from the node: ${re.beforeMibs.join(', ')} MiB/s before, ${re.duringMibs.join(', ')} during: ${re.ratio ?? '-'} of before (target >= 0.9)`])
+      rows.push(['serving meanwhile', `16 MiB retrievals from the node: ${re.beforeMibs.join(', ')} MiB/s before, ${re.duringMibs.join(', ')} during: ${re.ratio ?? '-'} of before (target >= 0.9); ${re.failures.length} failed`])
     }
   }
   if (r.churn != null) {
@@ -79,7 +82,7 @@ export function printResult (r) {
   }
   rows.push(['teardown', s(r.teardownMs)])
   table(rows)
-  for (const f of [...(r.firstByte?.failures ?? []), ...(r.churn?.probes.failures ?? [])].slice(0, 10)) {
+  for (const f of [...(r.firstByte?.failures ?? []), ...(r.announce?.reannounce?.failures ?? []), ...(r.churn?.probes.failures ?? [])].slice(0, 10)) {
     console.log(`  failed: ${JSON.stringify(f)}`)
   }
 }
@@ -91,15 +94,26 @@ export async function main (opts) {
     console.error(`testbed: cannot run here: ${available.reason}`)
     return 2
   }
+  let partial
   for (const signal of ['SIGINT', 'SIGTERM']) {
-    // exiting runs the testbed's synchronous teardown (every process, every namespace)
-    process.on(signal, () => { process.stderr.write(`\ntestbed: ${signal}, removing the network\n`); process.exit(130) })
+    // exiting runs the testbed's synchronous teardown (every process, every namespace);
+    // what was measured so far is written first
+    process.on(signal, () => {
+      process.stderr.write(`\ntestbed: ${signal}, removing the network\n`)
+      if (partial != null) {
+        mkdirSync(RESULTS, { recursive: true })
+        const file = `${RESULTS}${partial.startedAt.replace(/[:.]/g, '-')}-n${opts.nodes}-partial.json`
+        writeFileSync(file, JSON.stringify({ ...partial, cutShort: signal }, null, 2) + '\n')
+        process.stderr.write(`testbed: what was measured so far: ${file}\n`)
+      }
+      process.exit(130)
+    })
   }
   const { seed, ...rest } = opts
   const progress = progressLine()
   let result
   try {
-    result = await runScale(rest, { onProgress: progress.update, ...(seed != null ? { seed } : {}) })
+    result = await runScale(rest, { onProgress: progress.update, onStart: (r) => { partial = r }, ...(seed != null ? { seed } : {}) })
   } finally {
     progress.done()
   }

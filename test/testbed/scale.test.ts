@@ -2,7 +2,9 @@
  * A small network of the testbed's scale runs (testbed/lib/scale.mjs, what
  * `npm run testbed -- --nodes N` runs): 12 DDS nodes, each a process in its
  * own namespace, every link 5 ms each way with 1 % loss per direction; 8 of
- * them publish, random nodes retrieve, then one churn round SIGKILLs 20 % of
+ * them publish, random nodes retrieve; one node announces 2,000 records in a
+ * sweep (and 50 one by one), others find them, and it runs its whole
+ * re-announcement cycle while it serves; then one churn round SIGKILLs 20 % of
  * the nodes and starts fresh ones while a probe retrieves every 2 s.
  *
  * Needs root with iproute2, iptables and python3; elsewhere the suite is
@@ -16,7 +18,7 @@ import { available, title } from './helpers.js'
 const CHECK_MS = 10_000
 
 describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
-  it('forms, serves random retrievals, keeps serving through a churn round, and gets every content back to its factor', async () => {
+  it('forms, serves random retrievals, announces in sweeps, keeps serving through a churn round, and gets every content back to its factor', async () => {
     const result = await runScale({
       nodes: 12,
       delayMs: 5,
@@ -28,13 +30,16 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
       durationS: 40,
       checkIntervalMs: CHECK_MS,
       // the property, not the time: wait long enough for a loaded machine
-      factorWaitIntervals: 8
+      factorWaitIntervals: 8,
+      announceRecords: 2000,
+      announceSingles: 50
     }, { seed: 13 })
     console.log(JSON.stringify({
       dhtFormedMs: result.dhtFormedMs,
       firstByte: result.firstByte,
       memoryIdle: result.memoryIdle,
       memoryLoaded: result.memoryLoaded,
+      announce: result.announce,
       churn: { ...result.churn, probes: { ...result.churn?.probes } }
     }))
 
@@ -43,6 +48,20 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
     expect(result.publish.contents).toBe(4)
     expect(result.firstByte.failures).toEqual([])
     expect(result.firstByte.ok).toBe(8)
+
+    // announcing in a sweep: every record reached DHT peers and other nodes find them
+    const announce = result.announce!
+    expect(announce.error).toBeUndefined()
+    expect(announce.sweep.reached).toBe(2000)
+    expect(announce.sweep.peers.min).toBeGreaterThanOrEqual(1)
+    expect(announce.single.reached).toBe(50)
+    expect(announce.found.sweep).toBe(announce.found.looked)
+    expect(announce.found.single).toBe(announce.found.looked)
+    // the whole re-announcement cycle covered every record of the node's own, while its retrievals went on
+    expect(announce.reannounce.cycle.records).toBeGreaterThanOrEqual(2050)
+    expect(announce.reannounce.cycle.reached).toBe(announce.reannounce.cycle.records)
+    expect(announce.reannounce.failures).toEqual([])
+    expect(announce.reannounce.beforeMibs).toHaveLength(3)
 
     const churn = result.churn!
     expect(churn.rounds).toHaveLength(1)

@@ -153,7 +153,7 @@ const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
  * @param {object} opts  `nodes`, and any of SCALE_DEFAULTS; `churn: { pct, intervalMs }` turns the churn phase on
  * @param {{ onProgress?: (text: string) => void, seed?: number }} [hooks]
  */
-export async function runScale (opts, { onProgress = () => {}, seed = Date.now() } = {}) {
+export async function runScale (opts, { onProgress = () => {}, seed = Date.now(), onStart = () => {} } = {}) {
   const o = { ...SCALE_DEFAULTS, ...opts }
   const random = seededRandom(seed)
   const link = { delayMs: o.delayMs, loss: o.lossPct / 100, ...(o.rate != null ? { rate: o.rate } : {}) }
@@ -162,6 +162,8 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     options: { ...o, nodesPerProcess: 1, nodesPerNamespace: 1, roundTripMs: 4 * o.delayMs },
     startedAt: new Date().toISOString()
   }
+  // the caller may keep it, to write what was measured if the run is cut short
+  onStart(result)
   const t0 = performance.now()
   const tb = await createTestbed()
   result.namespacePrefix = tb.prefix
@@ -281,7 +283,9 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     result.memoryLoaded = memoryStats(loaded.map(m => m.peak))
 
     if (o.announceRecords > 0) {
-      result.announce = await announcePhase({ o, nodes, random, onProgress })
+      // a failure here is recorded, not lost with the figures before it
+      result.announce = {}
+      await announcePhase({ o, nodes, random, onProgress, out: result.announce }).catch(err => { result.announce.error = err.message.slice(0, 2000) })
     }
 
     if (o.churn != null) {
@@ -318,9 +322,9 @@ function memoryStats (bytes) {
  * `announceRecords` others in one sweep; three other nodes then look up a
  * sample of each set on the DHT.
  */
-async function announcePhase ({ o, nodes, random, onProgress }) {
+async function announcePhase ({ o, nodes, random, onProgress, out }) {
   const announcer = pick(nodes, random)
-  const out = { node: announcer.host.name }
+  out.node = announcer.host.name
   onProgress(`announcing: ${o.announceSingles} records one by one`)
   out.single = await announcer.ask('announce', { mode: 'single', count: o.announceSingles, seed: 1 })
   onProgress(`announcing: ${o.announceRecords} records in one sweep`)
@@ -343,8 +347,8 @@ async function announcePhase ({ o, nodes, random, onProgress }) {
     out.found.sweep += (await finder.ask('findMadeUp', { seed: 2, count: o.announceRecords, indices: sample(o.announceRecords), provider: announcer.peerId })).found
     out.found.looked += 10
   }
-  out.reannounce = await reannounceWhileServing({ o, nodes, announcer, finders, onProgress })
-  return out
+  out.reannounce = {}
+  await reannounceWhileServing({ announcer, finders, onProgress, out: out.reannounce })
 }
 
 /**
@@ -353,39 +357,43 @@ async function announcePhase ({ o, nodes, random, onProgress }) {
  * re-announcement cycle at once (every record it holds, the sweep's and the
  * one-by-one ones): throughput during against before.
  */
-async function reannounceWhileServing ({ o, nodes, announcer, finders, onProgress }) {
+async function reannounceWhileServing ({ announcer, finders, onProgress, out }) {
   const size = 16 * 1024 * 1024
+  out.contentBytes = size
   const { cid, sha256 } = await announcer.ask('publish', { size, seed: 777 })
   const retriever = finders[0]
-  const once = async () => {
-    const got = await retriever.ask('retrieve', { cid, timeoutMs: 120_000 })
-    if (got.sha256 !== sha256) throw new Error('wrong bytes')
-    return got.bytes / 1048576 / (got.ms / 1000)
+  const failures = out.failures = []
+  /** One retrieval's MiB/s, or undefined when it failed (recorded). */
+  const once = async (when) => {
+    try {
+      const got = await retriever.ask('retrieve', { cid, timeoutMs: 120_000 })
+      if (got.sha256 !== sha256) throw new Error('wrong bytes')
+      return got.bytes / 1048576 / (got.ms / 1000)
+    } catch (err) {
+      failures.push({ when, error: err.message.slice(0, 1000) })
+      return undefined
+    }
   }
-  const before = []
+  const before = out.beforeMibs = []
   for (let i = 0; i < 3; i++) {
     onProgress(`re-announcing: retrieval ${i + 1}/3 before`)
-    before.push(await once())
+    const mibs = await once('before')
+    if (mibs != null) before.push(mibs)
   }
-  const during = []
-  let cycle
-  const running = announcer.ask('reannounceAll', {}).then(r => { cycle = r })
+  const during = out.duringMibs = []
+  const running = announcer.ask('reannounceAll', {}).then(r => { out.cycle = r })
   let done = false
   running.finally(() => { done = true }).catch(() => {})
   while (!done) {
     onProgress(`re-announcing: retrieval ${during.length + 1} while the cycle runs`)
-    const mibs = await once()
-    if (!done) during.push(mibs)
+    const mibs = await once('during')
+    if (!done && mibs != null) during.push(mibs)
   }
   await running
   const median = (xs) => quantile(xs, 0.5)
-  return {
-    cycle,
-    contentBytes: size,
-    beforeMibs: before.map(round2),
-    duringMibs: during.map(round2),
-    ratio: during.length === 0 ? undefined : round2(median(during) / median(before))
-  }
+  out.ratio = during.length === 0 || before.length === 0 ? undefined : round2(median(during) / median(before))
+  out.beforeMibs = before.map(round2)
+  out.duringMibs = during.map(round2)
 }
 
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
