@@ -6,7 +6,7 @@ import { componentLog, errorText, silentLog, type DdsLogger } from '../log/index
 import { AnnounceQueue } from '../discovery/announce-queue.js'
 import type { ProvideResult } from '../discovery/index.js'
 import { chunkCount, contentBlocks, decodeManifest, isCollection, isManifestBlock, storedEntries, type Manifest } from '../manifest/index.js'
-import { REANNOUNCE_DELAY_MS, REANNOUNCE_PARTS, REANNOUNCE_PEER_WAIT_MS } from './constants.js'
+import { REANNOUNCE_DELAY_MS, REANNOUNCE_PARTS, REANNOUNCE_PEER_WAIT_MS, SWEEP_FAILURES_LOGGED } from './constants.js'
 import type { AnnounceStrategy, Announcer, AnnouncerComponents, ReannounceReport } from './index.js'
 
 /** The Announcer implementation; created through `announcer()`. */
@@ -34,7 +34,9 @@ export class DdsAnnouncer implements Announcer {
     this.log = components.logger != null ? componentLog(components.logger, 'dds:announce') : silentLog
     this.strategy = strategy
     this.partMs = partMs
-    this.queue = new AnnounceQueue(components.discovery)
+    this.queue = new AnnounceQueue(components.discovery, {
+      onSweepFailures: (failures, records) => { this.log.warn('some announcements did not reach DHT peers', { records, failures: failures.slice(0, SWEEP_FAILURES_LOGGED).join('; ') }) }
+    })
   }
 
   get pending (): number {
@@ -144,6 +146,9 @@ export class DdsAnnouncer implements Announcer {
       const result = await this.components.discovery.reannouncePart!(part, REANNOUNCE_PARTS, { signal: this.cycleController?.signal })
       report.records = result.records
       report.reached = result.reached
+      if (result.failures != null) {
+        report.failures = result.failures
+      }
     } catch (err) {
       report.error = errorText(err)
     }
@@ -154,6 +159,9 @@ export class DdsAnnouncer implements Announcer {
       this.log.warn('re-announcing a part of the key space failed', { part: `${part + 1}/${REANNOUNCE_PARTS}`, error: report.error })
     } else if (report.records > 0) {
       this.log.info('re-announced held records', { part: `${part + 1}/${REANNOUNCE_PARTS}`, records: report.records, reached: report.reached, ms: report.ms })
+    }
+    if (report.failures != null) {
+      this.log.warn('some re-announcements did not reach DHT peers', { part: `${part + 1}/${REANNOUNCE_PARTS}`, failures: report.failures.slice(0, SWEEP_FAILURES_LOGGED).join('; ') })
     }
   }
 

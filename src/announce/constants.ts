@@ -16,3 +16,6 @@ export const REANNOUNCE_PEER_WAIT_MS = 10_000
 export const REANNOUNCE_PART_MS = 60 * 60 * 1000
 /** Parts of the key space in one re-announcement cycle (24 of an hour: a day). */
 export const REANNOUNCE_PARTS = 24
+
+/** Reasons a sweep gives for peers it could not reach that one log line quotes (the rest are counted in the sweep). */
+export const SWEEP_FAILURES_LOGGED = 3

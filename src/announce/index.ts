@@ -84,6 +84,8 @@ export interface ReannounceReport {
   ms: number
   /** Why it failed, if it did. */
   error?: string
+  /** Why records did not reach some peers (the first few), when that happened. */
+  failures?: string[]
 }
 
 /** Creates the announcer. */

@@ -19,6 +19,9 @@ export interface AnnounceQueueInit {
 
   /** Called after each announcement, with how many DHT peers took the record, or the error. */
   onAnnounced?(cid: CID, result: { peers: number } | { error: Error }): void
+
+  /** Called when a sweep (`provideMany`) reports why records did not reach some peers. */
+  onSweepFailures?(failures: string[], records: number): void
 }
 
 /**
@@ -31,6 +34,7 @@ export class AnnounceQueue {
   private readonly discovery: Discovery
   private readonly concurrency: number
   private readonly onAnnounced?: AnnounceQueueInit['onAnnounced']
+  private readonly onSweepFailures?: AnnounceQueueInit['onSweepFailures']
   private readonly queue: CID[] = []
   private readonly queued = new Set<string>()
   private readonly sources: Array<{ iterator: AsyncIterator<CID>, remaining: number }> = []
@@ -46,6 +50,7 @@ export class AnnounceQueue {
     this.discovery = discovery
     this.concurrency = numberOption('concurrency', init.concurrency, DEFAULT_ANNOUNCE_CONCURRENCY)
     this.onAnnounced = init.onAnnounced
+    this.onSweepFailures = init.onSweepFailures
   }
 
   /** Announcements waiting or running (including those still to be read from sources). */
@@ -160,7 +165,10 @@ export class AnnounceQueue {
       return
     }
     try {
-      const { peers } = await provideMany(batch, { signal: this.controller.signal })
+      const { peers, failures } = await provideMany(batch, { signal: this.controller.signal })
+      if (failures != null && failures.length > 0) {
+        this.onSweepFailures?.(failures, batch.length)
+      }
       batch.forEach((cid, i) => { this.onAnnounced?.(cid, { peers: peers[i] ?? 0 }) })
     } catch (err) {
       batch.forEach(cid => { this.onAnnounced?.(cid, { error: err as Error }) })

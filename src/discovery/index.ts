@@ -41,6 +41,8 @@ export interface ReannounceResult {
   records: number
   /** Of those, how many at least one DHT peer took. */
   reached: number
+  /** Why records did not reach some peers (the first few), when that happened. */
+  failures?: string[]
 }
 
 /** How DDS announces and finds blocks. A caller may pass its own to `Dds.create`. */

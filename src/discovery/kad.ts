@@ -9,7 +9,6 @@
  * @module
  */
 
-import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
@@ -18,7 +17,7 @@ import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '..
 import { numberOption, timeoutOption } from '../options.js'
 import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS } from './constants.js'
 import type { Discovery, Provider, ProvideManyOptions, ProvideManyResult, ProvideResult, ReannounceResult } from './index.js'
-import { sweepProvide, type SweepComponents } from './sweep.js'
+import { kadKey, keyPart, sweepProvide, type SweepComponents } from './sweep.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
@@ -182,7 +181,7 @@ class KadDiscovery implements Discovery {
    * records are kept locally first, as `provide` does, so that this node
    * answers for them and the DHT's re-announcement covers them.
    */
-  private async sweepProvide (cids: CID[], options: ProvideManyOptions = {}): Promise<ProvideManyResult> {
+  private async sweepProvide (cids: CID[], options: ProvideManyOptions = {}, keys?: Uint8Array[]): Promise<ProvideManyResult> {
     cids.forEach(checkCid)
     throwIfAborted(options.signal, 'Announcing')
     for (const cid of cids) {
@@ -194,6 +193,7 @@ class KadDiscovery implements Discovery {
     }
     const { peers, failures } = await sweepProvide(this.sweep!, cids, {
       signal: options.signal,
+      keys,
       onProgress: ({ done, total }) => { options.onProgress?.({ done, total }) }
     })
     return failures.length > 0 ? { peers, failures } : { peers }
@@ -205,18 +205,21 @@ class KadDiscovery implements Discovery {
       throw new InvalidInputError(`part must be a whole number below parts (a whole number of at least 1), got ${part} of ${parts}`)
     }
     const cids: CID[] = []
-    for await (const cid of this.ownRecords(part, parts, options)!) {
+    const keys: Uint8Array[] = []
+    for await (const { cid, key } of this.ownRecords(part, parts, options)!) {
       cids.push(cid)
+      keys.push(key)
     }
-    const { peers } = await this.sweepProvide(cids, options)
-    return { records: cids.length, reached: peers.filter(n => n > 0).length }
+    const { peers, failures } = await this.sweepProvide(cids, options, keys)
+    const reached = peers.filter(n => n > 0).length
+    return failures != null ? { records: cids.length, reached, failures } : { records: cids.length, reached }
   }
 
   /**
    * This node's provider records in kad-dht's store whose Kademlia key lies
    * in part `part` of `parts`; undefined when the store cannot be read.
    */
-  private ownRecords (part: number, parts: number, options: AbortOptions = {}): AsyncIterable<CID> | undefined {
+  private ownRecords (part: number, parts: number, options: AbortOptions = {}): AsyncIterable<{ cid: CID, key: Uint8Array }> | undefined {
     const providers = (this.dht as KadDHTInternals).providers
     const query = providers?.datastore?.query
     const prefix = providers?.datastorePrefix
@@ -226,8 +229,8 @@ class KadDiscovery implements Discovery {
     const self = this.peerId.toString()
     const datastore = providers!.datastore!
     return (async function * () {
-      for await (const { key } of query.call(datastore, { prefix: `${prefix}/` }, options)) {
-        const [encoded, peer] = key.toString().slice(prefix.length + 1).split('/')
+      for await (const entry of query.call(datastore, { prefix: `${prefix}/` }, options)) {
+        const [encoded, peer] = entry.key.toString().slice(prefix.length + 1).split('/')
         if (peer !== self || encoded == null) {
           continue
         }
@@ -237,8 +240,9 @@ class KadDiscovery implements Discovery {
         } catch {
           continue
         }
-        if (keyPart(cid.multihash.bytes, parts) === part) {
-          yield cid
+        const key = kadKey(cid.multihash.bytes)
+        if (keyPart(key, parts) === part) {
+          yield { cid, key }
         }
       }
     })()
@@ -347,11 +351,6 @@ class KadDiscovery implements Discovery {
 
 const RAW_CODEC = 0x55
 
-/** Which of `parts` equal parts of the Kademlia key space the key of `multihash` lies in. */
-export function keyPart (multihash: Uint8Array, parts: number): number {
-  const key = createHash('sha256').update(multihash).digest()
-  return Math.floor(key.readUInt32BE(0) / 2 ** 32 * parts)
-}
 
 function checkCid (cid: CID): void {
   if (CID.asCID(cid) == null) {

@@ -19,7 +19,7 @@ import { lpStream } from '@libp2p/utils'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { ProtocolError, abortReason } from '../errors.js'
+import { InvalidInputError, ProtocolError, abortReason } from '../errors.js'
 import { SWEEP_ACK_TIMEOUT_MS, SWEEP_BATCH, SWEEP_PEER_CONCURRENCY, SWEEP_REPLICAS, SWEEP_SLICE } from './constants.js'
 
 /** The DHT calls a sweep makes: the walk to the closest peers. */
@@ -59,6 +59,8 @@ export interface SweepOptions extends AbortOptions {
   onProgress?(progress: SweepProgress): void
   /** Peers each record goes to. @default 20 (kad-dht's K) */
   replicas?: number
+  /** The Kademlia keys of the CIDs, in the same order, when the caller has them already (kadKey). */
+  keys?: Uint8Array[]
 }
 
 /** The outcome of a sweep. */
@@ -82,7 +84,11 @@ const PING = 5
 
 /** Sends provider records for `cids` to the DHT peers closest to each, sweeping the key space in order. */
 export async function sweepProvide (components: SweepComponents, cids: CID[], options: SweepOptions = {}): Promise<SweepResult> {
-  const records = cids.map((cid, index) => ({ index, mh: cid.multihash.bytes, key: sha256(cid.multihash.bytes) }))
+  const keys = options.keys
+  if (keys != null && keys.length !== cids.length) {
+    throw new InvalidInputError(`keys must give one Kademlia key per CID, got ${keys.length} for ${cids.length}`)
+  }
+  const records = cids.map((cid, index) => ({ index, mh: cid.multihash.bytes, key: keys?.[index] ?? kadKey(cid.multihash.bytes) }))
   records.sort((a, b) => compare(a.key, b.key))
   const peers = new Array<number>(cids.length).fill(0)
   const provider = encodeProvider(components.peerId, components.libp2p.getMultiaddrs())
@@ -102,9 +108,9 @@ export async function sweepProvide (components: SweepComponents, cids: CID[], op
     // the keys sharing the prefix that the closest peers share with the first key have their closest peers among these
     candidates.sort((a, b) => closer(a.key, b.key, first.key))
     const reach = candidates[Math.min(replicas, candidates.length) - 1]!
-    const shared = candidates.length <= replicas ? 0 : prefixBits(xor(reach.key, first.key))
+    const shared = candidates.length <= replicas ? 0 : sharedPrefixBits(reach.key, first.key)
     let end = i + 1
-    while (end < records.length && prefixBits(xor(records[end]!.key, first.key)) >= shared) {
+    while (end < records.length && sharedPrefixBits(records[end]!.key, first.key) >= shared) {
       end++
     }
     for (let start = i; start < end; start += SWEEP_SLICE) {
@@ -135,7 +141,7 @@ async function closestPeers (components: SweepComponents, key: Uint8Array, optio
       add(event.from)
     }
   }
-  return [...found.values()].map(id => ({ id, key: sha256(id.toMultihash().bytes) }))
+  return [...found.values()].map(id => ({ id, key: kadKey(id.toMultihash().bytes) }))
 }
 
 /** Sends each record of `slice` to its closest candidates, a stream per peer; returns the records acknowledged. */
@@ -220,16 +226,15 @@ function throwIfStopped (signal?: AbortSignal): void {
   }
 }
 
-function sha256 (bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+/** The Kademlia key of a record or a peer: the SHA-256 of its multihash, as kad-dht computes it. */
+export function kadKey (multihash: Uint8Array): Uint8Array {
+  return createHash('sha256').update(multihash).digest()
 }
 
-function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length)
-  for (let i = 0; i < a.length; i++) {
-    out[i] = a[i]! ^ b[i]!
-  }
-  return out
+/** Which of `parts` equal parts of the key space the Kademlia `key` (see kadKey) lies in. */
+export function keyPart (key: Uint8Array, parts: number): number {
+  const top = ((key[0]! << 24) >>> 0) + (key[1]! << 16) + (key[2]! << 8) + key[3]!
+  return Math.floor(top / 2 ** 32 * parts)
 }
 
 /** Negative when `a` is closer to `key` than `b` (XOR distance), without building the distances. */
@@ -253,14 +258,15 @@ function compare (a: Uint8Array, b: Uint8Array): number {
   return 0
 }
 
-/** Leading zero bits of a distance: the length of the prefix the two keys share. */
-function prefixBits (distance: Uint8Array): number {
-  for (let i = 0; i < distance.length; i++) {
-    if (distance[i] !== 0) {
-      return i * 8 + Math.clz32(distance[i]!) - 24
+/** The length in bits of the prefix two keys share (the leading zero bits of their distance), without building the distance. */
+function sharedPrefixBits (a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! ^ b[i]!
+    if (d !== 0) {
+      return i * 8 + Math.clz32(d) - 24
     }
   }
-  return distance.length * 8
+  return a.length * 8
 }
 
 function varint (value: number): number[] {

@@ -214,11 +214,15 @@ describe('AnnounceQueue', () => {
       async provideMany (list: CID[]) {
         batches.push(list.map(cidToString))
         await new Promise<void>(resolve => { answerBatch = resolve })
-        return { peers: list.map((_, i) => i % 2) }
+        return { peers: list.map((_, i) => i % 2), failures: ['a peer: ConnectionFailedError: gone'] }
       }
     }
     const outcomes = new Map<string, unknown>()
-    const queue = new AnnounceQueue(sweeping, { onAnnounced: (cid, result) => { outcomes.set(cidToString(cid), result) } })
+    const sweepFailures: Array<[string[], number]> = []
+    const queue = new AnnounceQueue(sweeping, {
+      onAnnounced: (cid, result) => { outcomes.set(cidToString(cid), result) },
+      onSweepFailures: (failures, records) => { sweepFailures.push([failures, records]) }
+    })
     const all = cids(40, 50)
     async function * source (): AsyncGenerator<CID> {
       yield * all
@@ -237,6 +241,8 @@ describe('AnnounceQueue', () => {
     expect(queue.pending).toBe(0)
     expect(outcomes.get(cidToString(single!))).toEqual({ peers: 4 })
     expect(outcomes.get(cidToString(all[0]!))).toEqual({ peers: 0 })
+    // why the sweep missed peers reaches the queue's owner (the announcer logs it)
+    expect(sweepFailures).toEqual([[['a peer: ConnectionFailedError: gone'], 40]])
     expect(outcomes.get(cidToString(all[1]!))).toEqual({ peers: 1 })
     expect(batches).toHaveLength(1)
   })

@@ -7,8 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cidForBlock, type CID } from '../../src/cid.js'
 import { kadDiscovery, type Provider } from '../../src/discovery/index.js'
-import { keyPart } from '../../src/discovery/kad.js'
-import { sweepProvide, type SweepProgress } from '../../src/discovery/sweep.js'
+import { kadKey, keyPart, sweepProvide, type SweepProgress } from '../../src/discovery/sweep.js'
 import type { DdsLibp2p } from '../../src/network/libp2p.js'
 import type { PeerId } from '@libp2p/interface'
 import { Cluster } from '../utils/cluster.js'
@@ -151,12 +150,12 @@ describe('kadDiscovery reannouncePart', () => {
     }
 
     const parts = 4
-    const inPart = (part: number): CID[] => mine.filter(cid => keyPart(cid.multihash.bytes, parts) === part)
+    const inPart = (part: number): CID[] => mine.filter(cid => keyPart(kadKey(cid.multihash.bytes), parts) === part)
     const first = await discovery.reannouncePart!(0, parts)
     expect(first).toEqual({ records: inPart(0).length, reached: inPart(0).length })
     for (const cid of mine) {
       const held = (await holdersOfRecord([keeper], cid, announcer.peerId)).length
-      expect(held).toBe(keyPart(cid.multihash.bytes, parts) === 0 ? 1 : 0)
+      expect(held).toBe(keyPart(kadKey(cid.multihash.bytes), parts) === 0 ? 1 : 0)
     }
     let records = first.records
     for (const part of [1, 2, 3]) {

@@ -1,5 +1,6 @@
 /** Announcements that last: a node that restarts announces what it holds again. */
 import { describe, it, expect, afterEach } from 'vitest'
+import type { CID } from 'multiformats/cid'
 import { Cluster, FAST } from '../utils/cluster.js'
 import { chunkCid, pseudoRandomBytes, sha256Hex } from '../utils/content.js'
 import { WAIT_MS } from '../utils/wait.js'
@@ -45,18 +46,7 @@ describe('announcements after a restart', () => {
     const aloneId = alone.peerId
     await cluster.stopNode(alone)
     const stranger = await cluster.node({ bootstrap: hub.getMultiaddrs() })
-    const found = new Set<string>()
-    try {
-      for await (const evt of stranger.libp2p.services.dht.findProviders(last, { signal: AbortSignal.timeout(WAIT_MS) })) {
-        if (evt.name === 'PROVIDER') {
-          evt.providers.forEach(p => found.add(p.id.toString()))
-        }
-        if (found.has(aloneId)) {
-          break
-        }
-      }
-    } catch {}
-    expect([...found]).toContain(aloneId)
+    expect(await providersFound(stranger, last, aloneId)).toContain(aloneId)
   })
 
   it("announces the chunks of content with 'all' in one sweep, not a DHT provide each, and a stranger finds every chunk", async () => {
@@ -76,19 +66,24 @@ describe('announcements after a restart', () => {
     await cluster.stopNode(publisher)
     const stranger = others[2]!
     for (const index of [0, 3, 6]) {
-      const found = new Set<string>()
-      try {
-        for await (const evt of stranger.libp2p.services.dht.findProviders(chunkCid(content, index), { signal: AbortSignal.timeout(WAIT_MS) })) {
-          if (evt.name === 'PROVIDER') {
-            evt.providers.forEach(p => found.add(p.id.toString()))
-          }
-          if (found.has(publisherId)) {
-            break
-          }
-        }
-      } catch {}
-      expect([...found]).toContain(publisherId)
+      expect(await providersFound(stranger, chunkCid(content, index), publisherId)).toContain(publisherId)
     }
   })
 })
 
+
+/** The providers of `cid` that `node` finds on the DHT, looking until it finds `wanted` or the wait ends. */
+async function providersFound (node: Awaited<ReturnType<Cluster['node']>>, cid: CID, wanted: string): Promise<string[]> {
+  const found = new Set<string>()
+  try {
+    for await (const evt of node.libp2p.services.dht.findProviders(cid, { signal: AbortSignal.timeout(WAIT_MS) })) {
+      if (evt.name === 'PROVIDER') {
+        evt.providers.forEach(p => found.add(p.id.toString()))
+      }
+      if (found.has(wanted)) {
+        break
+      }
+    }
+  } catch {}
+  return [...found]
+}
