@@ -7,10 +7,11 @@
 // node was up (before retrieving), and its CPU time (user + system) during
 // the retrieval.
 //
-// Options: { bootstrap: ['<multiaddr>/p2p/<id>'], defaults?: true }
+// Options: { bootstrap: ['<multiaddr>/p2p/<id>'], defaults?: true, retrieval?: {...} }
 //   defaults: the node has the library's default options (replication
 //   included) and retrieves as soon as it is asked; `sinceStartMs` is then
-//   the time from process start to the last byte.
+//   the time from process start to the last byte. `retrieval` (with
+//   defaults only): retrieval options that differ from the defaults.
 // Ops: retrieve { cid, size, marks? } -> see `retrieve` below; `marks` (ms
 // after the call) adds the bytes received by then, for rates over a window
 import { Dds } from '@digisocialblock/dds'
@@ -21,7 +22,7 @@ import { MemorySampler, peakRssBytes, roleOptions, serve } from '../lib/role.mjs
 trackSockets()
 const options = roleOptions()
 const node = options.defaults === true
-  ? await Dds.create({ storage: 'memory', bootstrap: options.bootstrap })
+  ? await Dds.create({ storage: 'memory', bootstrap: options.bootstrap, ...(options.retrieval != null ? { retrieval: options.retrieval } : {}) })
   : await Dds.create({ storage: 'memory', bootstrap: options.bootstrap, replication: { factor: 1, accept: 'none' } })
 const readyRssBytes = process.memoryUsage().rss
 
