@@ -384,8 +384,10 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out }) 
   const running = announcer.ask('reannounceAll', {}).then(r => { out.cycle = r })
   let done = false
   running.finally(() => { done = true }).catch(() => {})
-  while (!done) {
-    onProgress(`re-announcing: retrieval ${during.length + 1} while the cycle runs`)
+  for (let attempt = 1; !done; attempt++) {
+    // attempts, not successes: a retrieval that fails must not read as one that never ends
+    const failed = failures.filter(f => f.when === 'during').length
+    onProgress(`re-announcing: retrieval ${attempt} while the cycle runs (${during.length} ok, ${failed} failed)`)
     const mibs = await once('during')
     if (!done && mibs != null) during.push(mibs)
   }
