@@ -20,7 +20,7 @@ import { InvalidInputError } from '../errors.js'
 import { isPublicAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { stunServer, stunUrlsFrom } from './stun.js'
 import {
-  DEFAULT_ALLOW, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELAY_DATA_LIMIT,
+  DEFAULT_ALLOW, DEFAULT_CONNECTION_PING_INTERVAL_MS, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_RELAY_DATA_LIMIT,
   DEFAULT_RELAY_DURATION_LIMIT_MS, DEFAULT_RELAY_MAX_RESERVATIONS
 } from './constants.js'
 
@@ -222,6 +222,9 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.isBanned != null ? { connectionGater: banGater(init.isBanned) } : {}),
+    // pings every connection once a minute rather than libp2p's every 10 s
+    // (see DEFAULT_CONNECTION_PING_INTERVAL_MS)
+    connectionMonitor: { pingInterval: DEFAULT_CONNECTION_PING_INTERVAL_MS },
     connectionManager: {
       allow: init.allow ?? [...DEFAULT_ALLOW],
       maxConnections: numberOption('maxConnections', init.maxConnections, DEFAULT_MAX_CONNECTIONS)
