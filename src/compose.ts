@@ -296,7 +296,7 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       catalog: catalog({ peerId: libp2p.peerId, storage, pins: replicating, network, retrieval, peers })
     })
     await network.start()
-    started.unwatchPeers = watchPeers(libp2p, log)
+    started.unwatchPeers = watchPeers(libp2p, log, (peer) => { replicating.peerLeft(peer) })
     await join({ libp2p, discovery }, [...bootstrap, ...seeds], { required: bootstrap.length > 0, timeoutMs: init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS })
     await replicating.start()
     log.info('node started', { peer: libp2p.peerId.toString(), addrs: libp2p.getMultiaddrs().map(String).join(',') })
@@ -324,8 +324,8 @@ export async function stopParts (parts: Partial<DdsParts> & { storage: StoragePr
   }
 }
 
-/** Logs peers connecting and leaving, and the node's relayed addresses as they come and go; returns what stops it. */
-function watchPeers (libp2p: DdsLibp2p, log: DdsLogger): () => void {
+/** Logs peers connecting and leaving (and tells `onLeft`), and the node's relayed addresses as they come and go; returns what stops it. */
+function watchPeers (libp2p: DdsLibp2p, log: DdsLogger, onLeft: (peer: PeerId) => void): () => void {
   let relayed = ''
   const addresses = (): void => {
     const now = libp2p.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit')).join(',')
@@ -340,7 +340,10 @@ function watchPeers (libp2p: DdsLibp2p, log: DdsLogger): () => void {
   }
   libp2p.addEventListener('self:peer:update', addresses)
   const connected = (evt: CustomEvent<PeerId>): void => { log.info('peer connected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length }) }
-  const left = (evt: CustomEvent<PeerId>): void => { log.info('peer disconnected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length }) }
+  const left = (evt: CustomEvent<PeerId>): void => {
+    log.info('peer disconnected', { peer: evt.detail.toString(), peers: libp2p.getPeers().length })
+    onLeft(evt.detail)
+  }
   libp2p.addEventListener('peer:connect', connected)
   libp2p.addEventListener('peer:disconnect', left)
   return () => {

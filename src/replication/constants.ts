@@ -15,6 +15,18 @@ export const DEFAULT_REPAIR_AFTER_CHECKS = 2
  */
 export const CONFIRM_CHECK_DELAY_MS = 15_000
 
+/**
+ * Wait after the last connection to a holder of checked content closed
+ * before that content is checked, in ms, instead of at the next regular check
+ * (5 minutes by default). A peer that reconnects within it is found alive;
+ * a check since the departure counts instead. Repair still follows the usual
+ * confirmation, so one departure never repairs on its own.
+ */
+export const HOLDER_LEFT_CHECK_DELAY_MS = 3_000
+
+/** Checks run at once for the content of holders that left. */
+export const HOLDER_LEFT_CHECK_CONCURRENCY = 4
+
 /** Deadline of one liveness probe of a holder, in ms. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000
 

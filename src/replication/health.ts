@@ -3,7 +3,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import PQueue from 'p-queue'
 import { CustomProgressEvent } from 'progress-events'
-import { cidToString } from '../cid.js'
+import { cidToString, parseCid } from '../cid.js'
 import { BusyError, DdsError } from '../errors.js'
 import { sleep } from '../signals.js'
 import { errorText, silentLog, type DdsLogger } from '../log/index.js'
@@ -12,7 +12,7 @@ import type { NetworkService } from '../network/index.js'
 import type { PinFetcher } from './fetcher.js'
 import type { PinIndex } from './pins.js'
 import type { ReplicationStatus } from './index.js'
-import { BUSY_PROBE_WAIT_MS, CONFIRM_CHECK_DELAY_MS, HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, MAX_BUSY_PROBES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
+import { BUSY_PROBE_WAIT_MS, CONFIRM_CHECK_DELAY_MS, HOLDER_LEFT_CHECK_CONCURRENCY, HOLDER_LEFT_CHECK_DELAY_MS, HOLDER_SEARCH_PROBE_DEADLINES, INSTRUCTION_PROBE_DEADLINES, MAX_BUSY_PROBES, PROBE_CONCURRENCY, REFUSAL_MEMORY_MS } from './constants.js'
 
 /** What the health checks and repairs need. */
 export interface HealthComponents {
@@ -60,6 +60,9 @@ export class Health implements Startable {
   private readonly confirmations = new Map<string, ReturnType<typeof setTimeout>>()
   private timer?: ReturnType<typeof setInterval>
   private checking = false
+  /** Content whose holder left, by key, with when it left: checked after HOLDER_LEFT_CHECK_DELAY_MS. */
+  private readonly left = new Map<string, number>()
+  private leftTimer?: ReturnType<typeof setTimeout>
 
   private readonly log: DdsLogger
 
@@ -81,6 +84,50 @@ export class Health implements Startable {
     this.timer = undefined
     this.confirmations.forEach(timer => { clearTimeout(timer) })
     this.confirmations.clear()
+    clearTimeout(this.leftTimer)
+    this.leftTimer = undefined
+    this.left.clear()
+  }
+
+  /**
+   * `peer`, which the last check of some content found holding it, is no
+   * longer connected: that content is checked in HOLDER_LEFT_CHECK_DELAY_MS
+   * rather than at the next regular check, so a holder that vanished (its
+   * process killed, its host gone) is noticed in seconds. The check counts
+   * as any other: repair waits for its confirmation.
+   */
+  holderLeft (peer: string): void {
+    if (this.timer == null) {
+      return
+    }
+    const now = Date.now()
+    for (const [key, status] of this.statuses) {
+      if (status.live.includes(peer) && !this.left.has(key)) {
+        this.left.set(key, now)
+      }
+    }
+    if (this.left.size === 0 || this.leftTimer != null) {
+      return
+    }
+    this.leftTimer = setTimeout(() => {
+      this.leftTimer = undefined
+      this.checkLeft().catch((err: unknown) => { this.log.warn('replication check failed', { error: errorText(err) }) })
+    }, HOLDER_LEFT_CHECK_DELAY_MS)
+    this.leftTimer.unref?.()
+  }
+
+  /** Checks the content of holders that left, unless a check has run since (or a confirmation is due). */
+  private async checkLeft (): Promise<void> {
+    const due = [...this.left].filter(([key, at]) => !this.confirmations.has(key) && (this.statuses.get(key)?.lastCheck ?? 0) < at)
+    this.left.clear()
+    if (due.length === 0) {
+      return
+    }
+    this.log.info('a holder left, checking its content', { contents: due.length })
+    const queue = new PQueue({ concurrency: HOLDER_LEFT_CHECK_CONCURRENCY })
+    await queue.addAll(due.map(([key]) => async () => {
+      await this.confirmCheck(parseCid(key)).catch((err: unknown) => { this.log.warn('replication check failed', { cid: key, error: errorText(err) }) })
+    }))
   }
 
   status (cid: CID): ReplicationStatus | undefined {

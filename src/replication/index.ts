@@ -130,6 +130,12 @@ export interface ReplicationManager extends Startable, EventTarget {
   /** The last known status of `cid`, if it was checked. */
   status(cid: CID): ReplicationStatus | undefined
   /**
+   * The node's last connection to `peer` closed: content the last check found
+   * it holding is checked again in seconds (`HOLDER_LEFT_CHECK_DELAY_MS`)
+   * rather than at the next regular check.
+   */
+  peerLeft(peer: PeerId): void
+  /**
    * Fetches content (verified) into the store and pins it as local content
    * (a replica held for another peer becomes a local pin), then asks for
    * copies as `replicate` does. An interrupted pin resumes at the next start.

@@ -204,4 +204,8 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
   status (cid: CID): ReplicationStatus | undefined {
     return this.health.status(cid)
   }
+
+  peerLeft (peer: PeerId): void {
+    this.health.holderLeft(peer.toString())
+  }
 }
