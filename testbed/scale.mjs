@@ -75,7 +75,8 @@ export function printResult (r) {
     const c = r.churn
     rows.push(['churn', `${c.pct} % every ${c.intervalMs / 1000} s for ${c.durationS} s: ${c.rounds.length} rounds`])
     rows.push(['at factor before churn', c.beforeChurn.ms == null ? `NO (holders ${c.beforeChurn.holders.join(',')})` : `after ${s(c.beforeChurn.ms)}`])
-    rows.push(['probes', `${c.probes.ok}/${c.probes.sent} ok (${(100 * (c.probes.successRate ?? 0)).toFixed(1)} %), median ${ms(c.probes.medianMs)}`])
+    rows.push(['probes', `${c.probes.ok}/${c.probes.sent} ok (${(100 * (c.probes.successRate ?? 0)).toFixed(1)} %), median ${ms(c.probes.medianMs)}` +
+      (c.probes.proberKilled > 0 ? `; ${c.probes.proberKilled} ended by their own node's kill, ${(100 * (c.probes.successRateLiveProbers ?? 0)).toFixed(1)} % of the rest ok` : '')])
     rows.push(['back at factor', c.afterChurn.ms == null
       ? `NO within 3 check intervals (holders ${c.afterChurn.holders.join(',')})`
       : `${s(c.afterChurn.ms)} after the last round's kills (${c.afterChurn.checkIntervals} check intervals of ${c.checkIntervalMs / 1000} s)`])
@@ -123,6 +124,6 @@ export async function main (opts) {
   await writeFile(file, JSON.stringify(result, null, 2) + '\n')
   console.log(`\nresult: ${file}`)
   const failedFirst = result.firstByte != null && result.firstByte.ok < result.firstByte.retrievals
-  const failedChurn = result.churn != null && (result.churn.afterChurn.ms == null || result.churn.probes.successRate < 0.99)
+  const failedChurn = result.churn != null && (result.churn.afterChurn.ms == null || (result.churn.probes.successRateLiveProbers ?? 0) < 0.99)
   return failedFirst || failedChurn ? 1 : 0
 }

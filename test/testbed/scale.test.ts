@@ -69,7 +69,8 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
     expect(churn.beforeChurn.ms).toBeDefined()
     // retrievals succeed through the churn
     expect(churn.probes.sent).toBeGreaterThanOrEqual(15)
-    expect(churn.probes.failures).toEqual([])
+    // (a probe whose own node the round killed cannot succeed, and says nothing of the network)
+    expect(churn.probes.failures.filter((f: { proberKilled?: boolean }) => f.proberKilled !== true)).toEqual([])
     // every content back at its factor (3 live holders); how many check
     // intervals it took is a figure (printed above), not a test
     expect(churn.afterChurn.ms).toBeDefined()

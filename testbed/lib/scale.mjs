@@ -433,7 +433,7 @@ async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, w
 async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgress }) {
   const factor = 3
   const checkMs = o.checkIntervalMs ?? 300_000
-  const out = { pct: o.churn.pct, intervalMs: o.churn.intervalMs, durationS: o.durationS, rounds: [], probes: { sent: 0, ok: 0, failures: [] } }
+  const out = { pct: o.churn.pct, intervalMs: o.churn.intervalMs, durationS: o.durationS, rounds: [], probes: { sent: 0, ok: 0, proberKilled: 0, failures: [] } }
   out.beforeChurn = await untilAtFactor(nodes, contents, factor, 2 * checkMs + 60_000, onProgress, 'replicating before churn')
 
   const perRound = Math.max(1, Math.round(nodes.length * o.churn.pct / 100))
@@ -455,7 +455,10 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       out.probes.ok++
       probeMs.push(performance.now() - t)
     } catch (err) {
-      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, error: err.message.slice(0, 1000) })
+      // a probe whose own node the churn killed says nothing of the network: counted apart
+      const proberKilled = !by.alive
+      if (proberKilled) out.probes.proberKilled++
+      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, error: err.message.slice(0, 1000) })
     }
   }
   const prober = (async () => {
@@ -493,6 +496,9 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
     await Promise.allSettled([...inFlight])
   }
   out.probes.successRate = out.probes.sent === 0 ? undefined : out.probes.ok / out.probes.sent
+  // the target's rate: probes whose own node lived through them
+  const counted = out.probes.sent - out.probes.proberKilled
+  out.probes.successRateLiveProbers = counted === 0 ? undefined : out.probes.ok / counted
   out.probes.medianMs = Math.round(quantile(probeMs, 0.5) ?? NaN)
   out.checkIntervalMs = checkMs
   // measured from the last round's kills
