@@ -60,9 +60,11 @@ export class Health implements Startable {
   private readonly confirmations = new Map<string, ReturnType<typeof setTimeout>>()
   private timer?: ReturnType<typeof setInterval>
   private checking = false
-  /** Content whose holder left, by key, with when it left: checked after HOLDER_LEFT_CHECK_DELAY_MS. */
-  private readonly left = new Map<string, number>()
+  /** Content whose holder left, by key: when the first of them left and who left. Checked after HOLDER_LEFT_CHECK_DELAY_MS. */
+  private readonly left = new Map<string, { at: number, peers: Set<string> }>()
   private leftTimer?: ReturnType<typeof setTimeout>
+  /** The checks of content whose holder left: one queue, so a mass departure runs HOLDER_LEFT_CHECK_CONCURRENCY at a time. */
+  private readonly leftQueue = new PQueue({ concurrency: HOLDER_LEFT_CHECK_CONCURRENCY })
 
   private readonly log: DdsLogger
 
@@ -87,6 +89,7 @@ export class Health implements Startable {
     clearTimeout(this.leftTimer)
     this.leftTimer = undefined
     this.left.clear()
+    this.leftQueue.clear()
   }
 
   /**
@@ -94,7 +97,8 @@ export class Health implements Startable {
    * longer connected: that content is checked in HOLDER_LEFT_CHECK_DELAY_MS
    * rather than at the next regular check, so a holder that vanished (its
    * process killed, its host gone) is noticed in seconds. The check counts
-   * as any other: repair waits for its confirmation.
+   * as any other: repair waits for its confirmation. Departures while a
+   * check is pending join it, so a later one may wait less than the delay.
    */
   holderLeft (peer: string): void {
     if (this.timer == null) {
@@ -102,8 +106,10 @@ export class Health implements Startable {
     }
     const now = Date.now()
     for (const [key, status] of this.statuses) {
-      if (status.live.includes(peer) && !this.left.has(key)) {
-        this.left.set(key, now)
+      if (status.live.includes(peer)) {
+        const entry = this.left.get(key) ?? { at: now, peers: new Set<string>() }
+        entry.peers.add(peer)
+        this.left.set(key, entry)
       }
     }
     if (this.left.size === 0 || this.leftTimer != null) {
@@ -116,16 +122,26 @@ export class Health implements Startable {
     this.leftTimer.unref?.()
   }
 
-  /** Checks the content of holders that left, unless a check has run since (or a confirmation is due). */
+  /**
+   * Checks the content of holders that left, unless every one of them is
+   * connected again. A check running meanwhile is waited for first; if it
+   * (or any check since) no longer counts the departed holders, it has
+   * counted the loss already and the content is not checked again.
+   */
   private async checkLeft (): Promise<void> {
-    const due = [...this.left].filter(([key, at]) => !this.confirmations.has(key) && (this.statuses.get(key)?.lastCheck ?? 0) < at)
+    const connected = new Set(this.components.peers().map(String))
+    const due = [...this.left].filter(([, { peers }]) => ![...peers].every(peer => connected.has(peer)))
     this.left.clear()
     if (due.length === 0) {
       return
     }
     this.log.info('a holder left, checking its content', { contents: due.length })
-    const queue = new PQueue({ concurrency: HOLDER_LEFT_CHECK_CONCURRENCY })
-    await queue.addAll(due.map(([key]) => async () => {
+    await this.leftQueue.addAll(due.map(([key, { peers }]) => async () => {
+      await this.checks.get(key)?.catch(() => {})
+      const live = this.statuses.get(key)?.live ?? []
+      if (this.confirmations.has(key) || ![...peers].some(peer => live.includes(peer))) {
+        return
+      }
       await this.confirmCheck(parseCid(key)).catch((err: unknown) => { this.log.warn('replication check failed', { cid: key, error: errorText(err) }) })
     }))
   }
@@ -201,6 +217,10 @@ export class Health implements Startable {
 
   /** The confirmation check, for content still pinned whole (it may have been released or dropped meanwhile). */
   private async confirmCheck (cid: CID): Promise<void> {
+    // stopped meanwhile: the store may be closing
+    if (this.timer == null || this.components.shutdown.aborted) {
+      return
+    }
     const pin = await this.components.pins.get(cid)
     if (pin?.state === 'complete' && !this.components.shutdown.aborted) {
       await this.ensureReplication(cid, [], false)

@@ -42,7 +42,7 @@ describe('a holder that leaves', () => {
     // the departure's check finds one holder (low 1), its confirmation a quarter interval later repairs
     await waitFor(async () => (await publisher.replicationStatus(cid))?.lowChecks === 1, 'the check set off by the departure')
     expect(lines.find(l => l.msg === 'a holder left, checking its content')).toMatchObject({ level: 'info', component: 'dds:replication', contents: 1 })
-    await waitFor(async () => holds(spare, cid), 'the spare node to hold a copy after the confirmation check')
+    await waitFor(async () => holds(spare, cid), 'the spare node to hold a copy after the confirmation check', 60_000)
     const status = await publisher.replicationStatus(cid)
     expect(status?.lowChecks).toBe(2)
     expect(status?.copiesRequested).toBeGreaterThanOrEqual(1)
