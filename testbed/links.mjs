@@ -105,9 +105,13 @@ function role (host, name, options) {
     pending.set(id, { resolve, reject, op, timer })
     child.send({ id, op, ...args })
   })
+  const gone = new Promise(resolve => child.once('exit', resolve))
+  child.on('error', err => { exited ??= err })
   const stop = async () => {
     if (exited != null) return
     await Promise.race([call('stop').catch(() => {}), new Promise(resolve => setTimeout(resolve, 15_000))])
+    // the role exits once it has answered: give it a moment before the kill
+    await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 3_000))])
     if (exited == null) child.kill('SIGKILL')
   }
   return { ready, call, stop }
@@ -162,9 +166,14 @@ async function main () {
             await waitForLine(sink, /^listening/)
             return { sink, seeder, port: SINK_PORT + 1 + i }
           }))
-          await Promise.all(results.map(({ seeder, port }) => seeder.execNode(PROBE, ['send', `${retriever.address}:${port}`, String(bytes)], { timeoutMs: 600000 })))
-          const got = await Promise.all(results.map(async ({ sink }) => JSON.parse(await waitForLine(sink, /^\{/, { timeoutMs: 600000 }))))
-          return { bytes: got.reduce((sum, g) => sum + g.bytes, 0), ms: Math.max(...got.map(g => g.ms)), streams: got.map(g => g.bytes / 2 ** 20 / (g.ms / 1000)) }
+          // from before the senders start to the last sink's end: the senders start apart, so the longest stream alone would overstate the rate
+          const t0 = performance.now()
+          const got = await Promise.all(results.map(async ({ sink, seeder, port }) => {
+            const line = waitForLine(sink, /^\{/, { timeoutMs: 600000 })
+            await seeder.execNode(PROBE, ['send', `${retriever.address}:${port}`, String(bytes)], { timeoutMs: 600000 })
+            return JSON.parse(await line)
+          }))
+          return { bytes: got.reduce((sum, g) => sum + g.bytes, 0), ms: performance.now() - t0, streams: got.map(g => g.bytes / 2 ** 20 / (g.ms / 1000)) }
         })
         row(`raw TCP ${o.seeders} seeders`, all)
       }
@@ -224,10 +233,12 @@ async function main () {
 
     await scenario('DDS')
     if (o.helia !== 0) await scenario('Helia')
-
-    print(o, linkMiBs, retrieval, rows)
-    await save(o, startedAt, rows)
   } finally {
+    // what was measured is printed and kept, also when a scenario failed
+    if (rows.length > 0) {
+      print(o, linkMiBs, retrieval, rows)
+      await save(o, startedAt, rows)
+    }
     await tb.teardown()
     await Promise.all(dirs.map(d => rm(d, { recursive: true, force: true })))
   }
@@ -263,8 +274,8 @@ function print (o, linkMiBs, retrieval, rows) {
   const line = (label, value, target) => console.log(`${label.padEnd(34)} ${value == null ? '-' : value.toFixed(2)}${target != null ? `  (target >= ${target})` : ''}`)
   line('DDS 1 seeder / link rate', one != null ? one / linkMiBs : undefined, 0.8)
   if (o.seeders > 1) line(`DDS ${o.seeders} seeders / 1 seeder`, many != null && one != null ? many / one : undefined, o.seeders === 4 ? 3.2 : undefined)
-  if (h1 != null) line('DDS / Helia, 1 seeder', one / h1, 3)
-  if (hn != null) line(`DDS / Helia, ${o.seeders} seeders`, many / hn, 3)
+  if (h1 != null && one != null) line('DDS / Helia, 1 seeder', one / h1, 3)
+  if (hn != null && many != null) line(`DDS / Helia, ${o.seeders} seeders`, many / hn, 3)
 }
 
 async function save (o, startedAt, rows) {
