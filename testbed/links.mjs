@@ -166,14 +166,15 @@ async function main () {
             await waitForLine(sink, /^listening/)
             return { sink, seeder, port: SINK_PORT + 1 + i }
           }))
-          // from before the senders start to the last sink's end: the senders start apart, so the longest stream alone would overstate the rate
-          const t0 = performance.now()
+          // from the first stream's first byte to the last one's end (each sink reports its first byte to end, and
+          // prints when it ends): the senders start apart, so the longest stream alone would overstate the rate
           const got = await Promise.all(results.map(async ({ sink, seeder, port }) => {
-            const line = waitForLine(sink, /^\{/, { timeoutMs: 600000 })
+            const line = waitForLine(sink, /^\{/, { timeoutMs: 600000 }).then(text => ({ ...JSON.parse(text), endedAt: performance.now() }))
             await seeder.execNode(PROBE, ['send', `${retriever.address}:${port}`, String(bytes)], { timeoutMs: 600000 })
-            return JSON.parse(await line)
+            return line
           }))
-          return { bytes: got.reduce((sum, g) => sum + g.bytes, 0), ms: performance.now() - t0, streams: got.map(g => g.bytes / 2 ** 20 / (g.ms / 1000)) }
+          const span = Math.max(...got.map(g => g.endedAt)) - Math.min(...got.map(g => g.endedAt - g.ms))
+          return { bytes: got.reduce((sum, g) => sum + g.bytes, 0), ms: span, streams: got.map(g => g.bytes / 2 ** 20 / (g.ms / 1000)) }
         })
         row(`raw TCP ${o.seeders} seeders`, all)
       }
