@@ -35,7 +35,7 @@ export class DdsAnnouncer implements Announcer {
     this.strategy = strategy
     this.partMs = partMs
     this.queue = new AnnounceQueue(components.discovery, {
-      onSweepFailures: (failures, records) => { this.log.warn('some announcements did not reach DHT peers', { records, failures: failures.slice(0, SWEEP_FAILURES_LOGGED).join('; ') }) }
+      onSweepFailures: (failures, records) => { this.log.warn('some announcements did not reach DHT peers', { records, failures: quoted(failures) }) }
     })
   }
 
@@ -161,7 +161,7 @@ export class DdsAnnouncer implements Announcer {
       this.log.info('re-announced held records', { part: `${part + 1}/${REANNOUNCE_PARTS}`, records: report.records, reached: report.reached, ms: report.ms })
     }
     if (report.failures != null) {
-      this.log.warn('some re-announcements did not reach DHT peers', { part: `${part + 1}/${REANNOUNCE_PARTS}`, failures: report.failures.slice(0, SWEEP_FAILURES_LOGGED).join('; ') })
+      this.log.warn('some re-announcements did not reach DHT peers', { part: `${part + 1}/${REANNOUNCE_PARTS}`, failures: quoted(report.failures) })
     }
   }
 
@@ -260,4 +260,9 @@ class Unannounced {
     this.cids.clear()
     return all
   }
+}
+
+/** The first reasons a sweep gave for peers it could not reach, for one log line. */
+function quoted (failures: string[]): string {
+  return failures.slice(0, SWEEP_FAILURES_LOGGED).join('; ')
 }

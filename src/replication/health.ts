@@ -60,8 +60,8 @@ export class Health implements Startable {
   private readonly confirmations = new Map<string, ReturnType<typeof setTimeout>>()
   private timer?: ReturnType<typeof setInterval>
   private checking = false
-  /** Content whose holder left, by key: when the first of them left and who left. Checked after HOLDER_LEFT_CHECK_DELAY_MS. */
-  private readonly left = new Map<string, { at: number, peers: Set<string> }>()
+  /** Content whose holders left, by key, with who left. Checked after HOLDER_LEFT_CHECK_DELAY_MS. */
+  private readonly left = new Map<string, Set<string>>()
   private leftTimer?: ReturnType<typeof setTimeout>
   /** The checks of content whose holder left: one queue, so a mass departure runs HOLDER_LEFT_CHECK_CONCURRENCY at a time. */
   private readonly leftQueue = new PQueue({ concurrency: HOLDER_LEFT_CHECK_CONCURRENCY })
@@ -104,12 +104,11 @@ export class Health implements Startable {
     if (this.timer == null) {
       return
     }
-    const now = Date.now()
     for (const [key, status] of this.statuses) {
       if (status.live.includes(peer)) {
-        const entry = this.left.get(key) ?? { at: now, peers: new Set<string>() }
-        entry.peers.add(peer)
-        this.left.set(key, entry)
+        const peers = this.left.get(key) ?? new Set<string>()
+        peers.add(peer)
+        this.left.set(key, peers)
       }
     }
     if (this.left.size === 0 || this.leftTimer != null) {
@@ -130,13 +129,13 @@ export class Health implements Startable {
    */
   private async checkLeft (): Promise<void> {
     const connected = new Set(this.components.peers().map(String))
-    const due = [...this.left].filter(([, { peers }]) => ![...peers].every(peer => connected.has(peer)))
+    const due = [...this.left].filter(([, peers]) => ![...peers].every(peer => connected.has(peer)))
     this.left.clear()
     if (due.length === 0) {
       return
     }
     this.log.info('a holder left, checking its content', { contents: due.length })
-    await this.leftQueue.addAll(due.map(([key, { peers }]) => async () => {
+    await this.leftQueue.addAll(due.map(([key, peers]) => async () => {
       await this.checks.get(key)?.catch(() => {})
       const live = this.statuses.get(key)?.live ?? []
       if (this.confirmations.has(key) || ![...peers].some(peer => live.includes(peer))) {

@@ -9,7 +9,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { streamLogger, type Dds, type DdsInit } from '../../src/index.js'
 import { CONFIRM_CHECK_DELAY_MS } from '../../src/replication/constants.js'
-import { Cluster, FAST as CLUSTER_FAST } from '../utils/cluster.js'
+import { Cluster, FAST as CLUSTER_FAST, holdsWhole as holds } from '../utils/cluster.js'
 import { pseudoRandomBytes } from '../utils/content.js'
 import { waitFor } from '../utils/wait.js'
 
@@ -21,10 +21,6 @@ const INIT: DdsInit = {
 describe('confirmation checks', () => {
   const cluster = new Cluster(INIT)
   afterEach(async () => { await cluster.stop() })
-
-  async function holds (node: Dds, cid: string): Promise<boolean> {
-    return (await node.pins()).some(p => p.cid === cid && p.state === 'complete')
-  }
 
   /** A publisher, the node that took its copy, and a spare node with none, each with a LevelDB store. */
   async function setup (): Promise<{ publisher: Dds, holder: Dds, spare: Dds, cid: string, dirs: Map<Dds, string>, lines: Array<Record<string, unknown>> }> {

@@ -6,8 +6,8 @@
  * are 10 minutes apart, so only the departure can set off the checks.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { streamLogger, type Dds, type DdsInit } from '../../src/index.js'
-import { Cluster, FAST as CLUSTER_FAST } from '../utils/cluster.js'
+import { streamLogger, type DdsInit } from '../../src/index.js'
+import { Cluster, FAST as CLUSTER_FAST, holdsWhole as holds } from '../utils/cluster.js'
 import { pseudoRandomBytes } from '../utils/content.js'
 import { waitFor } from '../utils/wait.js'
 
@@ -19,10 +19,6 @@ const INIT: DdsInit = {
 describe('a holder that leaves', () => {
   const cluster = new Cluster(INIT)
   afterEach(async () => { await cluster.stop() })
-
-  async function holds (node: Dds, cid: string): Promise<boolean> {
-    return (await node.pins()).some(p => p.cid === cid && p.state === 'complete')
-  }
 
   it('has its content checked at once and replaced after the confirmation, with no regular check', async () => {
     const lines: Array<Record<string, unknown>> = []

@@ -139,3 +139,8 @@ async function dhtKnows (node: DdsLibp2p, other: DdsLibp2p): Promise<boolean> {
   const table = (node.services.dht as unknown as { routingTable: { find(peer: unknown): Promise<unknown> } }).routingTable
   return (await table.find(other.peerId)) != null
 }
+
+/** True when `node` holds `cid` pinned in full. */
+export async function holdsWhole (node: Dds, cid: string): Promise<boolean> {
+  return (await node.pins()).some(p => p.cid === cid && p.state === 'complete')
+}
