@@ -237,6 +237,12 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
       ...natServices
     }
   })
+  // libp2p writes the node's own addresses to its peer store a second after
+  // it starts listening. kad-dht names no provider whose addresses it does
+  // not know, so until then this node would leave itself out of its answers
+  // for the blocks it holds (a peer that joins at once would not find it).
+  const self = `/p2p/${node.peerId.toString()}`
+  await node.peerStore.patch(node.peerId, { multiaddrs: node.getMultiaddrs().map(ma => ma.toString().endsWith(self) ? ma.decapsulate(self) : ma) })
   if (onInternet) {
     // the listener goes with the node: nothing else holds it
     const keeper = (node.services as { relayKeeper?: RelayKeeper }).relayKeeper
