@@ -39,17 +39,46 @@ const ops = {
     await node.awaitAnnouncements()
     return { cid, sha256: createHash('sha256').update(bytes).digest('hex') }
   },
+  /**
+   * Retrieves `cid` whole. `timeline` says where the time to the first byte
+   * went: when the manifest and the first chunk came and from whom (and
+   * whether that peer was connected before), the holders that failed, and
+   * the connections opened meanwhile.
+   */
   async retrieve ({ cid, timeoutMs }) {
     const hash = createHash('sha256')
     const started = performance.now()
+    const at = () => Math.round(performance.now() - started)
+    const connectedBefore = new Set(node.libp2p.getConnections().map(c => c.remotePeer.toString()))
+    const timeline = { failed: [], opened: [] }
+    const onOpen = (event) => {
+      if (timeline.opened.length < 20) timeline.opened.push({ ms: at(), peer: event.detail.remotePeer.toString().slice(-6) })
+    }
+    const onProgress = (event) => {
+      const d = event.detail
+      if (event.type === 'dds:retrieve:manifest') {
+        timeline.manifest = { ms: at(), from: String(d.from).slice(-6), wasConnected: connectedBefore.has(String(d.from)) }
+      } else if (event.type === 'dds:retrieve:chunk' && timeline.firstChunk == null) {
+        timeline.firstChunk = { ms: at(), from: String(d.from).slice(-6), wasConnected: connectedBefore.has(String(d.from)) }
+      } else if (event.type === 'dds:retrieve:providers' && timeline.providers == null) {
+        timeline.providers = { ms: at(), found: d.providers }
+      } else if (event.type === 'dds:retrieve:provider-failed' && timeline.failed.length < 10) {
+        timeline.failed.push({ ms: at(), peer: d.peer.slice(-6), error: `${d.error?.name}: ${String(d.error?.message).slice(0, 120)}` })
+      }
+    }
+    node.libp2p.addEventListener('connection:open', onOpen)
     let firstByteMs
     let bytes = 0
-    for await (const piece of node.retrieve(cid, { signal: AbortSignal.timeout(timeoutMs) })) {
-      firstByteMs ??= performance.now() - started
-      hash.update(piece)
-      bytes += piece.byteLength
+    try {
+      for await (const piece of node.retrieve(cid, { signal: AbortSignal.timeout(timeoutMs), onProgress })) {
+        firstByteMs ??= performance.now() - started
+        hash.update(piece)
+        bytes += piece.byteLength
+      }
+    } finally {
+      node.libp2p.removeEventListener('connection:open', onOpen)
     }
-    return { bytes, ms: performance.now() - started, firstByteMs, sha256: hash.digest('hex') }
+    return { bytes, ms: performance.now() - started, firstByteMs, sha256: hash.digest('hex'), timeline, connectedBefore: connectedBefore.size }
   },
   /**
    * Announces `count` made-up CIDs: 'sweep' with one provideMany (what a

@@ -263,7 +263,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
       const sample = { node: by, cid: c.cid }
       try {
         const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
-        Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes })
+        Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes, connectedBefore: got.connectedBefore, timeline: got.timeline })
       } catch (err) {
         Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
       }
@@ -277,7 +277,9 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
       ok: ok.length,
       firstByteMs: { median: quantile(ok.map(s => s.firstByteMs), 0.5), p95: quantile(ok.map(s => s.firstByteMs), 0.95), max: quantile(ok.map(s => s.firstByteMs), 1) },
       mibPerS: { median: round2(quantile(ok.map(s => s.bytes / 1048576 / (s.ms / 1000)), 0.5)), p5: round2(quantile(ok.map(s => s.bytes / 1048576 / (s.ms / 1000)), 0.05)) },
-      failures: samples.filter(s => !s.ok)
+      failures: samples.filter(s => !s.ok),
+      // each retrieval, slowest first byte first, with where its time went
+      samples: [...samples].sort((a, b) => (b.firstByteMs ?? Infinity) - (a.firstByteMs ?? Infinity))
     }
     const loaded = await Promise.all(nodes.map(n => n.memory()))
     result.memoryLoaded = memoryStats(loaded.map(m => m.peak))
