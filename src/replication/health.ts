@@ -230,8 +230,10 @@ export class Health implements Startable {
    * Every holder checks what it holds, so copies are healed after the
    * publisher is gone too; to keep several holders from repairing the same
    * loss at once, a replica holder repairs only when it has the lowest peer
-   * id among the live holders, and one check later than a local pin would
-   * (`late`), so a publisher still online repairs first.
+   * id among the live holders. While the peer it holds the copy for (the
+   * publisher, as a rule) is among them, it repairs one check later than a
+   * local pin would (`late`), so that peer repairs first; once that peer is
+   * gone there is nobody to wait for.
    */
   private async leads (cid: CID, live: string[], late: boolean): Promise<boolean> {
     const pin = await this.components.pins.get(cid)
@@ -239,7 +241,9 @@ export class Health implements Startable {
       return true
     }
     const self = this.components.peerId.toString()
-    return late && live.every(id => id >= self)
+    // a copy whose peer is unknown waits as if that peer were there
+    const waits = pin.for == null || live.includes(pin.for)
+    return (late || !waits) && live.every(id => id >= self)
   }
 
   /**

@@ -65,6 +65,22 @@ describe('confirmation checks', () => {
     expect(status?.copiesRequested).toBeGreaterThanOrEqual(1)
   }, 60_000)
 
+  it('a replica holder whose publisher is gone repairs at the confirmation check, with nobody to wait for', async () => {
+    const { publisher, holder, spare, cid } = await setup()
+    // the holder's own check counts the publisher, whom its copy is for
+    expect((await holder.replicationStatus(cid, { refresh: true }))?.live.sort()).toEqual([publisher.peerId, holder.peerId].sort())
+    await cluster.stopNode(publisher)
+    const low = await holder.replicationStatus(cid, { refresh: true })
+    expect(low?.live).toEqual([holder.peerId])
+    expect(low?.lowChecks).toBe(1)
+    await waitFor(async () => holds(spare, cid), 'the spare node to hold a copy made by the replica holder')
+    // repaired at the confirmation (the second low check), not one check later
+    // as while the publisher is live (the publisher repairs first then)
+    const status = await holder.replicationStatus(cid)
+    expect(status?.lowChecks).toBe(2)
+    expect(status?.copiesRequested).toBeGreaterThanOrEqual(1)
+  }, 60_000)
+
   it('a holder that comes back within the wait sets off no repair', async () => {
     const { publisher, holder, spare, cid, dirs } = await setup()
     const dir = dirs.get(holder)!
