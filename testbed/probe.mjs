@@ -18,6 +18,11 @@
 //       takes one TCP connection, prints {"bytes","ms"} (first byte to end)
 //   probe.mjs send ADDR:PORT BYTES
 //       sends BYTES bytes, prints {"bytes","ms"} (connect to close)
+//   probe.mjs answer PORT BYTES
+//       answers each byte a client sends with BYTES bytes (a block server)
+//   probe.mjs ask ADDR:PORT BYTES COUNT IDLE_MS
+//       on one connection, COUNT times: sends a byte, times until BYTES came
+//       back, waits IDLE_MS; prints {"connectMs","ms":[...]}
 import { createSocket } from 'node:dgram'
 import { createConnection, createServer } from 'node:net'
 
@@ -132,6 +137,47 @@ const commands = {
     socket.on('end', () => { print({ seen: text.trim() }) })
     socket.on('timeout', () => { print({ seen: null, error: `no answer within ${timeoutMs} ms` }); socket.destroy() })
     socket.on('error', (err) => { print({ seen: null, error: err.message }) })
+  },
+
+  answer ([port, bytes]) {
+    const block = Buffer.alloc(Number(bytes), 7)
+    const server = createServer((socket) => {
+      socket.setNoDelay(true)
+      socket.on('data', (data) => {
+        for (let i = 0; i < data.length; i++) socket.write(block)
+      })
+      socket.on('error', () => {})
+    })
+    server.listen(Number(port), () => { console.log(`listening ${server.address().port}`) })
+  },
+
+  ask ([to, bytes, count, idleMs]) {
+    const { address, port } = target(to)
+    const want = Number(bytes)
+    const started = performance.now()
+    const socket = createConnection({ host: address, port, noDelay: true })
+    const out = { connectMs: 0, ms: [] }
+    let got = 0
+    let sentAt = 0
+    let done
+    socket.on('data', (data) => {
+      got += data.length
+      if (got >= want) { got -= want; done() }
+    })
+    socket.on('error', (err) => { print({ ...out, error: err.message }); process.exit(1) })
+    socket.on('connect', async () => {
+      out.connectMs = Math.round(performance.now() - started)
+      for (let i = 0; i < Number(count); i++) {
+        await new Promise(resolve => setTimeout(resolve, Number(idleMs)))
+        const answered = new Promise(resolve => { done = resolve })
+        sentAt = performance.now()
+        socket.write('?')
+        await answered
+        out.ms.push(Math.round(performance.now() - sentAt))
+      }
+      print(out)
+      socket.destroy()
+    })
   },
 
   sink ([port]) {

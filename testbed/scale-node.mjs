@@ -4,6 +4,9 @@
 //
 //   argv[2]  the Dds.create init, as JSON
 import { createHash } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { Session } from 'node:inspector/promises'
+import { writeFile } from 'node:fs/promises'
 
 const init = JSON.parse(process.argv[2])
 const { Dds, kadDiscovery, cidForBlock } = await import('../dist/index.js')
@@ -67,6 +70,17 @@ const ops = {
       }
     }
     node.libp2p.addEventListener('connection:open', onOpen)
+    // how long this node's own event loop was held up meanwhile
+    // TESTBED_PROFILE_DIR: a V8 CPU profile of each retrieval goes there
+    const profiling = process.env.TESTBED_PROFILE_DIR != null ? new Session() : undefined
+    if (profiling != null) {
+      profiling.connect()
+      await profiling.post('Profiler.enable')
+      await profiling.post('Profiler.start')
+    }
+    const loop = monitorEventLoopDelay({ resolution: 10 })
+    loop.enable()
+    const cpu = cpuMs()
     let firstByteMs
     let bytes = 0
     try {
@@ -77,6 +91,14 @@ const ops = {
       }
     } finally {
       node.libp2p.removeEventListener('connection:open', onOpen)
+      loop.disable()
+      timeline.loopDelayMaxMs = Math.round(loop.max / 1e6)
+      timeline.cpuMs = Math.round(cpuMs() - cpu)
+      if (profiling != null) {
+        const { profile } = await profiling.post('Profiler.stop')
+        await writeFile(`${process.env.TESTBED_PROFILE_DIR}/retrieve-${process.pid}-${Date.now()}.cpuprofile`, JSON.stringify(profile))
+        profiling.disconnect()
+      }
     }
     return { bytes, ms: performance.now() - started, firstByteMs, sha256: hash.digest('hex'), timeline, connectedBefore: connectedBefore.size }
   },
@@ -143,6 +165,7 @@ const ops = {
   },
   async info () {
     return {
+      cpuMs: cpuMs(),
       rss: process.memoryUsage().rss,
       routingTable: node.libp2p.services.dht?.routingTable?.size ?? 0,
       connections: node.libp2p.getConnections().length

@@ -4,6 +4,7 @@
 // replication back to its factor). Used by `npm run testbed -- --nodes N`
 // and by test/testbed/scale.test.ts.
 import { once } from 'node:events'
+import os from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { createTestbed } from './testbed.mjs'
@@ -252,6 +253,8 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
 
     // first byte: `retrievals` retrievals, each by a random node of content published by another
     const samples = []
+    const nodesCpu = async () => (await Promise.all(nodes.map(async n => (await n.ask('info')).cpuMs))).reduce((a, b) => a + b, 0)
+    const phaseCpu = { nodes: await nodesCpu(), machine: await machineCpu(), t: performance.now() }
     for (let i = 0; i < o.retrievals; i++) {
       const c = pick(contents, random)
       // a node that holds no copy (a replica's retrieval would be local)
@@ -261,8 +264,11 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
         if (!(await nodes[k].ask('holds')).cids.includes(c.cid)) { by = k; break }
       }
       const sample = { node: by, cid: c.cid }
+      const cpu = await machineCpu()
       try {
         const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
+        // the share of the machine's CPU time busy during the retrieval: at scale every node shares the same cores
+        sample.machineBusy = round2(await machineCpu().then(now => (now.busy - cpu.busy) / Math.max(1, now.total - cpu.total)))
         Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes, connectedBefore: got.connectedBefore, timeline: got.timeline })
       } catch (err) {
         Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
@@ -272,7 +278,11 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
       onProgress(`first byte: ${samples.length}/${o.retrievals} retrievals, ${okSoFar.length} ok, median ${quantile(okSoFar.map(s => s.firstByteMs), 0.5) ?? '-'} ms`)
     }
     const ok = samples.filter(s => s.ok)
+    const machineNow = await machineCpu()
+    const phaseS = (performance.now() - phaseCpu.t) / 1000
     result.firstByte = {
+      // cores in use over the phase: by the node processes, and by everything on the machine
+      cores: { nodes: round2((await nodesCpu() - phaseCpu.nodes) / 1000 / phaseS), machine: round2((machineNow.busy - phaseCpu.machine.busy) / Math.max(1, machineNow.total - phaseCpu.machine.total) * os.availableParallelism()) },
       retrievals: samples.length,
       ok: ok.length,
       firstByteMs: { median: quantile(ok.map(s => s.firstByteMs), 0.5), p95: quantile(ok.map(s => s.firstByteMs), 0.95), max: quantile(ok.map(s => s.firstByteMs), 1) },
@@ -307,6 +317,14 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
 function errorLines (stderr) {
   const lines = stderr.trim().split('\n').filter(l => l.trim() !== '' && !/^\s+at /.test(l) && !/^Node\.js v/.test(l))
   return lines.slice(-4).join(' | ').slice(-800)
+}
+
+/** The machine's CPU time so far, busy and in all, in clock ticks (from /proc/stat). */
+async function machineCpu () {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+  const busy = user + nice + system + irq + softirq + steal
+  return { busy, total: busy + idle + iowait }
 }
 
 function round2 (x) {
@@ -412,10 +430,14 @@ async function holders (nodes, contents) {
   return counts
 }
 
-/** Waits until every content has `factor` live holders; resolves with how long it took, or undefined at the deadline. */
-async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, what) {
+/**
+ * Waits until every content has `factor` live holders; resolves with how
+ * long it took, or undefined at the deadline or once `signal` aborts.
+ */
+async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, what, signal) {
   const t = performance.now()
   for (;;) {
+    if (signal?.aborted) return { ms: undefined, holders: [] }
     const counts = await holders(nodes, contents)
     const low = [...counts.values()].filter(n => n < factor).length
     onProgress(`${what}: ${contents.length - low}/${contents.length} contents at factor ${factor}`)
@@ -442,6 +464,9 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   const churnStart = performance.now()
   const endAt = churnStart + o.durationS * 1000
   let lastKill
+  /** Counting holders after the last round (see below). */
+  let back
+  const churning = new AbortController()
   let stopping = false
   const probeMs = []
   const inFlight = new Set()
@@ -489,8 +514,23 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       })
       out.rounds.push({ killed: victims.map(i => hosts[i].name), rejoinMs: Math.round(performance.now() - t) })
     }
-    // the probes run for the whole duration, past the last round
-    await sleep(Math.max(0, endAt - performance.now()))
+    // from the last round on, holders are counted while the probes still run:
+    // back at factor is timed from the last kills, not from the end of the probes
+    if (lastKill != null) {
+      const watchT = performance.now()
+      let quiet = true
+      back = untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs - (watchT - lastKill), (line) => { if (!quiet) onProgress(line) }, 'back to factor after churn', churning.signal)
+        .then(got => ({ ...got, ms: got.ms == null ? undefined : got.ms + Math.round(watchT - lastKill) }))
+      // the probes run for the whole duration, past the last round
+      await sleep(Math.max(0, endAt - performance.now()))
+      quiet = false
+    } else {
+      await sleep(Math.max(0, endAt - performance.now()))
+    }
+  } catch (err) {
+    // a failed round ends the count too: the nodes are about to be torn down
+    churning.abort()
+    throw err
   } finally {
     stopping = true
     clearInterval(progress)
@@ -504,9 +544,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   out.probes.medianMs = Math.round(quantile(probeMs, 0.5) ?? NaN)
   out.checkIntervalMs = checkMs
   // measured from the last round's kills
-  const sinceKill = lastKill == null ? 0 : performance.now() - lastKill
-  out.afterChurn = await untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs - sinceKill, onProgress, 'back to factor after churn')
-  if (out.afterChurn.ms != null) out.afterChurn.ms += Math.round(sinceKill)
+  out.afterChurn = back != null ? await back : await untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs, onProgress, 'back to factor after churn')
   out.afterChurn.checkIntervals = out.afterChurn.ms == null ? undefined : round2(out.afterChurn.ms / checkMs)
   return out
 }
