@@ -22,13 +22,13 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTestbed, testbedAvailable, waitForLine, PROBE } from './index.mjs'
 import { fingerprintOf } from '../bench/lib/content.mjs'
+import { killAll, startRole } from '../bench/lib/proc.mjs'
 
 const DEFAULTS = { rate: '100mbit', rtt: 40, loss: 1, mib: 64, runs: 1, seeders: 4, helia: 1 }
 const PORT = 4001
 const SINK_PORT = 5001
 const SEED = 13
 const CALL_TIMEOUT_MS = 900_000
-const ROLES = new URL('../bench/roles/', import.meta.url)
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 
 function parseArgs (argv) {
@@ -71,50 +71,9 @@ async function measure (ns, fn) {
   return { ...result, delayerCpuPct: Math.round((delayerCpu(ns) - cpu0) / wallS * 100) }
 }
 
-/**
- * One of the bench's roles (bench/lib/role.mjs) started in `host`'s
- * namespace: `ready` resolves with its info, `call(op, args)` with an op's
- * result, `stop()` ends it.
- */
-function role (host, name, options) {
-  const child = host.spawnNode(fileURLToPath(new URL(`${name}.mjs`, ROLES)), [JSON.stringify(options)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  const pending = new Map()
-  let next = 1
-  let exited
-  const ready = new Promise((resolve, reject) => {
-    child.on('message', m => {
-      if (m?.ready === true) return resolve(m.info)
-      const p = pending.get(m?.id)
-      if (p == null) return
-      pending.delete(m.id)
-      clearTimeout(p.timer)
-      m.ok ? p.resolve(m.result) : p.reject(new Error(`${host.name} ${name} ${p.op}: ${m.error.message}`))
-    })
-    child.once('exit', code => {
-      exited = new Error(`${host.name} ${name} exited (${code})`)
-      reject(exited)
-      for (const p of pending.values()) { clearTimeout(p.timer); p.reject(exited) }
-      pending.clear()
-    })
-  })
-  ready.catch(() => {})
-  const call = (op, args = {}) => new Promise((resolve, reject) => {
-    if (exited != null) return reject(exited)
-    const id = next++
-    const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${host.name} ${name} ${op}: no answer in ${CALL_TIMEOUT_MS} ms`)) }, CALL_TIMEOUT_MS)
-    pending.set(id, { resolve, reject, op, timer })
-    child.send({ id, op, ...args })
-  })
-  const gone = new Promise(resolve => child.once('exit', resolve))
-  child.on('error', err => { exited ??= err })
-  const stop = async () => {
-    if (exited != null) return
-    await Promise.race([call('stop').catch(() => {}), new Promise(resolve => setTimeout(resolve, 15_000))])
-    // the role exits once it has answered: give it a moment before the kill
-    await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 3_000))])
-    if (exited == null) child.kill('SIGKILL')
-  }
-  return { ready, call, stop }
+/** One of the bench's roles (bench/roles/) started in `host`'s namespace; resolves once it is ready. */
+async function role (host, name, options) {
+  return startRole(name, options, { netns: host.ns, label: `${host.name} ${name}` })
 }
 
 async function main () {
@@ -183,11 +142,10 @@ async function main () {
     /** A fresh retriever of `kind` that joins `addrs` and retrieves `cid` once; its figures. */
     const retrieveOnce = async (kind, cid, addrs) => {
       const r = kind === 'DDS'
-        ? role(retriever, 'dds-retriever', { defaults: true, bootstrap: addrs, ...(Object.keys(retrieval).length > 0 ? { retrieval } : {}) })
-        : role(retriever, 'helia-retriever', { dir: await tempDir(dirs, 'links-helia-retriever-'), peers: addrs })
+        ? await role(retriever, 'dds-retriever', { defaults: true, bootstrap: addrs, ...(Object.keys(retrieval).length > 0 ? { retrieval } : {}) })
+        : await role(retriever, 'helia-retriever', { dir: await tempDir(dirs, 'links-helia-retriever-'), peers: addrs })
       try {
-        await r.ready
-        const got = await measure(ns, () => r.call('retrieve', { cid, size: bytes }))
+        const got = await measure(ns, () => r.call('retrieve', { cid, size: bytes }, CALL_TIMEOUT_MS))
         check(`${kind} retrieve`, got)
         return got
       } finally {
@@ -200,13 +158,13 @@ async function main () {
       const started = []
       const start = async (host) => {
         const s = kind === 'DDS'
-          ? role(host, 'dds-seeder', { defaults: true, listen: [`/ip4/${host.address}/tcp/${PORT}`] })
-          : role(host, 'helia-seeder', { dir: await tempDir(dirs, 'links-helia-seeder-'), listen: [`/ip4/${host.address}/tcp/${PORT + 1}`] })
+          ? await role(host, 'dds-seeder', { defaults: true, listen: [`/ip4/${host.address}/tcp/${PORT}`] })
+          : await role(host, 'helia-seeder', { dir: await tempDir(dirs, 'links-helia-seeder-'), listen: [`/ip4/${host.address}/tcp/${PORT + 1}`] })
         started.push(s)
-        const info = await s.ready
+        const { info } = s
         const addr = (info.multiaddrs.find(a => a.includes('/tcp/')) ?? info.multiaddrs[0]).toString()
         const full = addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}`
-        const { cid } = kind === 'DDS' ? await s.call('publish', { source }) : await s.call('import', { source })
+        const { cid } = kind === 'DDS' ? await s.call('publish', { source }, CALL_TIMEOUT_MS) : await s.call('import', { source }, CALL_TIMEOUT_MS)
         return { s, addr: full, cid }
       }
       try {
@@ -240,6 +198,8 @@ async function main () {
       print(o, linkMiBs, retrieval, rows)
       await save(o, startedAt, rows)
     }
+    // roles left by a failure: their namespaces are about to go
+    killAll()
     await tb.teardown()
     await Promise.all(dirs.map(d => rm(d, { recursive: true, force: true })))
   }
@@ -286,6 +246,6 @@ async function save (o, startedAt, rows) {
   console.log(`results: ${path}`)
 }
 
-process.on('SIGINT', () => process.exit(130))
-process.on('SIGTERM', () => process.exit(143))
+process.on('SIGINT', () => { killAll(); process.exit(130) })
+process.on('SIGTERM', () => { killAll(); process.exit(143) })
 main().then(() => process.exit(0), err => { console.error(err); process.exit(1) })
