@@ -191,6 +191,8 @@ export interface ScaleOptions {
   announceRecords?: number
   /** Records the same node announces one DHT provide each (8 at a time), to compare. @default 200 */
   announceSingles?: number
+  /** Retrievals before and after the re-announcement cycle, the throughput without it. @default 8 */
+  reannounceSamples?: number
   startConcurrency?: number
   bootstrapPeers?: number
   formedTableSize?: number
@@ -243,11 +245,15 @@ export interface ScaleResult {
     reannounce: {
       cycle: { records: number, reached: number, ms: number, cpuMs: number }
       contentBytes: number
+      /** The first retrieval, not counted (a cold start). */
+      warmUpMibs?: number
       beforeMibs: number[]
       duringMibs: number[]
-      /** Median during over median before. */
+      afterMibs: number[]
+      medianMibs: { without?: number, during?: number }
+      /** Median during over the median of before and after. */
       ratio?: number
-      /** Retrievals that failed, before or during the cycle. */
+      /** Retrievals that failed: warm-up, before, during or after the cycle. */
       failures: Array<{ when: string, error: string }>
     }
   }

@@ -68,7 +68,8 @@ export function printResult (r) {
     if (a.reannounce != null) {
       const re = a.reannounce
       rows.push(['re-announcing all', `${re.cycle.records} records (${re.cycle.reached} reached a peer) in ${s(re.cycle.ms)}, ${Math.round(re.cycle.cpuMs)} ms CPU, the whole daily cycle at once`])
-      rows.push(['serving meanwhile', `16 MiB retrievals from the node: ${re.beforeMibs.join(', ')} MiB/s before, ${re.duringMibs.join(', ')} during: ${re.ratio ?? '-'} of before (target >= 0.9); ${re.failures.length} failed`])
+      rows.push(['serving meanwhile', `16 MiB retrievals from the node, MiB/s: before ${re.beforeMibs.join(', ')}; during ${re.duringMibs.join(', ')}; after ${re.afterMibs.join(', ')}`])
+      rows.push(['during / without', `median ${re.medianMibs.during ?? '-'} during, ${re.medianMibs.without ?? '-'} before and after: ${re.ratio ?? '-'} (target >= 0.9); ${re.failures.length} failed`])
     }
   }
   if (r.churn != null) {

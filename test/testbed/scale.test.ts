@@ -32,7 +32,8 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
       // the property, not the time: wait long enough for a loaded machine
       factorWaitIntervals: 8,
       announceRecords: 500,
-      announceSingles: 20
+      announceSingles: 20,
+      reannounceSamples: 3
     }, { seed: 13 })
     console.log(JSON.stringify({
       dhtFormedMs: result.dhtFormedMs,
@@ -62,6 +63,7 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
     expect(announce.reannounce.cycle.reached).toBe(announce.reannounce.cycle.records)
     expect(announce.reannounce.failures).toEqual([])
     expect(announce.reannounce.beforeMibs).toHaveLength(3)
+    expect(announce.reannounce.afterMibs).toHaveLength(3)
 
     const churn = result.churn!
     expect(churn.rounds).toHaveLength(1)

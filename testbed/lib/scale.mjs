@@ -54,7 +54,9 @@ export const SCALE_DEFAULTS = Object.freeze({
   /** Records one node announces in one sweep in the announcing scenario; 0 leaves the scenario out. */
   announceRecords: 0,
   /** Records the same node announces one DHT provide each (8 at a time), for the rate to compare with. */
-  announceSingles: 200
+  announceSingles: 200,
+  /** Retrievals before and after the re-announcement cycle (the throughput without it). */
+  reannounceSamples: 8
 })
 
 /** Waits for the next reply of a scale node. */
@@ -368,16 +370,18 @@ async function announcePhase ({ o, nodes, random, onProgress, out }) {
     out.found.looked += 10
   }
   out.reannounce = {}
-  await reannounceWhileServing({ announcer, finders, onProgress, out: out.reannounce })
+  await reannounceWhileServing({ announcer, finders, onProgress, out: out.reannounce, samples: o.reannounceSamples })
 }
 
 /**
- * The announcer publishes content and another node retrieves it, three times
- * before and then again and again while the announcer runs its whole
- * re-announcement cycle at once (every record it holds, the sweep's and the
- * one-by-one ones): throughput during against before.
+ * The announcer publishes content and another node retrieves it: once to
+ * warm up (not counted), `samples` times before, again and again
+ * while the announcer runs its whole re-announcement cycle at once (every
+ * record it holds, the sweep's and the one-by-one ones), and
+ * `samples` times after: throughput during against the median of
+ * before and after (the network's own drift is in both).
  */
-async function reannounceWhileServing ({ announcer, finders, onProgress, out }) {
+async function reannounceWhileServing ({ announcer, finders, onProgress, out, samples }) {
   const size = 16 * 1024 * 1024
   out.contentBytes = size
   const { cid, sha256 } = await announcer.ask('publish', { size, seed: 777 })
@@ -394,9 +398,11 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out }) 
       return undefined
     }
   }
+  onProgress('re-announcing: a first retrieval to warm up')
+  out.warmUpMibs = round2(await once('warm-up'))
   const before = out.beforeMibs = []
-  for (let i = 0; i < 3; i++) {
-    onProgress(`re-announcing: retrieval ${i + 1}/3 before`)
+  for (let i = 0; i < samples; i++) {
+    onProgress(`re-announcing: retrieval ${i + 1}/${samples} before`)
     const mibs = await once('before')
     if (mibs != null) before.push(mibs)
   }
@@ -412,11 +418,21 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out }) 
     if (!done && mibs != null) during.push(mibs)
   }
   await running
+  const after = []
+  for (let i = 0; i < samples; i++) {
+    onProgress(`re-announcing: retrieval ${i + 1}/${samples} after`)
+    const mibs = await once('after')
+    if (mibs != null) after.push(mibs)
+  }
   const median = (xs) => quantile(xs, 0.5)
-  out.ratio = during.length === 0 || before.length === 0 ? undefined : round2(median(during) / median(before))
+  const without = [...before, ...after]
+  out.ratio = during.length === 0 || without.length === 0 ? undefined : round2(median(during) / median(without))
   out.beforeMibs = before.map(round2)
   out.duringMibs = during.map(round2)
+  out.afterMibs = after.map(round2)
+  out.medianMibs = { without: round2(median(without)), during: round2(median(during)) }
 }
+
 
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
 async function holders (nodes, contents) {
