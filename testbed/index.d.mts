@@ -243,7 +243,8 @@ export interface ScaleResult {
     found: { single: number, sweep: number, looked: number }
     /** The whole re-announcement cycle at once while the announcer serves 16 MiB retrievals. */
     reannounce: {
-      cycle: { records: number, reached: number, ms: number, cpuMs: number }
+      /** `cpuMs`: the announcer process's (its serving included); `machineBusy`: the share of the machine's CPU busy meanwhile. */
+      cycle: { records: number, reached: number, ms: number, cpuMs: number, machineBusy: number }
       contentBytes: number
       /** The first retrieval, not counted (a cold start). */
       warmUpMibs?: number

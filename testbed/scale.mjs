@@ -67,7 +67,7 @@ export function printResult (r) {
     rows.push(['sweep / one by one', `${a.speedup}x the rate (target >= 10x); found by others: ${a.found.sweep}/${a.found.looked} swept, ${a.found.single}/${a.found.looked} single`])
     if (a.reannounce != null) {
       const re = a.reannounce
-      rows.push(['re-announcing all', `${re.cycle.records} records (${re.cycle.reached} reached a peer) in ${s(re.cycle.ms)}, ${Math.round(re.cycle.cpuMs)} ms CPU, the whole daily cycle at once`])
+      rows.push(['re-announcing all', `${re.cycle.records} records (${re.cycle.reached} reached a peer) in ${s(re.cycle.ms)}, ${Math.round(re.cycle.cpuMs)} ms CPU (the node's, serving included), the whole daily cycle at once; the machine ${Math.round(re.cycle.machineBusy * 100)} % busy`])
       rows.push(['serving meanwhile', `16 MiB retrievals from the node, MiB/s: before ${re.beforeMibs.join(', ')}; during ${re.duringMibs.join(', ')}; after ${re.afterMibs.join(', ')}`])
       rows.push(['during / without', `median ${re.medianMibs.during ?? '-'} during, ${re.medianMibs.without ?? '-'} before and after: ${re.ratio ?? '-'} (target >= 0.9); ${re.failures.length} failed`])
     }

@@ -407,7 +407,12 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out, sa
     if (mibs != null) before.push(mibs)
   }
   const during = out.duringMibs = []
-  const running = announcer.ask('reannounceAll', {}).then(r => { out.cycle = r })
+  const cpu = await machineCpu()
+  const running = announcer.ask('reannounceAll', {}).then(async r => {
+    const now = await machineCpu()
+    // how busy the whole machine was: every node shares its cores
+    out.cycle = { ...r, machineBusy: round2((now.busy - cpu.busy) / Math.max(1, now.total - cpu.total)) }
+  })
   let done = false
   running.finally(() => { done = true }).catch(() => {})
   for (let attempt = 1; !done; attempt++) {
