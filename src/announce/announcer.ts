@@ -35,7 +35,7 @@ export class DdsAnnouncer implements Announcer {
     this.strategy = strategy
     this.partMs = partMs
     this.queue = new AnnounceQueue(components.discovery, {
-      onSweepFailures: (failures, records) => { this.log.warn('some announcements did not reach DHT peers', { records, failures: quoted(failures) }) }
+      onSweepFailures: (failures, records, failedPeers) => { this.log.warn('some announcements did not reach DHT peers', { records, failedPeers, failures: quoted(failures) }) }
     })
   }
 
@@ -148,6 +148,7 @@ export class DdsAnnouncer implements Announcer {
       report.reached = result.reached
       if (result.failures != null) {
         report.failures = result.failures
+        report.failedPeers = result.failedPeers ?? result.failures.length
       }
     } catch (err) {
       report.error = errorText(err)
@@ -161,7 +162,7 @@ export class DdsAnnouncer implements Announcer {
       this.log.info('re-announced held records', { part: `${part + 1}/${REANNOUNCE_PARTS}`, records: report.records, reached: report.reached, ms: report.ms })
     }
     if (report.failures != null) {
-      this.log.warn('some re-announcements did not reach DHT peers', { part: `${part + 1}/${REANNOUNCE_PARTS}`, failures: quoted(report.failures) })
+      this.log.warn('some re-announcements did not reach DHT peers', { part: `${part + 1}/${REANNOUNCE_PARTS}`, failedPeers: report.failedPeers, failures: quoted(report.failures) })
     }
   }
 

@@ -86,6 +86,8 @@ export interface ReannounceReport {
   error?: string
   /** Why records did not reach some peers (the first few), when that happened. */
   failures?: string[]
+  /** How many times sending to a peer failed in all, when it happened. */
+  failedPeers?: number
 }
 
 /** Creates the announcer. */

@@ -20,8 +20,8 @@ export interface AnnounceQueueInit {
   /** Called after each announcement, with how many DHT peers took the record, or the error. */
   onAnnounced?(cid: CID, result: { peers: number } | { error: Error }): void
 
-  /** Called when a sweep (`provideMany`) reports why records did not reach some peers. */
-  onSweepFailures?(failures: string[], records: number): void
+  /** Called when a sweep (`provideMany`) reports why records did not reach some peers (the first few), and how many times sending to a peer failed. */
+  onSweepFailures?(failures: string[], records: number, failedPeers: number): void
 }
 
 /**
@@ -165,9 +165,9 @@ export class AnnounceQueue {
       return
     }
     try {
-      const { peers, failures } = await provideMany(batch, { signal: this.controller.signal })
+      const { peers, failures, failedPeers } = await provideMany(batch, { signal: this.controller.signal })
       if (failures != null && failures.length > 0) {
-        this.onSweepFailures?.(failures, batch.length)
+        this.onSweepFailures?.(failures, batch.length, failedPeers ?? failures.length)
       }
       batch.forEach((cid, i) => { this.onAnnounced?.(cid, { peers: peers[i] ?? 0 }) })
     } catch (err) {

@@ -33,6 +33,8 @@ export interface ProvideManyResult {
   peers: number[]
   /** Why records did not reach some peers (the first few), when that happened. */
   failures?: string[]
+  /** How many times sending to a peer failed in all, when it happened. */
+  failedPeers?: number
 }
 
 /** The outcome of `Discovery.reannouncePart`. */
@@ -43,6 +45,8 @@ export interface ReannounceResult {
   reached: number
   /** Why records did not reach some peers (the first few), when that happened. */
   failures?: string[]
+  /** How many times sending to a peer failed in all, when it happened. */
+  failedPeers?: number
 }
 
 /** How DDS announces and finds blocks. A caller may pass its own to `Dds.create`. */

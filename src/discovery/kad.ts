@@ -191,12 +191,12 @@ class KadDiscovery implements Discovery {
       options.onProgress?.({ done: cids.length, total: cids.length })
       return { peers: cids.map(() => 0) }
     }
-    const { peers, failures } = await sweepProvide(this.sweep!, cids, {
+    const { peers, failures, failedPeers } = await sweepProvide(this.sweep!, cids, {
       signal: options.signal,
       keys,
       onProgress: ({ done, total }) => { options.onProgress?.({ done, total }) }
     })
-    return failures.length > 0 ? { peers, failures } : { peers }
+    return failedPeers > 0 ? { peers, failures, failedPeers } : { peers }
   }
 
   /** Re-announces, in one sweep, this node's records whose key lies in part `part` of `parts`. */
@@ -210,9 +210,9 @@ class KadDiscovery implements Discovery {
       cids.push(cid)
       keys.push(key)
     }
-    const { peers, failures } = await this.sweepProvide(cids, options, keys)
+    const { peers, failures, failedPeers } = await this.sweepProvide(cids, options, keys)
     const reached = peers.filter(n => n > 0).length
-    return failures != null ? { records: cids.length, reached, failures } : { records: cids.length, reached }
+    return failures != null ? { records: cids.length, reached, failures, failedPeers } : { records: cids.length, reached }
   }
 
   /**

@@ -73,6 +73,8 @@ export interface SweepResult {
   messages: number
   /** Why sending to a peer failed (the first few), for the log. */
   failures: string[]
+  /** Peers that records could not be sent to, all of them (a peer counts once per slice it failed). */
+  failedPeers: number
 }
 
 /** Failures a sweep keeps to report. */
@@ -92,7 +94,7 @@ export async function sweepProvide (components: SweepComponents, cids: CID[], op
   records.sort((a, b) => compare(a.key, b.key))
   const peers = new Array<number>(cids.length).fill(0)
   const provider = encodeProvider(components.peerId, components.libp2p.getMultiaddrs())
-  const result: SweepResult = { peers, lookups: 0, messages: 0, failures: [] }
+  const result: SweepResult = { peers, lookups: 0, messages: 0, failures: [], failedPeers: 0 }
   const replicas = options.replicas ?? SWEEP_REPLICAS
   let i = 0
   while (i < records.length) {
@@ -115,7 +117,7 @@ export async function sweepProvide (components: SweepComponents, cids: CID[], op
     }
     for (let start = i; start < end; start += SWEEP_SLICE) {
       const slice = records.slice(start, Math.min(start + SWEEP_SLICE, end))
-      result.messages += await sendSlice(components, slice, candidates, replicas, provider, peers, result.failures, options)
+      result.messages += await sendSlice(components, slice, candidates, replicas, provider, peers, result, options)
       options.onProgress?.({ done: start + slice.length, total: records.length, lookups: result.lookups })
     }
     i = end
@@ -145,7 +147,7 @@ async function closestPeers (components: SweepComponents, key: Uint8Array, optio
 }
 
 /** Sends each record of `slice` to its closest candidates, a stream per peer; returns the records acknowledged. */
-async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], failures: string[], options: AbortOptions): Promise<number> {
+async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], report: Pick<SweepResult, 'failures' | 'failedPeers'>, options: AbortOptions): Promise<number> {
   const perPeer = new Map<Candidate, KeyedRecord[]>()
   for (const record of slice) {
     const closest = candidates.length <= replicas
@@ -165,7 +167,7 @@ async function sendSlice (components: SweepComponents, slice: KeyedRecord[], can
   const worker = async (): Promise<void> => {
     for (let next = work.shift(); next != null; next = work.shift()) {
       const [candidate, list] = next
-      const done = await sendTo(components, candidate.id, list, provider, failures, options)
+      const done = await sendTo(components, candidate.id, list, provider, report, options)
       for (let j = 0; j < done; j++) {
         peers[list[j]!.index]!++
       }
@@ -183,7 +185,7 @@ async function sendSlice (components: SweepComponents, slice: KeyedRecord[], can
  * once more for the rest; a second failure leaves the rest unacknowledged
  * (for the record's other peers to carry) and is noted in `failures`.
  */
-async function sendTo (components: SweepComponents, peer: PeerId, records: KeyedRecord[], provider: Uint8Array, failures: string[], options: AbortOptions): Promise<number> {
+async function sendTo (components: SweepComponents, peer: PeerId, records: KeyedRecord[], provider: Uint8Array, report: Pick<SweepResult, 'failures' | 'failedPeers'>, options: AbortOptions): Promise<number> {
   let acked = 0
   for (let attempt = 1; acked < records.length; attempt++) {
     let stream: Stream | undefined
@@ -205,8 +207,9 @@ async function sendTo (components: SweepComponents, peer: PeerId, records: Keyed
       stream?.abort(err instanceof Error ? err : new ProtocolError(String(err)))
       if (attempt >= 2 || options.signal?.aborted === true) {
         const text = `${peer.toString()}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`
-        if (failures.length < MAX_FAILURES_KEPT) {
-          failures.push(text)
+        report.failedPeers++
+        if (report.failures.length < MAX_FAILURES_KEPT) {
+          report.failures.push(text)
         }
         break
       }
