@@ -8,6 +8,7 @@
 //
 //   node testbed/block-times.mjs [--delay MS] [--loss PCT] [--bytes N] [--count N] [--idle MS]
 import { createTestbed, waitForLine, PROBE } from './index.mjs'
+import { quantile } from './lib/scale.mjs'
 
 const o = { delay: 10, loss: 1, bytes: 262144, count: 100, idle: 2000 }
 const argv = process.argv.slice(2)
@@ -19,7 +20,6 @@ for (let i = 0; i < argv.length; i += 2) {
   }
   o[key] = Number(argv[i + 1])
 }
-const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]
 
 const tb = await createTestbed()
 const stop = () => { tb.teardownSync(); process.exit(130) }

@@ -217,6 +217,10 @@ export interface ScaleResult {
     firstByteMs: { median?: number, p95?: number, max?: number }
     mibPerS: { median?: number, p5?: number }
     failures: Array<Record<string, unknown>>
+    /** Cores in use over the phase: by the node processes, and by the whole machine. */
+    cores: { nodes: number, machine: number }
+    /** Every retrieval, slowest first byte first, with where its time went (`timeline`) and the machine's busy share. */
+    samples: Array<Record<string, unknown>>
   }
   churn?: {
     pct: number

@@ -165,6 +165,8 @@ const commands = {
       if (got >= want) { got -= want; done() }
     })
     socket.on('error', (err) => { print({ ...out, error: err.message }); process.exit(1) })
+    // the server went away while an answer was awaited
+    socket.on('close', () => { if (out.ms.length < Number(count)) { print({ ...out, error: 'connection closed' }); process.exit(1) } })
     socket.on('connect', async () => {
       out.connectMs = Math.round(performance.now() - started)
       for (let i = 0; i < Number(count); i++) {

@@ -6,12 +6,15 @@
 import { createHash } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Session } from 'node:inspector/promises'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 
 const init = JSON.parse(process.argv[2])
 const { Dds, kadDiscovery, cidForBlock } = await import('../dist/index.js')
 const node = await Dds.create(init)
 const discovery = kadDiscovery()({ dht: node.libp2p.services.dht, peerId: node.libp2p.peerId, libp2p: node.libp2p })
+
+/** The event-loop delay monitor's sampling interval, ms. */
+const LOOP_RESOLUTION_MS = 10
 
 /** `count` CIDs of made-up blocks, the same for the same seed. */
 function madeUpCids (count, seed) {
@@ -48,7 +51,7 @@ const ops = {
    * whether that peer was connected before), the holders that failed, and
    * the connections opened meanwhile.
    */
-  async retrieve ({ cid, timeoutMs }) {
+  async retrieve ({ cid, timeoutMs, profile }) {
     const hash = createHash('sha256')
     const started = performance.now()
     const at = () => Math.round(performance.now() - started)
@@ -69,38 +72,48 @@ const ops = {
         timeline.failed.push({ ms: at(), peer: d.peer.slice(-6), error: `${d.error?.name}: ${String(d.error?.message).slice(0, 120)}` })
       }
     }
-    node.libp2p.addEventListener('connection:open', onOpen)
-    // how long this node's own event loop was held up meanwhile
-    // TESTBED_PROFILE_DIR: a V8 CPU profile of each retrieval goes there
-    const profiling = process.env.TESTBED_PROFILE_DIR != null ? new Session() : undefined
-    if (profiling != null) {
-      profiling.connect()
-      await profiling.post('Profiler.enable')
-      await profiling.post('Profiler.start')
-    }
-    const loop = monitorEventLoopDelay({ resolution: 10 })
-    loop.enable()
+    // how long this node's own event loop was held up meanwhile (the sampling
+    // interval is taken off: an idle loop reads LOOP_RESOLUTION_MS)
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
     const cpu = cpuMs()
+    let profiling
     let firstByteMs
     let bytes = 0
+    let ms
     try {
+      node.libp2p.addEventListener('connection:open', onOpen)
+      loop.enable()
+      // `profile`: a directory for a V8 CPU profile of this retrieval
+      if (profile != null) {
+        profiling = new Session()
+        profiling.connect()
+        await profiling.post('Profiler.enable')
+        await profiling.post('Profiler.start')
+      }
       for await (const piece of node.retrieve(cid, { signal: AbortSignal.timeout(timeoutMs), onProgress })) {
         firstByteMs ??= performance.now() - started
         hash.update(piece)
         bytes += piece.byteLength
       }
+      ms = performance.now() - started
     } finally {
       node.libp2p.removeEventListener('connection:open', onOpen)
       loop.disable()
-      timeline.loopDelayMaxMs = Math.round(loop.max / 1e6)
+      timeline.loopDelayMaxMs = Math.max(0, Math.round(loop.max / 1e6 - LOOP_RESOLUTION_MS))
       timeline.cpuMs = Math.round(cpuMs() - cpu)
       if (profiling != null) {
-        const { profile } = await profiling.post('Profiler.stop')
-        await writeFile(`${process.env.TESTBED_PROFILE_DIR}/retrieve-${process.pid}-${Date.now()}.cpuprofile`, JSON.stringify(profile))
-        profiling.disconnect()
+        try {
+          const { profile: taken } = await profiling.post('Profiler.stop')
+          await mkdir(profile, { recursive: true })
+          await writeFile(`${profile}/retrieve-${process.pid}-${Date.now()}.cpuprofile`, JSON.stringify(taken))
+        } catch (err) {
+          timeline.profileError = String(err.message)
+        } finally {
+          profiling.disconnect()
+        }
       }
     }
-    return { bytes, ms: performance.now() - started, firstByteMs, sha256: hash.digest('hex'), timeline, connectedBefore: connectedBefore.size }
+    return { bytes, ms, firstByteMs, sha256: hash.digest('hex'), timeline, connectedBefore: connectedBefore.size }
   },
   /**
    * Announces `count` made-up CIDs: 'sweep' with one provideMany (what a

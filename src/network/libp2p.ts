@@ -243,6 +243,10 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
   // for the blocks it holds (a peer that joins at once would not find it).
   const self = `/p2p/${node.peerId.toString()}`
   await node.peerStore.patch(node.peerId, { multiaddrs: node.getMultiaddrs().map(ma => ma.toString().endsWith(self) ? ma.decapsulate(self) : ma) })
+    .catch((err: unknown) => {
+      // libp2p's own update follows a second later
+      node.logger.forComponent('dds:network').error('could not record this node\'s addresses - %e', err)
+    })
   if (onInternet) {
     // the listener goes with the node: nothing else holds it
     const keeper = (node.services as { relayKeeper?: RelayKeeper }).relayKeeper

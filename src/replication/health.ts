@@ -233,7 +233,10 @@ export class Health implements Startable {
    * id among the live holders. While the peer it holds the copy for (the
    * publisher, as a rule) is among them, it repairs one check later than a
    * local pin would (`late`), so that peer repairs first; once that peer is
-   * gone there is nobody to wait for.
+   * gone there is nobody to wait for. A copy made by a repair is held for the
+   * peer that repaired: when that peer is gone and the publisher is live,
+   * both repair and the count may end one above the factor (inside the band,
+   * where nothing is trimmed).
    */
   private async leads (cid: CID, live: string[], late: boolean): Promise<boolean> {
     const pin = await this.components.pins.get(cid)

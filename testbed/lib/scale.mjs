@@ -4,7 +4,6 @@
 // replication back to its factor). Used by `npm run testbed -- --nodes N`
 // and by test/testbed/scale.test.ts.
 import { once } from 'node:events'
-import os from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { createTestbed } from './testbed.mjs'
@@ -268,12 +267,14 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
       const sample = { node: by, cid: c.cid }
       const cpu = await machineCpu()
       try {
-        const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
-        // the share of the machine's CPU time busy during the retrieval: at scale every node shares the same cores
-        sample.machineBusy = round2(await machineCpu().then(now => (now.busy - cpu.busy) / Math.max(1, now.total - cpu.total)))
+        // TESTBED_PROFILE_DIR: a CPU profile of each of these retrievals (only these) goes there
+        const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs, profile: process.env.TESTBED_PROFILE_DIR })
         Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes, connectedBefore: got.connectedBefore, timeline: got.timeline })
       } catch (err) {
         Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
+      } finally {
+        // the share of the machine's CPU time busy during the retrieval: at scale every node shares the same cores
+        sample.machineBusy = round2(await machineCpu().then(now => (now.busy - cpu.busy) / Math.max(1, now.total - cpu.total)))
       }
       samples.push(sample)
       const okSoFar = samples.filter(s => s.ok)
@@ -284,7 +285,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     const phaseS = (performance.now() - phaseCpu.t) / 1000
     result.firstByte = {
       // cores in use over the phase: by the node processes, and by everything on the machine
-      cores: { nodes: round2((await nodesCpu() - phaseCpu.nodes) / 1000 / phaseS), machine: round2((machineNow.busy - phaseCpu.machine.busy) / Math.max(1, machineNow.total - phaseCpu.machine.total) * os.availableParallelism()) },
+      cores: { nodes: round2((await nodesCpu() - phaseCpu.nodes) / 1000 / phaseS), machine: round2((machineNow.busy - phaseCpu.machine.busy) / Math.max(1, machineNow.total - phaseCpu.machine.total) * machineNow.cpus) },
       retrievals: samples.length,
       ok: ok.length,
       firstByteMs: { median: quantile(ok.map(s => s.firstByteMs), 0.5), p95: quantile(ok.map(s => s.firstByteMs), 0.95), max: quantile(ok.map(s => s.firstByteMs), 1) },
@@ -321,12 +322,12 @@ function errorLines (stderr) {
   return lines.slice(-4).join(' | ').slice(-800)
 }
 
-/** The machine's CPU time so far, busy and in all, in clock ticks (from /proc/stat). */
+/** The machine's CPU time so far, busy and in all, in clock ticks, and its CPUs (from /proc/stat). */
 async function machineCpu () {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+  const lines = (await readFile('/proc/stat', 'utf8')).split('\n')
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = lines[0].trim().split(/\s+/).slice(1).map(Number)
   const busy = user + nice + system + irq + softirq + steal
-  return { busy, total: busy + idle + iowait }
+  return { busy, total: busy + idle + iowait, cpus: lines.filter(l => /^cpu\d+ /.test(l)).length }
 }
 
 function round2 (x) {
@@ -484,7 +485,6 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   const perRound = Math.max(1, Math.round(nodes.length * o.churn.pct / 100))
   const churnStart = performance.now()
   const endAt = churnStart + o.durationS * 1000
-  let lastKill
   /** Counting holders after the last round (see below). */
   let back
   const churning = new AbortController()
@@ -522,32 +522,31 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   }, 1_000)
   try {
     // rounds at fixed times (start + k x interval), however long a rejoin takes
+    let quiet = true
     for (let k = 1; ; k++) {
       const at = churnStart + k * o.churn.intervalMs
       if (at >= endAt) break
       await sleep(Math.max(0, at - performance.now()))
       const victims = [...nodes.keys()].sort(() => random() - 0.5).slice(0, perRound)
-      const t = lastKill = performance.now()
+      const t = performance.now()
       await Promise.all(victims.map(i => nodes[i].kill()))
+      if (churnStart + (k + 1) * o.churn.intervalMs >= endAt) {
+        // the last round: holders are counted from its kills on, while its nodes
+        // rejoin and the probes still run (each pass reads `nodes` afresh and
+        // skips dead nodes), so back at factor is timed from the kills
+        back = untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs, (line) => { if (!quiet) onProgress(line) }, 'back to factor after churn', churning.signal)
+        // awaited after the probes; a failure meanwhile must not go unhandled
+        back.catch(() => {})
+      }
       const survivors = nodes.filter(n => n.alive)
       await inBatches(victims, o.startConcurrency, async (i) => {
         nodes[i] = await start(hosts[i], () => [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors, random)))])
       })
       out.rounds.push({ killed: victims.map(i => hosts[i].name), rejoinMs: Math.round(performance.now() - t) })
     }
-    // from the last round on, holders are counted while the probes still run:
-    // back at factor is timed from the last kills, not from the end of the probes
-    if (lastKill != null) {
-      const watchT = performance.now()
-      let quiet = true
-      back = untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs - (watchT - lastKill), (line) => { if (!quiet) onProgress(line) }, 'back to factor after churn', churning.signal)
-        .then(got => ({ ...got, ms: got.ms == null ? undefined : got.ms + Math.round(watchT - lastKill) }))
-      // the probes run for the whole duration, past the last round
-      await sleep(Math.max(0, endAt - performance.now()))
-      quiet = false
-    } else {
-      await sleep(Math.max(0, endAt - performance.now()))
-    }
+    // the probes run for the whole duration, past the last round
+    await sleep(Math.max(0, endAt - performance.now()))
+    quiet = false
   } catch (err) {
     // a failed round ends the count too: the nodes are about to be torn down
     churning.abort()
