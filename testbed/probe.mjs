@@ -158,7 +158,6 @@ const commands = {
     const socket = createConnection({ host: address, port, noDelay: true })
     const out = { connectMs: 0, ms: [] }
     let got = 0
-    let sentAt = 0
     let done
     socket.on('data', (data) => {
       got += data.length
@@ -172,7 +171,7 @@ const commands = {
       for (let i = 0; i < Number(count); i++) {
         await new Promise(resolve => setTimeout(resolve, Number(idleMs)))
         const answered = new Promise(resolve => { done = resolve })
-        sentAt = performance.now()
+        const sentAt = performance.now()
         socket.write('?')
         await answered
         out.ms.push(Math.round(performance.now() - sentAt))

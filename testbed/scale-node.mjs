@@ -57,19 +57,23 @@ const ops = {
     const at = () => Math.round(performance.now() - started)
     const connectedBefore = new Set(node.libp2p.getConnections().map(c => c.remotePeer.toString()))
     const timeline = { failed: [], opened: [] }
+    // peers by the end of their id, enough to tell them apart in one run
+    const short = (peer) => String(peer).slice(-6)
+    /** When a block came, from whom, and whether that peer was connected before. */
+    const arrival = (from) => ({ ms: at(), from: short(from), wasConnected: connectedBefore.has(String(from)) })
     const onOpen = (event) => {
-      if (timeline.opened.length < 20) timeline.opened.push({ ms: at(), peer: event.detail.remotePeer.toString().slice(-6) })
+      if (timeline.opened.length < 20) timeline.opened.push({ ms: at(), peer: short(event.detail.remotePeer) })
     }
     const onProgress = (event) => {
       const d = event.detail
       if (event.type === 'dds:retrieve:manifest') {
-        timeline.manifest = { ms: at(), from: String(d.from).slice(-6), wasConnected: connectedBefore.has(String(d.from)) }
+        timeline.manifest = arrival(d.from)
       } else if (event.type === 'dds:retrieve:chunk' && timeline.firstChunk == null) {
-        timeline.firstChunk = { ms: at(), from: String(d.from).slice(-6), wasConnected: connectedBefore.has(String(d.from)) }
+        timeline.firstChunk = arrival(d.from)
       } else if (event.type === 'dds:retrieve:providers' && timeline.providers == null) {
         timeline.providers = { ms: at(), found: d.providers }
       } else if (event.type === 'dds:retrieve:provider-failed' && timeline.failed.length < 10) {
-        timeline.failed.push({ ms: at(), peer: d.peer.slice(-6), error: `${d.error?.name}: ${String(d.error?.message).slice(0, 120)}` })
+        timeline.failed.push({ ms: at(), peer: short(d.peer), error: `${d.error?.name}: ${String(d.error?.message).slice(0, 120)}` })
       }
     }
     // how long this node's own event loop was held up meanwhile (the sampling

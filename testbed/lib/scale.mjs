@@ -274,7 +274,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
         Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
       } finally {
         // the share of the machine's CPU time busy during the retrieval: at scale every node shares the same cores
-        sample.machineBusy = round2(await machineCpu().then(now => (now.busy - cpu.busy) / Math.max(1, now.total - cpu.total)))
+        sample.machineBusy = round2(busyShare(cpu, await machineCpu()))
       }
       samples.push(sample)
       const okSoFar = samples.filter(s => s.ok)
@@ -285,7 +285,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     const phaseS = (performance.now() - phaseCpu.t) / 1000
     result.firstByte = {
       // cores in use over the phase: by the node processes, and by everything on the machine
-      cores: { nodes: round2((await nodesCpu() - phaseCpu.nodes) / 1000 / phaseS), machine: round2((machineNow.busy - phaseCpu.machine.busy) / Math.max(1, machineNow.total - phaseCpu.machine.total) * machineNow.cpus) },
+      cores: { nodes: round2((await nodesCpu() - phaseCpu.nodes) / 1000 / phaseS), machine: round2(busyShare(phaseCpu.machine, machineNow) * machineNow.cpus) },
       retrievals: samples.length,
       ok: ok.length,
       firstByteMs: { median: quantile(ok.map(s => s.firstByteMs), 0.5), p95: quantile(ok.map(s => s.firstByteMs), 0.95), max: quantile(ok.map(s => s.firstByteMs), 1) },
@@ -328,6 +328,11 @@ async function machineCpu () {
   const [user, nice, system, idle, iowait, irq, softirq, steal] = lines[0].trim().split(/\s+/).slice(1).map(Number)
   const busy = user + nice + system + irq + softirq + steal
   return { busy, total: busy + idle + iowait, cpus: lines.filter(l => /^cpu\d+ /.test(l)).length }
+}
+
+/** The share of the machine's CPU time that was busy between two `machineCpu()` readings. */
+function busyShare (before, after) {
+  return (after.busy - before.busy) / Math.max(1, after.total - before.total)
 }
 
 function round2 (x) {
@@ -412,7 +417,7 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out, sa
   const running = announcer.ask('reannounceAll', {}).then(async r => {
     const now = await machineCpu()
     // how busy the whole machine was: every node shares its cores
-    out.cycle = { ...r, machineBusy: round2((now.busy - cpu.busy) / Math.max(1, now.total - cpu.total)) }
+    out.cycle = { ...r, machineBusy: round2(busyShare(cpu, now)) }
   })
   let done = false
   running.finally(() => { done = true }).catch(() => {})
@@ -438,7 +443,6 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out, sa
   out.afterMibs = after.map(round2)
   out.medianMibs = { without: round2(median(without)), during: round2(median(during)) }
 }
-
 
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
 async function holders (nodes, contents) {
