@@ -15,7 +15,7 @@ import { base32 } from 'multiformats/bases/base32'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidInputError, TimeoutError, abortReason, throwIfAborted } from '../errors.js'
 import { numberOption, timeoutOption } from '../options.js'
-import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS } from './constants.js'
+import { DEFAULT_FIND_TIMEOUT_MS, DEFAULT_PROVIDE_TIMEOUT_MS, PEER_POLL_MS, REANNOUNCE_PEER_CONCURRENCY } from './constants.js'
 import type { Discovery, Provider, ProvideManyOptions, ProvideManyResult, ProvideResult, ReannounceResult } from './index.js'
 import { kadKey, keyPart, sweepProvide, type SweepComponents } from './sweep.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -181,7 +181,7 @@ class KadDiscovery implements Discovery {
    * records are kept locally first, as `provide` does, so that this node
    * answers for them and the DHT's re-announcement covers them.
    */
-  private async sweepProvide (cids: CID[], options: ProvideManyOptions = {}, keys?: Uint8Array[]): Promise<ProvideManyResult> {
+  private async sweepProvide (cids: CID[], options: ProvideManyOptions = {}, keys?: Uint8Array[], peerConcurrency?: number): Promise<ProvideManyResult> {
     cids.forEach(checkCid)
     throwIfAborted(options.signal, 'Announcing')
     for (const cid of cids) {
@@ -194,6 +194,7 @@ class KadDiscovery implements Discovery {
     const { peers, failures, failedPeers } = await sweepProvide(this.sweep!, cids, {
       signal: options.signal,
       keys,
+      peerConcurrency,
       onProgress: ({ done, total }) => { options.onProgress?.({ done, total }) }
     })
     return failedPeers > 0 ? { peers, failures, failedPeers } : { peers }
@@ -210,7 +211,8 @@ class KadDiscovery implements Discovery {
       cids.push(cid)
       keys.push(key)
     }
-    const { peers, failures, failedPeers } = await this.sweepProvide(cids, options, keys)
+    // background work with a part of the day to do it in: fewer peers at once leave the node's serving more of its CPU
+    const { peers, failures, failedPeers } = await this.sweepProvide(cids, options, keys, REANNOUNCE_PEER_CONCURRENCY)
     const reached = peers.filter(n => n > 0).length
     return failures != null ? { records: cids.length, reached, failures, failedPeers } : { records: cids.length, reached }
   }

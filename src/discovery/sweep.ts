@@ -61,6 +61,8 @@ export interface SweepOptions extends AbortOptions {
   replicas?: number
   /** The Kademlia keys of the CIDs, in the same order, when the caller has them already (kadKey). */
   keys?: Uint8Array[]
+  /** Peers sent to at once, one stream each. @default 8 (SWEEP_PEER_CONCURRENCY) */
+  peerConcurrency?: number
 }
 
 /** The outcome of a sweep. */
@@ -147,7 +149,7 @@ async function closestPeers (components: SweepComponents, key: Uint8Array, optio
 }
 
 /** Sends each record of `slice` to its closest candidates, a stream per peer; returns the records acknowledged. */
-async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], report: Pick<SweepResult, 'failures' | 'failedPeers'>, options: AbortOptions): Promise<number> {
+async function sendSlice (components: SweepComponents, slice: KeyedRecord[], candidates: Candidate[], replicas: number, provider: Uint8Array, peers: number[], report: Pick<SweepResult, 'failures' | 'failedPeers'>, options: AbortOptions & Pick<SweepOptions, 'peerConcurrency'>): Promise<number> {
   const perPeer = new Map<Candidate, KeyedRecord[]>()
   for (const record of slice) {
     const closest = candidates.length <= replicas
@@ -174,7 +176,7 @@ async function sendSlice (components: SweepComponents, slice: KeyedRecord[], can
       acked += done
     }
   }
-  await Promise.all(Array.from({ length: Math.min(SWEEP_PEER_CONCURRENCY, work.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(options.peerConcurrency ?? SWEEP_PEER_CONCURRENCY, work.length) }, worker))
   throwIfStopped(options.signal)
   return acked
 }

@@ -9,7 +9,7 @@ import { cidForBlock, type CID } from '../../src/cid.js'
 import { kadDiscovery, type Provider } from '../../src/discovery/index.js'
 import { kadKey, keyPart, sweepProvide, type SweepProgress } from '../../src/discovery/sweep.js'
 import type { DdsLibp2p } from '../../src/network/libp2p.js'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 import { Cluster } from '../utils/cluster.js'
 import { waitFor } from '../utils/wait.js'
 
@@ -90,6 +90,57 @@ describe('sweepProvide', () => {
     for (const cid of cids.slice(0, 40)) {
       expect(await holdersOfRecord(others, cid, announcer.peerId)).toEqual(closestNodes(others, cid, 3).sort())
     }
+  })
+})
+
+/** A libp2p that opens the announcer's DHT streams and counts how many are open at once. */
+function countingStreams (announcer: DdsLibp2p): { libp2p: { getMultiaddrs: DdsLibp2p['getMultiaddrs'], dialProtocol: DdsLibp2p['dialProtocol'] }, most: () => number } {
+  let open = 0
+  let most = 0
+  const dialProtocol = async (peer: PeerId, protocol: string, options?: { signal?: AbortSignal }): Promise<Stream> => {
+    open++
+    most = Math.max(most, open)
+    let stream: Stream
+    try {
+      stream = await announcer.dialProtocol(peer, protocol, options)
+    } catch (err) {
+      open--
+      throw err
+    }
+    let counted = true
+    const closed = (): void => {
+      if (counted) {
+        counted = false
+        open--
+      }
+    }
+    const close = stream.close.bind(stream)
+    const abort = stream.abort.bind(stream)
+    stream.close = async (opts) => { try { await close(opts) } finally { closed() } }
+    stream.abort = (err) => { closed(); abort(err) }
+    return stream
+  }
+  return { libp2p: { getMultiaddrs: () => announcer.getMultiaddrs(), dialProtocol: dialProtocol as DdsLibp2p['dialProtocol'] }, most: () => most }
+}
+
+describe('sweepProvide peer concurrency', () => {
+  it('sends to no more peers at once than peerConcurrency, and to 8 by default', async () => {
+    const nodes = await net.libp2ps(10)
+    await mesh(nodes)
+    const [announcer, ...others] = nodes as [DdsLibp2p, ...DdsLibp2p[]]
+    const cids = randomCids(200)
+
+    const one = countingStreams(announcer)
+    const paced = await sweepProvide({ dht: announcer.services.dht, peerId: announcer.peerId, libp2p: one.libp2p, protocol: dhtOf(announcer).protocol }, cids, { replicas: 9, peerConcurrency: 1 })
+    expect(paced.peers, paced.failures.join('\n')).toEqual(cids.map(() => 9))
+    expect(one.most()).toBe(1)
+
+    const wide = countingStreams(announcer)
+    const full = await sweepProvide({ dht: announcer.services.dht, peerId: announcer.peerId, libp2p: wide.libp2p, protocol: dhtOf(announcer).protocol }, cids, { replicas: 9 })
+    expect(full.peers, full.failures.join('\n')).toEqual(cids.map(() => 9))
+    // nine peers take every record: the first slice opens a stream to eight of them at once
+    expect(wide.most()).toBe(8)
+    expect(await holdersOfRecord(others, cids[0]!, announcer.peerId)).toHaveLength(9)
   })
 })
 
@@ -201,6 +252,26 @@ describe('kadDiscovery reannouncePart', () => {
     }
     expect(await holdersOfRecord([keeper], theirs[0]!, other.peerId)).toEqual([])
     await expect(discovery.reannouncePart!(4, parts)).rejects.toThrow(/part must be/)
+  })
+
+  it('sends to one peer at a time, where announcing new records sends to up to eight', async () => {
+    const nodes = await net.libp2ps(7)
+    await mesh(nodes)
+    const [announcer, ...others] = nodes as [DdsLibp2p, ...DdsLibp2p[]]
+    const streams = countingStreams(announcer)
+    const discovery = kadDiscovery()({ dht: announcer.services.dht, peerId: announcer.peerId, libp2p: streams.libp2p })
+    const cids = randomCids(100)
+
+    // six other nodes, fewer than K: every one takes every record
+    const announced = await discovery.provideMany!(cids)
+    expect(announced.peers, announced.failures?.join('\n')).toEqual(cids.map(() => 6))
+    expect(streams.most()).toBe(6)
+
+    const again = countingStreams(announcer)
+    const reannouncing = kadDiscovery()({ dht: announcer.services.dht, peerId: announcer.peerId, libp2p: again.libp2p })
+    expect(await reannouncing.reannouncePart!(0, 1)).toEqual({ records: cids.length, reached: cids.length })
+    expect(again.most()).toBe(1)
+    expect(await holdersOfRecord(others, cids[99]!, announcer.peerId)).toHaveLength(6)
   })
 })
 
