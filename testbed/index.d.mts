@@ -227,8 +227,15 @@ export interface ScaleResult {
     intervalMs: number
     durationS: number
     checkIntervalMs: number
-    rounds: Array<{ killed: string[], rejoinMs: number }>
-    probes: { sent: number, ok: number, successRate?: number, medianMs: number, failures: Array<Record<string, unknown>> }
+    /** Each round: the nodes killed, the contents it killed every live holder of (with how many there were), how long the fresh nodes took to start. */
+    rounds: Array<{ killed: string[], lost: Array<{ cid: string, holders: number }>, rejoinMs: number }>
+    /**
+     * The probes. `proberKilled`: ended by their own node's kill; `contentGone`: of content in `gone`;
+     * `successRateLiveProbers` leaves out the first, `successRateExisting` both.
+     */
+    probes: { sent: number, ok: number, proberKilled: number, contentGone: number, successRate?: number, successRateLiveProbers?: number, successRateExisting?: number, medianMs: number, failures: Array<Record<string, unknown>> }
+    /** Contents a round took whole while at their factor (every holder killed at once): gone for good, left out of `afterChurn`. */
+    gone: string[]
     beforeChurn: { ms?: number, holders: number[] }
     /** From the last round's kills until every content had `factor` live holders; undefined: not within 3 check intervals. */
     afterChurn: { ms?: number, holders: number[], checkIntervals?: number }

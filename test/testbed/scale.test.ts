@@ -68,6 +68,9 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
     const churn = result.churn!
     expect(churn.rounds).toHaveLength(1)
     expect(churn.rounds[0]?.killed).toHaveLength(2)
+    // two nodes killed cannot be every holder of a content at its factor of 3
+    expect(churn.rounds[0]?.lost).toEqual([])
+    expect(churn.gone).toEqual([])
     expect(churn.beforeChurn.ms).toBeDefined()
     // retrievals succeed through the churn
     expect(churn.probes.sent).toBeGreaterThanOrEqual(15)

@@ -444,15 +444,25 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out, sa
   out.medianMibs = { without: round2(median(without)), during: round2(median(during)) }
 }
 
+/** What each live node holds in full: node index -> set of manifest CIDs. */
+async function holdersByNode (nodes) {
+  const out = new Map()
+  await Promise.all(nodes.map(async (n, i) => {
+    if (!n.alive) return
+    const { cids } = await n.ask('holds').catch(() => ({ cids: [] }))
+    out.set(i, new Set(cids))
+  }))
+  return out
+}
+
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
 async function holders (nodes, contents) {
   const counts = new Map(contents.map(c => [c.cid, 0]))
-  await Promise.all(nodes.filter(n => n.alive).map(async (n) => {
-    const { cids } = await n.ask('holds').catch(() => ({ cids: [] }))
+  for (const cids of (await holdersByNode(nodes)).values()) {
     for (const cid of cids) {
       if (counts.has(cid)) counts.set(cid, counts.get(cid) + 1)
     }
-  }))
+  }
   return counts
 }
 
@@ -478,12 +488,13 @@ async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, w
  * by fresh nodes (new identities, in the same namespaces) that bootstrap from
  * live ones, for `durationS`; a probe retrieves random content from a random
  * live node every `probeIntervalMs`. Then waits for every content to be back
- * at its replication factor.
+ * at its replication factor, but those a round took whole (every holder
+ * killed at once: `gone`, counted apart).
  */
 async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgress }) {
   const factor = 3
   const checkMs = o.checkIntervalMs ?? 300_000
-  const out = { pct: o.churn.pct, intervalMs: o.churn.intervalMs, durationS: o.durationS, rounds: [], probes: { sent: 0, ok: 0, proberKilled: 0, failures: [] } }
+  const out = { pct: o.churn.pct, intervalMs: o.churn.intervalMs, durationS: o.durationS, rounds: [], probes: { sent: 0, ok: 0, proberKilled: 0, contentGone: 0, failures: [] } }
   out.beforeChurn = await untilAtFactor(nodes, contents, factor, 2 * checkMs + 60_000, onProgress, 'replicating before churn')
 
   const perRound = Math.max(1, Math.round(nodes.length * o.churn.pct / 100))
@@ -493,6 +504,13 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   let back
   const churning = new AbortController()
   let stopping = false
+  /**
+   * Contents whose every holder one round killed at once, while they were at
+   * their factor: gone for good (a fresh node has an empty store), which no
+   * repair can prevent. Content that lost its last holder while below its
+   * factor is not among them: that is repair falling behind.
+   */
+  const gone = new Set()
   const probeMs = []
   const inFlight = new Set()
   const probeOnce = async () => {
@@ -509,8 +527,11 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
     } catch (err) {
       // a probe whose own node the churn killed says nothing of the network: counted apart
       const proberKilled = !by.alive
+      // nor does one of content the churn took whole (see `gone`)
+      const contentGone = !proberKilled && gone.has(c.cid)
       if (proberKilled) out.probes.proberKilled++
-      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, error: err.message.slice(0, 1000) })
+      if (contentGone) out.probes.contentGone++
+      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, contentGone, error: err.message.slice(0, 1000) })
     }
   }
   const prober = (async () => {
@@ -532,13 +553,24 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       if (at >= endAt) break
       await sleep(Math.max(0, at - performance.now()))
       const victims = [...nodes.keys()].sort(() => random() - 0.5).slice(0, perRound)
+      // who holds what just before the kills: which contents this round takes whole
+      const holding = await holdersByNode(nodes)
       const t = performance.now()
       await Promise.all(victims.map(i => nodes[i].kill()))
+      const round = { killed: victims.map(i => hosts[i].name), lost: [] }
+      for (const c of contents) {
+        const had = [...holding].filter(([, cids]) => cids.has(c.cid)).map(([i]) => i)
+        if (had.length > 0 && had.every(i => victims.includes(i))) {
+          // at its factor when the round began: gone whole; below it: repair had not caught up
+          round.lost.push({ cid: c.cid, holders: had.length })
+          if (had.length >= factor) gone.add(c.cid)
+        }
+      }
       if (churnStart + (k + 1) * o.churn.intervalMs >= endAt) {
         // the last round: holders are counted from its kills on, while its nodes
         // rejoin and the probes still run (each pass reads `nodes` afresh and
         // skips dead nodes), so back at factor is timed from the kills
-        back = untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs, (line) => { if (!quiet) onProgress(line) }, 'back to factor after churn', churning.signal)
+        back = untilAtFactor(nodes, contents.filter(c => !gone.has(c.cid)), factor, o.factorWaitIntervals * checkMs, (line) => { if (!quiet) onProgress(line) }, 'back to factor after churn', churning.signal)
         // awaited after the probes; a failure meanwhile must not go unhandled
         back.catch(() => {})
       }
@@ -546,7 +578,8 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       await inBatches(victims, o.startConcurrency, async (i) => {
         nodes[i] = await start(hosts[i], () => [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors, random)))])
       })
-      out.rounds.push({ killed: victims.map(i => hosts[i].name), rejoinMs: Math.round(performance.now() - t) })
+      round.rejoinMs = Math.round(performance.now() - t)
+      out.rounds.push(round)
     }
     // the probes run for the whole duration, past the last round
     await sleep(Math.max(0, endAt - performance.now()))
@@ -565,10 +598,14 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   // the target's rate: probes whose own node lived through them
   const counted = out.probes.sent - out.probes.proberKilled
   out.probes.successRateLiveProbers = counted === 0 ? undefined : out.probes.ok / counted
+  // and of those, the probes of content that still existed
+  const existing = counted - out.probes.contentGone
+  out.probes.successRateExisting = existing === 0 ? undefined : out.probes.ok / existing
+  out.gone = [...gone]
   out.probes.medianMs = Math.round(quantile(probeMs, 0.5) ?? NaN)
   out.checkIntervalMs = checkMs
   // measured from the last round's kills
-  out.afterChurn = back != null ? await back : await untilAtFactor(nodes, contents, factor, o.factorWaitIntervals * checkMs, onProgress, 'back to factor after churn')
+  out.afterChurn = back != null ? await back : await untilAtFactor(nodes, contents.filter(c => !gone.has(c.cid)), factor, o.factorWaitIntervals * checkMs, onProgress, 'back to factor after churn')
   out.afterChurn.checkIntervals = out.afterChurn.ms == null ? undefined : round2(out.afterChurn.ms / checkMs)
   return out
 }
