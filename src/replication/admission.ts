@@ -25,6 +25,12 @@ export interface AdmissionComponents {
   maxStoredBytes: number
   /** @default nothing is logged */
   log?: DdsLogger
+  /**
+   * A replica is held whole: `holders` are the peers known to hold it (the
+   * one that asked for the copy and the sources named), for the health
+   * checks to watch until this node's own first check of it.
+   */
+  onReplicaHeld?(cid: CID, holders: string[]): void
 }
 
 /** The limits admission enforces (a slice of the resolved ReplicationInit). */
@@ -116,6 +122,7 @@ export class Admission {
     this.log.info('replica accepted', { cid: key, from: from.toString(), size: manifest.size, name: manifest.name })
     // a failure is logged by fetchAndPin
     fetcher.fetchAndPin(cid, 'replica', { for: from.toString(), sources: sourceIds, manifest })
+      .then(() => { this.components.onReplicaHeld?.(cid, [from.toString(), ...sourceIds]) })
       .catch(() => {})
       .finally(() => { this.reserved.delete(key) })
     return { status: Status.OK }

@@ -93,6 +93,24 @@ export class Health implements Startable {
   }
 
   /**
+   * `holders` are known to hold `cid` (a replica's instructing peer and
+   * sources), and this node has not checked it yet: they count as its live
+   * holders until its first check, so that a departure among them sets off
+   * a check at once (`holderLeft`) instead of waiting for the regular one,
+   * which may be a whole interval away. A content checked already keeps what
+   * its check found.
+   */
+  knownHolders (cid: CID, holders: string[]): void {
+    const key = cidToString(cid)
+    if (this.statuses.has(key)) {
+      return
+    }
+    const self = this.components.peerId.toString()
+    const live = [self, ...new Set(holders.filter(id => id !== self))]
+    this.statuses.set(key, { cid: key, target: this.init.factor, live, lastCheck: 0, repairing: false, copiesRequested: 0, copiesDropped: 0, lowChecks: 0 })
+  }
+
+  /**
    * `peer`, which the last check of some content found holding it, is no
    * longer connected: that content is checked in HOLDER_LEFT_CHECK_DELAY_MS
    * rather than at the next regular check, so a holder that vanished (its

@@ -56,7 +56,11 @@ export interface ReplicationStatus {
   cid: string
   /** The replication factor. */
   target: number
-  /** Live holders found by the last check (peer ids; this node included when it holds the content). */
+  /**
+   * Live holders found by the last check (peer ids; this node included when
+   * it holds the content). Before a replica's first check: the holders its
+   * copy was made from (`lastCheck` 0).
+   */
   live: string[]
   /** When the last check ran (ms since the epoch; 0 before the first). */
   lastCheck: number

@@ -61,7 +61,16 @@ export class DdsReplicationManager extends EventTarget implements ReplicationMan
       shutdown,
       log
     })
-    this.admission = new Admission({ pins, retrieval: components.retrieval, fetcher: this.fetcher, shutdown, storage: components.storage, maxStoredBytes: components.network.maxStoredBytes, log }, {
+    this.admission = new Admission({
+      pins,
+      retrieval: components.retrieval,
+      fetcher: this.fetcher,
+      shutdown,
+      storage: components.storage,
+      maxStoredBytes: components.network.maxStoredBytes,
+      log,
+      onReplicaHeld: (cid, holders) => { this.health.knownHolders(cid, holders) }
+    }, {
       accept: init.accept,
       quotaBytes: init.quotaBytes,
       perPeerShare: init.perPeerShare,

@@ -44,6 +44,26 @@ describe('a holder that leaves', () => {
     expect(status?.copiesRequested).toBeGreaterThanOrEqual(1)
   }, 90_000)
 
+  it('sets off a replica holder\'s check before its own first check, and the replica holder repairs once the publisher is gone', async () => {
+    const publisher = await cluster.node()
+    const others = await Promise.all([0, 1].map(async () => cluster.node({ bootstrap: publisher.getMultiaddrs() })))
+    await others[0]!.libp2p.dial(others[1]!.libp2p.peerId)
+    const cid = await publisher.publish(pseudoRandomBytes(2 * 262144 + 5, 75))
+    await waitFor(async () => (await holds(others[0]!, cid)) || (await holds(others[1]!, cid)), 'a copy after the publish')
+    const holder = (await holds(others[0]!, cid)) ? others[0]! : others[1]!
+    const spare = holder === others[0] ? others[1]! : others[0]!
+    // the replica holder has not checked the content (its regular check is 10 minutes away): it knows the publisher holds it
+    await waitFor(async () => (await holder.replicationStatus(cid))?.live.includes(publisher.peerId) === true, 'the replica holder to know its copy\'s holders')
+    expect((await holder.replicationStatus(cid))?.lastCheck).toBe(0)
+    expect(await holds(spare, cid)).toBe(false)
+
+    await cluster.stopNode(publisher)
+    // the departure sets off the replica holder's check; with the publisher gone it repairs at the confirmation
+    await waitFor(async () => ((await holder.replicationStatus(cid))?.lastCheck ?? 0) > 0, 'the check set off by the departure')
+    await waitFor(async () => holds(spare, cid), 'the spare node to hold a copy the replica holder asked for', 60_000)
+    expect((await holder.replicationStatus(cid))?.copiesRequested).toBeGreaterThanOrEqual(1)
+  }, 90_000)
+
   it('a peer that held nothing checked here sets off no check', async () => {
     const lines: Array<Record<string, unknown>> = []
     const logger = streamLogger({ level: 'info', format: 'json', write: (line) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
