@@ -193,6 +193,8 @@ export interface ScaleOptions {
   announceSingles?: number
   /** Retrievals before and after the re-announcement cycle, the throughput without it. @default 8 */
   reannounceSamples?: number
+  /** How long the network is left alone at the end to measure its idle CPU; 0 leaves it out. @default 30000 */
+  idleCpuMs?: number
   startConcurrency?: number
   bootstrapPeers?: number
   formedTableSize?: number
@@ -210,6 +212,8 @@ export interface ScaleResult {
   routingTable: { min: number, median: number, max: number }
   memoryIdle: { nodes: number, medianMiB: number, maxMiB: number, totalMiB: number }
   memoryLoaded: { nodes: number, medianMiB: number, maxMiB: number, totalMiB: number }
+  /** At the end, the live nodes left alone for `idleCpuMs`: the cores their processes and the whole machine used, each node's CPU a minute. */
+  idle?: { nodes: number, seconds: number, cores: { nodes: number, machine: number }, msPerNodeMinute: number }
   publish: { contents: number, sizeBytes: number, ms: number, each: Array<{ cid: string, publisher: number, ms: number }> }
   firstByte: {
     retrievals: number
@@ -227,8 +231,11 @@ export interface ScaleResult {
     intervalMs: number
     durationS: number
     checkIntervalMs: number
-    /** Each round: the nodes killed, the contents it killed every live holder of (with how many there were), how long the fresh nodes took to start. */
-    rounds: Array<{ killed: string[], lost: Array<{ cid: string, holders: number }>, rejoinMs: number }>
+    /**
+     * Each round: the nodes killed, the contents it killed every live holder of (with how many there were),
+     * the survivors that did not say what they held (then nothing is counted lost), how long the fresh nodes took to start.
+     */
+    rounds: Array<{ killed: string[], lost: Array<{ cid: string, holders: number }>, unanswered: number, rejoinMs: number }>
     /**
      * The probes. `proberKilled`: ended by their own node's kill; `contentGone`: of content in `gone`;
      * `successRateLiveProbers` leaves out the first, `successRateExisting` both.

@@ -84,6 +84,10 @@ const ops = {
     let firstByteMs
     let bytes = 0
     let ms
+    // a retrieval still running well past its deadline says where it is (the harness shows this stderr)
+    const overdue = setTimeout(() => {
+      process.stderr.write(`retrieval of ${cid} still running ${at()} ms after it began (deadline ${timeoutMs} ms): ${bytes} bytes so far, ${JSON.stringify(timeline)}; pending: ${process.getActiveResourcesInfo().join(',')}\n`)
+    }, timeoutMs + 10_000)
     try {
       node.libp2p.addEventListener('connection:open', onOpen)
       loop.enable()
@@ -101,6 +105,7 @@ const ops = {
       }
       ms = performance.now() - started
     } finally {
+      clearTimeout(overdue)
       node.libp2p.removeEventListener('connection:open', onOpen)
       loop.disable()
       timeline.loopDelayMaxMs = Math.max(0, Math.round(loop.max / 1e6 - LOOP_RESOLUTION_MS))

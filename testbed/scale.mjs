@@ -89,6 +89,9 @@ export function printResult (r) {
       ? `NO within 3 check intervals (holders ${c.afterChurn.holders.join(',')})`
       : `${s(c.afterChurn.ms)} after the last round's kills (${c.afterChurn.checkIntervals} check intervals of ${c.checkIntervalMs / 1000} s)`])
   }
+  if (r.idle != null) {
+    rows.push(['idle network', `${r.idle.nodes} nodes left alone for ${s(1000 * r.idle.seconds)}: ${r.idle.cores.nodes} cores in their processes (${r.idle.msPerNodeMinute} ms of CPU a minute each), the machine ${r.idle.cores.machine} busy`])
+  }
   rows.push(['teardown', s(r.teardownMs)])
   table(rows)
   for (const f of [...(r.firstByte?.failures ?? []), ...(r.announce?.reannounce?.failures ?? []), ...(r.churn?.probes.failures ?? [])].slice(0, 10)) {

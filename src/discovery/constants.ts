@@ -42,9 +42,9 @@ export const SWEEP_PEER_CONCURRENCY = 8
 /**
  * Peers a re-announcement's sweep sends to at once. It is background work with
  * an hour for its part of the key space: one peer at a time leaves the CPU,
- * the node's and its peers', to serving (docs/benchmarks.md, "Re-announcing
- * while serving": at 50 nodes on 2 cores serving kept 1.15 of its rate with 1,
- * 0.80 with 2, 0.41 with 8).
+ * the node's and its peers', to serving (docs/benchmarks.md, "Announcing at
+ * scale, and 50 nodes": with the whole cycle at once at 50 nodes on 2 cores,
+ * serving kept 1.15 of its rate with 1, 0.80 with 2, 0.41 with 8).
  */
 export const REANNOUNCE_PEER_CONCURRENCY = 1
 /** How long a sweep waits for a stream to open or a batch to be acknowledged, in ms. */

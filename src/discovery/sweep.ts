@@ -176,7 +176,7 @@ async function sendSlice (components: SweepComponents, slice: KeyedRecord[], can
       acked += done
     }
   }
-  await Promise.all(Array.from({ length: Math.min(options.peerConcurrency ?? SWEEP_PEER_CONCURRENCY, work.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, options.peerConcurrency ?? SWEEP_PEER_CONCURRENCY), work.length) }, worker))
   throwIfStopped(options.signal)
   return acked
 }

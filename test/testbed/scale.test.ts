@@ -33,13 +33,15 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
       factorWaitIntervals: 8,
       announceRecords: 500,
       announceSingles: 20,
-      reannounceSamples: 3
+      reannounceSamples: 3,
+      idleCpuMs: 5_000
     }, { seed: 13 })
     console.log(JSON.stringify({
       dhtFormedMs: result.dhtFormedMs,
       firstByte: result.firstByte,
       memoryIdle: result.memoryIdle,
       memoryLoaded: result.memoryLoaded,
+      idle: result.idle,
       announce: result.announce,
       churn: { ...result.churn, probes: { ...result.churn?.probes } }
     }))
@@ -80,6 +82,11 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
     // intervals it took is a figure (printed above), not a test
     expect(churn.afterChurn.ms).toBeDefined()
     expect(churn.afterChurn.holders.every(n => n >= 3)).toBe(true)
+
+    // the idle network's CPU, measured over the 12 live nodes
+    expect(result.idle?.nodes).toBe(12)
+    expect(result.idle?.cores.nodes).toBeGreaterThan(0)
+    expect(result.idle?.cores.machine).toBeGreaterThan(0)
 
     expect((await listNamespaces()).filter(ns => ns.startsWith(result.namespacePrefix))).toEqual([])
   })

@@ -18,6 +18,9 @@ export const NODE_PORT = 4001
 /** Check intervals, from the last kills, that the run waits for every content to be back at its factor (`factorWaitIntervals`). */
 export const FACTOR_WAIT_INTERVALS = 3
 
+/** How long a node may take to answer the harness beyond what it was asked to do, in ms (a node that does not is recorded, not waited for). */
+const ANSWER_WITHIN_MS = 30_000
+
 /** Defaults of a scale run; each is a `runScale` option and a command line flag. */
 export const SCALE_DEFAULTS = Object.freeze({
   /** Each link's one-way delay (a node-to-node round trip crosses two links: 4x this). */
@@ -55,7 +58,9 @@ export const SCALE_DEFAULTS = Object.freeze({
   /** Records the same node announces one DHT provide each (8 at a time), for the rate to compare with. */
   announceSingles: 200,
   /** Retrievals before and after the re-announcement cycle (the throughput without it). */
-  reannounceSamples: 8
+  reannounceSamples: 8,
+  /** How long the network is left alone at the end, to measure what an idle network of this size costs in CPU; 0 leaves it out. */
+  idleCpuMs: 30_000
 })
 
 /** Waits for the next reply of a scale node. */
@@ -88,13 +93,26 @@ class ScaleNode {
     })
   }
 
-  /** Sends `{ op, ...args }` and resolves with the reply; rejects with the node's error or when it exits. */
-  async ask (op, args = {}) {
+  /**
+   * Sends `{ op, ...args }` and resolves with the reply; rejects with the
+   * node's error, when it exits, or (with `answerWithinMs`) when it has not
+   * answered by then (`unanswered` set on the error).
+   */
+  async ask (op, args = {}, answerWithinMs) {
     if (!this.alive) throw new Error(`node ${this.host.name} is not running`)
     const id = this.nextId++
-    const reply = new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    let timer
+    const reply = new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      if (answerWithinMs != null) {
+        timer = setTimeout(() => {
+          this.pending.delete(id)
+          reject(Object.assign(new Error(`node ${this.host.name} did not answer ${op} within ${answerWithinMs} ms: ${errorLines(this.stderr)}`), { unanswered: true }))
+        }, answerWithinMs)
+      }
+    })
     this.child.send({ id, op, ...args })
-    const msg = await reply
+    const msg = await reply.finally(() => { clearTimeout(timer) })
     if (msg.error != null) {
       throw Object.assign(new Error(`${msg.error.name}: ${msg.error.message}`), { name: msg.error.name })
     }
@@ -112,6 +130,16 @@ class ScaleNode {
     killGroup(this.child, 'SIGKILL')
     return this.exited
   }
+}
+
+/** `items` in a uniformly random order (Fisher-Yates), drawn from `random`. */
+function shuffled (items, random) {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
 }
 
 /** The value at fraction `q` of sorted `values` (nearest rank). */
@@ -187,15 +215,27 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
   const start = async (host, bootstrapFrom, attempt = 1) => {
     const from = typeof bootstrapFrom === 'function' ? bootstrapFrom() : bootstrapFrom
     const bootstrap = from.map(n => n.addr)
-    const node = new ScaleNode(host, nodeInit(host, bootstrap), generation++)
+    const init = nodeInit(host, bootstrap)
+    const node = new ScaleNode(host, init, generation++)
+    let timer
     try {
-      await Promise.race([node.ready, node.exited.then(() => { throw new Error(`node ${host.name} exited before it was ready: ${errorLines(node.stderr)}`) })])
+      await Promise.race([
+        node.ready,
+        node.exited.then(() => { throw new Error(`node ${host.name} exited before it was ready: ${errorLines(node.stderr)}`) }),
+        // a start that neither finishes nor fails within its bootstrap deadline and some is ended, not waited for
+        new Promise((resolve, reject) => {
+          timer = setTimeout(() => { reject(new Error(`node ${host.name} was not ready ${init.bootstrapTimeoutMs + ANSWER_WITHIN_MS} ms after it was started: ${errorLines(node.stderr)}`)) }, init.bootstrapTimeoutMs + ANSWER_WITHIN_MS)
+        })
+      ])
     } catch (err) {
+      await node.kill()
       // on a loaded machine a join can time out: one more try, recorded
       if (attempt > 1) throw err
       result.startFailures.push({ node: host.name, bootstrap: from.map(n => n.host.name), error: err.message.slice(0, 1000) })
       onProgress(`node ${host.name} failed to start, trying again: ${err.message.slice(0, 200)}`)
       return start(host, bootstrapFrom, attempt + 1)
+    } finally {
+      clearTimeout(timer)
     }
     return node
   }
@@ -254,7 +294,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
 
     // first byte: `retrievals` retrievals, each by a random node of content published by another
     const samples = []
-    const nodesCpu = async () => (await Promise.all(nodes.map(async n => (await n.ask('info')).cpuMs))).reduce((a, b) => a + b, 0)
+    const nodesCpu = async () => cpuOfNodes(nodes)
     const phaseCpu = { nodes: await nodesCpu(), machine: await machineCpu(), t: performance.now() }
     for (let i = 0; i < o.retrievals; i++) {
       const c = pick(contents, random)
@@ -306,6 +346,11 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     if (o.churn != null) {
       result.churn = await churnPhase({ o, nodes, hosts, contents, random, start, onProgress })
     }
+
+    if (o.idleCpuMs > 0) {
+      onProgress(`idle: the network left alone for ${o.idleCpuMs / 1000} s, its CPU measured`)
+      result.idle = await idleCpu(nodes.filter(n => n.alive), o.idleCpuMs)
+    }
   } finally {
     onProgress('tearing down')
     const teardownT = performance.now()
@@ -314,6 +359,31 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
   }
   result.totalMs = Math.round(performance.now() - t0)
   return result
+}
+
+/** CPU time the node processes `nodes` have used so far, summed, in ms. */
+async function cpuOfNodes (nodes) {
+  return (await Promise.all(nodes.map(async n => (await n.ask('info')).cpuMs))).reduce((a, b) => a + b, 0)
+}
+
+/**
+ * What `nodes` cost in CPU over `ms` with nothing asked of them (connection
+ * pings, the DHT's refresh, replication checks): the cores their processes
+ * and the whole machine used, and each node's CPU per minute.
+ */
+async function idleCpu (nodes, ms) {
+  const t = performance.now()
+  const before = { nodes: await cpuOfNodes(nodes), machine: await machineCpu() }
+  await sleep(ms)
+  const used = await cpuOfNodes(nodes) - before.nodes
+  const machine = await machineCpu()
+  const seconds = (performance.now() - t) / 1000
+  return {
+    nodes: nodes.length,
+    seconds: round2(seconds),
+    cores: { nodes: round2(used / 1000 / seconds), machine: round2(busyShare(before.machine, machine) * machine.cpus) },
+    msPerNodeMinute: Math.round(used / nodes.length / seconds * 60)
+  }
 }
 
 /** The lines of a node's stderr that say what went wrong (the error and its message, not the stack). */
@@ -444,13 +514,13 @@ async function reannounceWhileServing ({ announcer, finders, onProgress, out, sa
   out.medianMibs = { without: round2(median(without)), during: round2(median(during)) }
 }
 
-/** What each live node holds in full: node index -> set of manifest CIDs. */
+/** What each live node holds in full: node index -> set of manifest CIDs, or undefined when it did not answer. */
 async function holdersByNode (nodes) {
   const out = new Map()
   await Promise.all(nodes.map(async (n, i) => {
     if (!n.alive) return
-    const { cids } = await n.ask('holds').catch(() => ({ cids: [] }))
-    out.set(i, new Set(cids))
+    const answer = await n.ask('holds', {}, ANSWER_WITHIN_MS).catch(() => undefined)
+    out.set(i, answer == null ? undefined : new Set(answer.cids))
   }))
   return out
 }
@@ -459,7 +529,7 @@ async function holdersByNode (nodes) {
 async function holders (nodes, contents) {
   const counts = new Map(contents.map(c => [c.cid, 0]))
   for (const cids of (await holdersByNode(nodes)).values()) {
-    for (const cid of cids) {
+    for (const cid of cids ?? []) {
       if (counts.has(cid)) counts.set(cid, counts.get(cid) + 1)
     }
   }
@@ -520,7 +590,8 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
     out.probes.sent++
     const t = performance.now()
     try {
-      const got = await by.ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs })
+      // a retrieval that outlives its deadline by far is recorded as such, not waited for
+      const got = await by.ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs }, o.retrievalTimeoutMs + ANSWER_WITHIN_MS)
       if (got.sha256 !== c.sha256) throw new Error('wrong bytes')
       out.probes.ok++
       probeMs.push(performance.now() - t)
@@ -531,7 +602,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       const contentGone = !proberKilled && gone.has(c.cid)
       if (proberKilled) out.probes.proberKilled++
       if (contentGone) out.probes.contentGone++
-      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, contentGone, error: err.message.slice(0, 1000) })
+      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, contentGone, ...(err.unanswered ? { unanswered: true } : {}), error: err.message.slice(0, 1000) })
     }
   }
   const prober = (async () => {
@@ -552,14 +623,17 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       const at = churnStart + k * o.churn.intervalMs
       if (at >= endAt) break
       await sleep(Math.max(0, at - performance.now()))
-      const victims = [...nodes.keys()].sort(() => random() - 0.5).slice(0, perRound)
+      // a uniform choice (the chance of taking every holder at once in doc/TESTBED.md assumes it)
+      const victims = shuffled([...nodes.keys()], random).slice(0, perRound)
       // who holds what just before the kills: which contents this round takes whole
       const holding = await holdersByNode(nodes)
       const t = performance.now()
       await Promise.all(victims.map(i => nodes[i].kill()))
       const round = { killed: victims.map(i => hosts[i].name), lost: [] }
-      for (const c of contents) {
-        const had = [...holding].filter(([, cids]) => cids.has(c.cid)).map(([i]) => i)
+      // a survivor that did not say what it holds may hold anything: nothing is counted lost then
+      round.unanswered = [...holding].filter(([i, cids]) => cids == null && !victims.includes(i)).length
+      for (const c of round.unanswered > 0 ? [] : contents) {
+        const had = [...holding].filter(([, cids]) => cids?.has(c.cid)).map(([i]) => i)
         if (had.length > 0 && had.every(i => victims.includes(i))) {
           // at its factor when the round began: gone whole; below it: repair had not caught up
           round.lost.push({ cid: c.cid, holders: had.length })
