@@ -106,8 +106,12 @@ export class Health implements Startable {
       return
     }
     const self = this.components.peerId.toString()
-    const live = [self, ...new Set(holders.filter(id => id !== self))]
-    this.statuses.set(key, { cid: key, target: this.init.factor, live, lastCheck: 0, repairing: false, copiesRequested: 0, copiesDropped: 0, lowChecks: 0 })
+    this.statuses.set(key, this.unchecked(key, [self, ...new Set(holders.filter(id => id !== self))]))
+  }
+
+  /** The status of a content no check has counted yet, with `live` its holders as far as known. */
+  private unchecked (key: string, live: string[]): ReplicationStatus {
+    return { cid: key, target: this.init.factor, live, lastCheck: 0, repairing: false, copiesRequested: 0, copiesDropped: 0, lowChecks: 0 }
   }
 
   /**
@@ -197,7 +201,7 @@ export class Health implements Startable {
 
   private async check (cid: CID, key: string, knownProviders: PeerId[], immediate: boolean): Promise<ReplicationStatus> {
     const { factor, maxCopies, repairAfterChecks } = this.init
-    const status = this.statuses.get(key) ?? { cid: key, target: factor, live: [], lastCheck: 0, repairing: false, copiesRequested: 0, copiesDropped: 0, lowChecks: 0 }
+    const status = this.statuses.get(key) ?? this.unchecked(key, [])
     this.statuses.set(key, status)
     const live = await this.liveHolders(cid, [...knownProviders, ...status.live])
     status.live = live

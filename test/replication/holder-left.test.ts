@@ -6,7 +6,7 @@
  * are 10 minutes apart, so only the departure can set off the checks.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { streamLogger, type DdsInit } from '../../src/index.js'
+import { streamLogger, type Dds, type DdsInit } from '../../src/index.js'
 import { Cluster, FAST as CLUSTER_FAST, holdsWhole as holds } from '../utils/cluster.js'
 import { pseudoRandomBytes } from '../utils/content.js'
 import { waitFor } from '../utils/wait.js'
@@ -20,16 +20,22 @@ describe('a holder that leaves', () => {
   const cluster = new Cluster(INIT)
   afterEach(async () => { await cluster.stop() })
 
-  it('has its content checked at once and replaced after the confirmation, with no regular check', async () => {
-    const lines: Array<Record<string, unknown>> = []
-    const logger = streamLogger({ level: 'info', format: 'json', write: (line) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
-    const publisher = await cluster.node({ logger })
+  /** A publisher and two other nodes, connected to each other; the publisher publishes and one of the others gets the copy (factor 2). */
+  async function publishedWithOneCopy (publisherInit: DdsInit, seed: number): Promise<{ publisher: Dds, holder: Dds, spare: Dds, cid: Awaited<ReturnType<Dds['publish']>> }> {
+    const publisher = await cluster.node(publisherInit)
     const others = await Promise.all([0, 1].map(async () => cluster.node({ bootstrap: publisher.getMultiaddrs() })))
     await others[0]!.libp2p.dial(others[1]!.libp2p.peerId)
-    const cid = await publisher.publish(pseudoRandomBytes(2 * 262144 + 5, 73))
+    const cid = await publisher.publish(pseudoRandomBytes(2 * 262144 + 5, seed))
     await waitFor(async () => (await holds(others[0]!, cid)) || (await holds(others[1]!, cid)), 'a copy after the publish')
     const holder = (await holds(others[0]!, cid)) ? others[0]! : others[1]!
     const spare = holder === others[0] ? others[1]! : others[0]!
+    return { publisher, holder, spare, cid }
+  }
+
+  it('has its content checked at once and replaced after the confirmation, with no regular check', async () => {
+    const lines: Array<Record<string, unknown>> = []
+    const logger = streamLogger({ level: 'info', format: 'json', write: (line) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+    const { publisher, holder, spare, cid } = await publishedWithOneCopy({ logger }, 73)
     const settled = await publisher.replicationStatus(cid, { refresh: true })
     expect(settled?.live.sort()).toEqual([publisher.peerId, holder.peerId].sort())
     expect(await holds(spare, cid)).toBe(false)
@@ -45,13 +51,7 @@ describe('a holder that leaves', () => {
   }, 90_000)
 
   it('sets off a replica holder\'s check before its own first check, and the replica holder repairs once the publisher is gone', async () => {
-    const publisher = await cluster.node()
-    const others = await Promise.all([0, 1].map(async () => cluster.node({ bootstrap: publisher.getMultiaddrs() })))
-    await others[0]!.libp2p.dial(others[1]!.libp2p.peerId)
-    const cid = await publisher.publish(pseudoRandomBytes(2 * 262144 + 5, 75))
-    await waitFor(async () => (await holds(others[0]!, cid)) || (await holds(others[1]!, cid)), 'a copy after the publish')
-    const holder = (await holds(others[0]!, cid)) ? others[0]! : others[1]!
-    const spare = holder === others[0] ? others[1]! : others[0]!
+    const { publisher, holder, spare, cid } = await publishedWithOneCopy({}, 75)
     // the replica holder has not checked the content (its regular check is 10 minutes away): it knows the publisher holds it
     await waitFor(async () => (await holder.replicationStatus(cid))?.live.includes(publisher.peerId) === true, 'the replica holder to know its copy\'s holders')
     expect((await holder.replicationStatus(cid))?.lastCheck).toBe(0)

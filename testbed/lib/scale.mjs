@@ -101,18 +101,15 @@ class ScaleNode {
   async ask (op, args = {}, answerWithinMs) {
     if (!this.alive) throw new Error(`node ${this.host.name} is not running`)
     const id = this.nextId++
-    let timer
-    const reply = new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      if (answerWithinMs != null) {
-        timer = setTimeout(() => {
-          this.pending.delete(id)
-          reject(Object.assign(new Error(`node ${this.host.name} did not answer ${op} within ${answerWithinMs} ms: ${errorLines(this.stderr)}`), { unanswered: true }))
-        }, answerWithinMs)
-      }
-    })
+    const reply = new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    const late = answerWithinMs == null
+      ? undefined
+      : rejectAfter(answerWithinMs, () => {
+        this.pending.delete(id)
+        return Object.assign(new Error(`node ${this.host.name} did not answer ${op} within ${answerWithinMs} ms: ${errorLines(this.stderr)}`), { unanswered: true })
+      })
     this.child.send({ id, op, ...args })
-    const msg = await reply.finally(() => { clearTimeout(timer) })
+    const msg = await (late == null ? reply : Promise.race([reply, late.promise])).finally(() => { late?.clear() })
     if (msg.error != null) {
       throw Object.assign(new Error(`${msg.error.name}: ${msg.error.message}`), { name: msg.error.name })
     }
@@ -130,6 +127,13 @@ class ScaleNode {
     killGroup(this.child, 'SIGKILL')
     return this.exited
   }
+}
+
+/** A promise that rejects with `error()` after `ms`, unless `clear` is called first. */
+function rejectAfter (ms, error) {
+  let timer
+  const promise = new Promise((resolve, reject) => { timer = setTimeout(() => { reject(error()) }, ms) })
+  return { promise, clear: () => { clearTimeout(timer) } }
 }
 
 /** `items` in a uniformly random order (Fisher-Yates), drawn from `random`. */
@@ -217,15 +221,14 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     const bootstrap = from.map(n => n.addr)
     const init = nodeInit(host, bootstrap)
     const node = new ScaleNode(host, init, generation++)
-    let timer
+    // a start that neither finishes nor fails within its bootstrap deadline and some is ended, not waited for
+    const waitMs = init.bootstrapTimeoutMs + ANSWER_WITHIN_MS
+    const late = rejectAfter(waitMs, () => new Error(`node ${host.name} was not ready ${waitMs} ms after it was started: ${errorLines(node.stderr)}`))
     try {
       await Promise.race([
         node.ready,
         node.exited.then(() => { throw new Error(`node ${host.name} exited before it was ready: ${errorLines(node.stderr)}`) }),
-        // a start that neither finishes nor fails within its bootstrap deadline and some is ended, not waited for
-        new Promise((resolve, reject) => {
-          timer = setTimeout(() => { reject(new Error(`node ${host.name} was not ready ${init.bootstrapTimeoutMs + ANSWER_WITHIN_MS} ms after it was started: ${errorLines(node.stderr)}`)) }, init.bootstrapTimeoutMs + ANSWER_WITHIN_MS)
-        })
+        late.promise
       ])
     } catch (err) {
       await node.kill()
@@ -235,7 +238,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
       onProgress(`node ${host.name} failed to start, trying again: ${err.message.slice(0, 200)}`)
       return start(host, bootstrapFrom, attempt + 1)
     } finally {
-      clearTimeout(timer)
+      late.clear()
     }
     return node
   }
