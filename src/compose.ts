@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidInputError } from './errors.js'
@@ -268,9 +268,9 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
       onReplicate: async (cid, sources, from, signal) => parts.replication.handleInstruction(cid, sources, from, signal),
       onCatalog: async (after, limit, signal) => localCatalog({ pins: parts.replication, storage }, after != null ? cidToString(after) : undefined, limit, { signal })
     })({ libp2p, storage, logger, bandwidth })
-    const addPeerAddresses = async (peer: PeerId, multiaddrs: Multiaddr[]): Promise<void> => {
+    const addPeerAddresses = async (peer: PeerId, multiaddrs: Multiaddr[], options?: AbortOptions): Promise<void> => {
       if (multiaddrs.length > 0) {
-        await libp2p.peerStore.merge(peer, { multiaddrs })
+        await libp2p.peerStore.merge(peer, { multiaddrs }, options)
       }
     }
     const peers = (): PeerId[] => libp2p.getPeers()

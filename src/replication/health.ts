@@ -1,4 +1,4 @@
-import type { PeerId, Startable } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import PQueue from 'p-queue'
@@ -24,7 +24,7 @@ export interface HealthComponents {
   /** Peers this node is connected to: candidates for new copies. */
   peers(): PeerId[]
   peerFromString(id: string): PeerId | undefined
-  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
+  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[], options?: AbortOptions): Promise<void>
   /** Where `replication:status` events are dispatched (the manager). */
   events: Pick<EventTarget, 'dispatchEvent'>
   /** Aborted when the node stops: probes and instructions in progress end. */
@@ -305,7 +305,7 @@ export class Health implements Startable {
     try {
       const signal = AbortSignal.any([shutdown, AbortSignal.timeout(this.init.probeTimeoutMs * HOLDER_SEARCH_PROBE_DEADLINES)])
       for await (const provider of discovery.findProviders(cid, this.init.maxHoldersSearched, { signal })) {
-        await this.components.addPeerAddresses?.(provider.peerId, provider.multiaddrs)
+        await this.components.addPeerAddresses?.(provider.peerId, provider.multiaddrs, { signal })
         candidates.set(provider.peerId.toString(), provider.peerId)
       }
     } catch (err) {

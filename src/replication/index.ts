@@ -120,7 +120,8 @@ export interface ReplicationComponents {
   peerFromString(id: string): PeerId | undefined
   /** Announces content this node now holds (manifest, then chunks in the background). */
   announceContent(cid: CID): void
-  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
+  /** Remembers the addresses of a holder found in the DHT; gives up when `options.signal` aborts. */
+  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[], options?: AbortOptions): Promise<void>
   /** Where replication logs (as `dds:replication`). @default nothing is logged */
   logger?: ComponentLogger
 }

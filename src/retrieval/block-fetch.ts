@@ -4,7 +4,7 @@ import type { CID } from 'multiformats/cid'
 import parallel from 'it-parallel'
 import { CustomProgressEvent } from 'progress-events'
 import { BusyError, NoDirectPathError, RejectedError, RemoteError, abortReason, throwIfAborted } from '../errors.js'
-import { sleep } from '../signals.js'
+import { raceSignal, sleep } from '../signals.js'
 import type { ProviderFeed } from './feed.js'
 import { Failures, unavailableError } from './failures.js'
 import { ProviderSearch } from './provider-search.js'
@@ -195,7 +195,8 @@ export class BlockFetcher {
             }, Math.max(0, lastAsk + PROVIDER_HEDGE_MS - Date.now()))
           }
         })
-        const answer = await Promise.race([...running, woken])
+        // the caller's abort ends the wait even while no ask runs and the DHT's next holder is held up
+        const answer = await raceSignal(Promise.race([...running, woken]), options.signal, 'retrieve')
         clearTimeout(timer)
         dht.wake = undefined
         if (answer == null) {

@@ -117,8 +117,8 @@ export interface RetrievalComponents {
   storage: StorageProvider
   /** Peers this node is connected to; asked when the DHT names no holder of a block. */
   connectedPeers?(): PeerId[]
-  /** Remembers the addresses of a provider so the network can dial it. */
-  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[]): Promise<void>
+  /** Remembers the addresses of a provider so the network can dial it; gives up when `options.signal` aborts. */
+  addPeerAddresses?(peer: PeerId, multiaddrs: Multiaddr[], options?: AbortOptions): Promise<void>
 }
 
 /** Options of the retrieval engine. Every limit is listed in doc/LIMITS.md. */

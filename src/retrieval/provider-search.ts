@@ -66,7 +66,8 @@ export class ProviderSearch {
         return undefined
       }
       this.count++
-      await this.components.addPeerAddresses?.(next.value.peerId, next.value.multiaddrs)
+      // a peer store whose write waits (a lock held, a slow datastore) holds the search no longer than its deadline
+      await this.components.addPeerAddresses?.(next.value.peerId, next.value.multiaddrs, { signal: this.deadline.signal })
       return next.value.peerId
     } catch (err) {
       this.end()

@@ -83,11 +83,17 @@ describe('ProviderSearch', () => {
     vi.useRealTimers()
   })
 
-  function search (discovery: Discovery, signal?: AbortSignal): ProviderSearch {
+  /** `stalled`: recording a holder's addresses waits (as a peer-store write under a held lock does) until its signal aborts. */
+  function search (discovery: Discovery, signal?: AbortSignal, stalled = false): ProviderSearch {
     recorded = []
     const components: ProviderSearchComponents = {
       discovery,
-      addPeerAddresses: async (peer, multiaddrs) => { recorded.push([peer.toString(), multiaddrs.map(String)]) }
+      addPeerAddresses: async (peer, multiaddrs, options) => {
+        if (stalled) {
+          await abortable(NEVER, options?.signal)
+        }
+        recorded.push([peer.toString(), multiaddrs.map(String)])
+      }
     }
     return new ProviderSearch(components, cid, { count: 2, timeoutMs: TIMEOUT_MS, signal })
   }
@@ -131,6 +137,29 @@ describe('ProviderSearch', () => {
     await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
     expect(await providers.next()).toBeUndefined()
     expect(discovery.closed).toBe(1)
+  })
+
+  it('ends quietly at its deadline while recording a holder waits', async () => {
+    vi.useFakeTimers()
+    const providers = search(new ListedDiscovery([holder(0)]), undefined, true)
+    let settled = false
+    const waiting = providers.next().finally(() => { settled = true })
+    await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1)
+    expect(settled).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(settled, 'next() settled at the deadline').toBe(true)
+    expect(await waiting).toBeUndefined()
+    expect(recorded).toEqual([])
+  })
+
+  it("throws the caller's abort while recording a holder waits", async () => {
+    const controller = new AbortController()
+    const providers = search(new ListedDiscovery([holder(0)]), controller.signal, true)
+    const waiting = providers.next().then(() => 'resolved', (err: Error) => err)
+    controller.abort()
+    const outcome = await Promise.race([waiting, new Promise(resolve => setTimeout(resolve, 2_000, 'still waiting'))])
+    expect(outcome).toMatchObject({ name: 'AbortError' })
+    expect(await providers.next()).toBeUndefined()
   })
 
   it('ends quietly when stopped while it waits for the DHT, and stays ended', async () => {
