@@ -15,6 +15,8 @@ const discovery = kadDiscovery()({ dht: node.libp2p.services.dht, peerId: node.l
 
 /** The event-loop delay monitor's sampling interval, ms. */
 const LOOP_RESOLUTION_MS = 10
+/** Holders that failed, recorded per retrieval (a probe that fails names each one asked, and for which block). */
+const MAX_FAILED = 60
 
 /** `count` CIDs of made-up blocks, the same for the same seed. */
 function madeUpCids (count, seed) {
@@ -72,8 +74,10 @@ const ops = {
         timeline.firstChunk = arrival(d.from)
       } else if (event.type === 'dds:retrieve:providers' && timeline.providers == null) {
         timeline.providers = { ms: at(), found: d.providers }
-      } else if (event.type === 'dds:retrieve:provider-failed' && timeline.failed.length < 10) {
-        timeline.failed.push({ ms: at(), peer: short(d.peer), error: `${d.error?.name}: ${String(d.error?.message).slice(0, 120)}` })
+      } else if (event.type === 'dds:retrieve:provider-failed' && timeline.failed.length < MAX_FAILED) {
+        // which block was asked for: the manifest, or a chunk (by the end of its CID)
+        const block = String(d.cid) === cid ? 'manifest' : String(d.cid).slice(-6)
+        timeline.failed.push({ ms: at(), peer: short(d.peer), block, error: `${d.error?.name}: ${String(d.error?.message).slice(0, 300)}` })
       }
     }
     // how long this node's own event loop was held up meanwhile (the sampling
@@ -104,6 +108,10 @@ const ops = {
         bytes += piece.byteLength
       }
       ms = performance.now() - started
+    } catch (err) {
+      // a failed retrieval says where its time went and whom it asked, as a success does
+      err.timeline = timeline
+      throw err
     } finally {
       clearTimeout(overdue)
       node.libp2p.removeEventListener('connection:open', onOpen)
@@ -205,7 +213,7 @@ process.on('message', async ({ id, op, ...args }) => {
     if (ops[op] == null) throw new TypeError(`unknown op ${op}`)
     process.send({ id, ...(await ops[op](args)) })
   } catch (err) {
-    process.send({ id, error: { name: err.name, message: String(err.message).slice(0, 2000) } })
+    process.send({ id, error: { name: err.name, message: String(err.message).slice(0, 8000), ...(err.timeline != null ? { timeline: err.timeline } : {}) } })
   }
 })
 process.on('disconnect', () => { process.exit(0) })

@@ -111,7 +111,7 @@ class ScaleNode {
     this.child.send({ id, op, ...args })
     const msg = await (late == null ? reply : Promise.race([reply, late.promise])).finally(() => { late?.clear() })
     if (msg.error != null) {
-      throw Object.assign(new Error(`${msg.error.name}: ${msg.error.message}`), { name: msg.error.name })
+      throw Object.assign(new Error(`${msg.error.name}: ${msg.error.message}`), { name: msg.error.name, timeline: msg.error.timeline })
     }
     return msg
   }
@@ -528,6 +528,28 @@ async function holdersByNode (nodes) {
   return out
 }
 
+/** Node names by the last 6 characters of their peer ids (how a retrieval's timeline names peers), the killed ones included. */
+function peerNames (nodes, departed) {
+  const names = new Map()
+  for (const [peerId, name] of departed) names.set(String(peerId).slice(-6), name)
+  for (const n of nodes) {
+    if (n.peerId != null) names.set(String(n.peerId).slice(-6), `${n.host.name}#${n.generation}`)
+  }
+  return names
+}
+
+/** A retrieval's timeline with its peers named. */
+function namedTimeline (timeline, names) {
+  const name = (short) => names.get(short) ?? short
+  return {
+    ...timeline,
+    failed: timeline.failed?.map(f => ({ ...f, peer: name(f.peer) })),
+    manifest: timeline.manifest == null ? undefined : { ...timeline.manifest, from: name(timeline.manifest.from) },
+    firstChunk: timeline.firstChunk == null ? undefined : { ...timeline.firstChunk, from: name(timeline.firstChunk.from) },
+    opened: timeline.opened?.map(o => ({ ...o, peer: name(o.peer) }))
+  }
+}
+
 /** Holders of each content among the live nodes: cid -> number of nodes holding it in full. */
 async function holders (nodes, contents) {
   const counts = new Map(contents.map(c => [c.cid, 0]))
@@ -584,6 +606,8 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
    * factor is not among them: that is repair falling behind.
    */
   const gone = new Set()
+  /** Killed nodes' peer ids, for naming them in probe failures. */
+  const departed = new Map()
   const probeMs = []
   const inFlight = new Set()
   const probeOnce = async () => {
@@ -605,7 +629,13 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       const contentGone = !proberKilled && gone.has(c.cid)
       if (proberKilled) out.probes.proberKilled++
       if (contentGone) out.probes.contentGone++
-      out.probes.failures.push({ atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, contentGone, ...(err.unanswered ? { unanswered: true } : {}), error: err.message.slice(0, 1000) })
+      const failure = { atS: Math.round((performance.now() - churnStart) / 1000), node: by.host.name, generation: by.generation, cid: c.cid, proberKilled, contentGone, ...(err.unanswered ? { unanswered: true } : {}), error: err.message.slice(0, 8000) }
+      out.probes.failures.push(failure)
+      if (!proberKilled) {
+        // whom it asked and who held the content: peers by node name, and who holds it in full now
+        failure.timeline = err.timeline == null ? undefined : namedTimeline(err.timeline, peerNames(nodes, departed))
+        failure.holdersNow = [...(await holdersByNode(nodes))].filter(([, cids]) => cids?.has(c.cid)).map(([i]) => nodes[i].host.name)
+      }
     }
   }
   const prober = (async () => {
@@ -631,6 +661,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       // who holds what just before the kills: which contents this round takes whole
       const holding = await holdersByNode(nodes)
       const t = performance.now()
+      for (const i of victims) departed.set(nodes[i].peerId, `${nodes[i].host.name}#${nodes[i].generation} (killed)`)
       await Promise.all(victims.map(i => nodes[i].kill()))
       const round = { killed: victims.map(i => hosts[i].name), lost: [] }
       // a survivor that did not say what it holds may hold anything: nothing is counted lost then
