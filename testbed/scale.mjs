@@ -76,7 +76,9 @@ export function printResult (r) {
   }
   if (r.churn != null) {
     const c = r.churn
-    rows.push(['churn', `${c.pct} % every ${c.intervalMs / 1000} s for ${c.durationS} s: ${c.rounds.length} rounds`])
+    const joins = c.rounds.map(r => r.rejoinMs).filter(ms => ms != null)
+    const joinsText = joins.length === 0 ? '' : `; a round's fresh nodes took ${(Math.min(...joins) / 1000).toFixed(0)}-${(Math.max(...joins) / 1000).toFixed(0)} s to start`
+    rows.push(['churn', `${c.pct} % every ${c.intervalMs / 1000} s for ${c.durationS} s: ${c.rounds.length} rounds (kills at ${c.rounds.map(r => r.atS).join(', ')} s)${joinsText}`])
     rows.push(['at factor before churn', c.beforeChurn.ms == null ? `NO (holders ${c.beforeChurn.holders.join(',')})` : `after ${s(c.beforeChurn.ms)}`])
     rows.push(['probes', `${c.probes.ok}/${c.probes.sent} ok (${(100 * (c.probes.successRate ?? 0)).toFixed(1)} %), median ${ms(c.probes.medianMs)}` +
       (c.probes.proberKilled > 0 ? `; ${c.probes.proberKilled} ended by their own node's kill, ${(100 * (c.probes.successRateLiveProbers ?? 0)).toFixed(1)} % of the rest ok` : '') +

@@ -70,6 +70,8 @@ describe.skipIf(!available.ok)(title('a network of 12 in the testbed'), () => {
     const churn = result.churn!
     expect(churn.rounds).toHaveLength(1)
     expect(churn.rounds[0]?.killed).toHaveLength(2)
+    // its fresh nodes started (in the background of the schedule) before the run went on
+    expect(churn.rounds[0]?.rejoinMs).toBeGreaterThan(0)
     // two nodes killed cannot be every holder of a content at its factor of 3
     expect(churn.rounds[0]?.lost).toEqual([])
     expect(churn.gone).toEqual([])

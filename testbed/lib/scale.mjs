@@ -650,20 +650,28 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
     onProgress(`churn: round ${out.rounds.length}, ${Math.max(0, Math.round((endAt - performance.now()) / 1000))} s left, probes ${out.probes.ok}/${out.probes.sent} ok`)
   }, 1_000)
   try {
-    // rounds at fixed times (start + k x interval), however long a rejoin takes
+    // rounds at fixed times (start + k x interval), however long a rejoin
+    // takes: a round's fresh nodes start in the background, and the next
+    // round's victims are drawn from the nodes that are up then
     let quiet = true
+    /** Node indexes whose fresh node is still starting. */
+    const rejoining = new Set()
+    const joins = []
+    let joinFailure
     for (let k = 1; ; k++) {
       const at = churnStart + k * o.churn.intervalMs
       if (at >= endAt) break
       await sleep(Math.max(0, at - performance.now()))
+      if (joinFailure != null) throw joinFailure
+      const up = [...nodes.keys()].filter(i => nodes[i].alive && !rejoining.has(i))
       // a uniform choice (the chance of taking every holder at once in doc/TESTBED.md assumes it)
-      const victims = shuffled([...nodes.keys()], random).slice(0, perRound)
+      const victims = shuffled(up, random).slice(0, perRound)
       // who holds what just before the kills: which contents this round takes whole
       const holding = await holdersByNode(nodes)
       const t = performance.now()
       for (const i of victims) departed.set(nodes[i].peerId, `${nodes[i].host.name}#${nodes[i].generation} (killed)`)
       await Promise.all(victims.map(i => nodes[i].kill()))
-      const round = { killed: victims.map(i => hosts[i].name), lost: [] }
+      const round = { atS: Math.round((t - churnStart) / 1000), killed: victims.map(i => hosts[i].name), stillJoining: rejoining.size, lost: [] }
       // a survivor that did not say what it holds may hold anything: nothing is counted lost then
       round.unanswered = [...holding].filter(([i, cids]) => cids == null && !victims.includes(i)).length
       for (const c of round.unanswered > 0 ? [] : contents) {
@@ -682,13 +690,19 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
         // awaited after the probes; a failure meanwhile must not go unhandled
         back.catch(() => {})
       }
-      const survivors = nodes.filter(n => n.alive)
-      await inBatches(victims, o.startConcurrency, async (i) => {
-        nodes[i] = await start(hosts[i], () => [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors, random)))])
-      })
-      round.rejoinMs = Math.round(performance.now() - t)
       out.rounds.push(round)
+      const survivors = up.filter(i => !victims.includes(i)).map(i => nodes[i])
+      victims.forEach(i => rejoining.add(i))
+      const join = inBatches(victims, o.startConcurrency, async (i) => {
+        nodes[i] = await start(hosts[i], () => [...new Set(Array.from({ length: o.bootstrapPeers }, () => pick(survivors.filter(n => n.alive), random) ?? pick(survivors, random)))])
+        rejoining.delete(i)
+      }).then(() => { round.rejoinMs = Math.round(performance.now() - t) })
+      // a failed start ends the churn at the next round (or after the last)
+      join.catch((err) => { joinFailure ??= err })
+      joins.push(join)
     }
+    // every fresh node has started before the end is measured
+    await Promise.all(joins)
     // the probes run for the whole duration, past the last round
     await sleep(Math.max(0, endAt - performance.now()))
     quiet = false
