@@ -99,7 +99,8 @@ class ScaleNode {
    * answered by then (`unanswered` set on the error).
    */
   async ask (op, args = {}, answerWithinMs) {
-    if (!this.alive) throw new Error(`node ${this.host.name} is not running`)
+    // a node killed a moment ago has its channel closed before its exit is seen
+    if (!this.alive || !this.child.connected) throw new Error(`node ${this.host.name} is not running`)
     const id = this.nextId++
     const reply = new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
     const late = answerWithinMs == null
@@ -108,7 +109,12 @@ class ScaleNode {
         this.pending.delete(id)
         return Object.assign(new Error(`node ${this.host.name} did not answer ${op} within ${answerWithinMs} ms: ${errorLines(this.stderr)}`), { unanswered: true })
       })
-    this.child.send({ id, op, ...args })
+    // a send that fails (the channel closed meanwhile) rejects this ask instead of erroring the process
+    this.child.send({ id, op, ...args }, (err) => {
+      if (err == null) return
+      this.pending.get(id)?.reject(new Error(`node ${this.host.name} is not running: ${err.message}`))
+      this.pending.delete(id)
+    })
     const msg = await (late == null ? reply : Promise.race([reply, late.promise])).finally(() => { late?.clear() })
     if (msg.error != null) {
       throw Object.assign(new Error(`${msg.error.name}: ${msg.error.message}`), { name: msg.error.name, timeline: msg.error.timeline })
