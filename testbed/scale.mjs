@@ -109,17 +109,20 @@ export async function main (opts) {
     return 2
   }
   let partial
+  /** Writes what was measured so far, and why the run ended early. */
+  const writePartial = (cutShort) => {
+    if (partial == null) return
+    mkdirSync(RESULTS, { recursive: true })
+    const file = `${RESULTS}${partial.startedAt.replace(/[:.]/g, '-')}-n${opts.nodes}-partial.json`
+    writeFileSync(file, JSON.stringify({ ...partial, cutShort }, null, 2) + '\n')
+    process.stderr.write(`testbed: what was measured so far: ${file}\n`)
+  }
   for (const signal of ['SIGINT', 'SIGTERM']) {
     // exiting runs the testbed's synchronous teardown (every process, every namespace);
     // what was measured so far is written first
     process.on(signal, () => {
       process.stderr.write(`\ntestbed: ${signal}, removing the network\n`)
-      if (partial != null) {
-        mkdirSync(RESULTS, { recursive: true })
-        const file = `${RESULTS}${partial.startedAt.replace(/[:.]/g, '-')}-n${opts.nodes}-partial.json`
-        writeFileSync(file, JSON.stringify({ ...partial, cutShort: signal }, null, 2) + '\n')
-        process.stderr.write(`testbed: what was measured so far: ${file}\n`)
-      }
+      writePartial(signal)
       process.exit(130)
     })
   }
@@ -128,6 +131,10 @@ export async function main (opts) {
   let result
   try {
     result = await runScale(rest, { onProgress: progress.update, onStart: (r) => { partial = r }, ...(seed != null ? { seed } : {}) })
+  } catch (err) {
+    // the network is torn down by now; what it measured before the failure is kept
+    writePartial(String(err.message).slice(0, 2000))
+    throw err
   } finally {
     progress.done()
   }

@@ -305,6 +305,8 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
 
     // first byte: `retrievals` retrievals, each by a random node of content published by another
     const samples = []
+    // a run cut short keeps the samples taken so far (replaced by the phase's figures at its end)
+    result.firstByte = { samples }
     const nodesCpu = async () => cpuOfNodes(nodes)
     const phaseCpu = { nodes: await nodesCpu(), machine: await machineCpu(), t: performance.now() }
     for (let i = 0; i < o.retrievals; i++) {
@@ -322,7 +324,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
         const got = await nodes[by].ask('retrieve', { cid: c.cid, timeoutMs: o.retrievalTimeoutMs, profile: process.env.TESTBED_PROFILE_DIR })
         Object.assign(sample, { ok: got.sha256 === c.sha256, firstByteMs: Math.round(got.firstByteMs), ms: Math.round(got.ms), bytes: got.bytes, connectedBefore: got.connectedBefore, timeline: got.timeline })
       } catch (err) {
-        Object.assign(sample, { ok: false, error: err.message.slice(0, 1000) })
+        Object.assign(sample, { ok: false, error: err.message.slice(0, 1000), ...(err.timeline != null ? { timeline: err.timeline } : {}) })
       } finally {
         // the share of the machine's CPU time busy during the retrieval: at scale every node shares the same cores
         sample.machineBusy = round2(busyShare(cpu, await machineCpu()))
@@ -355,7 +357,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     }
 
     if (o.churn != null) {
-      result.churn = await churnPhase({ o, nodes, hosts, contents, random, start, onProgress })
+      result.churn = await churnPhase({ o, nodes, hosts, contents, random, start, onProgress, result })
     }
 
     if (o.idleCpuMs > 0) {
@@ -594,10 +596,12 @@ async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, w
  * at its replication factor, but those a round took whole (every holder
  * killed at once: `gone`, counted apart).
  */
-async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgress }) {
+async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgress, result }) {
   const factor = 3
   const checkMs = o.checkIntervalMs ?? 300_000
   const out = { pct: o.churn.pct, intervalMs: o.churn.intervalMs, durationS: o.durationS, rounds: [], probes: { sent: 0, ok: 0, proberKilled: 0, contentGone: 0, failures: [] } }
+  // a run cut short keeps the rounds and probes so far
+  result.churn = out
   out.beforeChurn = await untilAtFactor(nodes, contents, factor, 2 * checkMs + 60_000, onProgress, 'replicating before churn')
 
   const perRound = Math.max(1, Math.round(nodes.length * o.churn.pct / 100))
