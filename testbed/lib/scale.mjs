@@ -18,8 +18,6 @@ export const NODE_PORT = 4001
 /** Check intervals, from the last kills, that the run waits for every content to be back at its factor (`factorWaitIntervals`). */
 export const FACTOR_WAIT_INTERVALS = 3
 
-/** How long before a churn round's kills the harness asks every node what it holds, in ms (at most a quarter of the interval). */
-const HOLDINGS_LEAD_MS = 15_000
 /** How long a node may take to answer the harness beyond what it was asked to do, in ms (a node that does not is recorded, not waited for). */
 const ANSWER_WITHIN_MS = 30_000
 
@@ -673,16 +671,14 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
     for (let k = 1; ; k++) {
       const at = churnStart + k * o.churn.intervalMs
       if (at >= endAt) break
-      // who holds what just before the kills (which contents this round takes
-      // whole), asked a little ahead: busy nodes answer slowly, and the kills keep their time
-      const lead = Math.min(HOLDINGS_LEAD_MS, o.churn.intervalMs / 4)
-      await sleep(Math.max(0, at - lead - performance.now()))
-      const holding = await holdersByNode(nodes)
       await sleep(Math.max(0, at - performance.now()))
       if (joinFailure != null) throw joinFailure
       const up = [...nodes.keys()].filter(i => nodes[i].alive && !rejoining.has(i))
       // a uniform choice (the chance of taking every holder at once in doc/TESTBED.md assumes it)
       const victims = shuffled(up, random).slice(0, perRound)
+      // who holds what just before the kills: which contents this round takes whole
+      // (read ahead of time, a copy made meanwhile would count as lost)
+      const holding = await holdersByNode(nodes)
       const t = performance.now()
       for (const i of victims) departed.set(nodes[i].peerId, `${nodes[i].host.name}#${nodes[i].generation} (killed)`)
       await Promise.all(victims.map(i => nodes[i].kill()))
