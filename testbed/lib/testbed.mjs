@@ -42,7 +42,6 @@ export async function createTestbed ({ internetSubnet = INTERNET_SUBNET, ...rest
   await removeStale()
   if (live.size === 0) {
     raiseNeighbourLimits()
-    raiseGroupPriority()
   }
   const testbed = new Testbed(`${NS_PREFIX}${process.pid}-${testbeds++}`, `${m[1]}.${m[2]}.`)
   live.add(testbed)
@@ -102,15 +101,17 @@ function restoreNeighbourLimits () {
  * process's session: with 50 busy nodes on 2 cores, this session (the
  * delayers that are the links, and the harness that times everything) got
  * a 51st of the CPU, the delayers held packets longer than their delay and
- * the harness's timers ran 10-50 s late. A testbed raises this session's
- * priority (`/proc/self/autogroup`, root) while it runs; it uses only what
- * it needs, so the nodes keep the rest.
+ * the harness's timers ran 10-50 s late. The testbed's command line
+ * (testbed/scale.mjs) raises this session's priority (`/proc/self/autogroup`,
+ * root) while it runs; the session uses only what it needs, so the nodes keep
+ * the rest. Inside a test run it is left alone: the session there holds every
+ * test worker, which would then starve the nodes.
  */
 const AUTOGROUP = '/proc/self/autogroup'
 const AUTOGROUP_NICE = -15
 let savedGroupNice
 
-function raiseGroupPriority () {
+export function raiseGroupPriority () {
   try {
     const before = Number(/nice (-?\d+)/.exec(readFileSync(AUTOGROUP, 'utf8'))?.[1])
     if (!Number.isInteger(before) || before <= AUTOGROUP_NICE) {
@@ -123,8 +124,8 @@ function raiseGroupPriority () {
   }
 }
 
-function restoreGroupPriority () {
-  if (savedGroupNice == null || live.size > 0) {
+export function restoreGroupPriority () {
+  if (savedGroupNice == null) {
     return
   }
   try {
@@ -139,7 +140,6 @@ function teardownAllSync () {
   }
   live.clear()
   restoreNeighbourLimits()
-  restoreGroupPriority()
 }
 
 class Testbed {
@@ -348,7 +348,6 @@ class Testbed {
     if (live.size === 0) {
       process.removeListener('exit', teardownAllSync)
       restoreNeighbourLimits()
-      restoreGroupPriority()
     }
   }
 
