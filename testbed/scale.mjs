@@ -130,7 +130,7 @@ export async function main (opts) {
   const { seed, ...rest } = opts
   const progress = progressLine()
   let result
-  // the links' delayers and this harness get their CPU however many nodes run (lib/testbed.mjs)
+  // the links' delayers and this harness get their CPU however many nodes run (lib/testbed.mjs); put back at exit, whatever ends the run
   raiseGroupPriority()
   process.on('exit', restoreGroupPriority)
   try {
@@ -141,7 +141,6 @@ export async function main (opts) {
     throw err
   } finally {
     progress.done()
-    restoreGroupPriority()
   }
   printResult(result)
   await mkdir(RESULTS, { recursive: true })

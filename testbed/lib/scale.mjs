@@ -355,7 +355,7 @@ export async function runScale (opts, { onProgress = () => {}, seed = Date.now()
     }
 
     if (o.churn != null) {
-      result.churn = await churnPhase({ o, nodes, hosts, contents, random, start, onProgress, result })
+      await churnPhase({ o, nodes, hosts, contents, random, start, onProgress, result })
     }
 
     if (o.idleCpuMs > 0) {
@@ -536,6 +536,11 @@ async function holdersByNode (nodes) {
   return out
 }
 
+/** The indexes of the nodes that hold `cid` in full, in a `holdersByNode` answer. */
+function holdingIt (holding, cid) {
+  return [...holding].filter(([, cids]) => cids?.has(cid)).map(([i]) => i)
+}
+
 /** Node names by the last 6 characters of their peer ids (how a retrieval's timeline names peers), the killed ones included. */
 function peerNames (nodes, departed) {
   const names = new Map()
@@ -592,7 +597,8 @@ async function untilAtFactor (nodes, contents, factor, deadlineMs, onProgress, w
  * live ones, for `durationS`; a probe retrieves random content from a random
  * live node every `probeIntervalMs`. Then waits for every content to be back
  * at its replication factor, but those a round took whole (every holder
- * killed at once: `gone`, counted apart).
+ * killed at once: `gone`, counted apart). What it measures is
+ * `result.churn`, filled as it goes (a run cut short keeps it).
  */
 async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgress, result }) {
   const factor = 3
@@ -644,7 +650,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       if (!proberKilled) {
         // whom it asked and who held the content: peers by node name, and who holds it in full now
         failure.timeline = err.timeline == null ? undefined : namedTimeline(err.timeline, peerNames(nodes, departed))
-        failure.holdersNow = [...(await holdersByNode(nodes))].filter(([, cids]) => cids?.has(c.cid)).map(([i]) => nodes[i].host.name)
+        failure.holdersNow = holdingIt(await holdersByNode(nodes), c.cid).map(i => nodes[i].host.name)
       }
     }
   }
@@ -686,7 +692,7 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
       // a survivor that did not say what it holds may hold anything: nothing is counted lost then
       round.unanswered = [...holding].filter(([i, cids]) => cids == null && !victims.includes(i)).length
       for (const c of round.unanswered > 0 ? [] : contents) {
-        const had = [...holding].filter(([, cids]) => cids?.has(c.cid)).map(([i]) => i)
+        const had = holdingIt(holding, c.cid)
         if (had.length > 0 && had.every(i => victims.includes(i))) {
           // at its factor when the round began: gone whole; below it: repair had not caught up
           round.lost.push({ cid: c.cid, holders: had.length })
@@ -740,5 +746,4 @@ async function churnPhase ({ o, nodes, hosts, contents, random, start, onProgres
   // measured from the last round's kills
   out.afterChurn = back != null ? await back : await untilAtFactor(nodes, contents.filter(c => !gone.has(c.cid)), factor, o.factorWaitIntervals * checkMs, onProgress, 'back to factor after churn')
   out.afterChurn.checkIntervals = out.afterChurn.ms == null ? undefined : round2(out.afterChurn.ms / checkMs)
-  return out
 }
