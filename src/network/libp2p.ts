@@ -232,7 +232,7 @@ export async function createDdsLibp2p (init: DdsLibp2pInit = {}): Promise<DdsLib
     services: {
       identify: identify(),
       ping: ping(),
-      dht: ddsDht({ ...init.dht, clientMode: onInternet }),
+      dht: ddsDht({ ...init.dht, clientMode: init.dht?.clientMode ?? onInternet }),
       ...relayServer,
       ...natServices
     }

@@ -14,10 +14,11 @@ export interface ParkedLimits {
 
 /**
  * The chunks of a session that no known peer can serve. Each is searched for
- * in turn (one search at a time, lowest chunk first); the holders found, and
- * the peers this node is then connected to, join the session. A chunk that
- * has a peer to try again goes back in the queue; one that was searched for
- * and still has nobody fails with the reasons its peers gave.
+ * in turn (one search at a time, lowest chunk first), by its own CID and by
+ * the content's; the holders found, and the peers this node is then connected
+ * to, join the session. A chunk that has a peer to try again goes back in the
+ * queue; one that was searched for and still has nobody fails with the
+ * reasons its peers gave.
  */
 export class ParkedChunks {
   private readonly session: SessionCore
@@ -75,7 +76,24 @@ export class ParkedChunks {
     }).catch(() => {})
   }
 
+  /**
+   * Searches the DHT for holders of the chunk and, side by side, of the
+   * content's manifest, which every holder announces whatever its announce
+   * strategy (a holder that announces only manifests has no chunk records).
+   * Then every connected peer joins too.
+   */
   private async search (cid: CID): Promise<void> {
+    await Promise.all([this.searchFor(cid), this.searchFor(this.session.content.cid)])
+    if (this.session.signal.aborted) {
+      return
+    }
+    for (const peer of this.components.connectedPeers?.() ?? []) {
+      this.session.addPeer(peer)
+    }
+  }
+
+  /** Adds every holder of `cid` the DHT names, within the search's limits. */
+  private async searchFor (cid: CID): Promise<void> {
     const search = new ProviderSearch(this.components, cid, { count: this.limits.maxProviders, timeoutMs: this.limits.providerTimeoutMs, signal: this.session.signal })
     try {
       for (let peer = await search.next(); peer != null; peer = await search.next()) {
@@ -83,12 +101,6 @@ export class ParkedChunks {
       }
     } catch {
       // a failed search just finds nobody new
-    }
-    if (this.session.signal.aborted) {
-      return
-    }
-    for (const peer of this.components.connectedPeers?.() ?? []) {
-      this.session.addPeer(peer)
     }
   }
 
