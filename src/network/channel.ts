@@ -295,11 +295,13 @@ export class PeerChannel {
     })
     stream.addEventListener('close', (evt) => {
       reader.stop()
-      const cause = evt.error
-      this.fail(link, new RemoteError(`the stream closed${cause != null ? `: ${cause.message}` : ''}`, { cause }))
+      this.fail(link, closeError(stream, evt.error))
     })
+    // A reset or an abort dispatches 'end' before 'close': 'close' says which
     stream.addEventListener('end', () => {
-      this.fail(link, new RemoteError('the peer closed the stream'))
+      if (stream.status !== 'reset' && stream.status !== 'aborted') {
+        this.fail(link, new RemoteError('the peer closed the stream'))
+      }
     })
     // A stream nobody ends up using (every waiter gave up) is closed like an idle one.
     if (this.inFlight === 0) {
@@ -367,4 +369,12 @@ export class PeerChannel {
       this.link = undefined
     }
   }
+}
+
+/** Why a stream closed under its requests: the peer reset it, this node aborted it, or it closed. */
+function closeError (stream: Stream, cause: Error | undefined): RemoteError {
+  if (stream.status === 'reset') {
+    return new RemoteError('the peer reset the stream', { cause })
+  }
+  return new RemoteError(`the stream ${stream.status === 'aborted' ? 'was aborted' : 'closed'}${cause != null ? `: ${cause.message}` : ''}`, { cause })
 }

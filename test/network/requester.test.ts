@@ -12,7 +12,8 @@ import { AbortError, DdsError, RemoteError, TimeoutError } from '../../src/error
 import { Status } from '../../src/pb/index.js'
 import type { StorageProvider } from '../../src/storage/index.js'
 import { PENALTY_PROTOCOL_VIOLATION, PENALTY_TIMEOUT } from '../../src/network/constants.js'
-import { learn, scriptedResponder, serviceNode, type ServiceNode } from './harness.js'
+import { bareNode, learn, scriptedResponder, serviceNode, type ServiceNode } from './harness.js'
+import { DDS_PROTOCOL } from '../../src/network/constants.js'
 import { heldStorage } from '../utils/slow-storage.js'
 import { waitFor, whenAborted } from '../utils/wait.js'
 
@@ -195,5 +196,30 @@ describe('requester', () => {
       expect(err.message).toContain('xxxx')
       expect(err.message).not.toContain('\n')
     }
+  })
+
+  it('says whether the peer reset the stream or closed it', async () => {
+    const peer = await bareNode()
+    nodes.push(peer)
+    let reset = true
+    await peer.handle(DDS_PROTOCOL, (stream) => {
+      stream.addEventListener('message', () => {
+        if (reset) {
+          stream.abort(new Error('refused'))
+        } else {
+          stream.close().catch(() => {})
+        }
+      })
+    })
+    const requester = await service()
+    await learn(requester.libp2p, peer)
+    const cid = cidForBlock(randomBytes(100))
+    const wasReset = await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 10_000 }).catch(e => e)
+    expect(wasReset).toBeInstanceOf(RemoteError)
+    expect(wasReset.message).toContain('the peer reset the stream')
+    reset = false
+    const wasClosed = await requester.network.retrieveBlock(peer.peerId, cid, { timeoutMs: 10_000 }).catch(e => e)
+    expect(wasClosed).toBeInstanceOf(RemoteError)
+    expect(wasClosed.message).toContain('the peer closed the stream')
   })
 })
