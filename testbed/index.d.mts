@@ -5,7 +5,8 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process'
  * A link's shape. Each field applies to both directions of the link
  * separately: `rate` caps upload and download each, `loss` drops that
  * fraction of each direction's packets, `delayMs` holds each packet that
- * long in each direction (a link adds 2 × delayMs to a round trip).
+ * long in each direction (a link adds 2 × delayMs to a round trip), or,
+ * with `delayOn: 'up'`, 2 × delayMs on the way up and none on the way down.
  */
 export interface LinkSpec {
   /** A tc rate: '500kbit', '20mbit', '1gbit'. Default: no limit. */
@@ -14,6 +15,12 @@ export interface LinkSpec {
   delayMs?: number
   /** Fraction of packets dropped, [0, 1]. Default 0. */
   loss?: number
+  /**
+   * Where the delay is held: 'both' ways, or all of it on the way 'up'
+   * (the same round trip; between two hosts that both link so, the same
+   * delay each way, for half the delayer's work). Default 'both'.
+   */
+  delayOn?: 'both' | 'up'
 }
 
 export interface Bytes {
@@ -100,7 +107,7 @@ export interface NodeDescription {
   publicAddress?: string
   lan?: string
   behind?: string
-  link?: { rate?: string, delayMs: number, loss: number }
+  link?: { rate?: string, delayMs: number, loss: number, delayOn: 'both' | 'up' }
 }
 
 export interface Testbed {

@@ -17,18 +17,20 @@ const RATE = '8mbit'
 
 describe.skipIf(!available.ok)(title('testbed links'), { timeout: 60_000 }, () => {
   let tb: Testbed
-  let p1: Host, p2: Host, lossy: Host, slow: Host, plain: Host, behind: Host
+  let p1: Host, p2: Host, lossy: Host, slow: Host, plain: Host, behind: Host, up1: Host, up2: Host
   let nat: Nat
 
   beforeAll(async () => {
     tb = await createTestbed()
-    ;[p1, p2, lossy, slow, plain, nat] = await Promise.all([
+    ;[p1, p2, lossy, slow, plain, nat, up1, up2] = await Promise.all([
       tb.addPublicHost('p1', { delayMs: DELAY_MS }),
       tb.addPublicHost('p2', { delayMs: DELAY_MS }),
       tb.addPublicHost('lossy', { loss: LOSS }),
       tb.addPublicHost('slow', { rate: RATE }),
       tb.addPublicHost('plain'),
-      tb.addNat('home', { kind: 'port-preserving' }, { delayMs: DELAY_MS })
+      tb.addNat('home', { kind: 'port-preserving' }, { delayMs: DELAY_MS }),
+      tb.addPublicHost('up1', { delayMs: DELAY_MS, delayOn: 'up' }),
+      tb.addPublicHost('up2', { delayMs: DELAY_MS, delayOn: 'up' })
     ])
     behind = await tb.addHostBehind(nat, 'behind')
   })
@@ -52,6 +54,28 @@ describe.skipIf(!available.ok)(title('testbed links'), { timeout: 60_000 }, () =
       expect(ping.rttMs!.min).toBeLessThan(total + 200)
     }
     expect(undelayed.rttMs!.min).toBeLessThan(total)
+  })
+
+  it('holds a link\'s whole round trip on the way up with delayOn: up, and the same between two such hosts', async () => {
+    const total = 4 * DELAY_MS
+    const between = await up1.ping(up2, { count: 20, intervalMs: 100 })
+    // a host whose delay is held both ways: up1's way up holds 2 x DELAY_MS, p1's holds DELAY_MS each way
+    const mixed = await up1.ping(p1, { count: 20, intervalMs: 100 })
+    console.log(`delayOn up, ${DELAY_MS} ms a link: up1 -> up2 rtt ${fmt(between.rttMs)} ms; up1 -> p1 ${fmt(mixed.rttMs)} ms`)
+    for (const ping of [between, mixed]) {
+      expect(ping.received).toBe(20)
+      expect(ping.rttMs!.min).toBeGreaterThanOrEqual(total)
+      expect(ping.rttMs!.min).toBeLessThan(total + 200)
+    }
+    // each packet is queued once: on its way up, none on its way down
+    const chain = async (table: string, name: string): Promise<string> => (await tb.internet.exec(available.iptables!, ['-t', table, '-S', name])).stdout
+    expect(await chain('raw', 'up-up1')).toContain('NFQUEUE')
+    expect(await chain('mangle', 'dn-up1')).not.toContain('NFQUEUE')
+    expect(await chain('mangle', 'dn-p1')).toContain('NFQUEUE')
+    await serve(up2, 'udp-echo', 7001)
+    const r = await probe(up1, ['udp-burst', `${up2.address}:7001`, '300'])
+    expect(r.received).toBeGreaterThan(0)
+    expect(r.reordered).toBe(0)
   })
 
   it('keeps packets in order through delayed links', async () => {

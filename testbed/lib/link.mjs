@@ -9,7 +9,11 @@
 // - loss: iptables `statistic --mode random` DROP rules, one for each
 //   direction, so each direction loses that fraction of its packets;
 // - delay: an NFQUEUE rule for each direction and a delayer process
-//   (delayer.py) that holds each packet `delayMs` before accepting it.
+//   (delayer.py) that holds each packet `delayMs` before accepting it. With
+//   `delayOn: 'up'` only the way up is queued, for 2 x `delayMs`: the round
+//   trip over the link is the same, and between two hosts that both link so
+//   each way takes what it took before (the sender's link holds it for both
+//   links), while the delayer handles each packet once instead of twice.
 //
 // Loss and delay rules live in the parent namespace, which forwards the
 // packets: traffic up from the child is taken in `raw PREROUTING -i v-<name>`
@@ -55,15 +59,19 @@ export function burstBytes (bitsPerSecond) {
 }
 
 /**
- * Checks a link spec and returns it with defaults: no rate limit, no loss, no delay.
+ * Checks a link spec and returns it with defaults: no rate limit, no loss,
+ * no delay, a delay held on both ways.
  *
- * @param {{ rate?: string, delayMs?: number, loss?: number }} [spec]
+ * @param {{ rate?: string, delayMs?: number, loss?: number, delayOn?: 'both' | 'up' }} [spec]
  */
 export function normalizeLink (spec = {}) {
-  const { rate, delayMs = 0, loss = 0, ...rest } = spec
+  const { rate, delayMs = 0, loss = 0, delayOn = 'both', ...rest } = spec
   const unknown = Object.keys(rest)
   if (unknown.length > 0) {
-    throw new TypeError(`unknown link option ${unknown.join(', ')} (rate, delayMs, loss)`)
+    throw new TypeError(`unknown link option ${unknown.join(', ')} (rate, delayMs, loss, delayOn)`)
+  }
+  if (delayOn !== 'both' && delayOn !== 'up') {
+    throw new TypeError(`link delayOn must be 'both' or 'up', not ${JSON.stringify(delayOn)}`)
   }
   if (rate != null) {
     parseRate(rate)
@@ -74,7 +82,7 @@ export function normalizeLink (spec = {}) {
   if (!Number.isFinite(loss) || loss < 0 || loss > 1) {
     throw new TypeError(`link loss must be a fraction in [0, 1], not ${loss}`)
   }
-  return { rate, delayMs, loss }
+  return { rate, delayMs, loss, delayOn }
 }
 
 /**
@@ -100,7 +108,7 @@ export class Link {
     this.queue = queue
     this.up = `up-${name}`
     this.down = `dn-${name}`
-    /** @type {{ rate?: string, delayMs: number, loss: number }} */
+    /** @type {{ rate?: string, delayMs: number, loss: number, delayOn: 'both' | 'up' }} */
     this.spec = normalizeLink()
     /** @type {import('node:child_process').ChildProcess | undefined} */
     this.delayer = undefined
@@ -116,15 +124,15 @@ export class Link {
    * Sets rate, loss and delay (a missing field: none). When the delay
    * changes, the packets the old delayer held are lost.
    *
-   * @param {{ rate?: string, delayMs?: number, loss?: number }} [spec]
+   * @param {{ rate?: string, delayMs?: number, loss?: number, delayOn?: 'both' | 'up' }} [spec]
    */
   async apply (spec) {
     const next = normalizeLink(spec)
     const first = !this.chains
-    const redelay = next.delayMs !== this.spec.delayMs || (next.delayMs > 0 && this.delayer == null)
+    const redelay = next.delayMs !== this.spec.delayMs || next.delayOn !== this.spec.delayOn || (next.delayMs > 0 && this.delayer == null)
     if (redelay && this.delayer != null) {
       // no rule may queue to a queue nobody reads
-      await this.#rules([])
+      await this.#rules([], [])
       await this.stop()
     }
     await Promise.all([
@@ -132,32 +140,27 @@ export class Link {
       this.#shape(this.parentNs, this.parentDev, next.rate, first),
       (async () => {
         if (redelay && next.delayMs > 0) {
-          this.delayer = await startDelayer(this.parentNs, this.queue, next.delayMs, this.name)
+          this.delayer = await startDelayer(this.parentNs, this.queue, next.delayOn === 'up' ? 2 * next.delayMs : next.delayMs, this.name)
         }
       })()
     ])
-    const rules = []
-    if (next.loss > 0) {
-      rules.push(`-m statistic --mode random --probability ${next.loss} -j DROP`)
-    }
-    if (next.delayMs > 0) {
-      rules.push(`-j NFQUEUE --queue-num ${this.queue}`)
-    }
-    await this.#rules(rules)
+    const drop = next.loss > 0 ? [`-m statistic --mode random --probability ${next.loss} -j DROP`] : []
+    const queue = next.delayMs > 0 ? [`-j NFQUEUE --queue-num ${this.queue}`] : []
+    await this.#rules([...drop, ...queue], next.delayOn === 'up' ? drop : [...drop, ...queue])
     this.spec = next
   }
 
-  /** Replaces the rules of both directions' chains (made on first use). */
-  async #rules (rules) {
+  /** Replaces the rules of the way up's chain and the way down's (made on first use). */
+  async #rules (up, down) {
     const create = !this.chains
     await iptables(this.parentNs, {
       raw: [
         ...(create ? [`-N ${this.up}`, `-A PREROUTING -i ${this.parentDev} -j ${this.up}`] : [`-F ${this.up}`]),
-        ...rules.map(rule => `-A ${this.up} ${rule}`)
+        ...up.map(rule => `-A ${this.up} ${rule}`)
       ],
       mangle: [
         ...(create ? [`-N ${this.down}`, `-A POSTROUTING -o ${this.parentDev} -j ${this.down}`] : [`-F ${this.down}`]),
-        ...rules.map(rule => `-A ${this.down} ${rule}`)
+        ...down.map(rule => `-A ${this.down} ${rule}`)
       ]
     })
     this.chains = true

@@ -196,7 +196,9 @@ const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 export async function runScale (opts, { onProgress = () => {}, seed = Date.now(), onStart = () => {} } = {}) {
   const o = { ...SCALE_DEFAULTS, ...opts }
   const random = seededRandom(seed)
-  const link = { delayMs: o.delayMs, loss: o.lossPct / 100, ...(o.rate != null ? { rate: o.rate } : {}) }
+  // every node talks only to nodes: the delay held on the way up takes each
+  // way between two nodes what both links' halves took, for half the delayers' work
+  const link = { delayMs: o.delayMs, delayOn: 'up', loss: o.lossPct / 100, ...(o.rate != null ? { rate: o.rate } : {}) }
   const result = {
     seed,
     options: { ...o, nodesPerProcess: 1, nodesPerNamespace: 1, roundTripMs: 4 * o.delayMs },
