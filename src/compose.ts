@@ -300,6 +300,11 @@ export async function composeNode (init: DdsInit): Promise<DdsParts> {
     await join({ libp2p, discovery }, [...bootstrap, ...seeds], { required: bootstrap.length > 0, timeoutMs: init.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS })
     await replicating.start()
     log.info('node started', { peer: libp2p.peerId.toString(), addrs: libp2p.getMultiaddrs().map(String).join(',') })
+    // a node given its own discovery may run no kad-dht
+    const dhtMode = (libp2p.services as Partial<DdsLibp2p['services']>).dht?.getMode()
+    if (dhtMode != null) {
+      log.info('DHT mode', { mode: dhtMode })
+    }
     return parts
   } catch (err) {
     started.log?.error('node failed to start', { error: errorText(err) })

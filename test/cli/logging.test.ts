@@ -32,6 +32,8 @@ describe('dds daemon logging', () => {
       expect(String(line.component)).toMatch(/^dds:/)
     }
     expect(lines.find(l => l.msg === 'node started')).toMatchObject({ level: 'info', peer: daemon.peer })
+    // a node on a LAN or loopback serves the DHT
+    expect(lines.find(l => l.msg === 'DHT mode')).toMatchObject({ level: 'info', mode: 'server' })
     expect(lines.find(l => l.msg === 'content published')).toMatchObject({ cid, name: 'track.wav', size: 300_000 })
     expect(lines.find(l => l.msg === 'node stopped')).toBeDefined()
     expect(lines.filter(l => l.level === 'debug')).toEqual([])
