@@ -36,9 +36,11 @@ export interface DdsDhtInit {
   maxStreams?: number
 
   /**
-   * Start as a DHT client: the node asks the DHT but serves nobody. A node
-   * that may be behind a NAT starts so until it knows others can dial it
-   * (see `dhtServesWhenDialable`).
+   * Start as a DHT client: the node asks the DHT but serves nobody. Given,
+   * it is kept. Left out, `ddsDht` serves, and `createDdsLibp2p` starts a
+   * node that has a public bootstrap peer as a client, serving once it knows
+   * others can dial it (see `dhtServesWhenDialable`). A node logs its mode
+   * at start (`DHT mode`).
    *
    * @default false
    */
